@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Reproduce the paper section by section:
+#   data (§3.1) -> pretrain (§3.2) -> finetune + linprobe (§4.1, §4.3) -> ucf101p (§4.2) -> analysis (§5) -> tables
+#
+#   bash run_all.sh [--profile paper|authors|mini|smoke] [--only STAGE] [--from STAGE] [--dry-run]
+#
+# A stage is skipped when runs/<profile>/stages/<stage>.DONE exists; otherwise it runs again (each command
+# resumes its own partial outputs). Logs: runs/<profile>/logs/<stage>.log.
+# Real data for the paper-scale profiles (checked before any work starts):
+#   UCF101_ROOT (holds UCF-101/ and ucfTrainTestlist/), HMDB51_ROOT, K400_ROOT, IMAGENET_ROOT (ImageFolder train),
+#   INCEPTION_WEIGHTS (pt_inception-2015-12-05-6726825d.pth), I3D_WEIGHTS (i3d_torchscript.pt),
+#   NPROC (GPUs per node, default: all visible).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+STAGES=(data pretrain finetune ucf101p analysis tables)
+PROFILE=paper; ONLY=""; FROM=""; DRY=0
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
+    --only) ONLY="${2:?--only needs a stage}"; shift 2 ;;
+    --from) FROM="${2:?--from needs a stage}"; shift 2 ;;
+    --dry-run) DRY=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run_all.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+case "$PROFILE" in paper|authors|mini|smoke) ;; *) echo "run_all.sh: unknown profile '$PROFILE'" >&2; exit 2 ;; esac
+for stage in $ONLY $FROM; do
+  [[ " ${STAGES[*]} " == *" $stage "* ]] || { echo "run_all.sh: unknown stage '$stage' (${STAGES[*]})" >&2; exit 2; }
+done
+
+RUNS="runs/$PROFILE"
+source "$ROOT/scripts/stages.sh"   # stage_commands STAGE: one command per line for $PROFILE
+
+selected() {
+  local stage=$1 started=1
+  if [ -n "$ONLY" ]; then [ "$stage" = "$ONLY" ]; return; fi
+  if [ -n "$FROM" ]; then
+    started=0
+    for s in "${STAGES[@]}"; do [ "$s" = "$FROM" ] && started=1; [ "$s" = "$stage" ] && break; done
+  fi
+  [ "$started" = 1 ]
+}
+
+missing_script() {  # prints the script of a command when it does not exist yet
+  local script
+  script=$(awk '{for (i = 1; i <= NF; i++) if ($i ~ /\.py$/) {print $i; exit}}' <<<"$1")
+  [ -n "$script" ] && [ ! -f "$script" ] && echo "$script"
+  return 0
+}
+
+if [ "$DRY" = 1 ]; then
+  for stage in "${STAGES[@]}"; do
+    selected "$stage" || continue
+    echo "## stage $stage$([ -f "$RUNS/stages/$stage.DONE" ] && echo ' (DONE, would be skipped)')"
+    while IFS= read -r cmd; do
+      [ -n "$cmd" ] || continue
+      script=$(missing_script "$cmd")
+      if [ -n "$script" ]; then echo "$cmd    # not implemented yet: $script missing"; else echo "$cmd"; fi
+    done < <(stage_commands "$stage")
+  done
+  exit 0
+fi
+
+check_inputs "$PROFILE"            # clear error before any expensive work (scripts/stages.sh)
+source "$ROOT/scripts/bootstrap.sh"
+mkdir -p "$RUNS/logs" "$RUNS/stages"
+for stage in "${STAGES[@]}"; do
+  selected "$stage" || continue
+  if [ -f "$RUNS/stages/$stage.DONE" ]; then echo "== $stage: done, skipped ($RUNS/stages/$stage.DONE)"; continue; fi
+  echo "== $stage (log: $RUNS/logs/$stage.log)"
+  : >"$RUNS/logs/$stage.log"
+  while IFS= read -r cmd; do
+    [ -n "$cmd" ] || continue
+    script=$(missing_script "$cmd")
+    if [ -n "$script" ]; then
+      echo "run_all.sh: stage $stage is not implemented yet ($script missing)" | tee -a "$RUNS/logs/$stage.log" >&2
+      exit 1
+    fi
+    echo "\$ $cmd" | tee -a "$RUNS/logs/$stage.log"
+    # python -> the bootstrapped interpreter; torchrun -> its module, so both use the same environment.
+    cmd="${cmd/#python /$SYNVID_PYTHON }"; cmd="${cmd/#torchrun /$SYNVID_PYTHON -m torch.distributed.run }"
+    if ! bash -c "set -euo pipefail; $cmd" 2>&1 | tee -a "$RUNS/logs/$stage.log"; then
+      echo "run_all.sh: stage $stage failed; see $RUNS/logs/$stage.log (re-run to resume)" >&2
+      exit 1
+    fi
+  done < <(stage_commands "$stage")
+  date -u +%FT%TZ >"$RUNS/stages/$stage.DONE"
+done
+echo "== all selected stages done: tables in results/$PROFILE/tables, figures in results/$PROFILE/figures"

@@ -1,0 +1,314 @@
+"""Every hyper-parameter of the package, declared once.
+
+Each dataclass holds one stage's settings; its defaults are the paper's values (Tables 5-8, Appendix 9.2),
+which is the `paper` profile. The other profiles are small override sets:
+
+- `authors`: what the authors' released scripts actually ran where that differs from the tables
+  (shared/reference/PROTOCOLS.md §2.7 and §7), e.g. a total pre-training batch of 192 and the
+  AdamW beta2 = 0.999 that DeepSpeed forced in fine-tuning;
+- `mini`: one GPU, hours;
+- `smoke`: CPU, minutes (tiny model, tiny clips). Its numbers are never paper results.
+
+Command-line flags are generated from the same fields (`add_arguments`), so nothing is declared twice:
+the resolution order is dataclass default -> profile override -> explicit flag.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+
+# --------------------------------------------------------------------------------------------------
+# Stage configurations (defaults = profile `paper`)
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class RenderConfig:
+    """Synthetic video generator (Section 3.1, Table 8, Appendix 9.2, PROTOCOLS.md §6)."""
+    size: int = 256                      # §9.2: 256x256
+    fps: int = 25                        # §9.2: 25 fps
+    min_frames: int = 100                # §9.2: length ~ U(100, 200)
+    max_frames: int = 200                # §9.2 (the authors' on-the-fly randint(100, 200) is inclusive)
+    num_shapes: int = 500                # PROTOCOLS §6 / Q3: 500 shapes per video, all sampled at t = 0
+    min_speed: float = 1.2               # Table 8: initial speed ~ U(1.2, 3.0) px/frame
+    max_speed: float = 3.0               # Table 8
+    max_accel: float = 0.03              # Table 8 (-0.06, 0.06) as the code's x = x0 + (v0 + a t) t, a ~ U(-.03, .03) (Q1)
+    max_rotation_speed: float = math.pi / 100   # Table 8: rotation speed ~ U(-pi/100, pi/100) rad/frame
+    max_scale_speed: float = 0.005       # Table 8: scale x/y speed ~ U(-0.005, 0.005)
+    max_shear_speed: float = 0.005       # Table 8: shear x/y speed ~ U(-0.005, 0.005)
+    speed_multiplier: float = 1.0        # §9.4 / Table 9: 0.5 for the "slower" ablation
+    background: str = "black"            # §9.4 / Table 10: black | color | image
+    num_videos: int = 9537               # §9.2: textured sets have 9,537 videos (the UCF101 train size)
+
+
+@dataclass
+class TextureConfig:
+    """Texture sources for the textured datasets (Section 3.1, 5.2, shared/reference/TEXTURES.md)."""
+    size: int = 256                      # TEXTURES.md: the learning_with_noise textures are used at 256^2 here
+    pool_size: int = 300_000             # Table 2: 300k statistical textures / StyleGAN samples / images
+    imagenet: str = ""                   # ImageFolder root (ImageNet train) for image crops; "" = not given
+
+
+@dataclass
+class PretrainConfig:
+    """VideoMAE pre-training (Section 3.2, Table 5, PROTOCOLS.md §2.2)."""
+    model: str = "pretrain_videomae_base_patch16_224"   # §4: ViT-B
+    decoder_depth: int = 4               # PROTOCOLS §2.1: UCF101 scripts use 4
+    mask_ratio: float = 0.75             # Table 5
+    epochs: int = 3200                   # Table 5 (the official 3201 is a scheduler work-around, not copied)
+    warmup_epochs: int = 40              # Table 5
+    batch_size: int = 256                # Table 5: total batch over all processes
+    base_lr: float = 3e-4                # Table 5: lr = base_lr * batch_size / 256
+    min_lr: float = 1e-5                 # VM run_mae_pretraining.py default, scaled like lr
+    weight_decay: float = 0.05           # Table 5
+    beta1: float = 0.9                   # Table 5
+    beta2: float = 0.95                  # Table 5
+    epoch_size: int = 9537               # §9.2: an on-the-fly epoch has as many clips as UCF101 train
+    num_frames: int = 16                 # PROTOCOLS §2.2: 16 frames
+    sampling_rate: int = 4               # PROTOCOLS §2.2: stride 4
+    input_size: int = 224                # PROTOCOLS §2.2: MultiScaleCrop to 224
+    clip_grad: float = 0.0               # official code clips nothing; > 0 enables clipping
+    bf16: bool = True                    # autocast on CUDA (ignored on CPU)
+    compile: bool = False                # torch.compile the model
+    grad_checkpointing: bool = False     # activation checkpointing in the encoder
+    save_every: int = 1000               # steps between atomic checkpoints
+    num_workers: int = 8                 # DataLoader workers per process
+    seed: int = 0
+
+
+@dataclass
+class FinetuneConfig:
+    """Supervised fine-tuning and multi-view test (Section 4.1, Table 6, PROTOCOLS.md §2.3-2.4)."""
+    model: str = "vit_base_patch16_224"
+    epochs: int = 100                    # Table 6
+    warmup_epochs: int = 5               # Table 6
+    batch_size: int = 256                # Table 6: total batch (videos)
+    base_lr: float = 1e-3                # Table 6: lr = base_lr * batch_size / 256
+    min_lr: float = 1e-5                 # VM UCF101 scripts (not in Table 6)
+    weight_decay: float = 0.05           # Table 6
+    beta1: float = 0.9                   # Table 6
+    beta2: float = 0.95                  # Table 6
+    layer_decay: float = 0.7             # Table 6
+    drop_path: float = 0.2               # Table 6
+    dropout: float = 0.0                 # Table 6 (classifier dropout)
+    flip: bool = True                    # Table 6
+    randaug_magnitude: int = 9           # Table 6: RandAug (9, 0.5)
+    randaug_std: float = 0.5             # Table 6
+    randaug_num_ops: int = 2             # Q7: "(9, 0.5)" = timm rand-m9-mstd0.5-inc1, n = 2
+    label_smoothing: float = 0.1         # Table 6
+    mixup: float = 0.8                   # Table 6: mixup alpha
+    cutmix: float = 1.0                  # Table 6: cutmix alpha
+    mixup_switch_prob: float = 0.5       # VM default (timm Mixup)
+    random_erase: float = 0.25           # VM default, kept by §9.3 "similar to Tong et al."
+    repeated_aug: int = 2                # VM --num_sample 2, kept by §9.3 "similar to Tong et al."
+    num_frames: int = 16                 # PROTOCOLS §2.3
+    sampling_rate: int = 4               # PROTOCOLS §2.3 (Q9: the paper says HMDB51 is as UCF101)
+    input_size: int = 224
+    short_side_size: int = 224           # PROTOCOLS §2.4: test resize
+    test_clips: int = 0                  # Table 6: 5 (UCF101); §9.3: 10 (HMDB51). 0 = the dataset's own
+    test_crops: int = 3                  # Table 6
+    split: int = 1                       # PROTOCOLS §1.1: the paper uses split 1
+    bf16: bool = True
+    compile: bool = False
+    save_every: int = 1000
+    num_workers: int = 8
+    strict: bool = False                 # stop at the first unreadable video instead of skipping it
+    seed: int = 0
+
+
+@dataclass
+class LinprobeConfig:
+    """Linear probing (Section 4.3, Table 7, PROTOCOLS.md §2.6 and Q10)."""
+    model: str = "vit_base_patch16_224"
+    epochs: int = 100                    # Table 7
+    warmup_epochs: int = 5               # §4.3: other settings as fine-tuning
+    batch_size: int = 256                # §4.3: as fine-tuning
+    optimizer: str = "adamw"             # Table 7
+    base_lr: float = 1e-2                # Table 7
+    min_lr: float = 0.0                  # YU run_linear_probe.py default
+    weight_decay: float = 0.0            # Table 7
+    beta1: float = 0.9                   # Q10: AdamW defaults
+    beta2: float = 0.999
+    dropout: float = 0.0                 # Table 6 dropout, as fine-tuning
+    drop_path: float = 0.0               # frozen encoder evaluated as a feature extractor
+    augment: bool = False                # False: features of unaugmented clips (see README)
+    cache_features: bool = True          # extract features once, train the head on the cache
+    num_frames: int = 16
+    sampling_rate: int = 4
+    input_size: int = 224
+    short_side_size: int = 224
+    test_clips: int = 0                  # 0 = the dataset's own (UCF101 5)
+    test_crops: int = 3
+    split: int = 1
+    num_workers: int = 8
+    seed: int = 0
+
+
+@dataclass
+class RobustnessConfig:
+    """UCF101-P (Section 4.2, Figure 3, PROTOCOLS.md §4)."""
+    severity: int = 3                    # Q12: unstated in the paper; Schiappa's example uses 3
+    seed: int = 0
+
+
+@dataclass
+class StatsConfig:
+    """Dataset statistics of Section 5 (PROTOCOLS.md §5)."""
+    fid_frames: int = 10_000             # §5.3: 10k random frames per dataset
+    fvd_videos: int = 1_000              # §5.3: 1,000 videos per dataset
+    fvd_frames: int = 16                 # PROTOCOLS §5.2: 16 consecutive frames
+    diversity_videos: int = 1_000        # §5.4
+    diversity_frames: int = 16           # §5.4: 16 frames per video
+    spectrum_frames: int = 1_000         # PROTOCOLS §5.4 (inferred)
+    color_frames: int = 1_000            # PROTOCOLS §5.4 (inferred)
+    pca_videos: int = 70                 # §5.5 / Fig. 5: 70 videos of one class
+    pca_frames: int = 32                 # §5.5: 32 frames
+    batch_size: int = 50
+    seed: int = 0
+
+
+CONFIGS = (RenderConfig, TextureConfig, PretrainConfig, FinetuneConfig, LinprobeConfig,
+           RobustnessConfig, StatsConfig)
+
+# --------------------------------------------------------------------------------------------------
+# Profiles: override sets keyed by config class name. `paper` is the dataclass defaults.
+# --------------------------------------------------------------------------------------------------
+
+PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
+    "paper": {},
+    # PROTOCOLS §2.7 (paper vs released scripts) and §7 Q6-Q10.
+    "authors": {
+        "PretrainConfig": {"batch_size": 192},                      # 24/GPU x 8 (VM) = 6 x 32 (YU)
+        "FinetuneConfig": {"beta2": 0.999,                           # DeepSpeed's Adam config overrides --opt_betas
+                           "dropout": 0.5,                           # fc_drop_rate 0.5 in the UCF scripts
+                           "randaug_magnitude": 7, "randaug_num_ops": 4},   # rand-m7-n4-mstd0.5-inc1 (code default)
+        "LinprobeConfig": {"base_lr": 0.1,                           # LP.sh: --lr 1e-1, AdamW via DeepSpeed
+                           "dropout": 0.5, "drop_path": 0.2,         # FT settings left on in the probe
+                           "augment": True, "cache_features": False},
+    },
+    "mini": {
+        "RenderConfig": {"num_videos": 2000},
+        "TextureConfig": {"pool_size": 20_000},
+        "PretrainConfig": {"model": "pretrain_videomae_small_patch16_224", "epochs": 200,
+                           "warmup_epochs": 10, "batch_size": 64},
+        "FinetuneConfig": {"model": "vit_small_patch16_224", "epochs": 30, "batch_size": 64},
+        "LinprobeConfig": {"model": "vit_small_patch16_224", "epochs": 30, "batch_size": 64},
+        "StatsConfig": {"fid_frames": 2000, "fvd_videos": 200, "diversity_videos": 200},
+    },
+    "smoke": {
+        "RenderConfig": {"size": 64, "min_frames": 20, "max_frames": 24, "num_shapes": 40, "num_videos": 6},
+        "TextureConfig": {"size": 32, "pool_size": 16},
+        "PretrainConfig": {"model": "pretrain_videomae_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1,
+                           "batch_size": 4, "epoch_size": 8, "num_frames": 4, "sampling_rate": 2,
+                           "input_size": 32, "save_every": 2, "num_workers": 0},
+        "FinetuneConfig": {"model": "vit_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
+                           "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
+                           "repeated_aug": 1, "test_clips": 2, "save_every": 4, "num_workers": 0},
+        "LinprobeConfig": {"model": "vit_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
+                           "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
+                           "test_clips": 2, "num_workers": 0},
+        "StatsConfig": {"fid_frames": 32, "fvd_videos": 4, "fvd_frames": 4, "diversity_videos": 4,
+                        "diversity_frames": 4, "spectrum_frames": 16, "color_frames": 16,
+                        "pca_videos": 2, "pca_frames": 4, "batch_size": 8},
+    },
+}
+
+
+def _check_profiles() -> None:
+    names = {cls.__name__: {f.name for f in dataclasses.fields(cls)} for cls in CONFIGS}
+    for profile, overrides in PROFILES.items():
+        for cls_name, values in overrides.items():
+            unknown = set(values) - names.get(cls_name, set())
+            if cls_name not in names or unknown:
+                raise ValueError(f"profile {profile!r}: unknown setting {cls_name}.{sorted(unknown) or ''}")
+
+
+_check_profiles()
+
+
+# --------------------------------------------------------------------------------------------------
+# Resolution, command line, persistence
+# --------------------------------------------------------------------------------------------------
+
+def resolve(cls, profile: str = "paper", **overrides):
+    """The config of `cls` under `profile`, then `overrides` (None values are ignored)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    values = dict(PROFILES[profile].get(cls.__name__, {}))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no setting {', '.join(sorted(unknown))}")
+    return cls(**values)
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
+    """One `--field-name` flag per dataclass field; default None so that unset flags keep the profile value."""
+    hints = typing.get_type_hints(cls)
+    group = parser.add_argument_group(cls.__name__)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        kind = hints[f.name]
+        parse = _parse_bool if kind is bool else kind
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=parse, default=None,
+                           metavar=kind.__name__.upper(), help=f"(paper: {default})")
+
+
+def from_args(cls, args: argparse.Namespace):
+    """Resolve `cls` from parsed arguments that include `profile` and the fields added by `add_arguments`."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    return resolve(cls, getattr(args, "profile", "paper"), **{n: getattr(args, n, None) for n in names})
+
+
+def add_profile_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="paper", choices=sorted(PROFILES),
+                        help="settings profile (default: paper = Tables 5-8)")
+
+
+def to_dict(*configs, **extra) -> dict:
+    """Plain-dict form of configs (for config.json and checkpoints: no pickled objects)."""
+    out = {type(c).__name__: dataclasses.asdict(c) for c in configs}
+    out.update(extra)
+    return out
+
+
+def save_config(run_dir: str | Path, *configs, **extra) -> Path:
+    """Write the resolved config as `run_dir/config.json` (atomically) before any work starts."""
+    from synvid.runs import atomic_write_text
+    path = Path(run_dir) / "config.json"
+    atomic_write_text(path, json.dumps(to_dict(*configs, **extra), indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
+def load_config(cls, path: str | Path):
+    """Read one config back from a config.json written by `save_config`."""
+    data = json.loads(Path(path).read_text())
+    if cls.__name__ not in data:
+        raise ValueError(f"{path} holds no {cls.__name__}")
+    return cls(**data[cls.__name__])
+
+
+def field_default(cls, name: str):
+    """The paper default of one field (for help texts and tests)."""
+    return {f.name: f.default for f in dataclasses.fields(cls)}[name]
+
+
+__all__ = ["RenderConfig", "TextureConfig", "PretrainConfig", "FinetuneConfig", "LinprobeConfig",
+           "RobustnessConfig", "StatsConfig", "CONFIGS", "PROFILES", "resolve", "add_arguments", "from_args",
+           "add_profile_argument", "to_dict", "save_config", "load_config", "field_default"]

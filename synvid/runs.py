@@ -1,0 +1,80 @@
+"""Run directories: atomic writes, DONE markers, JSON-lines logs.
+
+A run directory holds `config.json` (written first), `log.jsonl`, checkpoints and results, and `DONE`
+(written last, holding the final results). A run without `DONE` is incomplete, whatever else it holds.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+
+def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
+    """Call `write(tmp_path)` then rename onto `path`, so a crash never leaves a half-written final file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The suffix is kept so that writers which pick a format from it (PyAV, PIL) still work.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".partial{path.suffix}")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def atomic_torch_save(path: str | Path, obj: Any) -> Path:
+    import torch
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def is_done(run_dir: str | Path) -> bool:
+    return (Path(run_dir) / "DONE").exists()
+
+
+def mark_done(run_dir: str | Path, results: dict | None = None) -> Path:
+    """Write `DONE` last; it holds the final results so that a reader needs no other file."""
+    return atomic_write_json(Path(run_dir) / "DONE", results or {})
+
+
+def read_done(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / "DONE"
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} is not finished (no DONE file)")
+    return json.loads(path.read_text())
+
+
+class JsonlLog:
+    """Append-only JSON-lines log; each record is flushed so that a crash loses at most the current line."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, **record: Any) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record, default=float) + "\n")
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+    def truncate_after(self, key: str, value: int) -> None:
+        """Drop records with `key` > value (used on resume, so the log matches the restored checkpoint)."""
+        kept = [r for r in self.read() if r.get(key, -1) <= value]
+        atomic_write_text(self.path, "".join(json.dumps(r, default=float) + "\n" for r in kept))

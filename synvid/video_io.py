@@ -1,0 +1,108 @@
+"""Video files: write with PyAV, read with decord; clear errors for unreadable files.
+
+torchvision >= 0.22 has no video I/O, so reading goes through decord (the reader official VideoMAE uses)
+and writing through PyAV, whose wheels carry FFmpeg with libx264, mpeg4 and mpeg2video.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from synvid.runs import atomic_write
+
+
+class VideoReadError(RuntimeError):
+    """A video that does not exist, cannot be decoded, or has no frames. The message names the file."""
+
+
+# codec name -> (container suffixes it is written to, PyAV options)
+CODECS = {
+    "libx264": {"pix_fmt": "yuv420p"},
+    "mpeg4": {"pix_fmt": "yuv420p"},
+    "mpeg2video": {"pix_fmt": "yuv420p"},
+}
+
+
+def _as_uint8_thwc(frames) -> np.ndarray:
+    array = frames.cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
+    if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3:
+        raise ValueError(f"expected uint8 frames [T, H, W, 3], got {array.dtype} {list(array.shape)}")
+    return array
+
+
+def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264", crf: int | None = 18,
+                qscale: int | None = None) -> Path:
+    """Write uint8 frames [T, H, W, 3] (RGB) to `path` atomically.
+
+    `crf` applies to libx264 (18 is visually lossless); `qscale` (1-31, MPEG quantiser) to mpeg4 and
+    mpeg2video. H and W must be even for yuv420p.
+    """
+    import av
+
+    array = _as_uint8_thwc(frames)
+    if codec not in CODECS:
+        raise ValueError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
+    height, width = array.shape[1:3]
+    if height % 2 or width % 2:
+        raise ValueError(f"{path}: frame size {width}x{height} must be even for yuv420p")
+
+    def write(tmp: str) -> None:
+        with av.open(tmp, mode="w") as container:
+            stream = container.add_stream(codec, rate=int(round(fps)) if float(fps).is_integer() else fps)
+            stream.width, stream.height = width, height
+            stream.pix_fmt = CODECS[codec]["pix_fmt"]
+            if codec == "libx264" and crf is not None:
+                stream.options = {"crf": str(crf)}
+            if qscale is not None:
+                # FFmpeg's -q:v: a fixed quantiser (lambda = q * FF_QP2LAMBDA, 118); MPEG quantisers stop at 31
+                # (PROTOCOLS.md §4.2 note).
+                q = min(max(int(qscale), 1), 31)
+                stream.codec_context.flags |= av.codec.context.Flags.qscale
+                stream.codec_context.global_quality = q * 118
+            for frame in array:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+
+    return atomic_write(path, write)
+
+
+def _open(path: str | Path, num_threads: int = 1, width: int = -1, height: int = -1):
+    import decord
+
+    path = Path(path)
+    if not path.is_file():
+        raise VideoReadError(f"video not found: {path}")
+    try:
+        reader = decord.VideoReader(str(path), num_threads=num_threads, width=width, height=height)
+    except Exception as error:  # decord raises its own DECORDError and RuntimeError types
+        raise VideoReadError(f"cannot decode video {path}: {error}") from error
+    if len(reader) == 0:
+        raise VideoReadError(f"video has no frames: {path}")
+    return reader
+
+
+def video_info(path: str | Path) -> dict:
+    """Frame count, fps and size of a video (fps is read from the container, never assumed)."""
+    reader = _open(path)
+    height, width = reader[0].shape[:2]
+    return {"num_frames": len(reader), "fps": float(reader.get_avg_fps()), "height": height, "width": width}
+
+
+def read_video(path: str | Path, indices: Sequence[int] | None = None, num_threads: int = 1) -> torch.Tensor:
+    """Decode frames (all, or `indices`) as uint8 [T, H, W, 3] RGB. Raises VideoReadError naming the file."""
+    reader = _open(path, num_threads=num_threads)
+    if indices is None:
+        indices = range(len(reader))
+    indices = [int(i) for i in indices]
+    if indices and (min(indices) < 0 or max(indices) >= len(reader)):
+        raise VideoReadError(f"{path}: frame index out of range [0, {len(reader)}): {min(indices)}..{max(indices)}")
+    try:
+        frames = reader.get_batch(indices).asnumpy()
+    except Exception as error:
+        raise VideoReadError(f"cannot decode frames of {path}: {error}") from error
+    return torch.from_numpy(frames)

@@ -1,0 +1,76 @@
+"""The `paper` profile is the paper's tables (Tables 5-8, Appendix 9.2); other profiles are overrides only."""
+import argparse
+import json
+import math
+
+import pytest
+
+from synvid import config
+from synvid.config import (FinetuneConfig, LinprobeConfig, PretrainConfig, RenderConfig, add_arguments,
+                           add_profile_argument, from_args, resolve, save_config)
+
+TABLE_5 = dict(mask_ratio=0.75, epochs=3200, base_lr=3e-4, weight_decay=0.05, beta1=0.9, beta2=0.95,
+               batch_size=256, warmup_epochs=40)
+TABLE_6 = dict(epochs=100, base_lr=1e-3, weight_decay=0.05, beta1=0.9, beta2=0.95, batch_size=256,
+               warmup_epochs=5, flip=True, randaug_magnitude=9, randaug_std=0.5, label_smoothing=0.1, mixup=0.8,
+               cutmix=1.0, drop_path=0.2, dropout=0.0, layer_decay=0.7, test_crops=3)
+TABLE_7 = dict(epochs=100, optimizer="adamw", base_lr=1e-2, weight_decay=0.0)
+TABLE_8 = dict(min_speed=1.2, max_speed=3.0, max_rotation_speed=math.pi / 100, max_scale_speed=0.005,
+               max_shear_speed=0.005)
+
+
+@pytest.mark.parametrize("cls, table", [(PretrainConfig, TABLE_5), (FinetuneConfig, TABLE_6),
+                                        (LinprobeConfig, TABLE_7), (RenderConfig, TABLE_8)])
+def test_paper_defaults_are_the_tables(cls, table):
+    paper = resolve(cls, "paper")
+    for name, value in table.items():
+        assert getattr(paper, name) == value, f"{cls.__name__}.{name}"
+
+
+def test_table8_acceleration_is_the_codes_parametrisation():
+    # Table 8's (-0.06, 0.06) is the physical acceleration 2a of x = x0 + (v0 + a t) t (PROTOCOLS.md Q1).
+    assert 2 * RenderConfig().max_accel == pytest.approx(0.06)
+
+
+def test_appendix_9_2_video_settings():
+    render = RenderConfig()
+    assert (render.size, render.fps, render.min_frames, render.max_frames, render.num_videos) == (256, 25, 100, 200,
+                                                                                                  9537)
+
+
+def test_authors_profile_records_the_released_scripts():
+    assert resolve(PretrainConfig, "authors").batch_size == 192
+    finetune = resolve(FinetuneConfig, "authors")
+    assert (finetune.beta2, finetune.dropout) == (0.999, 0.5)
+    assert resolve(FinetuneConfig, "authors").base_lr == FinetuneConfig().base_lr  # unchanged values stay paper
+
+
+def test_every_profile_resolves_every_config():
+    for profile in config.PROFILES:
+        for cls in config.CONFIGS:
+            resolve(cls, profile)
+
+
+def test_cli_flags_come_from_the_dataclass_and_override_the_profile(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_profile_argument(parser)
+    add_arguments(parser, PretrainConfig)
+    args = parser.parse_args(["--profile", "smoke", "--mask-ratio", "0.9", "--bf16", "false"])
+    cfg = from_args(PretrainConfig, args)
+    assert cfg.mask_ratio == 0.9 and cfg.bf16 is False
+    assert cfg.epochs == config.PROFILES["smoke"]["PretrainConfig"]["epochs"]
+    path = save_config(tmp_path, cfg, command="test")
+    saved = json.loads(path.read_text())
+    assert saved["PretrainConfig"]["mask_ratio"] == 0.9 and saved["command"] == "test"
+    assert config.load_config(PretrainConfig, path) == cfg
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="unknown profile"):
+        resolve(PretrainConfig, "fast")
+    with pytest.raises(ValueError, match="no setting"):
+        resolve(PretrainConfig, "paper", mask_rate=0.5)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, PretrainConfig)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--epochs", "many"])

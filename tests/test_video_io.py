@@ -1,0 +1,43 @@
+import pytest
+import torch
+
+from synvid.data.lists import read_list, write_list
+from synvid.video_io import VideoReadError, read_video, video_info, write_video
+
+
+@pytest.mark.parametrize("kind", ["mp4", "avi"])
+def test_written_video_decodes_to_the_frames(tiny_videos, kind):
+    frames = read_video(tiny_videos[kind])
+    assert frames.shape == tiny_videos["clip"].shape and frames.dtype == torch.uint8
+    error = (frames.float() - tiny_videos["clip"].float()).abs().mean()
+    assert error < 6, f"mean abs error {error} beyond codec tolerance"
+
+
+def test_info_and_index_subset(tiny_videos):
+    info = video_info(tiny_videos["mp4"])
+    assert info["num_frames"] == 8 and info["fps"] == pytest.approx(25) and (info["height"], info["width"]) == (32, 32)
+    assert torch.equal(read_video(tiny_videos["mp4"], [1, 3]), read_video(tiny_videos["mp4"])[[1, 3]])
+
+
+def test_unreadable_videos_name_the_file(tmp_path):
+    with pytest.raises(VideoReadError, match="missing.avi"):
+        read_video(tmp_path / "missing.avi")
+    corrupt = tmp_path / "corrupt.avi"
+    corrupt.write_bytes(b"RIFF not really a video")
+    with pytest.raises(VideoReadError, match="corrupt.avi"):
+        read_video(corrupt)
+
+
+def test_bad_frames_are_refused_and_nothing_is_left_behind(tmp_path):
+    with pytest.raises(ValueError, match="uint8"):
+        write_video(tmp_path / "x.mp4", torch.zeros(2, 8, 8, 3))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_list_file_round_trip(tmp_path):
+    path = write_list(tmp_path / "train.csv", [(tmp_path / "a.mp4", 0), ("b/c.mp4", 3)])
+    assert path.read_text().splitlines()[1] == "b/c.mp4 3"
+    items = read_list(path)
+    assert items[0] == (str(tmp_path / "a.mp4"), 0) and items[1] == (str(tmp_path / "b" / "c.mp4"), 3)
+    with pytest.raises(ValueError, match="whitespace"):
+        write_list(tmp_path / "bad.csv", [("has space.mp4", 0)])
