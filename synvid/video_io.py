@@ -60,8 +60,11 @@ def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264
                 # FFmpeg's -q:v: a fixed quantiser (lambda = q * FF_QP2LAMBDA, 118); MPEG quantisers stop at 31
                 # (PROTOCOLS.md §4.2 note).
                 q = min(max(int(qscale), 1), 31)
+                # The qscale flag + global_quality alone does not reach the encoder through PyAV 18 (file size
+                # did not change with q); pinning qmin = qmax = q gives the fixed quantiser that -q:v gives.
                 stream.codec_context.flags |= av.codec.context.Flags.qscale
                 stream.codec_context.global_quality = q * 118
+                stream.codec_context.qmin = stream.codec_context.qmax = q
             for frame in array:
                 for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                     container.mux(packet)

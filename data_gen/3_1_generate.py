@@ -1,0 +1,48 @@
+"""Materialise a registered synthetic dataset (Section 3.1): python data_gen/3_1_generate.py --dataset NAME."""
+import argparse
+import sys
+from pathlib import Path
+
+from synvid import progression
+from synvid.config import RenderConfig, TextureConfig, add_profile_argument, resolve, save_config
+from synvid.render.writer import materialise
+from synvid.runs import mark_done
+
+
+def get_args_parser():
+    p = argparse.ArgumentParser(description=__doc__)
+    add_profile_argument(p)
+    p.add_argument("--dataset", choices=list(progression.DATASETS))
+    p.add_argument("--num-videos", type=int, default=None, help="default: RenderConfig.num_videos")
+    p.add_argument("--out", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--imagenet", default="", help="ImageNet train dir (image-crop set)")
+    p.add_argument("--list", action="store_true", help="print registered names and exit")
+    return p
+
+
+def main(args):
+    if args.list:
+        print("\n".join(progression.DATASETS))
+        return
+    if not args.dataset or not args.out:
+        raise SystemExit("error: --dataset and --out are required (or --list)")
+    if args.imagenet and not Path(args.imagenet).is_dir():
+        raise SystemExit(f"error: --imagenet directory {args.imagenet} does not exist")
+    cfg = resolve(RenderConfig, args.profile)
+    tex = resolve(TextureConfig, args.profile, imagenet=args.imagenet)
+    n = args.num_videos or cfg.num_videos
+    if n < 1:
+        raise SystemExit(f"error: --num-videos must be >= 1, got {n}")
+    save_config(args.out, cfg, tex, dataset=args.dataset, seed=args.seed, num_videos=n)
+    m = materialise(args.dataset, n, args.out, seed=args.seed, cfg=cfg, workers=args.workers,
+                    imagenet=args.imagenet)
+    mark_done(args.out, {"num_videos": len(m["files"])})
+
+
+if __name__ == "__main__":
+    try:
+        main(get_args_parser().parse_args())
+    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as e:
+        sys.exit(f"error: {e}")

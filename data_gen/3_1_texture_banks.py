@@ -1,0 +1,46 @@
+"""Write a texture bank (sharded, resumable, manifest with SHA-256 checksums); TEXTURES.md, paper Table 2.
+
+    python data_gen/3_1_texture_banks.py --profile smoke --source statistical --num 16 --out runs/banks/stat
+    python data_gen/3_1_texture_banks.py --profile paper --source stylegan --num 300000 --out data/banks/stylegan
+Re-running the same command resumes an interrupted bank (verified shards are kept).
+"""
+import argparse
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    from synvid.config import TextureConfig, add_profile_argument
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_profile_argument(parser)
+    parser.add_argument("--source", required=True, choices=["statistical", "stylegan", "stylegan_highfreq"])
+    parser.add_argument("--num", type=int, default=None, help="number of textures (default: profile pool_size)")
+    parser.add_argument("--out", required=True, help="bank directory")
+    parser.add_argument("--size", type=int, default=None, help=f"side (paper: {TextureConfig.size})")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shard", type=int, default=1000, help="textures per shard file")
+    parser.add_argument("--device", default="cpu")
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    from synvid.config import TextureConfig, resolve, save_config
+    from synvid.runs import is_done, mark_done
+    from synvid.textures.banks import write_bank
+    cfg = resolve(TextureConfig, args.profile, size=args.size)
+    num = args.num if args.num is not None else cfg.pool_size
+    if num <= 0 or args.shard <= 0:
+        raise SystemExit(f"error: --num and --shard must be positive, got {num} and {args.shard}")
+    if is_done(args.out):
+        print(f"{args.out} is done; skipping")
+        return
+    save_config(args.out, cfg, source=args.source, num=num, seed=args.seed, shard=args.shard, profile=args.profile)
+    try:
+        manifest = write_bank(args.out, args.source, num, seed=args.seed, size=cfg.size, shard=args.shard,
+                              device=args.device, progress=lambda i, n: print(f"{i}/{n} textures", flush=True))
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from e
+    mark_done(args.out, {"source": args.source, "num": num, "shards": len(manifest["shards"])})
+    print(f"wrote {num} {args.source} textures to {args.out}")
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())

@@ -1,0 +1,38 @@
+"""Toy labelled video sets in the exact UCF101 / HMDB51 layouts (for smoke runs and tests; never paper results).
+
+    python data_gen/4_0_make_toy.py --dataset toy_ucf101 --out data/toy_ucf101
+    python data_gen/4_0_make_toy.py --dataset toy_hmdb51 --out data/toy_hmdb51
+"""
+import argparse
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="smoke", help="recorded only: the toy sets are the same for all")
+    parser.add_argument("--dataset", required=True, choices=["toy_ucf101", "toy_hmdb51"])
+    parser.add_argument("--out", required=True, help="dataset root to write")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-classes", type=int, default=3)
+    parser.add_argument("--frames", type=int, default=24)
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    from synvid.config import save_config
+    from synvid.data import toy
+    from synvid.runs import is_done, mark_done
+    if is_done(args.out):
+        print(f"{args.out} is done; skipping")
+        return
+    save_config(args.out, dataset=args.dataset, seed=args.seed, num_classes=args.num_classes, frames=args.frames,
+                profile=args.profile)
+    try:
+        toy.make(args.dataset, args.out, num_classes=args.num_classes, frames=args.frames, seed=args.seed)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from e
+    mark_done(args.out, {"dataset": args.dataset, "num_classes": args.num_classes})
+    print(f"wrote {args.dataset} to {args.out}")
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())

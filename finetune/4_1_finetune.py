@@ -1,0 +1,59 @@
+"""Section 4.1: fine-tune on UCF101 / HMDB51 / K400 (or a toy set) and run the multi-view test.
+
+    python finetune/4_1_finetune.py --profile smoke --dataset toy_ucf101 --data-root data/toy_ucf101 \
+        --init runs/pretrain/smoke_moving_circles/last.pth --out runs/finetune/smoke_toy_ucf101
+    torchrun --nproc_per_node 8 finetune/4_1_finetune.py --dataset ucf101 --data-root /data/ucf101 \
+        --init runs/pretrain/m1/last.pth --out runs/finetune/m1_ucf101
+
+--init takes `scratch`, our checkpoints, official VideoMAE .pth files or HF VideoMAE weights. Per-dataset
+recipe changes (K400, PROTOCOLS Q15) come from synvid.data.registry under the paper/authors profiles.
+Rerunning the same command resumes from <out>/last.pth; a finished run (DONE) is skipped.
+"""
+import argparse
+
+from synvid.config import FinetuneConfig, add_arguments, add_profile_argument, resolve
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    from synvid.data.registry import add_run_arguments
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_profile_argument(parser)
+    add_run_arguments(parser)
+    parser.add_argument("--stop-after", type=int, default=None, help="stop after N steps without DONE")
+    add_arguments(parser, FinetuneConfig)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
+    """Profile < dataset recipe (paper/authors profiles only) < command-line flags."""
+    from dataclasses import fields
+
+    from synvid.data.registry import get
+    recipe = get(args.dataset).overrides if args.profile in ("paper", "authors") else {}
+    cli = {f.name: getattr(args, f.name) for f in fields(FinetuneConfig) if getattr(args, f.name) is not None}
+    return resolve(FinetuneConfig, args.profile, **{**recipe, **cli})
+
+
+def main(args: argparse.Namespace) -> dict:
+    from synvid import dist
+    from synvid.checkpoint import CheckpointError
+    from synvid.engine.common import NonFiniteLossError
+    from synvid.engine.finetune import run
+    from synvid.video_io import VideoReadError
+    try:
+        cfg = config_from_args(args)
+        results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
+                      stop_after=args.stop_after, progress=not args.no_progress, extra={"profile": args.profile})
+        main_rank = dist.is_main()
+    except (ValueError, FileNotFoundError, NonFiniteLossError, CheckpointError, VideoReadError) as e:
+        raise SystemExit(f"error: {e}") from e
+    finally:
+        dist.cleanup()
+    if main_rank and "top1" in results:
+        print(f"{args.dataset}: top-1 {results['top1']:.2f} top-5 {results['top5']:.2f} over "
+              f"{results['num_videos']} videos ({results['views']} views); skipped {results['skipped_videos']}")
+    return results
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())

@@ -1,0 +1,77 @@
+"""Evaluate a fine-tuned UCF101 classifier on the 14 UCF101-P corruptions (paper Section 4.2, Figure 3).
+
+    python finetune/4_2_eval_ucf101p.py --run runs/ft_ucf101 --p-root data/ucf101p --out runs/ucf101p/ours
+    python finetune/4_2_eval_ucf101p.py --chart-only --compare ours=runs/ucf101p/ours/summary.json \
+        videomae=runs/ucf101p/vm/summary.json --out runs/ucf101p/compare
+Writes <out>/<corruption>/results.json, <out>/summary.json, <out>/figure3.png (this model plus --compare ones) and
+the count of corruptions on which the first model beats each other one (<out>/wins.json).
+"""
+import argparse
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    from synvid.config import RobustnessConfig, add_arguments, add_profile_argument
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_profile_argument(parser)
+    parser.add_argument("--run", help="fine-tuning run directory (config.json + last.pth)")
+    parser.add_argument("--label", default="model", help="name of this model in the chart")
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--p-root", help="UCF101-P written by data_gen/4_2_make_ucf101p.py")
+    src.add_argument("--data-root", help="clean UCF101: corrupt on the fly")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--names", nargs="+", default=None, help="corruptions (default: all 14)")
+    parser.add_argument("--num-segments", type=int, default=5, help="test clips (UCF101: 5, PROTOCOLS §2.4)")
+    parser.add_argument("--device", default=None, help="default: cuda if available")
+    parser.add_argument("--compare", nargs="*", default=[], metavar="LABEL=SUMMARY_JSON")
+    parser.add_argument("--chart-only", action="store_true", help="only chart/count the --compare summaries")
+    add_arguments(parser, RobustnessConfig)
+    return parser
+
+
+def main(args: argparse.Namespace) -> dict:
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from synvid import corruptions
+    from synvid.config import RobustnessConfig, from_args, save_config
+    from synvid.robustness import bar_chart, check_names, evaluate_ucf101p, load_finetuned, wins
+    from synvid.runs import atomic_write_json, mark_done
+    from synvid.video_io import VideoReadError
+    try:
+        cfg = from_args(RobustnessConfig, args)
+        names = check_names(args.names or corruptions.NAMES)
+        models = {}
+        for spec in args.compare:
+            label, sep, path = spec.partition("=")
+            if not sep or not Path(path).is_file():
+                raise ValueError(f"--compare expects LABEL=existing summary.json, got {spec!r}")
+            models[label] = json.loads(Path(path).read_text())["top1"]
+        save_config(args.out, cfg, run=args.run, p_root=args.p_root, data_root=args.data_root, names=names,
+                    compare=args.compare, profile=args.profile)
+        if not args.chart_only:
+            if not args.run or not (args.p_root or args.data_root):
+                raise ValueError("give --run and one of --p-root / --data-root (or --chart-only)")
+            device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+            model, ft_cfg, _ = load_finetuned(args.run, device)
+            summary = evaluate_ucf101p(model, ft_cfg, args.out, names=names, severity=cfg.severity, seed=cfg.seed,
+                                       p_root=args.p_root, data_root=args.data_root,
+                                       num_segments=args.num_segments, device=device)
+            models = {args.label: summary["top1"], **models}
+        if not models:
+            raise ValueError("nothing to chart: --chart-only needs --compare")
+    except (ValueError, FileNotFoundError, VideoReadError) as e:
+        raise SystemExit(f"error: {e}") from e
+    labels = list(models)
+    counts = {f"{labels[0]} > {b}": wins(models[labels[0]], models[b]) for b in labels[1:]}
+    for pair, n in counts.items():
+        print(f"{pair} on {n} of {len(names)} corruptions")
+    atomic_write_json(Path(args.out) / "wins.json", counts)
+    bar_chart(models, Path(args.out) / "figure3.png")
+    mark_done(args.out, {"wins": counts})  # DONE last
+    return {"models": models, "wins": counts}
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())

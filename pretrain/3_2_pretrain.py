@@ -1,0 +1,50 @@
+"""Section 3.2: VideoMAE pre-training on an on-the-fly synthetic set, a list file or natural videos.
+
+    python pretrain/3_2_pretrain.py --profile smoke --dataset moving_circles --out runs/pretrain/smoke
+    torchrun --nproc_per_node 8 pretrain/3_2_pretrain.py --dataset moving_circles --out runs/pretrain/m1
+    torchrun --nproc_per_node 8 pretrain/3_2_pretrain.py --list ucf101_train.csv --out runs/pretrain/ucf101
+
+Rerunning the same command resumes from <out>/last.pth; a finished run (DONE) is skipped.
+"""
+import argparse
+
+from synvid.config import PretrainConfig, RenderConfig, add_arguments, add_profile_argument, from_args, resolve
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_profile_argument(parser)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", help="on-the-fly synthetic dataset name (synvid.progression.NAMES)")
+    source.add_argument("--list", dest="list_file", help="official VideoMAE list file (`path label` lines)")
+    parser.add_argument("--out", required=True, help="run directory (config.json, log.jsonl, last.pth, DONE)")
+    parser.add_argument("--stop-after", type=int, default=None,
+                        help="stop after this many steps in total without writing DONE (rerun to continue)")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    add_arguments(parser, PretrainConfig)
+    return parser
+
+
+def main(args: argparse.Namespace) -> dict:
+    from synvid import dist
+    from synvid.checkpoint import CheckpointError
+    from synvid.engine.common import NonFiniteLossError
+    from synvid.engine.pretrain import run
+    from synvid.video_io import VideoReadError
+    cfg = from_args(PretrainConfig, args)
+    render = resolve(RenderConfig, args.profile)
+    try:
+        results = run(cfg, args.out, dataset=args.dataset, list_file=args.list_file, render_size=render.size,
+                      stop_after=args.stop_after, progress=not args.no_progress, extra={"profile": args.profile})
+        main_rank = dist.is_main()
+    except (ValueError, FileNotFoundError, ImportError, NonFiniteLossError, CheckpointError, VideoReadError) as e:
+        raise SystemExit(f"error: {e}") from e
+    finally:
+        dist.cleanup()
+    if main_rank:
+        state = "finished" if results["steps"] == results["total_steps"] else "stopped"
+        print(f"pre-training {state}: {results}")
+    return results
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())

@@ -1,0 +1,230 @@
+"""Checkpoints: our save/resume layout, official MCG-NJU VideoMAE and HuggingFace transformers VideoMAE layouts.
+
+Our models use the official VideoMAE parameter names (PROTOCOLS §3.1), so the official layout needs no renaming;
+this module is the single place that knows the `model|module` keys, the `encoder.`/`backbone.` prefixes
+(VM `run_class_finetuning.py`, PROTOCOLS §3.2) and the HF names (PROTOCOLS §3.3).
+"""
+from __future__ import annotations
+
+import fnmatch
+import pickle
+import re
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from synvid.runs import atomic_torch_save, atomic_write
+
+FORMAT = "synvid-checkpoint-1"
+# PROTOCOLS §3.2 step 5: loading a pre-training checkpoint into a classifier, exactly VM's expected key sets.
+PRETRAIN_TO_CLASSIFIER = {
+    "allow_missing": ("fc_norm.weight", "fc_norm.bias", "head.weight", "head.bias"),
+    "allow_unexpected": ("norm.weight", "norm.bias", "decoder.*", "encoder_to_decoder.weight", "mask_token"),
+}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be read or does not fit the model; the message names the file."""
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """Strip DDP (`.module`) and torch.compile (`._orig_mod`) wrappers so saved names carry no prefix."""
+    while True:
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def save_checkpoint(path, *, model, optimizer=None, scaler=None, step: int, epoch: int, config: dict, **extra):
+    """Atomically save a plain, weights_only-loadable dict: model/optimizer/scaler state, step, epoch, config."""
+    obj = {"format": FORMAT, "model": unwrap(model).state_dict(), "step": int(step), "epoch": int(epoch),
+           "config": dict(config), **extra}
+    if optimizer is not None:
+        obj["optimizer"] = optimizer.state_dict()
+    if scaler is not None:
+        obj["scaler"] = scaler.state_dict()
+    return atomic_torch_save(path, obj)
+
+
+def load_checkpoint(path, *, trust: bool = False) -> dict:
+    """Load a .pth/.bin (torch.load, weights_only unless trust=True) or .safetensors file to CPU, clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+        try:
+            return load_file(str(path), device="cpu")
+        except (SafetensorError, OSError, ValueError) as e:
+            raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from e
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as e:
+        msg = str(e)
+        if "Unsupported global" in msg or "GLOBAL" in msg:
+            raise CheckpointError(
+                f"{path}: holds pickled Python objects that weights_only loading refuses (official VideoMAE files "
+                f"store 'args' as an argparse.Namespace). If you trust the file, pass trust=True "
+                f"(torch.load weights_only=False). First line: {msg.splitlines()[0] if msg else ''}") from e
+        raise CheckpointError(f"{path}: corrupt or not a torch checkpoint ({msg.splitlines()[0] if msg else e})") from e
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: corrupt or not a torch checkpoint ({str(e).splitlines()[0]})") from e
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a dict, found {type(obj).__name__}")
+    return obj
+
+
+def _state_dict_of(obj: dict, path) -> dict[str, torch.Tensor]:
+    """VM `--model_key model|module`: the first key present, else the dict itself; must map names to tensors."""
+    for key in ("model", "module"):
+        if isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        raise CheckpointError(f"{path}: no model state_dict found (top-level keys: {sorted(map(str, obj))[:10]})")
+    return obj
+
+
+# --- HuggingFace transformers VideoMAE names (PROTOCOLS §3.3) -------------------------------------------------
+_HF_LAYER = [  # (HF sub-name, official sub-name); query/key/value handled separately (qkv split/concat)
+    ("layernorm_before.", "norm1."), ("layernorm_after.", "norm2."), ("attention.output.dense.", "attn.proj."),
+    ("intermediate.dense.", "mlp.fc1."), ("output.dense.", "mlp.fc2."),
+    ("attention.attention.q_bias", "attn.q_bias"), ("attention.attention.v_bias", "attn.v_bias"),  # HF 4.x
+    ("attention.attention.query.bias", "attn.q_bias"), ("attention.attention.value.bias", "attn.v_bias"),  # HF 5.x
+]
+_HF_TOP = [("videomae.embeddings.patch_embeddings.projection.", "patch_embed.proj."), ("videomae.layernorm.", "norm."),
+           ("fc_norm.", "fc_norm."), ("classifier.", "head.")]
+_HF_BLOCK = re.compile(r"^(videomae\.encoder\.layer|decoder\.decoder_layers)\.(\d+)\.(.+)$")
+
+
+def is_hf(sd: dict) -> bool:
+    return any(k.startswith(("videomae.", "decoder.decoder_layers.")) for k in sd)
+
+
+def from_hf(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """HF VideoMAE state_dict -> official names (pre-training layout with `encoder.` when a decoder is present)."""
+    pretrain = any(k.startswith(("decoder.", "encoder_to_decoder")) or k == "mask_token" for k in sd)
+    enc = "encoder." if pretrain else ""
+    out, qkv = {}, {}
+    for k, v in sd.items():
+        m = _HF_BLOCK.match(k)
+        if m:
+            base = (enc if m.group(1).startswith("videomae") else "decoder.") + f"blocks.{m.group(2)}."
+            sub = m.group(3)
+            part = re.fullmatch(r"attention\.attention\.(query|key|value)\.weight", sub)
+            if part:
+                qkv.setdefault(base, {})[part.group(1)] = v
+                continue
+            new = next((base + o + sub[len(h):] for h, o in _HF_LAYER if sub.startswith(h)), None)
+        else:
+            new = next(((enc if o in ("patch_embed.proj.", "norm.") else "") + o + k[len(h):]
+                        for h, o in _HF_TOP if k.startswith(h)), k)  # decoder.norm/head, mask_token: same names
+        if new is None:
+            raise CheckpointError(f"unknown HF VideoMAE key {k!r}")
+        out[new] = v
+    for base, parts in qkv.items():
+        if set(parts) != {"query", "key", "value"}:
+            raise CheckpointError(f"HF checkpoint has incomplete query/key/value weights under {base}")
+        out[base + "attn.qkv.weight"] = torch.cat([parts["query"], parts["key"], parts["value"]], 0)
+    return out
+
+
+def to_hf(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Official names -> HF transformers 5.x VideoMAE names (q_bias/v_bias as query.bias/value.bias)."""
+    out = {}
+    for k, v in sd.items():
+        m = re.match(r"^(encoder\.|decoder\.)?blocks\.(\d+)\.(.+)$", k)
+        if m:
+            base = ("decoder.decoder_layers." if m.group(1) == "decoder." else "videomae.encoder.layer.") + m.group(2) + "."
+            sub = m.group(3)
+            if sub == "attn.qkv.weight":
+                for name, w in zip(("query", "key", "value"), v.chunk(3, 0)):
+                    out[base + f"attention.attention.{name}.weight"] = w.clone()
+                continue
+            hf_of = {o: h for h, o in _HF_LAYER[:5] + _HF_LAYER[7:]}
+            out[next(base + h + sub[len(o):] for o, h in hf_of.items() if sub.startswith(o))] = v
+            continue
+        bare = k.removeprefix("encoder.") if k.startswith(("encoder.patch_embed.", "encoder.norm.")) else k
+        out[next((h + bare[len(o):] for h, o in _HF_TOP if bare.startswith(o)), k)] = v
+    return out
+
+
+# --- loading into our models ----------------------------------------------------------------------------------
+def _adapt_to(model: nn.Module, sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """For a classifier: VM `run_class_finetuning.py` (PROTOCOLS §3.2): drop a head of another shape, strip
+    a leading `backbone.`/`encoder.` (not `encoder_`). Pre-training models use the names as they are."""
+    own = model.state_dict()
+    if "patch_embed.proj.weight" not in own:
+        return dict(sd)
+    out = {}
+    for k, v in sd.items():
+        if k in ("head.weight", "head.bias") and k in own and own[k].shape != v.shape:
+            continue
+        for prefix in ("backbone.", "encoder."):
+            if k.startswith(prefix):
+                k = k[len(prefix):]
+                break
+        out[k] = v
+    return out
+
+
+def _allowed(key: str, patterns) -> bool:
+    return any(fnmatch.fnmatchcase(key, p) for p in patterns)
+
+
+def load_pretrained(model: nn.Module, path, allow_missing=(), allow_unexpected=(), *, trust: bool = False) -> dict:
+    """Strictly load ours / official VideoMAE (.pth) / HF VideoMAE (.safetensors, .bin or a save_pretrained dir).
+
+    Keys missing from the file or unexpected by the model must match `allow_missing` / `allow_unexpected`
+    (fnmatch patterns; `PRETRAIN_TO_CLASSIFIER` holds VM's sets) or a CheckpointError lists them; shape
+    mismatches always fail. Returns {"layout", "missing", "unexpected"}.
+    """
+    path = Path(path)
+    if path.is_dir():
+        found = [path / n for n in ("model.safetensors", "pytorch_model.bin") if (path / n).is_file()]
+        if not found:
+            raise CheckpointError(f"{path}: directory has no model.safetensors or pytorch_model.bin")
+        path = found[0]
+    obj = load_checkpoint(path, trust=trust)
+    sd = _state_dict_of(obj, path)
+    layout = "hf" if is_hf(sd) else ("synvid" if obj.get("format") == FORMAT else "official")
+    if layout == "hf":
+        sd = from_hf(sd)
+    target = unwrap(model)
+    sd = _adapt_to(target, sd)
+    own = target.state_dict()
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    bad_missing = [k for k in missing if not _allowed(k, allow_missing)]
+    bad_unexpected = [k for k in unexpected if not _allowed(k, allow_unexpected)]
+    bad_shape = [f"{k}: file {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
+                 for k in sorted(set(sd) & set(own)) if sd[k].shape != own[k].shape]
+    if bad_missing or bad_unexpected or bad_shape:
+        raise CheckpointError(
+            f"{path} ({layout} layout) does not fit {type(target).__name__}:\n"
+            f"  missing (not allowed): {bad_missing}\n  unexpected (not allowed): {bad_unexpected}\n"
+            f"  shape mismatch: {bad_shape}\n(pass allow_missing/allow_unexpected patterns for expected gaps, e.g. "
+            f"synvid.checkpoint.PRETRAIN_TO_CLASSIFIER for a pre-trained encoder into a classifier)")
+    target.load_state_dict({k: v for k, v in sd.items() if k in own}, strict=False)
+    return {"layout": layout, "missing": missing, "unexpected": unexpected}
+
+
+def export_official(model: nn.Module, path) -> Path:
+    """Write {'model': state_dict} in the official VideoMAE layout (our names are VM's), weights_only-loadable."""
+    return atomic_torch_save(path, {"model": unwrap(model).state_dict()})
+
+
+def export_hf_state_dict(model: nn.Module, path) -> Path:
+    """Write the weights with HF transformers VideoMAE names as .safetensors (no config.json is written)."""
+    from safetensors.torch import save_file
+    sd = {k: v.contiguous() for k, v in to_hf(unwrap(model).state_dict()).items()}
+    return atomic_write(path, lambda tmp: save_file(sd, tmp))
+
+
+__all__ = ["CheckpointError", "PRETRAIN_TO_CLASSIFIER", "save_checkpoint", "load_checkpoint", "load_pretrained",
+           "export_official", "export_hf_state_dict", "from_hf", "to_hf", "unwrap"]

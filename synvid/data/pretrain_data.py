@@ -1,0 +1,139 @@
+"""Pre-training data: on-the-fly synthetic sets, materialised list files and natural-video lists
+(PROTOCOLS §2.2, VM `kinetics.py::VideoMAE`, `datasets.py::DataAugmentationForVideoMAE`).
+
+Every random choice (clip start, crop, tube mask) is drawn from a generator seeded by (seed, epoch, index), so a
+sample is the same in any worker, on any rank and after a resume. `StepSampler` gives the data order.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from synvid.data.lists import read_list
+from synvid.transforms import MultiScaleCrop, normalize
+from synvid.video_io import read_video, video_info
+
+
+def sample_generator(*keys: int) -> torch.Generator:
+    """A torch.Generator seeded from integer keys (order matters; no collisions between (a, b) and (b, a))."""
+    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def clip_indices(num_video_frames: int, num_frames: int, sampling_rate: int, generator: torch.Generator) -> list[int]:
+    """VM pre-training sampling: one window of num_frames*rate frames, start uniform in [0, N - window];
+    shorter videos repeat their last frame (PROTOCOLS §2.2)."""
+    span = num_frames * sampling_rate
+    start = int(torch.randint(max(num_video_frames - span, 0) + 1, (1,), generator=generator))
+    return [min(start + k * sampling_rate, num_video_frames - 1) for k in range(num_frames)]
+
+
+class VideoListClips(Dataset):
+    """Raw clips uint8 [T,H,W,3] from an official list file (`path label` lines; labels ignored)."""
+
+    def __init__(self, list_file: str | Path, *, num_frames: int, sampling_rate: int, seed: int = 0, root=None):
+        self.items = [p for p, _ in read_list(list_file, root)]
+        missing = [p for p in self.items if not Path(p).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{len(missing)} video(s) of {list_file} not found, e.g. {missing[0]}")
+        self.num_frames, self.sampling_rate, self.seed, self.epoch = num_frames, sampling_rate, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        path = self.items[i]
+        g = sample_generator(self.seed, self.epoch, i, 1)
+        n = video_info(path)["num_frames"]
+        return read_video(path, clip_indices(n, self.num_frames, self.sampling_rate, g))
+
+
+def raw_clips(dataset: str | None, list_file: str | None, *, cfg, size: int = 256, textures=None) -> Dataset:
+    """The clip source: a synthetic name (synvid.progression) or a list file (materialised or natural videos)."""
+    if (dataset is None) == (list_file is None):
+        raise ValueError("give exactly one of --dataset NAME or --list FILE")
+    if list_file is not None:
+        return VideoListClips(list_file, num_frames=cfg.num_frames, sampling_rate=cfg.sampling_rate, seed=cfg.seed)
+    try:
+        from synvid import progression
+    except ImportError as e:
+        raise ImportError(f"on-the-fly dataset {dataset!r} needs synvid.progression, which is missing ({e})") from e
+    if dataset not in progression.NAMES:
+        raise ValueError(f"unknown dataset {dataset!r}; on-the-fly names: {', '.join(progression.NAMES)}; "
+                         f"or pass a list file with --list")
+    return progression.SyntheticClips(dataset, epoch_size=cfg.epoch_size, num_frames=cfg.num_frames,
+                                      sampling_rate=cfg.sampling_rate, seed=cfg.seed, size=size,
+                                      textures=textures)
+
+
+class PretrainDataset(Dataset):
+    """(video float [3,T,S,S] ImageNet-normalised, mask bool [N]) pairs: MultiScaleCrop + tube mask per sample."""
+
+    def __init__(self, clips: Dataset, *, input_size: int, mask_ratio: float, patch: int = 16, tubelet: int = 2,
+                 num_frames: int = 16, seed: int = 0):
+        from synvid.models import tube_mask
+        self.clips, self.crop, self.seed, self.epoch = clips, MultiScaleCrop(input_size), seed, 0
+        self.window = (num_frames // tubelet, input_size // patch, input_size // patch)
+        self.mask_ratio, self._tube_mask = mask_ratio, tube_mask
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        if hasattr(self.clips, "set_epoch"):
+            self.clips.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, key):
+        """`key` is an index (current epoch) or an (epoch, index) pair from `StepSampler`."""
+        if isinstance(key, (tuple, list)):
+            epoch, i = key
+            if epoch != self.epoch:
+                self.set_epoch(epoch)
+        else:
+            i = key
+        clip = self.clips[i]
+        if not isinstance(clip, torch.Tensor):
+            clip = torch.as_tensor(np.asarray(clip))
+        g = sample_generator(self.seed, self.epoch, i, 2)
+        video = normalize(self.crop(clip, generator=g))
+        mask = self._tube_mask(1, self.window, self.mask_ratio, generator=g)[0]
+        return video, mask
+
+
+class StepSampler(Sampler[tuple[int, int]]):
+    """DistributedSampler-like order over all remaining steps, yielding (epoch, index) pairs.
+
+    Each epoch is a permutation of the dataset drawn from (seed, epoch), cut into global batches of `total_batch`
+    (drop_last, so steps_per_epoch = size // total_batch); rank r takes its slice of each global batch. Starting at
+    `start_step` skips the batches already trained on, so a resumed run sees exactly the samples an uninterrupted
+    run would. Carrying the epoch in the key lets one persistent DataLoader span all epochs.
+    """
+
+    def __init__(self, size: int, *, total_batch: int, rank: int, world_size: int, seed: int, start_step: int,
+                 total_steps: int):
+        self.size, self.total, self.rank, self.seed = size, total_batch, rank, seed
+        self.per_rank = total_batch // world_size
+        self.steps_per_epoch = size // total_batch
+        self.start, self.stop = start_step, total_steps
+
+    def __len__(self) -> int:
+        return max(self.stop - self.start, 0) * self.per_rank
+
+    def epoch_order(self, epoch: int) -> list[int]:
+        return torch.randperm(self.size, generator=sample_generator(self.seed, epoch, 0, 3)).tolist()
+
+    def __iter__(self):
+        perm, perm_epoch = None, -1
+        for step in range(self.start, self.stop):
+            epoch, s = divmod(step, self.steps_per_epoch)
+            if epoch != perm_epoch:
+                perm, perm_epoch = self.epoch_order(epoch), epoch
+            lo = s * self.total + self.rank * self.per_rank
+            yield from ((epoch, i) for i in perm[lo:lo + self.per_rank])

@@ -1,0 +1,76 @@
+"""Labelled video datasets for fine-tuning and probing: one record per dataset (PROTOCOLS.md §1, §2.3-2.4, Q15).
+
+The number of classes is never stored here: it always comes from the split files (`load(...)[1]`).
+`overrides` are per-dataset FinetuneConfig changes applied on top of the profile (documented in docs/finetune.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from synvid.data import splits
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    parser: Callable            # (root, split, subset) -> (items, classes)
+    test_clips: int             # temporal segments of the multi-view test
+    sampling_rate: int = 4      # PROTOCOLS §2.3 (Q9: HMDB51 as UCF101)
+    layout: str = ""            # what --data-root must contain
+    overrides: dict = field(default_factory=dict)
+
+
+DATASETS: dict[str, DatasetRecord] = {
+    "ucf101": DatasetRecord(splits.ucf101, test_clips=5,  # Table 6: 5 x 3 views
+                            layout="UCF-101/<Class>/*.avi and ucfTrainTestlist/{classInd,trainlist0k,testlist0k}.txt"),
+    "hmdb51": DatasetRecord(splits.hmdb51, test_clips=10,  # §9.3: 10 x 3 views
+                            layout="<class>/*.avi and testTrainMulti_7030_splits/<class>_test_split<k>.txt"),
+    # Q15: the official VM K400 ViT-B recipe; the paper's K400 "test" is the validation set (§1.3)
+    "k400": DatasetRecord(splits.kinetics400, test_clips=5,
+                          layout="annotations/{train,validate}.csv and {train,val}/<label>/<id>_<s>_<e>.mp4",
+                          overrides={"epochs": 75, "base_lr": 5e-4, "batch_size": 384, "layer_decay": 0.75,
+                                     "drop_path": 0.1}),
+    "list": DatasetRecord(splits.video_list, test_clips=5, layout="train.csv and test.csv (VideoMAE list files)"),
+}
+# The toy sets use the very same readers and layouts; "toy" marks them as never-paper numbers.
+DATASETS["toy_ucf101"] = DatasetRecord(splits.ucf101, test_clips=5, layout=DATASETS["ucf101"].layout)
+DATASETS["toy_hmdb51"] = DatasetRecord(splits.hmdb51, test_clips=10, layout=DATASETS["hmdb51"].layout)
+
+
+def get(name: str) -> DatasetRecord:
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def load(name: str, root: str | Path, subset: str, split: int = 1) -> tuple[list[tuple[str, int]], list[str]]:
+    """Parse the split files and check the data before any training (STYLE rule 10): the root exists, every
+    listed video exists, and every class has at least one video. Returns (items, class names)."""
+    record = get(name)
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"--data-root {root} does not exist (expected for {name}: {record.layout})")
+    items, classes = record.parser(root, split=split, subset=subset)
+    if not items:
+        raise ValueError(f"{name} split {split} {subset}: no videos listed under {root}")
+    missing = [p for p, _ in items if not Path(p).is_file()]
+    if missing:
+        shown = "\n  ".join(missing[:10])
+        raise FileNotFoundError(f"{name} {subset}: {len(missing)} of {len(items)} listed videos are missing, e.g.\n"
+                                f"  {shown}")
+    if subset == "train":
+        empty = sorted(set(range(len(classes))) - {label for _, label in items})
+        if empty:
+            raise ValueError(f"{name} train split has {len(classes)} classes but no video for "
+                             f"{[classes[i] for i in empty[:10]]}")
+    return items, classes
+
+
+def add_run_arguments(parser, init_help: str = "'scratch' or a checkpoint path") -> None:
+    """The data/init/output flags shared by finetune/4_1_finetune.py and linprobe/4_3_linprobe.py."""
+    parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="labelled dataset")
+    parser.add_argument("--data-root", required=True, help="dataset tree (layouts: docs/finetune.md)")
+    parser.add_argument("--init", required=True, help=init_help)
+    parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")

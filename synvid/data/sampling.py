@@ -1,0 +1,54 @@
+"""Frame indices of training clips and test segments, exactly as official VideoMAE
+(VM `kinetics.py::VideoClsDataset`, PROTOCOLS.md §2.3-2.4 and Q22)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def clip_indices(num_video_frames: int, *, num_frames: int = 16, sampling_rate: int = 4, mode: str = "train",
+                 num_segments: int = 5, seed: int | np.random.Generator | None = None) -> np.ndarray:
+    """Frame indices into a video of `num_video_frames` frames.
+
+    train -> int64 [num_frames]: a window of num_frames * sampling_rate frames ending at a random
+      end in [window, N), indices linspace(start, end, num_frames) clipped to end - 1 (spacing ~4.27 for
+      16 x 4, not 4); videos with N <= window use linspace(0, N, N // rate) padded with the last index.
+    test -> int64 [num_segments, num_frames]: every `sampling_rate`-th frame of the whole video
+      (M of them, the last repeated up to num_frames), segment k = 16 consecutive entries from
+      int(k * max(M - num_frames, 0) / (num_segments - 1)).
+    """
+    if num_video_frames < 1:
+        raise ValueError(f"video has {num_video_frames} frames")
+    if mode == "train":
+        return _train(num_video_frames, num_frames, sampling_rate, np.random.default_rng(seed))
+    if mode == "test":
+        return _test(num_video_frames, num_frames, sampling_rate, num_segments)
+    raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
+
+
+def _train(n: int, num_frames: int, rate: int, rng: np.random.Generator) -> np.ndarray:
+    window = num_frames * rate
+    if n <= window:
+        # VM: np.linspace(0, N, num=N // rate), padded with N, clipped to N - 1
+        idx = np.linspace(0, n, num=n // rate)
+        idx = np.concatenate([idx, np.full(max(num_frames - len(idx), 0), n)])[:num_frames]
+        return np.clip(idx, 0, n - 1).astype(np.int64)
+    end = int(rng.integers(window, n))  # VM: np.random.randint(converted_len, seg_len)
+    start = end - window
+    idx = np.linspace(start, end, num=num_frames)
+    return np.clip(idx, start, end - 1).astype(np.int64)
+
+
+def _test(n: int, num_frames: int, rate: int, num_segments: int) -> np.ndarray:
+    sub = np.arange(0, n, rate)
+    if len(sub) < num_frames:  # VM: repeat the last decoded frame
+        sub = np.concatenate([sub, np.full(num_frames - len(sub), sub[-1])])
+    spread = max(len(sub) - num_frames, 0) / max(num_segments - 1, 1)
+    starts = [int(k * spread) for k in range(num_segments)]
+    return np.stack([sub[s:s + num_frames] for s in starts]).astype(np.int64)
+
+
+def crop_offsets(long_side: int, size: int = 224, num_crops: int = 3) -> list[int]:
+    """Offsets of the spatial test crops along the long side: int(j * (L - size) / (num_crops - 1))
+    (298 -> 0, 37, 74); the crops themselves are `synvid.transforms.three_crops`."""
+    step = (long_side - size) / max(num_crops - 1, 1)
+    return [int(j * step) for j in range(num_crops)]

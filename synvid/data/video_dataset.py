@@ -1,0 +1,164 @@
+"""Labelled video datasets for fine-tuning (train clips with the VM augmentations) and the multi-view test
+(PROTOCOLS.md §2.3-2.4).
+
+Unreadable videos (STYLE rule 10): an item that cannot be decoded comes back as a `Failed(path, error)`
+record instead of a clip (never a random replacement); `collate` drops it and passes the names on, so the
+loop can report each one and count them. With `strict=True` the first one raises `VideoReadError`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from torchvision.transforms import v2
+
+from synvid.data.sampling import clip_indices
+from synvid.transforms import normalize, short_side_resize, three_crops
+from synvid.video_io import VideoReadError, read_video, video_info
+
+Corrupt = Callable[[torch.Tensor], torch.Tensor]  # uint8 [T,H,W,3] -> uint8 [T,H,W,3]
+
+
+@dataclass
+class Failed:
+    path: str
+    error: str
+
+
+def train_augment(cfg) -> Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]:
+    """uint8 [T,H,W,3] -> float [3,T,S,S]. v2 transforms get the clip as [T,C,H,W], so every frame
+    shares the same parameters (VM applies one op/magnitude and one crop box to the whole clip).
+
+    Deviation: torchvision's RandAugment has no magnitude noise (timm's `mstd`) and no per-op p = 0.5;
+    `randaug_std` is recorded but not used, and geometric ops use bilinear (VM: bicubic), because torchvision's
+    tensor kernels for rotate/affine have no bicubic mode (docs/finetune.md)."""
+    randaug = v2.RandAugment(num_ops=cfg.randaug_num_ops, magnitude=cfg.randaug_magnitude,
+                             interpolation=v2.InterpolationMode.BILINEAR)
+    spatial = [v2.RandomResizedCrop(cfg.input_size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), antialias=True)]
+    if cfg.flip:
+        spatial.append(v2.RandomHorizontalFlip(0.5))
+    post = v2.Compose(spatial)
+    # VM random_erasing.py: p 0.25, mode 'pixel' (normal noise), area (0.02, 1/3), cube=True (same box per frame)
+    erase = v2.RandomErasing(p=cfg.random_erase, scale=(0.02, 1 / 3), ratio=(0.3, 3.3), value="random") \
+        if cfg.random_erase > 0 else None
+
+    def apply(clip: torch.Tensor) -> torch.Tensor:
+        x = randaug(clip.permute(0, 3, 1, 2).contiguous())              # uint8 [T,C,H,W]
+        x = normalize(x.permute(0, 2, 3, 1)).permute(1, 0, 2, 3)        # float [T,C,H,W], normalised first (VM)
+        x = post(x)
+        if erase is not None:
+            x = erase(x)
+        return x.permute(1, 0, 2, 3).contiguous()                      # [3,T,S,S]
+    return apply
+
+
+class _Videos(Dataset):
+    def __init__(self, items: list[tuple[str, int]], *, strict: bool = False):
+        self.items, self.strict = list(items), strict
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _guard(self, index: int, load):
+        path = self.items[index][0]
+        try:
+            return load(path)
+        except VideoReadError as error:
+            if self.strict:
+                raise
+            return Failed(path, str(error))
+
+
+class TrainClips(_Videos):
+    """Item i -> (float [R,3,T,S,S] with R = repeated_aug independent augmentations, label) or Failed."""
+
+    def __init__(self, items, cfg, *, seed: int = 0, strict: bool = False):
+        super().__init__(items, strict=strict)
+        self.cfg, self.seed, self.epoch = cfg, seed, 0
+        self.augment = train_augment(cfg)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int):
+        def load(path):
+            n = video_info(path)["num_frames"]
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            clip = read_video(path, clip_indices(n, num_frames=self.cfg.num_frames,
+                                                 sampling_rate=self.cfg.sampling_rate, mode="train", seed=rng))
+            # VM --num_sample: one decoded clip, R independent augmentations (PROTOCOLS §2.3)
+            return torch.stack([self.augment(clip) for _ in range(self.cfg.repeated_aug)])
+        out = self._guard(index, load)
+        return out if isinstance(out, Failed) else (out, self.items[index][1])
+
+
+class TestViews(_Videos):
+    """Item i -> (float [S*C,3,T,size,size] views in (segment, crop) order, label, i) or Failed.
+
+    `corrupt` (UCF101-P): with corrupt_per="view" it runs on each uint8 view after the resize and crop,
+    before normalisation (YU, PROTOCOLS §4.3); with "video" once on the whole decoded video (codecs)."""
+
+    def __init__(self, items, *, num_frames=16, sampling_rate=4, num_segments=5, num_crops=3, size=224,
+                 strict=False, corrupt: Corrupt | None = None, corrupt_per: str = "view"):
+        super().__init__(items, strict=strict)
+        if corrupt_per not in ("view", "video"):
+            raise ValueError(f"corrupt_per must be 'view' or 'video', got {corrupt_per!r}")
+        self.num_frames, self.rate, self.segments = num_frames, sampling_rate, num_segments
+        self.crops, self.size, self.corrupt, self.corrupt_per = num_crops, size, corrupt, corrupt_per
+
+    def _views(self, path: str) -> torch.Tensor:
+        n = video_info(path)["num_frames"]
+        idx = clip_indices(n, num_frames=self.num_frames, sampling_rate=self.rate, mode="test",
+                           num_segments=self.segments)
+        if self.corrupt is not None and self.corrupt_per == "video":
+            frames = self.corrupt(read_video(path))[torch.from_numpy(idx.reshape(-1))]
+        else:
+            frames = read_video(path, idx.reshape(-1))
+        frames = short_side_resize(frames, self.size)
+        views = []
+        for segment in frames.split(self.num_frames):
+            for crop in three_crops(segment, self.size, self.crops):
+                if self.corrupt is not None and self.corrupt_per == "view":
+                    crop = self.corrupt(crop)
+                views.append(normalize(crop))
+        return torch.stack(views)
+
+    def __getitem__(self, index: int):
+        out = self._guard(index, self._views)
+        return out if isinstance(out, Failed) else (out, self.items[index][1], index)
+
+
+def collate(batch: list):
+    """Stack the good items; returns (*stacked fields, list of Failed)."""
+    failed = [b for b in batch if isinstance(b, Failed)]
+    good = [b for b in batch if not isinstance(b, Failed)]
+    if not good:
+        return None, failed
+    fields = []
+    for column in zip(*good):
+        first = column[0]
+        fields.append(torch.stack(column) if isinstance(first, torch.Tensor) else torch.as_tensor(column))
+    return tuple(fields), failed
+
+
+class FailureLog:
+    """Counts and names unreadable videos during a run; prints each as it happens and a summary at the end."""
+
+    def __init__(self, print_fn=print):
+        self.names: list[str] = []
+        self.print = print_fn
+
+    def add(self, failed: list[Failed]) -> None:
+        for f in failed:
+            if f.path not in self.names:
+                self.names.append(f.path)
+            self.print(f"warning: skipped unreadable video {f.path}: {f.error}")
+
+    def summary(self) -> dict:
+        if self.names:
+            self.print(f"warning: {len(self.names)} unreadable video(s) were skipped (rerun with --strict to stop "
+                       f"at the first): {self.names[:10]}")
+        return {"skipped_videos": len(self.names), "skipped_names": list(self.names)}

@@ -1,0 +1,1 @@
+"""Training loops: pre-training (`pretrain`), shared pieces (`common`); fine-tuning/probing live beside them."""

@@ -1,0 +1,222 @@
+"""Supervised fine-tuning and the final multi-view test (Section 4.1, Table 6, PROTOCOLS.md §2.3-2.4;
+VM `run_class_finetuning.py`, `engine_for_finetuning.py`), one DDP code path under torchrun.
+
+Run directory: config.json (first), log.jsonl, last.pth (atomic, every `save_every` steps and at the end),
+results.json (top-1/top-5 + per-video scores) and DONE (last). Rerunning resumes from last.pth.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Sampler
+from torchvision.transforms import v2
+from tqdm import tqdm
+
+from synvid import dist
+from synvid.config import FinetuneConfig, save_config, to_dict
+from synvid.data import registry
+from synvid.data.video_dataset import FailureLog, TrainClips, collate
+from synvid.engine import common
+from synvid.engine.evaluate import evaluate, test_dataset
+from synvid.optim import build_adamw, cosine_schedule, param_groups, scaled_lr
+from synvid.runs import atomic_write_json, is_done, mark_done, read_done
+
+RESUME_FREE = {"num_workers", "save_every", "compile", "strict"}
+
+
+class EpochSampler(Sampler):
+    """Seeded per-epoch permutation, sharded over ranks, tail dropped; can start mid-epoch for resume."""
+
+    def __init__(self, n: int, total_batch: int, *, seed: int, epoch: int, skip_steps: int = 0):
+        self.n, self.total, self.seed, self.epoch, self.skip = n, total_batch, seed, epoch, skip_steps
+
+    def _indices(self) -> list[int]:
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+        order = order[: (self.n // self.total) * self.total][self.skip * self.total:]
+        return order[dist.rank()::dist.world_size()].tolist()
+
+    def __iter__(self):
+        return iter(self._indices())
+
+    def __len__(self) -> int:
+        return len(self._indices())
+
+
+def soft_targets(labels: torch.Tensor, num_classes: int, smoothing: float) -> torch.Tensor:
+    """One-hot with label smoothing folded in (timm: off = eps / C, on = 1 - eps + eps / C)."""
+    off = smoothing / num_classes
+    return F.one_hot(labels, num_classes).float() * (1.0 - smoothing) + off
+
+
+def build_mixing(cfg, num_classes: int):
+    """torchvision v2 MixUp/CutMix, one of them per batch with prob 0.5 each (timm Mixup mode 'batch',
+    switch_prob 0.5, prob 1.0). Returns fn(videos [B,3,T,H,W], labels [B]) -> (videos, soft targets [B,C])."""
+    choices = []
+    if cfg.mixup > 0:
+        choices.append(v2.MixUp(alpha=cfg.mixup, num_classes=num_classes))
+    if cfg.cutmix > 0:
+        choices.append(v2.CutMix(alpha=cfg.cutmix, num_classes=num_classes))
+    if len(choices) == 2:
+        mixer = v2.RandomChoice(choices, p=[1 - cfg.mixup_switch_prob, cfg.mixup_switch_prob])
+    else:
+        mixer = choices[0] if choices else None
+
+    def apply(videos: torch.Tensor, labels: torch.Tensor):
+        if mixer is None:
+            return videos, soft_targets(labels, num_classes, cfg.label_smoothing)
+        # v2 mixes along dim 0 and cuts the last two dims, so [B,3,T,H,W] works as a batch of "videos"
+        from torchvision import tv_tensors
+        mixed, target = mixer(tv_tensors.Video(videos), labels)
+        target = target * (1.0 - cfg.label_smoothing) + cfg.label_smoothing / num_classes  # linear: = timm order
+        return mixed.as_subclass(torch.Tensor), target
+    return apply
+
+
+def build_model(cfg, num_classes: int, init: str, device, print_fn=print) -> torch.nn.Module:
+    """Classifier for `num_classes`; `init` = "scratch" or a checkpoint (ours, official VideoMAE, HF)."""
+    from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, load_pretrained
+    from synvid.models import build
+    torch.manual_seed(cfg.seed)
+    model = build(cfg.model, num_classes=num_classes, num_frames=cfg.num_frames, img_size=cfg.input_size,
+                  drop_path=cfg.drop_path, dropout=cfg.dropout)
+    if init != "scratch":
+        info = load_pretrained(model, init, **PRETRAIN_TO_CLASSIFIER)
+        print_fn(f"loaded {init} ({info['layout']} layout); fresh: {info['missing']}")
+    return model.to(device)
+
+
+class Finetuner:
+    """Model, optimizer, data and schedule of one fine-tuning run."""
+
+    def __init__(self, cfg: FinetuneConfig, run_dir: Path, train_items, num_classes: int, init: str, config, device,
+                 model: torch.nn.Module | None = None):
+        """`model` (optional) replaces the classifier built from `init`, e.g. the linear probe's frozen encoder."""
+        self.cfg, self.run_dir, self.config, self.device = cfg, run_dir, config, device
+        self.num_classes = num_classes
+        self.per_rank = common.per_rank_batch(cfg.batch_size, dist.world_size())
+        self.data = TrainClips(train_items, cfg, seed=cfg.seed, strict=cfg.strict)
+        self.steps_per_epoch = len(self.data) // cfg.batch_size  # drop_last, as VM
+        if self.steps_per_epoch < 1:
+            raise ValueError(f"{len(self.data)} training videos are fewer than the total batch {cfg.batch_size}")
+        self.total_steps = cfg.epochs * self.steps_per_epoch
+        self.lr = cosine_schedule(scaled_lr(cfg.base_lr, cfg.batch_size), scaled_lr(cfg.min_lr, cfg.batch_size),
+                                  cfg.epochs, self.steps_per_epoch, cfg.warmup_epochs)
+        self.model = model if model is not None else build_model(cfg, num_classes, init, device)
+        groups = param_groups(self.model, cfg.weight_decay, cfg.layer_decay)  # PROTOCOLS §2.3: L + 2 layer ids
+        self.optimizer = build_adamw(groups, float(self.lr[0]), betas=(cfg.beta1, cfg.beta2))
+        self.start = common.resume(run_dir, model=self.model, optimizer=self.optimizer)
+        self.mix = build_mixing(cfg, num_classes)
+        self.net = self.model
+        if dist.world_size() > 1:
+            ids = [device.index] if device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if cfg.compile:
+            self.net = torch.compile(self.net)
+
+    def loader(self, epoch: int, skip: int) -> DataLoader:
+        self.data.set_epoch(epoch)
+        sampler = EpochSampler(len(self.data), self.cfg.batch_size, seed=self.cfg.seed, epoch=epoch, skip_steps=skip)
+        workers = self.cfg.num_workers
+        return DataLoader(self.data, batch_size=self.per_rank, sampler=sampler, num_workers=workers,
+                          collate_fn=collate, pin_memory=self.device.type == "cuda",
+                          persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
+
+    def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int) -> tuple[float, float]:
+        """clips [B,R,3,T,S,S] (R repeated augmentations, flattened as VM's collate does); one AdamW step."""
+        lr = common.set_lr(self.optimizer, self.lr, step)
+        videos = clips.flatten(0, 1).to(self.device, non_blocking=True)
+        labels = labels.repeat_interleave(clips.shape[1]).to(self.device)
+        videos, targets = self.mix(videos, labels)
+        with common.autocast(self.device, self.cfg.bf16):
+            logits = self.net(videos)
+        loss = torch.sum(-targets * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()  # SoftTargetCE
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return dist.all_reduce_mean(loss.detach()), lr
+
+    def fit(self, failures: FailureLog, stop_after: int | None = None, progress: bool = True) -> int:
+        stop = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
+        log = common.RunLogger(self.run_dir, resume_step=self.start)
+        bar = tqdm(total=stop, initial=self.start, disable=not (progress and dist.is_main()), desc="finetune")
+        step, timer = self.start, common.StepTimer()
+        self.net.train()
+        while step < stop:
+            epoch = step // self.steps_per_epoch
+            for fields, failed in self.loader(epoch, step % self.steps_per_epoch):
+                failures.add(failed)
+                timer.data_ready()
+                if fields is not None:  # a batch whose videos were all unreadable is skipped, not replaced
+                    loss, lr = self.step(*fields, step)
+                    common.check_finite(loss, step + 1, self.run_dir)
+                    timer.step_done(fields[0].shape[0] * fields[0].shape[1] * dist.world_size())
+                    log.write(step + 1, epoch=epoch, loss=loss, lr=lr, **timer.stats())
+                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
+                timer.reset()
+                step += 1
+                bar.update()
+                if step % self.cfg.save_every == 0 or step == stop:
+                    common.save(self.run_dir, model=self.model, optimizer=self.optimizer, step=step,
+                                epoch=step // self.steps_per_epoch, config=self.config)
+                if step >= stop:
+                    break
+        bar.close()
+        log.close()
+        return step
+
+
+def _check_resumable(run_dir: Path, config: dict) -> None:
+    last = run_dir / common.LAST
+    if not last.exists():
+        return
+    from synvid.checkpoint import load_checkpoint
+    saved = load_checkpoint(last).get("config", {})
+    old, new = saved.get("FinetuneConfig", {}), config["FinetuneConfig"]
+    diff = sorted(k for k in set(old) | set(new) if k not in RESUME_FREE and old.get(k) != new.get(k))
+    diff += [k for k in ("dataset", "data_root", "init") if saved.get(k) != config.get(k)]
+    if diff:
+        raise ValueError(f"{run_dir} holds a run with different settings ({', '.join(diff)}); "
+                         f"use another --out or delete {last}")
+
+
+def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | Path, init: str = "scratch",
+        stop_after: int | None = None, progress: bool = True, extra: dict | None = None) -> dict:
+    """Fine-tune on `dataset` (a `synvid.data.registry` name) and run the multi-view test; returns DONE's dict."""
+    run_dir = Path(out)
+    if is_done(run_dir):
+        return read_done(run_dir)
+    if init != "scratch" and not Path(init).exists():
+        raise FileNotFoundError(f"--init checkpoint not found: {init}")
+    _, _, _, device = dist.init_distributed()
+    record = registry.get(dataset)
+    train_items, classes = registry.load(dataset, data_root, "train", cfg.split)  # checks before any step
+    test_items, test_classes = registry.load(dataset, data_root, "test", cfg.split)
+    if test_classes != classes:
+        raise ValueError(f"{dataset}: train and test splits list different classes")
+    config = to_dict(cfg, dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(classes),
+                     **(extra or {}))
+    _check_resumable(run_dir, config)
+    if dist.is_main():
+        save_config(run_dir, cfg, dataset=dataset, data_root=str(data_root), init=str(init),
+                    num_classes=len(classes), world_size=dist.world_size(), **(extra or {}))
+    dist.barrier()
+    trainer = Finetuner(cfg, run_dir, train_items, len(classes), init, config, device)
+    failures = FailureLog()
+    steps = trainer.fit(failures, stop_after, progress)
+    results = {"steps": steps, "total_steps": trainer.total_steps, "dataset": dataset, "classes": classes,
+               **{f"train_{k}": v for k, v in failures.summary().items()}}
+    if steps < trainer.total_steps:
+        return results
+    segments = cfg.test_clips or record.test_clips
+    test = test_dataset(test_items, cfg, num_segments=segments)
+    results.update(evaluate(trainer.model, test, batch_size=max(trainer.per_rank // 2, 1), device=device,
+                            num_workers=cfg.num_workers, bf16=cfg.bf16))
+    results["views"] = f"{segments}x{cfg.test_crops}"
+    if dist.is_main():
+        atomic_write_json(run_dir / "results.json", results)
+        mark_done(run_dir, {k: v for k, v in results.items() if k != "videos"})  # DONE last
+    dist.barrier()
+    return results

@@ -1,0 +1,161 @@
+"""VideoMAE pre-training loop (Section 3.2, Table 5, PROTOCOLS §2.2; VM `run_mae_pretraining.py`,
+`engine_for_pretraining.py`), one DDP code path from 1 process to N nodes under torchrun.
+
+A run directory holds config.json (first), log.jsonl, last.pth (every `save_every` steps, atomic) and DONE (last).
+Rerunning the same command resumes from last.pth with the same data order, schedule and losses.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from synvid import dist
+from synvid.config import PretrainConfig, save_config, to_dict
+from synvid.data.pretrain_data import PretrainDataset, StepSampler, raw_clips
+from synvid.engine import common
+from synvid.optim import build_adamw, cosine_schedule, param_groups, scaled_lr
+from synvid.runs import is_done, mark_done, read_done
+
+# Settings that may change between a run and its resume without changing the result.
+RESUME_FREE = {"num_workers", "save_every", "tensorboard", "compile", "grad_checkpointing", "deterministic"}
+
+
+def build_dataset(cfg: PretrainConfig, *, dataset=None, list_file=None, render_size: int = 256) -> PretrainDataset:
+    clips = raw_clips(dataset, list_file, cfg=cfg, size=render_size)
+    return PretrainDataset(clips, input_size=cfg.input_size, mask_ratio=cfg.mask_ratio, num_frames=cfg.num_frames,
+                           seed=cfg.seed)
+
+
+def build_model(cfg: PretrainConfig, device: torch.device) -> torch.nn.Module:
+    from synvid.models import build
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank and every fresh run
+    model = build(cfg.model, decoder_depth=cfg.decoder_depth, num_frames=cfg.num_frames, img_size=cfg.input_size,
+                  grad_checkpointing=cfg.grad_checkpointing)
+    return model.to(device)
+
+
+def schedules(cfg: PretrainConfig, steps_per_epoch: int):
+    """Per-step lr (VM: lr, min_lr both scaled by total_batch/256; warm-up from 0)."""
+    lr, min_lr = scaled_lr(cfg.base_lr, cfg.batch_size), scaled_lr(cfg.min_lr, cfg.batch_size)
+    return cosine_schedule(lr, min_lr, cfg.epochs, steps_per_epoch, cfg.warmup_epochs)
+
+
+def _check_resumable(run_dir: Path, config: dict) -> None:
+    """Refuse to resume a run whose saved settings differ (a silent mix of two runs)."""
+    last = run_dir / common.LAST
+    if not last.exists():
+        return
+    from synvid.checkpoint import load_checkpoint
+    saved = load_checkpoint(last).get("config", {})
+    old, new = saved.get("PretrainConfig", {}), config["PretrainConfig"]
+    diff = sorted(k for k in set(old) | set(new) if k not in RESUME_FREE and old.get(k) != new.get(k))
+    diff += [k for k in ("dataset", "list") if saved.get(k) != config.get(k)]
+    if diff:
+        raise ValueError(f"{run_dir} holds a run with different settings ({', '.join(diff)}); "
+                         f"use another --out or delete {last}")
+
+
+class Trainer:
+    """Holds the model, optimizer, data and schedule of one pre-training run."""
+
+    def __init__(self, cfg: PretrainConfig, run_dir: Path, data: PretrainDataset, config: dict, device):
+        self.cfg, self.run_dir, self.data, self.config, self.device = cfg, run_dir, data, config, device
+        self.world, self.rank = dist.world_size(), dist.rank()
+        self.per_rank = common.per_rank_batch(cfg.batch_size, self.world)
+        self.steps_per_epoch = len(data) // cfg.batch_size  # drop_last (PROTOCOLS §2.2)
+        if self.steps_per_epoch < 1:
+            raise ValueError(f"dataset of {len(data)} clips is smaller than the total batch {cfg.batch_size}")
+        self.total_steps = cfg.epochs * self.steps_per_epoch
+        self.lr = schedules(cfg, self.steps_per_epoch)
+        self.model = build_model(cfg, device)
+        self.optimizer = build_adamw(param_groups(self.model, cfg.weight_decay), float(self.lr[0]),
+                                     betas=(cfg.beta1, cfg.beta2))
+        self.start = common.resume(run_dir, model=self.model, optimizer=self.optimizer)
+        self.net = self.model
+        if self.world > 1:
+            ids = [device.index] if device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if cfg.compile:
+            self.net = torch.compile(self.net)
+
+    def loader(self, stop: int) -> DataLoader:
+        sampler = StepSampler(len(self.data), total_batch=self.cfg.batch_size, rank=self.rank,
+                              world_size=self.world, seed=self.cfg.seed, start_step=self.start, total_steps=stop)
+        workers = self.cfg.num_workers
+        return DataLoader(self.data, batch_size=self.per_rank, sampler=sampler, num_workers=workers,
+                          pin_memory=self.device.type == "cuda", drop_last=True, persistent_workers=workers > 0,
+                          prefetch_factor=4 if workers > 0 else None)
+
+    def step(self, videos: torch.Tensor, mask: torch.Tensor, step: int) -> tuple[float, float]:
+        """One optimisation step; returns (loss averaged over ranks, lr)."""
+        from synvid.models import pixel_targets, pretrain_loss
+        lr = common.set_lr(self.optimizer, self.lr, step)
+        videos = videos.to(self.device, non_blocking=True)
+        mask = mask.to(self.device, non_blocking=True)
+        target = pixel_targets(videos, mask, self.model.tubelet, self.model.patch)
+        with common.autocast(self.device, self.cfg.bf16):
+            loss = pretrain_loss(self.net(videos, mask), target)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.clip_grad > 0:  # off by default: the official code clips nothing
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_grad)
+        self.optimizer.step()
+        return dist.all_reduce_mean(loss.detach()), lr
+
+    def save(self, step: int) -> None:
+        common.save(self.run_dir, model=self.model, optimizer=self.optimizer, step=step,
+                    epoch=step // self.steps_per_epoch, config=self.config)
+
+    def fit(self, stop_after: int | None = None, progress: bool = True) -> dict:
+        """Train from the resumed step to the end (or to `stop_after` steps in total, without DONE)."""
+        stop = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
+        log = common.RunLogger(self.run_dir, self.cfg.tensorboard, resume_step=self.start)
+        bar = tqdm(total=self.total_steps, initial=self.start, disable=not (progress and dist.is_main()),
+                   desc="pretrain", dynamic_ncols=True)
+        timer, loss = common.StepTimer(), float("nan")
+        self.net.train()
+        for step, (videos, mask) in enumerate(self.loader(stop), start=self.start):
+            timer.data_ready()
+            loss, lr = self.step(videos, mask, step)
+            common.check_finite(loss, step + 1, self.run_dir)
+            timer.step_done(self.cfg.batch_size)
+            log.write(step + 1, epoch=step // self.steps_per_epoch, loss=loss, lr=lr, **timer.stats())
+            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
+            bar.update()
+            timer.reset()
+            if (step + 1) % self.cfg.save_every == 0 or step + 1 == stop:
+                self.save(step + 1)
+        bar.close()
+        log.close()
+        return {"steps": stop, "total_steps": self.total_steps, "final_loss": loss,
+                "steps_per_epoch": self.steps_per_epoch, "world_size": self.world}
+
+
+def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, render_size: int = 256,
+        stop_after: int | None = None, progress: bool = True, extra: dict | None = None) -> dict:
+    """Pre-train into `out` (resuming if last.pth exists); returns the results written to DONE."""
+    run_dir = Path(out)
+    if is_done(run_dir):
+        return read_done(run_dir)
+    _, _, _, device = dist.init_distributed()
+    if cfg.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        # warn_only: some fused CUDA kernels (e.g. SDPA backward) have no deterministic variant; torch warns
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    config = to_dict(cfg, dataset=dataset, list=list_file, render_size=render_size, **(extra or {}))
+    data = build_dataset(cfg, dataset=dataset, list_file=list_file, render_size=render_size)
+    _check_resumable(run_dir, config)
+    if dist.is_main():
+        save_config(run_dir, cfg, dataset=dataset, list=list_file, render_size=render_size,
+                    world_size=dist.world_size(), **(extra or {}))
+    dist.barrier()
+    trainer = Trainer(cfg, run_dir, data, config, device)
+    results = trainer.fit(stop_after, progress)
+    if results["steps"] == trainer.total_steps and dist.is_main():
+        mark_done(run_dir, results)  # DONE last: after the final last.pth
+    dist.barrier()
+    return results

@@ -1,0 +1,38 @@
+"""Materialise a synthetic set as H.264 .mp4 + official list file + manifest.json (issue 3). Resumable."""
+import hashlib
+from multiprocessing import Pool
+from pathlib import Path
+
+from synvid.data.lists import write_list
+from synvid.runs import atomic_write_json
+from synvid.video_io import write_video
+
+
+def _sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def _one(job):
+    name, index, seed, cfg, out, imagenet = job
+    from synvid import progression
+    path = Path(out) / "videos" / f"{name}_{index:05d}.mp4"
+    if not path.exists():                  # write_video is atomic: an existing file is complete
+        video = progression.render(name, index, seed=seed, size=cfg.size, cfg=cfg, imagenet=imagenet)
+        write_video(path, video.numpy(), fps=cfg.fps)
+    return str(path.relative_to(out)), _sha1(path)
+
+
+def materialise(name: str, num_videos: int, out, *, seed: int, cfg, workers: int = 1, imagenet: str = ""):
+    """Write videos 0..num_videos-1 of `name` under out/videos; skip those already written."""
+    out = Path(out)
+    (out / "videos").mkdir(parents=True, exist_ok=True)
+    jobs = [(name, i, seed, cfg, str(out), imagenet) for i in range(num_videos)]
+    if workers > 1:
+        with Pool(workers) as pool:
+            rows = pool.map(_one, jobs, chunksize=1)
+    else:
+        rows = [_one(j) for j in jobs]
+    write_list(out / "train.csv", [(str(out / rel), 0) for rel, _ in rows])   # official `path 0` lines
+    manifest = dict(name=name, seed=seed, num_videos=num_videos, files={rel: h for rel, h in rows})
+    atomic_write_json(out / "manifest.json", manifest)
+    return manifest

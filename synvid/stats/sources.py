@@ -1,0 +1,73 @@
+"""Deterministic frame/clip sampling from a registered synthetic dataset or a video list (PROTOCOLS §5, Q17)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from synvid import progression
+from synvid.data.lists import read_list
+from synvid.video_io import read_video, video_info
+
+# On-the-fly synthetic sets have no fixed size; videos are drawn from one pre-training epoch (§3.2: 9,537).
+ON_THE_FLY_VIDEOS = 9_537
+
+
+class Source:
+    """`name` is a registered synthetic dataset (synvid.progression.NAMES) or a path to a `path label` list."""
+
+    def __init__(self, name: str, size: int = 256, seed: int = 0, root=None):
+        self.name, self.size, self.seed = name, size, seed
+        if name in progression.DATASETS:
+            self.videos = None
+            fixed = getattr(progression.DATASETS[name], "num_videos", None)
+            self.num_videos = fixed or ON_THE_FLY_VIDEOS
+        elif Path(name).is_file():
+            self.videos = [p for p, _ in read_list(name, root)]  # root: e.g. UCF-101/ for trainlist01
+            self.num_videos = len(self.videos)
+        else:
+            raise ValueError(f"{name!r} is neither a registered synthetic dataset "
+                             f"({', '.join(progression.NAMES)}) nor a list file")
+
+    def length(self, index: int) -> int:
+        if self.videos is None:
+            return progression.num_frames(self.name, index, seed=self.seed)
+        return video_info(self.videos[index])["num_frames"]
+
+    def read(self, index: int, frames) -> np.ndarray:
+        """uint8 [len(frames), H, W, 3] of video `index`."""
+        if self.videos is None:
+            return progression.render(self.name, index, seed=self.seed, frames=frames, size=self.size).numpy()
+        return np.asarray(read_video(self.videos[index], frames))
+
+
+def _pick_videos(source: Source, n: int, rng) -> np.ndarray:
+    return rng.choice(source.num_videos, size=n, replace=n > source.num_videos)
+
+
+def sample_frames(source: Source, n: int, seed: int = 0) -> np.ndarray:
+    """n random frames (one per randomly drawn video) -> uint8 [n,H,W,3]; fixed by `seed`."""
+    rng = np.random.default_rng(seed)
+    out = [source.read(int(v), [int(rng.integers(source.length(int(v))))])[0]
+           for v in _pick_videos(source, n, rng)]
+    return _stack(out, source)
+
+
+def sample_clips(source: Source, n: int, num_frames: int, seed: int = 0) -> np.ndarray:
+    """n clips of `num_frames` consecutive frames at random starts -> uint8 [n,T,H,W,3] (FVD, PROTOCOLS §5.2)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for v in _pick_videos(source, n, rng):
+        length = source.length(int(v))
+        if length < num_frames:
+            raise ValueError(f"{source.name} video {v} has {length} frames < {num_frames}")
+        start = int(rng.integers(length - num_frames + 1))
+        out.append(source.read(int(v), list(range(start, start + num_frames))))
+    return _stack(out, source)
+
+
+def _stack(arrays, source):
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError(f"{source.name}: videos have different sizes {sorted(shapes)}; resize them first")
+    return np.stack(arrays)

@@ -1,0 +1,95 @@
+"""Texture banks on disk: sharded uint8 .npy files + manifest with SHA-256 checksums; resumable writer.
+
+A bank of N textures from generator `source` and `seed` holds shard_00000.npy ... ([<=shard, S, S, 3] uint8),
+each written atomically with a sidecar .sha256; `manifest.json` (written last) lists source, seed, size, num
+and every shard's range and checksum. Re-running the writer keeps verified shards, so an interrupted bank
+resumes to the same bytes. `Bank` reads it back as a TextureSource; texture k is the same pixels as
+`synvid.textures.generate(source, ..., seed)[k]` because both derive texture k from (seed, k) only.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from synvid.runs import atomic_write, atomic_write_json, atomic_write_text
+
+MANIFEST = "manifest.json"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _shard_ok(path: Path) -> str | None:
+    side = path.with_suffix(".sha256")
+    if path.exists() and side.exists() and side.read_text().strip() == _sha256(path):
+        return side.read_text().strip()
+    return None
+
+
+def write_bank(out, source: str, num: int, *, seed: int = 0, size: int = 256, shard: int = 1000,
+               device="cpu", generate=None, max_shards: int | None = None, progress=None) -> dict | None:
+    """Write (or resume) a bank; `max_shards` stops early (for tests of interruption). Returns the manifest."""
+    from synvid.textures import generate as default_generate
+    generate = generate or default_generate
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    shards, written = [], 0
+    for i, start in enumerate(range(0, num, shard)):
+        stop = min(start + shard, num)
+        path = out / f"shard_{i:05d}.npy"
+        digest = _shard_ok(path)
+        if digest is None:
+            if max_shards is not None and written >= max_shards:
+                return None
+            ids = torch.arange(start, stop)
+            arr = generate(source, ids, seed=seed, size=size, device=device).cpu().numpy()
+            atomic_write(path, lambda tmp, a=arr: np.save(tmp, a))
+            digest = _sha256(path)
+            atomic_write_text(path.with_suffix(".sha256"), digest + "\n")
+            written += 1
+        shards.append({"file": path.name, "start": start, "stop": stop, "sha256": digest})
+        if progress:
+            progress(stop, num)
+    manifest = {"source": source, "seed": seed, "size": size, "num": num, "shard": shard, "shards": shards}
+    atomic_write_json(out / MANIFEST, manifest)
+    return manifest
+
+
+class Bank:
+    """TextureSource reading a finished bank (shards memory-mapped); `verify=True` re-checks checksums."""
+
+    def __init__(self, root, *, verify: bool = False):
+        root = Path(root)
+        if not (root / MANIFEST).exists():
+            raise FileNotFoundError(f"{root} is not a finished texture bank: {MANIFEST} is missing "
+                                    "(run data_gen/3_1_texture_banks.py to write or resume it)")
+        self.manifest = json.loads((root / MANIFEST).read_text())
+        self.root, self.pool_size, self.size = root, self.manifest["num"], self.manifest["size"]
+        self.shard, self._arrays = self.manifest["shard"], {}
+        if verify:
+            for s in self.manifest["shards"]:
+                if _sha256(root / s["file"]) != s["sha256"]:
+                    raise ValueError(f"texture bank shard {root / s['file']} fails its checksum")
+
+    def _array(self, i: int) -> np.ndarray:
+        if i not in self._arrays:
+            self._arrays[i] = np.load(self.root / self.manifest["shards"][i]["file"], mmap_mode="r")
+        return self._arrays[i]
+
+    def get(self, ids: torch.Tensor, device="cpu") -> torch.Tensor:
+        ids = torch.as_tensor(ids).tolist()
+        bad = [k for k in ids if not 0 <= k < self.pool_size]
+        if bad:
+            raise IndexError(f"texture ids {bad[:5]} outside bank {self.root} of {self.pool_size}")
+        out = np.stack([self._array(k // self.shard)[k % self.shard] for k in ids]) if ids else \
+            np.empty((0, self.size, self.size, 3), np.uint8)
+        return torch.from_numpy(np.ascontiguousarray(out)).to(device)

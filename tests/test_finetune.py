@@ -1,0 +1,108 @@
+"""Fine-tuning end to end on the toy UCF101-layout set, mixup/cutmix targets, layer-decay groups and the
+unreadable-video policy (tiny ViT, 4 frames, 32 px, CPU)."""
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from synvid.config import FinetuneConfig, resolve
+from synvid.data import registry, toy
+from synvid.engine import finetune as ft
+from synvid.data.video_dataset import Failed
+from synvid.engine.evaluate import evaluate
+from synvid.engine.evaluate import test_dataset as views_of
+from synvid.video_io import VideoReadError
+
+
+@pytest.fixture(scope="module")
+def toy_root(tmp_path_factory):
+    return toy.make_toy_ucf101(tmp_path_factory.mktemp("toy") / "toy_ucf101", num_classes=2, groups=3,
+                               clips_per_group=2, frames=12)
+
+
+def _cfg(**kw):
+    return resolve(FinetuneConfig, "smoke", **{"epochs": 1, "warmup_epochs": 0, "batch_size": 4, **kw})
+
+
+def test_toy_layout_is_ucf101(toy_root):
+    assert (toy_root / "UCF-101/MoveLeft/v_MoveLeft_g01_c01.avi").is_file()
+    assert (toy_root / "ucfTrainTestlist/testlist01.txt").read_bytes().endswith(b"\r\n")
+    assert (toy_root / "ucfTrainTestlist/trainlist01.txt").read_text().split("\n")[0].endswith(" 1")
+    items, classes = registry.load("toy_ucf101", toy_root, "train")
+    assert classes == ["MoveLeft", "MoveRight"] and len(items) == 8
+
+
+def test_finetune_end_to_end_and_resume(toy_root, tmp_path):
+    out = tmp_path / "run"
+    partial = ft.run(_cfg(epochs=2), out, dataset="toy_ucf101", data_root=toy_root, stop_after=2, progress=False)
+    assert partial["steps"] == 2 and not (out / "DONE").exists() and (out / "last.pth").exists()
+    res = ft.run(_cfg(epochs=2), out, dataset="toy_ucf101", data_root=toy_root, progress=False)
+    assert res["steps"] == res["total_steps"] == 4
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["num_videos"] == 4 and len(saved["videos"][0]["scores"]) == 2 and saved["views"] == "2x3"
+    assert abs(sum(saved["videos"][0]["scores"]) - 1) < 1e-4 and 0 <= saved["top1"] <= 100
+    assert (out / "DONE").exists()
+    with pytest.raises(ValueError, match="different settings"):
+        (out / "DONE").unlink()
+        ft.run(_cfg(epochs=3), out, dataset="toy_ucf101", data_root=toy_root, progress=False)
+
+
+def test_mixup_cutmix_soft_targets():
+    mix = ft.build_mixing(_cfg(mixup=0.8, cutmix=1.0, label_smoothing=0.1), num_classes=5)
+    videos, targets = mix(torch.randn(4, 3, 2, 8, 8), torch.tensor([0, 1, 2, 3]))
+    assert videos.shape == (4, 3, 2, 8, 8) and targets.shape == (4, 5)
+    assert torch.allclose(targets.sum(1), torch.ones(4)) and targets.min() >= 0.1 / 5 - 1e-6
+    plain = ft.build_mixing(_cfg(mixup=0.0, cutmix=0.0, label_smoothing=0.1), num_classes=5)
+    _, t = plain(torch.zeros(2, 3, 2, 8, 8), torch.tensor([1, 4]))
+    assert torch.allclose(t[0], torch.tensor([0.02, 0.92, 0.02, 0.02, 0.02]))
+
+
+def test_layer_decay_groups_vit_base():
+    from synvid.models import build
+    from synvid.optim import param_groups
+    model = build("vit_base_patch16_224", num_classes=3, num_frames=2, img_size=32)
+    groups = param_groups(model, 0.05, 0.7)
+    scales = {g["layer_id"]: g["lr_scale"] for g in groups}
+    assert len(scales) == 14 and scales[13] == 1.0
+    assert abs(scales[0] - 0.7 ** 13) < 1e-12 and abs(scales[12] - 0.7) < 1e-12
+
+
+def _corrupt_one(root):
+    bad = root / "UCF-101/MoveRight/v_MoveRight_g02_c01.avi"
+    good = bad.read_bytes()
+    bad.write_bytes(b"not a video")
+    return bad, good
+
+
+def test_unreadable_video_skip_and_strict(toy_root, capsys):
+    bad, good = _corrupt_one(toy_root)
+    try:
+        items, _ = registry.load("toy_ucf101", toy_root, "train")
+        cfg = _cfg()
+        model = ft.build_model(cfg, 2, "scratch", torch.device("cpu"))
+        test = views_of(items, cfg, num_segments=2)
+        res = evaluate(model, test, batch_size=3)
+        assert res["skipped_videos"] == 1 and res["skipped_names"] == [str(bad)] and res["num_videos"] == 7
+        assert str(bad) in capsys.readouterr().out
+        with pytest.raises(VideoReadError, match="v_MoveRight_g02_c01"):
+            evaluate(model, views_of(items, dataclasses.replace(cfg, strict=True), num_segments=2))
+        data = ft.TrainClips(items, cfg)
+        index = [p for p, _ in items].index(str(bad))
+        assert isinstance(data[index], Failed) and data[index].path == str(bad)
+        with pytest.raises(VideoReadError):
+            ft.TrainClips(items, cfg, strict=True)[index]
+    finally:
+        bad.write_bytes(good)
+
+
+def test_missing_video_fails_before_training(toy_root, tmp_path):
+    video = toy_root / "UCF-101/MoveLeft/v_MoveLeft_g03_c02.avi"
+    saved = video.read_bytes()
+    video.unlink()
+    try:
+        with pytest.raises(FileNotFoundError, match="v_MoveLeft_g03_c02"):
+            ft.run(_cfg(), tmp_path / "r", dataset="toy_ucf101", data_root=toy_root, progress=False)
+        assert not (tmp_path / "r" / "config.json").exists()
+    finally:
+        video.write_bytes(saved)

@@ -1,0 +1,169 @@
+"""Pre-training engine: data determinism, data order, resume, NaN guard, torchrun (gloo, 2 processes), CLI errors.
+
+Everything runs on CPU with the tiny model (4 frames, 32x32) of the `smoke` profile over a list file of tiny
+.mp4 videos written here in the official VideoMAE list format.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from synvid.config import PretrainConfig, resolve
+from synvid.data.lists import write_list
+from synvid.data.pretrain_data import PretrainDataset, StepSampler, VideoListClips, clip_indices
+from synvid.engine import common
+from synvid.engine.pretrain import run
+from synvid.runs import JsonlLog
+from synvid.video_io import write_video
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = str(ROOT / "pretrain" / "3_2_pretrain.py")
+
+
+@pytest.fixture(scope="module")
+def video_list(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pretrain_videos")
+    rng = np.random.default_rng(0)
+    for i in range(8):  # 64x48 (decord mis-decodes some tiny widths such as 48)
+        write_video(folder / f"v{i}.mp4", (rng.random((12, 48, 64, 3)) * 255).astype(np.uint8), fps=25)
+    return write_list(folder / "train.csv", [(f"v{i}.mp4", 0) for i in range(8)])
+
+
+def smoke(**kw) -> PretrainConfig:
+    kw.setdefault("epochs", 3)
+    return resolve(PretrainConfig, "smoke", **kw)
+
+
+def losses(run_dir) -> list[float]:
+    return [r["loss"] for r in JsonlLog(Path(run_dir) / "log.jsonl").read()]
+
+
+def test_clip_sampling_and_dataset_are_deterministic(video_list):
+    g = torch.Generator().manual_seed(0)
+    assert clip_indices(10, 4, 4, g) == [0, 4, 8, 9]  # short video: window 16 > 10 -> start 0, last frame repeats
+    idx = clip_indices(100, 16, 4, torch.Generator().manual_seed(1))
+    assert np.all(np.diff(idx) == 4) and 0 <= idx[0] <= 36
+    clips = VideoListClips(video_list, num_frames=4, sampling_rate=2, seed=0)
+    data = PretrainDataset(clips, input_size=32, mask_ratio=0.75, num_frames=4)
+    (v1, m1), (v2, m2) = data[(1, 3)], data[(1, 3)]
+    assert v1.shape == (3, 4, 32, 32) and v1.dtype == torch.float32 and torch.equal(v1, v2) and torch.equal(m1, m2)
+    assert m1.shape == (8,) and int(m1.sum()) == 2 * 3  # window (2,2,2); int(.75*4) = 3 masked per slot
+    assert torch.equal(m1[:4], m1[4:])  # tubes: the same spatial mask in every time slot
+    assert not torch.equal(data[(2, 3)][0], v1)  # another epoch, another view
+
+
+def test_step_sampler_partitions_global_batches():
+    kw = dict(total_batch=4, world_size=2, seed=0, total_steps=6)
+    r0 = list(StepSampler(10, rank=0, start_step=0, **kw))
+    r1 = list(StepSampler(10, rank=1, start_step=0, **kw))
+    assert len(r0) == len(r1) == 12  # 10 // 4 = 2 steps per epoch (drop_last), 2 per rank per step
+    for step in range(6):
+        both = r0[2 * step:2 * step + 2] + r1[2 * step:2 * step + 2]
+        assert len({i for _, i in both}) == 4 and {e for e, _ in both} == {step // 2}
+    assert list(StepSampler(10, rank=0, start_step=4, **kw)) == r0[8:]  # resume skips exactly the done steps
+    single = list(StepSampler(10, rank=0, start_step=0, total_batch=4, world_size=1, seed=0, total_steps=6))
+    assert single[:2] == r0[:2] and single[2:4] == r1[:2]  # same global batches whatever the world size
+
+
+def test_total_batch_must_divide():
+    assert common.per_rank_batch(8, 2) == 4
+    with pytest.raises(ValueError, match="not divisible"):
+        common.per_rank_batch(6, 4)
+
+
+def test_run_writes_config_log_done_and_resume_is_exact(video_list, tmp_path):
+    full = run(smoke(), tmp_path / "full", list_file=str(video_list), render_size=64, progress=False)
+    assert full["steps"] == full["total_steps"] == 6
+    records = JsonlLog(tmp_path / "full" / "log.jsonl").read()
+    assert [r["step"] for r in records] == list(range(1, 7))
+    assert {"loss", "lr", "clips_per_s", "data_wait"} <= set(records[0]) and records[0]["lr"] == 0.0
+    assert json.loads((tmp_path / "full" / "config.json").read_text())["PretrainConfig"]["batch_size"] == 4
+    assert (tmp_path / "full" / "DONE").stat().st_mtime >= (tmp_path / "full" / "last.pth").stat().st_mtime
+    # interrupted after 3 steps (checkpoints at 2 and 3), then the same call again
+    part = tmp_path / "part"
+    assert run(smoke(), part, list_file=str(video_list), render_size=64, progress=False, stop_after=3)["steps"] == 3
+    assert not (part / "DONE").exists() and len(losses(part)) == 3
+    with open(part / "log.jsonl", "a") as f:  # a record written after the last checkpoint, as after a crash
+        f.write(json.dumps({"step": 4, "loss": -1.0}) + "\n")
+    run(smoke(), part, list_file=str(video_list), render_size=64, progress=False)
+    assert losses(part) == losses(tmp_path / "full")  # bit-identical loss curve
+    assert (part / "DONE").exists()
+    (part / "DONE").unlink()
+    with pytest.raises(ValueError, match="different settings"):  # resuming with other settings is refused
+        run(smoke(base_lr=1e-3), part, list_file=str(video_list), render_size=64, progress=False)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(video_list, tmp_path, monkeypatch):
+    import synvid.models as models
+    real, calls = models.pretrain_loss, []
+
+    def poisoned(pred, target):
+        calls.append(1)
+        loss = real(pred, target)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    monkeypatch.setattr(models, "pretrain_loss", poisoned)
+    with pytest.raises(common.NonFiniteLossError, match="step 3.*last good checkpoint"):
+        run(smoke(), tmp_path / "nan", list_file=str(video_list), render_size=64, progress=False)
+    ckpt = torch.load(tmp_path / "nan" / "last.pth", weights_only=True)
+    assert ckpt["step"] == 2 and not (tmp_path / "nan" / "DONE").exists()
+
+
+def _script(*args, env=None):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_cli_bad_arguments(tmp_path):
+    out = _script(SCRIPT, "--profile", "smoke", "--dataset", "no_such_set", "--out", str(tmp_path / "a"))
+    assert out.returncode != 0 and "error:" in out.stderr and "no_such_set" in out.stderr
+    out = _script(SCRIPT, "--profile", "smoke", "--list", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "b"))
+    assert out.returncode != 0 and "error:" in out.stderr and "missing.csv" in out.stderr
+    assert _script(SCRIPT, "--profile", "smoke", "--out", str(tmp_path / "c")).returncode == 2  # no data source
+
+
+def test_torchrun_two_processes_gloo_matches_one_process(video_list, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = ["--profile", "smoke", "--list", str(video_list), "--epochs", "1", "--no-progress"]
+    out = _script("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", SCRIPT, *args,
+                  "--out", str(tmp_path / "ddp"), env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads((tmp_path / "ddp" / "DONE").read_text())["world_size"] == 2
+    run(smoke(epochs=1), tmp_path / "one", list_file=str(video_list), render_size=64, progress=False)
+    # 2 ranks x 2 clips with averaged gradients = 1 process x 4 clips (same global batches, same masks)
+    np.testing.assert_allclose(losses(tmp_path / "ddp"), losses(tmp_path / "one"), rtol=1e-4)
+
+
+def test_on_the_fly_dataset_through_the_progression_contract(tmp_path, monkeypatch):
+    """The synthetic path calls synvid.progression.SyntheticClips as INTERFACES.md specifies (stand-in module)."""
+    import types
+
+    import synvid
+    calls = {}
+
+    class FakeClips(torch.utils.data.Dataset):
+        def __init__(self, name, *, epoch_size, num_frames, sampling_rate, seed, size, textures):
+            calls.update(name=name, epoch_size=epoch_size, size=size)
+            self.n, self.t, self.size, self.epoch = epoch_size, num_frames, size, 0
+
+        def set_epoch(self, epoch):
+            self.epoch = epoch
+
+        def __len__(self):
+            return self.n
+
+        def __getitem__(self, i):
+            g = torch.Generator().manual_seed(self.epoch * self.n + i)
+            return torch.randint(0, 256, (self.t, self.size, self.size, 3), dtype=torch.uint8, generator=g)
+
+    fake = types.SimpleNamespace(NAMES=("fake_set",), SyntheticClips=FakeClips)
+    monkeypatch.setitem(sys.modules, "synvid.progression", fake)
+    monkeypatch.setattr(synvid, "progression", fake, raising=False)
+    out = run(smoke(), tmp_path / "syn", dataset="fake_set", render_size=48, progress=False)
+    assert calls == {"name": "fake_set", "epoch_size": 8, "size": 48} and out["steps"] == 6
+    with pytest.raises(ValueError, match="unknown dataset 'nope'.*fake_set"):
+        run(smoke(), tmp_path / "bad", dataset="nope", progress=False)

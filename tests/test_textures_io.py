@@ -1,0 +1,86 @@
+"""Image-crop pools, mixes, saturated variant, and texture banks (resume == one go)."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from synvid import textures
+from synvid.textures import image_crops
+from synvid.textures.banks import Bank, write_bank
+
+
+@pytest.fixture
+def folder(tmp_path):
+    from skimage import data
+    photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
+    root = tmp_path / "train"
+    for c in range(2):
+        (root / f"n0{c}").mkdir(parents=True)
+        for i, img in enumerate(photos):
+            Image.fromarray(np.roll(img, 37 * c, axis=1)).save(root / f"n0{c}" / f"im{i}.JPEG")
+    return root
+
+
+def test_pool_membership_and_determinism(folder):
+    a = image_crops.ImageCrops(folder, seed=1, size=32, pool_size=5)
+    b = image_crops.ImageCrops(folder, seed=1, size=32, pool_size=5)
+    c = image_crops.ImageCrops(folder, seed=2, size=32, pool_size=5)
+    everything = set(image_crops.list_images(folder))
+    assert a.pool_size == 5 and set(a.files) <= everything and a.files == b.files and a.files != c.files
+    out = a.get(torch.tensor([0, 4]), "cpu")
+    assert out.shape == (2, 32, 32, 3) and torch.equal(out[1], image_crops.load(a.files[4], 32))
+
+
+def test_mix_and_saturated(folder):
+    mix = textures.source("mix", seed=0, size=32, imagenet=folder, pool_size=4)
+    assert mix.pool_size == 4
+    out = mix.get(torch.tensor([0, 3]), "cpu")
+    assert torch.equal(out[1], textures.generate("statistical", [1], seed=0, size=32)[0])
+    sat = textures.source("imagenet", seed=0, size=32, imagenet=folder, pool_size=3, saturated=True)
+    plain = textures.source("imagenet", seed=0, size=32, imagenet=folder, pool_size=3)
+    s, p = sat.get(torch.tensor([1]), "cpu"), plain.get(torch.tensor([1]), "cpu")
+    assert (s >= p).all() and not torch.equal(s, p)
+
+
+def test_bad_folders(tmp_path, folder):
+    with pytest.raises(FileNotFoundError, match="missing_dir"):
+        textures.source("imagenet", size=32, imagenet=tmp_path / "missing_dir")
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    Image.new("RGB", (8, 8)).save(flat / "a.png")
+    with pytest.raises(ValueError, match="not ImageFolder-shaped"):
+        image_crops.ImageCrops(flat, size=32)
+    (folder / "n00" / "broken.JPEG").write_bytes(b"not an image")
+    src = image_crops.ImageCrops(folder, size=32, pool_size=100)
+    k = [str(f) for f in src.files].index(str(folder / "n00" / "broken.JPEG"))
+    with pytest.raises(ValueError, match="broken.JPEG"):
+        src.get(torch.tensor([k]), "cpu")
+
+
+def test_bank_resume_matches_one_go(tmp_path):
+    one = write_bank(tmp_path / "one", "stylegan", 5, seed=2, size=16, shard=2)
+    assert write_bank(tmp_path / "two", "stylegan", 5, seed=2, size=16, shard=2, max_shards=1) is None
+    assert not (tmp_path / "two" / "manifest.json").exists()
+    two = write_bank(tmp_path / "two", "stylegan", 5, seed=2, size=16, shard=2)
+    assert [s["sha256"] for s in one["shards"]] == [s["sha256"] for s in two["shards"]]
+    bank = Bank(tmp_path / "two", verify=True)
+    ids = torch.tensor([4, 0, 3])
+    assert torch.equal(bank.get(ids, "cpu"), textures.generate("stylegan", ids, seed=2, size=16))
+    src = textures.source("stylegan", seed=2, size=16, bank=tmp_path / "two")
+    assert src.pool_size == 5 and json.loads((tmp_path / "two" / "manifest.json").read_text())["num"] == 5
+
+
+def test_bank_cli(tmp_path):
+    import subprocess
+    import sys
+    out = tmp_path / "bank"
+    script = str(Path(__file__).parents[1] / "data_gen/3_1_texture_banks.py")
+    cmd = [sys.executable, script, "--profile", "smoke", "--source", "statistical",
+           "--num", "3", "--out", str(out), "--shard", "2"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    assert (out / "DONE").exists() and (out / "config.json").exists() and Bank(out).size == 32
+    bad = subprocess.run(cmd[:-2] + ["--shard", "0"], capture_output=True, text=True)
+    assert bad.returncode != 0
