@@ -18,6 +18,8 @@ def get_args_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--imagenet", default="", help="ImageNet train dir (image-crop set)")
+    p.add_argument("--bank", default="", help="texture bank of data_gen/3_1_texture_banks.py to read textures from "
+                                             "(default: generate them from the seed; same pixels)")
     p.add_argument("--list", action="store_true", help="print registered names and exit")
     return p
 
@@ -30,14 +32,17 @@ def main(args):
         raise SystemExit("error: --dataset and --out are required (or --list)")
     if args.imagenet and not Path(args.imagenet).is_dir():
         raise SystemExit(f"error: --imagenet directory {args.imagenet} does not exist")
+    if args.bank and not (Path(args.bank) / "manifest.json").is_file():
+        raise SystemExit(f"error: --bank {args.bank} is not a texture bank (no manifest.json)")
     cfg = resolve(RenderConfig, args.profile)
     tex = resolve(TextureConfig, args.profile, imagenet=args.imagenet)
     n = args.num_videos or cfg.num_videos
     if n < 1:
         raise SystemExit(f"error: --num-videos must be >= 1, got {n}")
-    save_config(args.out, cfg, tex, dataset=args.dataset, seed=args.seed, num_videos=n)
+    save_config(args.out, cfg, tex, dataset=args.dataset, seed=args.seed, num_videos=n, bank=args.bank,
+                profile=args.profile)
     m = materialise(args.dataset, n, args.out, seed=args.seed, cfg=cfg, workers=args.workers,
-                    imagenet=args.imagenet)
+                    imagenet=args.imagenet, tex_cfg=tex, bank=args.bank)
     mark_done(args.out, {"num_videos": len(m["files"])})
 
 

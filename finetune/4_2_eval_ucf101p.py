@@ -34,7 +34,7 @@ def main(args: argparse.Namespace) -> dict:
 
     import torch
 
-    from synvid import corruptions
+    from synvid import corruptions, tables
     from synvid.config import RobustnessConfig, from_args, save_config
     from synvid.robustness import bar_chart, check_names, evaluate_ucf101p, load_finetuned, wins
     from synvid.runs import atomic_write_json, mark_done
@@ -42,7 +42,7 @@ def main(args: argparse.Namespace) -> dict:
     try:
         cfg = from_args(RobustnessConfig, args)
         names = check_names(args.names or corruptions.NAMES)
-        models = {}
+        models, record = {}, {}
         for spec in args.compare:
             label, sep, path = spec.partition("=")
             if not sep or not Path(path).is_file():
@@ -59,6 +59,10 @@ def main(args: argparse.Namespace) -> dict:
                                        p_root=args.p_root, data_root=args.data_root,
                                        num_segments=args.num_segments, device=device)
             models = {args.label: summary["top1"], **models}
+            finetuned = tables.record_from_run(args.run)    # what the tables need to place this result
+            record = {"task": "ucf101p", "corruptions": summary["top1"], "model": finetuned["model"],
+                      "pretrain_dataset": finetuned["pretrain_dataset"],
+                      "dataset": ("toy_" if finetuned["toy"] else "") + finetuned["dataset"]}
         if not models:
             raise ValueError("nothing to chart: --chart-only needs --compare")
     except (ValueError, FileNotFoundError, VideoReadError) as e:
@@ -69,7 +73,7 @@ def main(args: argparse.Namespace) -> dict:
         print(f"{pair} on {n} of {len(names)} corruptions")
     atomic_write_json(Path(args.out) / "wins.json", counts)
     bar_chart(models, Path(args.out) / "figure3.png")
-    mark_done(args.out, {"wins": counts})  # DONE last
+    mark_done(args.out, {"wins": counts, **record})  # DONE last
     return {"models": models, "wins": counts}
 
 

@@ -8,19 +8,22 @@ Rerunning the same command resumes from <out>/last.pth; a finished run (DONE) is
 """
 import argparse
 
-from synvid.config import PretrainConfig, RenderConfig, add_arguments, add_profile_argument, from_args, resolve
+from synvid.config import (PretrainConfig, RenderConfig, TextureConfig, add_arguments, add_profile_argument,
+                           from_args, resolve)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_argument(parser)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--dataset", help="on-the-fly synthetic dataset name (synvid.progression.NAMES)")
+    source.add_argument("--dataset", help="on-the-fly synthetic dataset name (synvid.progression.DATASETS)")
     source.add_argument("--list", dest="list_file", help="official VideoMAE list file (`path label` lines)")
     parser.add_argument("--out", required=True, help="run directory (config.json, log.jsonl, last.pth, DONE)")
     parser.add_argument("--stop-after", type=int, default=None,
                         help="stop after this many steps in total without writing DONE (rerun to continue)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    parser.add_argument("--imagenet", default="", help="ImageFolder root for the image-crop sets")
+    parser.add_argument("--bank", default="", help="texture bank (data_gen/3_1_texture_banks.py) for textured sets")
     add_arguments(parser, PretrainConfig)
     return parser
 
@@ -33,9 +36,11 @@ def main(args: argparse.Namespace) -> dict:
     from synvid.video_io import VideoReadError
     cfg = from_args(PretrainConfig, args)
     render = resolve(RenderConfig, args.profile)
+    synthetic = dict(cfg=render, tex_cfg=resolve(TextureConfig, args.profile), imagenet=args.imagenet, bank=args.bank)
     try:
         results = run(cfg, args.out, dataset=args.dataset, list_file=args.list_file, render_size=render.size,
-                      stop_after=args.stop_after, progress=not args.no_progress, extra={"profile": args.profile})
+                      synthetic=synthetic, stop_after=args.stop_after, progress=not args.no_progress,
+                      extra={"profile": args.profile, "imagenet": args.imagenet, "bank": args.bank})
         main_rank = dist.is_main()
     except (ValueError, FileNotFoundError, ImportError, NonFiniteLossError, CheckpointError, VideoReadError) as e:
         raise SystemExit(f"error: {e}") from e

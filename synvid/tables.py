@@ -61,6 +61,9 @@ GAPS = (
      "scratch", "ucf101"),
 )
 FIG4_METRICS = ("fid", "fvd", "diversity", "color_kl")
+# Where each Figure 4 statistic sits in results/<dataset>.json of analysis/5_3_similarity.py, 5_4_frame_properties.py
+STAT_KEYS = {"fid": ("fid", "fid"), "fvd": ("fvd", "fvd"), "diversity": ("diversity", "log_det_diversity"),
+             "spectrum_alpha": ("spectrum", "alpha_mean"), "color_kl": ("color", "color_kl_sym_sum")}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -97,10 +100,12 @@ def _load_json(path: Path) -> dict:
 def _infer_task(config: dict) -> str | None:
     if "task" in config:
         return config["task"]
+    if "StatsConfig" in config and "stats" in config:   # analysis/5_3, 5_4 (5_5 has no `stats` list)
+        return "stats"
     if "LinprobeConfig" in config:       # checked first: a probe config also holds its FinetuneConfig
         return "linprobe"
-    if "RobustnessConfig" in config:
-        return "ucf101p"
+    if "RobustnessConfig" in config:     # an evaluation of a fine-tuned run; not the corrupted-data maker
+        return "ucf101p" if config.get("run") else None
     if "FinetuneConfig" in config:
         return "finetune"
     return None
@@ -119,6 +124,8 @@ def _infer_pretrain(config: dict) -> str | None:
             return upstream["pretrain_dataset"]
         if upstream.get("dataset") and "PretrainConfig" in upstream:
             return upstream["dataset"]
+        if upstream.get("list") and "PretrainConfig" in upstream:   # a materialised set (3_1_generate.py)
+            return _load_json(Path(upstream["list"]).parent / "config.json").get("dataset")
     return None
 
 
@@ -151,10 +158,26 @@ def record_from_run(run_dir: str | Path) -> dict | None:
     return rec
 
 
+def stats_records(run_dir: str | Path) -> list[dict]:
+    """One "stats" record per dataset of a finished analysis run (its DONE maps dataset -> results)."""
+    config, done = _load_json(Path(run_dir) / "config.json"), _load_json(Path(run_dir) / "DONE")
+    records = []
+    for name, results in done.items():
+        metrics = {k: float(results[sec][key]) for k, (sec, key) in STAT_KEYS.items()
+                   if key in results.get(sec, {})}
+        records.append({"task": "stats", "pretrain_dataset": Path(name).stem, "dataset": Path(name).stem,
+                        "run": str(run_dir), "toy": False, "model": None,
+                        "profile": config.get("profile", "paper"), "metrics": metrics})
+    return records
+
+
 def collect_records(runs: str | Path) -> tuple[list[dict], list[str]]:
     """Records of all finished runs under `runs` (sorted by path) and one message per unusable run."""
     records, problems = [], []
     for done in sorted(Path(runs).rglob("DONE")):
+        if _infer_task(_load_json(done.parent / "config.json")) == "stats":
+            records.extend(stats_records(done.parent))
+            continue
         try:
             rec = record_from_run(done.parent)
         except (ValueError, json.JSONDecodeError) as e:
@@ -348,6 +371,8 @@ def write_all(runs: str | Path, out: str | Path, profile: str | None = None,
     written.append(atomic_write_text(tables / "fig4_properties.md", fig4_markdown(records, reported, ours, profile)))
     if problems:
         written.append(atomic_write_text(tables / "problems.md", "".join(f"- {p}\n" for p in problems)))
+    else:
+        (tables / "problems.md").unlink(missing_ok=True)   # a stale list from an earlier call would mislead
     if figures:
         written.append(fig2_progression(reported, ours, Path(out) / "figures" / "fig2_progression.png", profile))
     return {"records": len(records), "problems": problems, "written": [str(p) for p in written]}

@@ -4,6 +4,7 @@ Everything runs on CPU with the tiny model (4 frames, 32x32) of the `smoke` prof
 .mp4 videos written here in the official VideoMAE list format.
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from synvid.config import PretrainConfig, resolve
 from synvid.data.lists import write_list
 from synvid.data.pretrain_data import PretrainDataset, StepSampler, VideoListClips, clip_indices
 from synvid.engine import common
-from synvid.engine.pretrain import run
+from synvid.engine.pretrain import build_dataset, run
 from synvid.runs import JsonlLog
 from synvid.video_io import write_video
 
@@ -138,32 +139,14 @@ def test_torchrun_two_processes_gloo_matches_one_process(video_list, tmp_path):
     np.testing.assert_allclose(losses(tmp_path / "ddp"), losses(tmp_path / "one"), rtol=1e-4)
 
 
-def test_on_the_fly_dataset_through_the_progression_contract(tmp_path, monkeypatch):
-    """The synthetic path calls synvid.progression.SyntheticClips as INTERFACES.md specifies (stand-in module)."""
-    import types
-
-    import synvid
-    calls = {}
-
-    class FakeClips(torch.utils.data.Dataset):
-        def __init__(self, name, *, epoch_size, num_frames, sampling_rate, seed, size, textures):
-            calls.update(name=name, epoch_size=epoch_size, size=size)
-            self.n, self.t, self.size, self.epoch = epoch_size, num_frames, size, 0
-
-        def set_epoch(self, epoch):
-            self.epoch = epoch
-
-        def __len__(self):
-            return self.n
-
-        def __getitem__(self, i):
-            g = torch.Generator().manual_seed(self.epoch * self.n + i)
-            return torch.randint(0, 256, (self.t, self.size, self.size, 3), dtype=torch.uint8, generator=g)
-
-    fake = types.SimpleNamespace(NAMES=("fake_set",), SyntheticClips=FakeClips)
-    monkeypatch.setitem(sys.modules, "synvid.progression", fake)
-    monkeypatch.setattr(synvid, "progression", fake, raising=False)
-    out = run(smoke(), tmp_path / "syn", dataset="fake_set", render_size=48, progress=False)
-    assert calls == {"name": "fake_set", "epoch_size": 8, "size": 48} and out["steps"] == 6
-    with pytest.raises(ValueError, match="unknown dataset 'nope'.*fake_set"):
+def test_on_the_fly_synthetic_dataset_with_the_profile_render_config(tmp_path):
+    """A registered synthetic name trains end to end, rendered with the RenderConfig it is given."""
+    from synvid.config import RenderConfig
+    render = RenderConfig(size=32, num_shapes=12, min_frames=20, max_frames=24)
+    out = run(smoke(), tmp_path / "syn", dataset="moving_circles", render_size=32, progress=False,
+              synthetic=dict(cfg=render))
+    assert out["steps"] == 6 and math.isfinite(out["final_loss"])
+    clips = build_dataset(smoke(), dataset="moving_circles", render_size=32, synthetic=dict(cfg=render)).clips
+    assert all(clips[i].shape == (smoke().num_frames, 32, 32, 3) for i in range(2))
+    with pytest.raises(ValueError, match="unknown dataset 'nope'.*moving_circles"):
         run(smoke(), tmp_path / "bad", dataset="nope", progress=False)

@@ -69,3 +69,43 @@ def test_textured_with_solid_source_and_errors():
 def test_synthetic_clips_deterministic():
     ds = P.SyntheticClips("moving_circles", epoch_size=2, num_frames=2, sampling_rate=4, size=16)
     assert ds[1].shape == (2, 16, 16, 3) and torch.equal(ds[1], ds[1])
+
+
+def _authors_corners(shape, radius, theta, a, angles):
+    """train_code/dataset_mixed.py dead_leaves(), transcribed per shape (int32 casts included)."""
+    import numpy as np
+    if shape == "square":
+        side = radius * np.sqrt(2)
+        return np.array(((0, 0), (side, 0), (side, side), (0, side)), dtype="int32")
+    if shape == "oriented_square":
+        side = radius * np.sqrt(2)
+        c = np.array(((-side / 2, -side / 2), (side / 2, -side / 2), (side / 2, side / 2), (-side / 2, side / 2)),
+                     dtype="int32")
+        rot = np.array(((np.cos(theta), -np.sin(theta)), (np.sin(theta), np.cos(theta))))
+        return (rot @ c.T).T + np.array((radius, radius))
+    if shape == "rectangle":
+        return np.array(((radius * np.cos(a) + radius, radius * np.sin(a) + radius),
+                         (radius * np.cos(a) + radius, -radius * np.sin(a) + radius),
+                         (-radius * np.cos(a) + radius, -radius * np.sin(a) + radius),
+                         (-radius * np.cos(a) + radius, radius * np.sin(a) + radius)), dtype="int32")
+    return np.array([(radius * np.cos(t) + radius, radius * np.sin(t) + radius) for t in angles], dtype="int32")
+
+
+def test_corner_layouts_follow_dataset_mixed():
+    """Same corner sets as the authors' code for the same draws; ours are in increasing-angle order (convex)."""
+    import math
+    import numpy as np
+    kinds = np.arange(1, 6).repeat(20)
+    radius = np.random.default_rng(1).integers(1, 257, len(kinds)).astype(np.float64)
+    ours = dynamics._corners(kinds, radius, np.random.default_rng(7))
+    g = np.random.default_rng(7)                       # the draws _corners makes, in its order
+    n = len(kinds)
+    theta, a = g.uniform(0, 2 * math.pi, n), g.uniform(0, 0.5 * math.pi, n)
+    quad, tri = np.sort(g.uniform(0, 2 * math.pi, (n, 4)), 1), np.sort(g.uniform(0, 2 * math.pi, (n, 3)), 1)
+    for i, k in enumerate(kinds):
+        ref = _authors_corners(dynamics.KINDS[k], radius[i], theta[i], a[i], tri[i] if k == 4 else quad[i])
+        got = ours[i][:3] if k == 4 else ours[i]
+        assert {tuple(np.round(p, 6)) for p in got} == {tuple(np.round(p, 6)) for p in ref}, (k, got, ref)
+        e = np.roll(got, -1, 0) - got                  # convex, one turning direction (triangles: 3 corners)
+        cross = e[:, 0] * np.roll(e, -1, 0)[:, 1] - e[:, 1] * np.roll(e, -1, 0)[:, 0]
+        assert (cross >= -1e-9).all() or k in (4, 5)   # integer casts can dent near-collinear polygon points

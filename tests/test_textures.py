@@ -4,28 +4,11 @@ import pytest
 import torch
 
 from synvid import textures
-from synvid.textures import pyramid, statistical, stylegan
+from synvid.textures import measure, pyramid, statistical, stylegan
 from synvid.textures.stylegan_bank import oriented_bank
 
 
-def _slope(gray: np.ndarray) -> float:
-    """TEXTURES.md §5 slope: annular mean |FFT| between 4 and N/4 cycles/image, log-log LSQ fit, negated."""
-    n = gray.shape[0]
-    amp = np.abs(np.fft.fftshift(np.fft.fft2(gray - gray.mean())))
-    yy, xx = np.indices(amp.shape) - n // 2
-    r = np.hypot(xx, yy)
-    edges = np.unique(np.round(np.logspace(np.log10(4), np.log10(n / 4), 20)).astype(int))
-    f, a = [], []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        sel = (r >= lo) & (r < hi)
-        f.append((lo + hi) / 2)
-        a.append(amp[sel].mean())
-    return -np.polyfit(np.log(f), np.log(a), 1)[0]
-
-
-def _kurtosis(x: np.ndarray) -> float:
-    x = x - x.mean()
-    return float((x ** 4).mean() / (x ** 2).mean() ** 2)
+_slope = measure.slope         # TEXTURES.md §5 definitions
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +55,7 @@ def test_statistical_colour_and_kurtosis(stat64):
     x = stat64.float()
     means = x.mean(dim=(1, 2)).numpy()
     assert 60 < means.mean() < 200                    # §5.1: channel means about 130 (sd 25)
-    from scipy.ndimage import gaussian_filter
-    kurt = [_kurtosis(gaussian_filter(g, 1, mode="wrap") - gaussian_filter(g, 2, mode="wrap"))
-            for g in x.mean(-1).numpy()]
+    kurt = [measure.kurt_dog(g, 1) for g in x.mean(-1).numpy()]
     assert np.median(kurt) > 3.0                      # §5.1: heavy tails, kurtDoG(1) median 4-5
 
 

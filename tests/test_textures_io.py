@@ -45,6 +45,18 @@ def test_mix_and_saturated(folder):
     assert (s >= p).all() and not torch.equal(s, p)
 
 
+@pytest.mark.parametrize("mix_with", ["statistical", "stylegan"])
+def test_mix_halves(folder, mix_with):
+    # Tables 2 / 10: ids below pool_size // 2 are pool images, the rest the chosen generator's textures.
+    mix = textures.source("mix", seed=3, size=32, imagenet=folder, pool_size=6, mix_with=mix_with)
+    images = textures.source("imagenet", seed=3, size=32, imagenet=folder, pool_size=3)
+    out = mix.get(torch.arange(6), "cpu")
+    assert torch.equal(out[:3], images.get(torch.arange(3), "cpu"))
+    assert torch.equal(out[3:], textures.generate(mix_with, 3, seed=3, size=32))
+    with pytest.raises(ValueError, match="mix_with"):
+        textures.source("mix", imagenet=folder, mix_with="noise")
+
+
 def test_bad_folders(tmp_path, folder):
     with pytest.raises(FileNotFoundError, match="missing_dir"):
         textures.source("imagenet", size=32, imagenet=tmp_path / "missing_dir")
@@ -71,6 +83,18 @@ def test_bank_resume_matches_one_go(tmp_path):
     assert torch.equal(bank.get(ids, "cpu"), textures.generate("stylegan", ids, seed=2, size=16))
     src = textures.source("stylegan", seed=2, size=16, bank=tmp_path / "two")
     assert src.pool_size == 5 and json.loads((tmp_path / "two" / "manifest.json").read_text())["num"] == 5
+
+
+def test_bank_from_an_older_generator_is_refused(tmp_path):
+    write_bank(tmp_path / "b", "stylegan", 2, seed=0, size=16, shard=1, max_shards=1)
+    (tmp_path / "b" / "version.json").write_text(json.dumps({"source": "stylegan", "version": 1}))
+    with pytest.raises(ValueError, match="version 1"):
+        write_bank(tmp_path / "b", "stylegan", 2, seed=0, size=16, shard=1)       # no mixing on resume
+    write_bank(tmp_path / "c", "stylegan", 1, seed=0, size=16)
+    manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    (tmp_path / "c" / "manifest.json").write_text(json.dumps({**manifest, "version": 1}))
+    with pytest.raises(ValueError, match="delete the bank"):
+        Bank(tmp_path / "c")
 
 
 def test_bank_cli(tmp_path):

@@ -54,22 +54,24 @@ class VideoListClips(Dataset):
         return read_video(path, clip_indices(n, self.num_frames, self.sampling_rate, g))
 
 
-def raw_clips(dataset: str | None, list_file: str | None, *, cfg, size: int = 256, textures=None) -> Dataset:
-    """The clip source: a synthetic name (synvid.progression) or a list file (materialised or natural videos)."""
+def raw_clips(dataset: str | None, list_file: str | None, *, pretrain_cfg, size: int = 256, textures=None,
+              **synthetic) -> Dataset:
+    """The clip source: a synthetic name (synvid.progression) or a list file (materialised or natural videos).
+    `synthetic`: SyntheticClips' rendering options (cfg = RenderConfig, tex_cfg, imagenet, bank)."""
     if (dataset is None) == (list_file is None):
         raise ValueError("give exactly one of --dataset NAME or --list FILE")
     if list_file is not None:
-        return VideoListClips(list_file, num_frames=cfg.num_frames, sampling_rate=cfg.sampling_rate, seed=cfg.seed)
+        return VideoListClips(list_file, num_frames=pretrain_cfg.num_frames, sampling_rate=pretrain_cfg.sampling_rate, seed=pretrain_cfg.seed)
     try:
         from synvid import progression
     except ImportError as e:
         raise ImportError(f"on-the-fly dataset {dataset!r} needs synvid.progression, which is missing ({e})") from e
-    if dataset not in progression.NAMES:
-        raise ValueError(f"unknown dataset {dataset!r}; on-the-fly names: {', '.join(progression.NAMES)}; "
+    if dataset not in progression.DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; on-the-fly names: {', '.join(progression.DATASETS)}; "
                          f"or pass a list file with --list")
-    return progression.SyntheticClips(dataset, epoch_size=cfg.epoch_size, num_frames=cfg.num_frames,
-                                      sampling_rate=cfg.sampling_rate, seed=cfg.seed, size=size,
-                                      textures=textures)
+    return progression.SyntheticClips(dataset, epoch_size=pretrain_cfg.epoch_size, num_frames=pretrain_cfg.num_frames,
+                                      sampling_rate=pretrain_cfg.sampling_rate, seed=pretrain_cfg.seed, size=size,
+                                      textures=textures, **synthetic)
 
 
 class PretrainDataset(Dataset):

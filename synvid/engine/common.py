@@ -73,6 +73,21 @@ def save(run_dir: str | Path, *, model, optimizer, step: int, epoch: int, config
     return path
 
 
+def check_resumable(run_dir: str | Path, config: dict, section: str, resume_free: set, keys: tuple) -> None:
+    """Refuse to resume a run whose saved settings differ (a silent mix of two runs). `section`: the config
+    class compared field by field, except the `resume_free` fields; `keys`: top-level entries that must match."""
+    last = Path(run_dir) / LAST
+    if not last.exists():
+        return
+    saved = load_checkpoint(last).get("config", {})
+    old, new = saved.get(section, {}), config[section]
+    diff = sorted(k for k in set(old) | set(new) if k not in resume_free and old.get(k) != new.get(k))
+    diff += [k for k in keys if saved.get(k) != config.get(k)]
+    if diff:
+        raise ValueError(f"{run_dir} holds a run with different settings ({', '.join(diff)}); "
+                         f"use another --out or delete {last}")
+
+
 def resume(run_dir: str | Path, *, model, optimizer, scaler=None) -> int:
     """Restore `run_dir/last.pth` if present; returns the number of steps already done (0 for a fresh run)."""
     path = Path(run_dir) / LAST

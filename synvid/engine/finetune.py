@@ -168,20 +168,6 @@ class Finetuner:
         return step
 
 
-def _check_resumable(run_dir: Path, config: dict) -> None:
-    last = run_dir / common.LAST
-    if not last.exists():
-        return
-    from synvid.checkpoint import load_checkpoint
-    saved = load_checkpoint(last).get("config", {})
-    old, new = saved.get("FinetuneConfig", {}), config["FinetuneConfig"]
-    diff = sorted(k for k in set(old) | set(new) if k not in RESUME_FREE and old.get(k) != new.get(k))
-    diff += [k for k in ("dataset", "data_root", "init") if saved.get(k) != config.get(k)]
-    if diff:
-        raise ValueError(f"{run_dir} holds a run with different settings ({', '.join(diff)}); "
-                         f"use another --out or delete {last}")
-
-
 def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | Path, init: str = "scratch",
         stop_after: int | None = None, progress: bool = True, extra: dict | None = None) -> dict:
     """Fine-tune on `dataset` (a `synvid.data.registry` name) and run the multi-view test; returns DONE's dict."""
@@ -198,7 +184,7 @@ def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | 
         raise ValueError(f"{dataset}: train and test splits list different classes")
     config = to_dict(cfg, dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(classes),
                      **(extra or {}))
-    _check_resumable(run_dir, config)
+    common.check_resumable(run_dir, config, "FinetuneConfig", RESUME_FREE, ("dataset", "data_root", "init"))
     if dist.is_main():
         save_config(run_dir, cfg, dataset=dataset, data_root=str(data_root), init=str(init),
                     num_classes=len(classes), world_size=dist.world_size(), **(extra or {}))

@@ -24,8 +24,10 @@ from synvid.runs import is_done, mark_done, read_done
 RESUME_FREE = {"num_workers", "save_every", "tensorboard", "compile", "grad_checkpointing", "deterministic"}
 
 
-def build_dataset(cfg: PretrainConfig, *, dataset=None, list_file=None, render_size: int = 256) -> PretrainDataset:
-    clips = raw_clips(dataset, list_file, cfg=cfg, size=render_size)
+def build_dataset(cfg: PretrainConfig, *, dataset=None, list_file=None, render_size: int = 256,
+                  synthetic: dict | None = None) -> PretrainDataset:
+    """`synthetic`: how a synthetic set is rendered (SyntheticClips' cfg, tex_cfg, imagenet, bank)."""
+    clips = raw_clips(dataset, list_file, pretrain_cfg=cfg, size=render_size, **(synthetic or {}))
     return PretrainDataset(clips, input_size=cfg.input_size, mask_ratio=cfg.mask_ratio, num_frames=cfg.num_frames,
                            seed=cfg.seed)
 
@@ -42,21 +44,6 @@ def schedules(cfg: PretrainConfig, steps_per_epoch: int):
     """Per-step lr (VM: lr, min_lr both scaled by total_batch/256; warm-up from 0)."""
     lr, min_lr = scaled_lr(cfg.base_lr, cfg.batch_size), scaled_lr(cfg.min_lr, cfg.batch_size)
     return cosine_schedule(lr, min_lr, cfg.epochs, steps_per_epoch, cfg.warmup_epochs)
-
-
-def _check_resumable(run_dir: Path, config: dict) -> None:
-    """Refuse to resume a run whose saved settings differ (a silent mix of two runs)."""
-    last = run_dir / common.LAST
-    if not last.exists():
-        return
-    from synvid.checkpoint import load_checkpoint
-    saved = load_checkpoint(last).get("config", {})
-    old, new = saved.get("PretrainConfig", {}), config["PretrainConfig"]
-    diff = sorted(k for k in set(old) | set(new) if k not in RESUME_FREE and old.get(k) != new.get(k))
-    diff += [k for k in ("dataset", "list") if saved.get(k) != config.get(k)]
-    if diff:
-        raise ValueError(f"{run_dir} holds a run with different settings ({', '.join(diff)}); "
-                         f"use another --out or delete {last}")
 
 
 class Trainer:
@@ -136,8 +123,10 @@ class Trainer:
 
 
 def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, render_size: int = 256,
-        stop_after: int | None = None, progress: bool = True, extra: dict | None = None) -> dict:
-    """Pre-train into `out` (resuming if last.pth exists); returns the results written to DONE."""
+        synthetic: dict | None = None, stop_after: int | None = None, progress: bool = True,
+        extra: dict | None = None) -> dict:
+    """Pre-train into `out` (resuming if last.pth exists); returns the results written to DONE.
+    `synthetic`: rendering options of an on-the-fly set (build_dataset); recorded in config.json."""
     run_dir = Path(out)
     if is_done(run_dir):
         return read_done(run_dir)
@@ -147,8 +136,8 @@ def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, r
         # warn_only: some fused CUDA kernels (e.g. SDPA backward) have no deterministic variant; torch warns
         torch.use_deterministic_algorithms(True, warn_only=True)
     config = to_dict(cfg, dataset=dataset, list=list_file, render_size=render_size, **(extra or {}))
-    data = build_dataset(cfg, dataset=dataset, list_file=list_file, render_size=render_size)
-    _check_resumable(run_dir, config)
+    data = build_dataset(cfg, dataset=dataset, list_file=list_file, render_size=render_size, synthetic=synthetic)
+    common.check_resumable(run_dir, config, "PretrainConfig", RESUME_FREE, ("dataset", "list"))
     if dist.is_main():
         save_config(run_dir, cfg, dataset=dataset, list=list_file, render_size=render_size,
                     world_size=dist.world_size(), **(extra or {}))

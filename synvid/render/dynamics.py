@@ -16,40 +16,58 @@ def rng_for(seed: int, name: str, index: int, stream: int = 0) -> np.random.Gene
     return np.random.default_rng([int(seed), zlib.crc32(name.encode()), int(index), int(stream)])
 
 
-def _corners(kind: str, r: float, rng) -> np.ndarray:
-    """Local convex corners [4, 2] (triangles repeat one), counter-clockwise in image coordinates.
-    Polygons except the plain square are centred at (r, r) (the +r offset of PROTOCOLS §6)."""
-    if kind == "square":                    # plain square spans [0, r*sqrt(2)]^2
-        s = r * math.sqrt(2)
-        return np.array([[0, 0], [s, 0], [s, s], [0, s]], dtype=np.float64)
-    if kind == "oriented_square":
-        ang = rng.uniform(0, math.pi / 2) + np.arange(4) * math.pi / 2
-    elif kind == "rectangle":
-        a = rng.uniform(0.1, math.pi / 2 - 0.1)
-        ang = np.array([-a, a, math.pi - a, math.pi + a])
-    elif kind == "triangle":
-        ang = np.sort(rng.uniform(0, 2 * math.pi, 3))
-        ang = np.concatenate([ang, ang[-1:]])
-    else:                                    # quadrilateral: 4 points on the circle, sorted -> convex
-        ang = np.sort(rng.uniform(0, 2 * math.pi, 4))
-    return np.stack([r + r * np.cos(ang), r + r * np.sin(ang)], axis=1)
+def _nearest_cdf(p: np.ndarray) -> np.ndarray:
+    """Index of the CDF point nearest to each p (code: argmin |r_dist - p|, first index on a tie)."""
+    hi = np.searchsorted(_R_CDF, p).clip(0, len(_R_CDF) - 1)
+    lo = np.maximum(hi - 1, 0)
+    return np.where(np.abs(_R_CDF[lo] - p) <= np.abs(_R_CDF[hi] - p), lo, hi)
+
+
+def _corners(kinds, radius, rng) -> np.ndarray:
+    """Local convex corners [N, 4, 2] of every shape (triangles repeat one corner), in increasing-angle order,
+    as train_code/dataset_mixed.py lays them out (init_buffer / dead_leaves; docs/progression.md lists lines).
+    All random numbers are drawn as arrays for every shape (one fixed stream layout, no per-shape loop).
+    The code casts corners to int32 (trunc; all values here are >= 0 except the pre-rotation oriented square,
+    which is symmetric), so integer corners are reproduced. Circles keep zero corners (drawn from radius)."""
+    n = len(kinds)
+    r = radius[:, None]
+    theta = rng.uniform(0, 2 * math.pi, n)                  # oriented square: theta ~ U(0, 2 pi)
+    a = rng.uniform(0, 0.5 * math.pi, n)                    # rectangle: a ~ U(0, pi/2)
+    ang = np.sort(rng.uniform(0, 2 * math.pi, (n, 4)), 1)   # quadrilateral: 4 sorted angles
+    tri = np.sort(rng.uniform(0, 2 * math.pi, (n, 3)), 1)   # triangle: 3 sorted angles
+    out = np.zeros((n, 4, 2))
+    side = np.trunc(radius * math.sqrt(2))[:, None]         # square: int32 corners of [0, r sqrt2]^2
+    out[kinds == 1] = (np.array([[0, 0], [1, 0], [1, 1], [0, 1]]) * side[:, :, None])[kinds == 1]
+    h = np.trunc(radius * math.sqrt(2) / 2)[:, None, None]  # oriented: int32(+-side/2), rotated, + (r, r)
+    sq = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * h
+    c, s = np.cos(theta)[:, None], np.sin(theta)[:, None]
+    rot = np.stack([c * sq[..., 0] - s * sq[..., 1], s * sq[..., 0] + c * sq[..., 1]], -1) + r[..., None]
+    out[kinds == 2] = rot[kinds == 2]
+    sx, sy = np.array([1, 1, -1, -1]), np.array([-1, 1, 1, -1])   # rectangle: (r +- r cos a, r +- r sin a)
+    rect = np.stack([np.trunc(r + sx * r * np.cos(a)[:, None]), np.trunc(r + sy * r * np.sin(a)[:, None])], -1)
+    out[kinds == 3] = rect[kinds == 3]
+    tri = np.concatenate([tri, tri[:, -1:]], 1)
+    for k, angs in ((4, tri), (5, ang)):                    # points on the radius-r circle around (r, r)
+        pts = np.stack([np.trunc(r + r * np.cos(angs)), np.trunc(r + r * np.sin(angs))], -1)
+        out[kinds == k] = pts[kinds == k]
+    return out
 
 
 def sample_shapes(rng, spec, cfg) -> dict:
     """All shapes of one video at t = 0, as float64 numpy arrays (index order = z-order)."""
     n = cfg.num_shapes
     kinds = np.zeros(n, dtype=np.int64) if spec.kinds == ("circle",) else rng.integers(0, len(KINDS), n)
-    r_norm = _R_GRID[np.searchsorted(_R_CDF, rng.uniform(0, 1, n)).clip(0, len(_R_GRID) - 1)]
+    r_norm = _R_GRID[_nearest_cdf(rng.uniform(0, 1, n))]
     radius = np.maximum((r_norm * 256).astype(np.int64), 1).astype(np.float64)
-    centre = rng.uniform(0, 512, (n, 2))                          # 2x canvas (PROTOCOLS §6)
-    colour = rng.integers(0, 256, (n, 3))
+    centre = np.floor(rng.uniform(0, 512, (n, 2)))                # 2x canvas, int32 in the code (PROTOCOLS §6)
+    colour = (rng.uniform(0, 1, (n, 3)) * 255).astype(np.int64)  # code: int(U(0, 1) * 255), 0..254
     theta = rng.uniform(-math.pi, math.pi, n)                     # Table 8
     speed = rng.uniform(cfg.min_speed, cfg.max_speed, n) * cfg.speed_multiplier * spec.moving
     accel = rng.uniform(-cfg.max_accel, cfg.max_accel, n) * cfg.speed_multiplier * spec.accelerating
     omega = rng.uniform(-cfg.max_rotation_speed, cfg.max_rotation_speed, n) * spec.affine
     scale = rng.uniform(-cfg.max_scale_speed, cfg.max_scale_speed, (n, 2)) * spec.affine
     shear = rng.uniform(-cfg.max_shear_speed, cfg.max_shear_speed, (n, 2)) * spec.affine
-    corners = np.stack([_corners(KINDS[k], r, rng) for k, r in zip(kinds, radius)])
+    corners = _corners(kinds, radius, rng)
     is_circle = kinds == 0
     shear[is_circle] = 0.0                   # circles get scale only (PROTOCOLS §6)
     omega = np.where(is_circle, np.deg2rad(omega), omega)  # code passes the circle angle to cv2 as degrees

@@ -1,4 +1,4 @@
-"""Vectorised rasteriser: per-pixel top-most shape by index (z = placement order), then colour or texture."""
+"""Rasteriser entry point: per-pixel top-most shape by index (z = placement order), then colour or texture."""
 import numpy as np
 import torch
 
@@ -59,12 +59,27 @@ def _inside(pts, ainv, off, pivot, is_circle, r2, corners):
     return torch.where(is_circle[:, None], circ, poly)
 
 
-def render_frame(sh: dict, st: dict, size: int, device, textures=None, tex_ids=None) -> torch.Tensor:
-    """One frame uint8 [size, size, 3]; geometry lives on the authors' 256-px canvas, sampled at size px."""
+def render_frame(sh: dict, st: dict, size: int, device, textures=None, tex_ids=None,
+                 background=None) -> torch.Tensor:
+    """One frame uint8 [size, size, 3]; geometry lives on the authors' 256-px canvas, sampled at size px.
+    `background`: None (black) or uint8 [size, size, 3] shown where no shape covers a pixel.
+    CPU: the numba scanline rasteriser (raster_cpu); other devices: the vectorised torch tile path."""
+    if torch.device(device if device is not None else "cpu").type == "cpu":
+        from synvid.render.raster_cpu import render_frame_cpu
+        return torch.from_numpy(render_frame_cpu(sh, st, size, textures, tex_ids, background))
+    return render_frame_torch(sh, st, size, device, textures, tex_ids, background)
+
+
+def render_frame_torch(sh: dict, st: dict, size: int, device, textures=None, tex_ids=None,
+                       background=None) -> torch.Tensor:
+    """render_frame by tiles of vectorised inside-tests (any device; the reference the other paths match)."""
     if size % TILE:
         raise ValueError(f"render size must be a multiple of {TILE}, got {size}")
     idx = _visible(sh, st, 256.0)
-    out = torch.zeros(size * size, 3, dtype=torch.uint8, device=device)
+    if background is None:
+        out = torch.zeros(size * size, 3, dtype=torch.uint8, device=device)
+    else:
+        out = background.to(device=device, dtype=torch.uint8).reshape(size * size, 3).clone()
     if len(idx) == 0:
         return out.view(size, size, 3)
     f32 = dict(dtype=torch.float32, device=device)

@@ -13,20 +13,23 @@ def _sha1(path: Path) -> str:
 
 
 def _one(job):
-    name, index, seed, cfg, out, imagenet = job
+    name, index, seed, cfg, out, textures = job
     from synvid import progression
     path = Path(out) / "videos" / f"{name}_{index:05d}.mp4"
     if not path.exists():                  # write_video is atomic: an existing file is complete
-        video = progression.render(name, index, seed=seed, size=cfg.size, cfg=cfg, imagenet=imagenet)
+        video = progression.render(name, index, seed=seed, size=cfg.size, cfg=cfg, **textures)
         write_video(path, video.numpy(), fps=cfg.fps)
     return str(path.relative_to(out)), _sha1(path)
 
 
-def materialise(name: str, num_videos: int, out, *, seed: int, cfg, workers: int = 1, imagenet: str = ""):
-    """Write videos 0..num_videos-1 of `name` under out/videos; skip those already written."""
+def materialise(name: str, num_videos: int, out, *, seed: int, cfg, workers: int = 1, imagenet: str = "",
+                tex_cfg=None, bank: str = ""):
+    """Write videos 0..num_videos-1 of `name` under out/videos; skip those already written.
+    `imagenet`, `tex_cfg`, `bank`: the texture source (synvid.progression.texture_source)."""
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
-    jobs = [(name, i, seed, cfg, str(out), imagenet) for i in range(num_videos)]
+    textures = dict(imagenet=imagenet, tex_cfg=tex_cfg, bank=bank)
+    jobs = [(name, i, seed, cfg, str(out), textures) for i in range(num_videos)]
     if workers > 1:
         with Pool(workers) as pool:
             rows = pool.map(_one, jobs, chunksize=1)

@@ -33,13 +33,14 @@ class Runner:
     """Computes the requested statistics of `dataset` vs `reference`; features cached under `cache_dir`."""
 
     def __init__(self, cfg: StatsConfig, cache_dir, *, size=256, device="cpu", inception_weights=None,
-                 i3d_weights=None, root=None):
+                 i3d_weights=None, root=None, synthetic: dict | None = None):
         self.cfg, self.root, self.cache_dir, self.size, self.device = cfg, root, cache_dir, size, device
+        self.synthetic = synthetic   # rendering options of synthetic sets (synvid.stats.sources.Source)
         self.inception_weights, self.i3d_weights = inception_weights, i3d_weights
         self._inception = self._i3d = None
 
     def _frames(self, name, n, salt):
-        src = Source(name, size=self.size, seed=self.cfg.seed, root=self.root)
+        src = Source(name, size=self.size, seed=self.cfg.seed, root=self.root, synthetic=self.synthetic)
         path = cache_path(self.cache_dir, name, f"frames{salt}", n=n, seed=self.cfg.seed, size=self.size)
         return cached(path, lambda: sample_frames(src, n, seed=self.cfg.seed + salt))
 
@@ -51,7 +52,7 @@ class Runner:
         return cached(cache_path(self.cache_dir, name, kind, n=n, seed=self.cfg.seed), compute)
 
     def _clips(self, name, n, t):
-        src = Source(name, size=self.size, seed=self.cfg.seed, root=self.root)
+        src = Source(name, size=self.size, seed=self.cfg.seed, root=self.root, synthetic=self.synthetic)
         return sample_clips(src, n, t, seed=self.cfg.seed + 7)
 
     def spectrum(self, name):

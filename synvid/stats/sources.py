@@ -16,11 +16,14 @@ ON_THE_FLY_VIDEOS = 9_537
 class Source:
     """`name` is a registered synthetic dataset (synvid.progression.NAMES) or a path to a `path label` list."""
 
-    def __init__(self, name: str, size: int = 256, seed: int = 0, root=None):
+    def __init__(self, name: str, size: int = 256, seed: int = 0, root=None, synthetic: dict | None = None):
+        """`synthetic`: rendering options of a synthetic set (progression.render's cfg, tex_cfg, imagenet, bank)."""
         self.name, self.size, self.seed = name, size, seed
+        self.synthetic = dict(synthetic or {})
         if name in progression.DATASETS:
             self.videos = None
-            fixed = getattr(progression.DATASETS[name], "num_videos", None)
+            cfg = self.synthetic.get("cfg")
+            fixed = (cfg.num_videos if cfg else ON_THE_FLY_VIDEOS) if progression.DATASETS[name].fixed else None
             self.num_videos = fixed or ON_THE_FLY_VIDEOS
         elif Path(name).is_file():
             self.videos = [p for p, _ in read_list(name, root)]  # root: e.g. UCF-101/ for trainlist01
@@ -31,13 +34,15 @@ class Source:
 
     def length(self, index: int) -> int:
         if self.videos is None:
-            return progression.num_frames(self.name, index, seed=self.seed)
+            cfg = self.synthetic.get("cfg")
+            return progression.num_frames(self.name, index, self.seed, *([cfg] if cfg else []))
         return video_info(self.videos[index])["num_frames"]
 
     def read(self, index: int, frames) -> np.ndarray:
         """uint8 [len(frames), H, W, 3] of video `index`."""
         if self.videos is None:
-            return progression.render(self.name, index, seed=self.seed, frames=frames, size=self.size).numpy()
+            return progression.render(self.name, index, seed=self.seed, frames=frames, size=self.size,
+                                      **self.synthetic).numpy()
         return np.asarray(read_video(self.videos[index], frames))
 
 

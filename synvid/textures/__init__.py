@@ -2,9 +2,12 @@
 
     generate(source, n_or_ids, *, seed=0, size=256, device="cpu") -> uint8 [n, S, S, 3]
     source(kind, *, seed=0, size=256, device="cpu", imagenet=None, pool_size=300000, bank=None,
-           saturated=False) -> TextureSource (pool_size, size, get(ids, device))
+           saturated=False, mix_with="statistical") -> TextureSource (pool_size, size, get(ids, device))
 
-Texture k of a seed depends on (seed, k) only: alone, in a batch, or read from a bank, it is the same pixels.
+    DynamicStyleGAN(seed=0, ...).get_video(ids, frames) / .get_at(ids, t)   (Table 3 latent walks)
+
+Texture k of a seed depends on (seed, k) only: alone, in a batch, or read from a bank, it is the same pixels
+(StyleGAN rendered several per forward, as on CUDA: up to one uint8 step from float rounding).
 """
 from __future__ import annotations
 
@@ -44,7 +47,8 @@ class Generated:
 
 
 class DynamicStyleGAN(Generated):
-    """Dynamic StyleGAN textures (Section 5.2, Table 3): `get` is frame 0; `get_video` the latent walk."""
+    """Dynamic StyleGAN textures (Section 5.2, Table 3): `get` is frame 0; `get_video` the latent walk;
+    `get_at` one frame of it without the earlier ones."""
 
     def __init__(self, *, seed: int = 0, size: int = 256, device="cpu", pool_size: int = 300_000,
                  step: float = 0.1, highfreq: bool = False):
@@ -56,22 +60,39 @@ class DynamicStyleGAN(Generated):
         """uint8 [K, frames, S, S, 3]: frame t of texture k uses z_t = z_{t-1} + delta_t (all else frozen)."""
         from synvid.textures import stylegan
         variant = "oriented" if self.kind == "stylegan" else "highfreq"
-        vids = [stylegan.dynamic(int(k), frames, seed=self.seed, size=self.size, device=self.device,
-                                 step=self.step, variant=variant) for k in torch.as_tensor(ids).tolist()]
-        return torch.stack(vids).to(device)
+        return stylegan.dynamic_video(torch.as_tensor(ids).tolist(), frames, seed=self.seed, size=self.size,
+                                      device=self.device, step=self.step, variant=variant).to(device)
+
+    def get_at(self, ids, t, device="cpu") -> torch.Tensor:
+        """uint8 [K, S, S, 3]: frame t of each id's walk (t an int or one per id), equal to
+        get_video(ids, t + 1)[:, t]; only z_t is computed (t deltas drawn and summed), no earlier frame."""
+        from synvid.textures import stylegan
+        ids = torch.as_tensor(ids)
+        if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= self.pool_size):
+            raise IndexError(f"texture ids must lie in [0, {self.pool_size})")
+        variant = "oriented" if self.kind == "stylegan" else "highfreq"
+        return stylegan.dynamic_at(ids.tolist(), t, seed=self.seed, size=self.size, device=self.device,
+                                   step=self.step, variant=variant).to(device)
+
+
+MIX_WITH = ("statistical", "stylegan")
 
 
 def source(kind: str, *, seed: int = 0, size: int = 256, device="cpu", imagenet=None, pool_size: int = 300_000,
-           bank=None, saturated: bool = False):
+           bank=None, saturated: bool = False, mix_with: str = "statistical"):
     """A TextureSource for `kind` (statistical | stylegan | stylegan_highfreq | imagenet | mix).
 
     `bank`: a directory written by data_gen/3_1_texture_banks.py, read instead of generating (same pixels).
-    `mix`: pool_size // 2 images followed by pool_size // 2 statistical textures (Tables 2, 10: 150k + 150k).
+    `mix`: pool_size // 2 images (ids below the half) followed by pool_size // 2 `mix_with` textures:
+    "statistical" is Table 10's "150k images & 150k statistical textures", "stylegan" Table 2's
+    "150k images & 150k StyleGAN".
     `saturated`: add a random per-texture colour (Appendix 9.4, Table 12).
     """
     from synvid.textures.image_crops import ImageCrops, Mix, Saturated
     if kind not in KINDS:
         raise ValueError(f"unknown texture kind {kind!r}; choose from {KINDS}")
+    if mix_with not in MIX_WITH:
+        raise ValueError(f"mix_with must be one of {MIX_WITH}, got {mix_with!r}")
     if bank is not None:
         from synvid.textures.banks import Bank
         src = Bank(bank)
@@ -86,5 +107,5 @@ def source(kind: str, *, seed: int = 0, size: int = 256, device="cpu", imagenet=
         half = pool_size // 2 if kind == "mix" else pool_size
         src = ImageCrops(imagenet, seed=seed, size=size, pool_size=half)
         if kind == "mix":
-            src = Mix(src, Generated("statistical", seed=seed, size=size, device=device, pool_size=half))
+            src = Mix(src, Generated(mix_with, seed=seed, size=size, device=device, pool_size=half))
     return Saturated(src, seed=seed) if saturated else src

@@ -18,6 +18,17 @@ import torch
 from synvid.runs import atomic_write, atomic_write_json, atomic_write_text
 
 MANIFEST = "manifest.json"
+# Bumped whenever a generator's pixels for a given (seed, k) change; a bank records the version it was written
+# with, so stale shards are neither resumed nor read as if generated now. stylegan 2: styles drawn as |w| eps.
+VERSIONS = {"statistical": 1, "stylegan": 2, "stylegan_highfreq": 2}
+
+
+def check_version(root: Path, source: str, recorded) -> None:
+    """A clear error when a bank was written by another version of the generator (missing record = 1)."""
+    want = VERSIONS.get(source, 1)
+    if (recorded or 1) != want:
+        raise ValueError(f"texture bank {root} was written by {source} generator version {recorded or 1}, "
+                         f"this code generates version {want}: delete the bank and write it again")
 
 
 def _sha256(path: Path) -> str:
@@ -42,6 +53,11 @@ def write_bank(out, source: str, num: int, *, seed: int = 0, size: int = 256, sh
     generate = generate or default_generate
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    stamp = out / "version.json"
+    if stamp.exists() or any(out.glob("shard_*.npy")):
+        check_version(out, source, json.loads(stamp.read_text())["version"] if stamp.exists() else None)
+    else:
+        atomic_write_json(stamp, {"source": source, "version": VERSIONS.get(source, 1)})
     shards, written = [], 0
     for i, start in enumerate(range(0, num, shard)):
         stop = min(start + shard, num)
@@ -59,7 +75,8 @@ def write_bank(out, source: str, num: int, *, seed: int = 0, size: int = 256, sh
         shards.append({"file": path.name, "start": start, "stop": stop, "sha256": digest})
         if progress:
             progress(stop, num)
-    manifest = {"source": source, "seed": seed, "size": size, "num": num, "shard": shard, "shards": shards}
+    manifest = {"source": source, "version": VERSIONS.get(source, 1), "seed": seed, "size": size, "num": num,
+                "shard": shard, "shards": shards}
     atomic_write_json(out / MANIFEST, manifest)
     return manifest
 
@@ -73,6 +90,7 @@ class Bank:
             raise FileNotFoundError(f"{root} is not a finished texture bank: {MANIFEST} is missing "
                                     "(run data_gen/3_1_texture_banks.py to write or resume it)")
         self.manifest = json.loads((root / MANIFEST).read_text())
+        check_version(root, self.manifest["source"], self.manifest.get("version"))
         self.root, self.pool_size, self.size = root, self.manifest["num"], self.manifest["size"]
         self.shard, self._arrays = self.manifest["shard"], {}
         if verify:

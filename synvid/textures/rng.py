@@ -6,7 +6,7 @@ import torch
 
 # Distinct tags keep the streams of different generators independent for the same (seed, k).
 TAGS = {"statistical": 1, "stylegan": 2, "stylegan_highfreq": 3, "imagenet": 4, "mix": 5, "saturated": 6,
-        "dynamic": 7}
+        "dynamic": 7, "dynamic_affine": 8}
 
 
 def np_rng(seed: int, k: int, tag: str) -> np.random.Generator:

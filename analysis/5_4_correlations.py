@@ -1,0 +1,45 @@
+"""Figure 4 (a-e): dataset statistics vs UCF101 fine-tune top-1, Pearson r on each panel.
+
+Examples:
+  python analysis/5_4_correlations.py --stats-dir runs/analysis/paper/results --runs runs/paper --out runs/analysis/fig4
+  python analysis/5_4_correlations.py --stats-dir runs/analysis/paper/results \
+      --accuracy-csv paper_tables/reported.csv --out runs/analysis/fig4_reported
+"""
+import argparse
+import json
+from pathlib import Path
+
+from synvid import config
+from synvid.runs import mark_done
+from synvid.stats import correlation
+
+
+def get_args_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    config.add_profile_argument(p)
+    p.add_argument("--out", required=True, help="run directory (fig4_correlations.png, DONE with r values)")
+    p.add_argument("--stats-dir", required=True, help="results/ folder of 5_3_similarity.py / 5_4_frame_properties.py")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--runs", help="folder of fine-tune runs (read as synvid.tables does)")
+    src.add_argument("--accuracy-csv", help="CSV `dataset,accuracy` or paper_tables/reported.csv")
+    p.add_argument("--only-profile", default=None, help="with --runs: keep runs of this profile only")
+    p.add_argument("--seed", type=int, default=0, help="unused (no randomness); kept for the common interface")
+    return p
+
+
+def main(args):
+    try:
+        stats = correlation.load_statistics(args.stats_dir)
+        acc = (correlation.accuracies_from_runs(args.runs, args.only_profile) if args.runs
+               else correlation.accuracies_from_csv(args.accuracy_csv))
+        out = Path(args.out)
+        config.save_config(out, stats_dir=args.stats_dir, runs=args.runs, accuracy_csv=args.accuracy_csv)
+        summary = correlation.plot_correlations(stats, acc, out / "fig4_correlations.png")
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"error: {e}")
+    print(json.dumps(summary, indent=1))
+    mark_done(out, summary)
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())

@@ -1,0 +1,93 @@
+"""Figure 4 (a-e): each dataset statistic against the UCF101 fine-tune top-1 of models pre-trained on those
+datasets, Pearson r (scipy.stats.pearsonr) on each panel. Accuracies come from our fine-tune runs (read with
+synvid.tables, the same reader as the tables) or from a CSV (`dataset,accuracy` or paper_tables/reported.csv)."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import stats as sps
+
+from synvid import tables
+
+# panel label -> key path in results/<dataset>.json; Fig. 4 a-e of the paper
+METRICS = {"FID": tables.STAT_KEYS["fid"], "FVD": tables.STAT_KEYS["fvd"],
+           "frame diversity (log det)": tables.STAT_KEYS["diversity"],
+           "spectrum alpha": tables.STAT_KEYS["spectrum_alpha"], "colour KL (sym.)": tables.STAT_KEYS["color_kl"]}
+
+
+def load_statistics(results_dir) -> dict[str, dict]:
+    """{dataset: results dict} from every results/<dataset>.json written by synvid.stats.cli."""
+    files = sorted(Path(results_dir).glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"no <dataset>.json in {results_dir} (run analysis/5_3_similarity.py or 5_4)")
+    return {f.stem: json.loads(f.read_text()) for f in files}
+
+
+def accuracies_from_runs(runs, profile: str | None = None) -> dict[str, float]:
+    """{pretrain dataset: mean UCF101 fine-tune top-1} over finished runs under `runs` (synvid.tables)."""
+    records, problems = tables.collect_records(runs)
+    for msg in problems:
+        print(f"warning: {msg}")
+    ours = tables.our_values(records, profile)
+    return {k: float(np.mean(v)) for (col, k), v in ours.items() if col == "ucf101_finetune"}
+
+
+def accuracies_from_csv(path) -> dict[str, float]:
+    """`dataset,accuracy` rows, or reported.csv (its table1 ucf101_finetune rows)."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if rows and "column" in rows[0]:
+        return {r["dataset"]: float(r["value"]) for r in rows
+                if r["column"] == "ucf101_finetune" and r["table"] == "table1"}
+    if not rows or not {"dataset", "accuracy"} <= set(rows[0]):
+        raise ValueError(f"{path}: expected a header `dataset,accuracy` (or reported.csv columns)")
+    return {r["dataset"]: float(r["accuracy"]) for r in rows}
+
+
+def points(statistics: dict, accuracies: dict, metric: str) -> list[tuple[str, float, float]]:
+    """(dataset, statistic, accuracy) for datasets that have both, sorted by name."""
+    section, key = METRICS[metric]
+    return [(d, float(statistics[d][section][key]), accuracies[d]) for d in sorted(statistics)
+            if d in accuracies and key in statistics[d].get(section, {})]
+
+
+def pearson_r(x, y) -> float | None:
+    """scipy's Pearson r; None for fewer than 2 points or a constant series (r undefined)."""
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    return float(sps.pearsonr(x, y).statistic)
+
+
+def plot_correlations(statistics: dict, accuracies: dict, path) -> dict[str, dict]:
+    """One panel per statistic present; returns {metric: {"r", "n", "datasets"}}; writes a PNG atomically."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from synvid.runs import atomic_write
+
+    summary = {m: points(statistics, accuracies, m) for m in METRICS}
+    summary = {m: p for m, p in summary.items() if p}
+    if not summary:
+        raise ValueError(f"no dataset has both a statistic and an accuracy (statistics: {sorted(statistics)}, "
+                         f"accuracies: {sorted(accuracies)})")
+    fig, axes = plt.subplots(1, len(summary), figsize=(4 * len(summary), 3.6), squeeze=False)
+    out = {}
+    for ax, (metric, pts) in zip(axes[0], summary.items()):
+        x, y = [p[1] for p in pts], [p[2] for p in pts]
+        r = pearson_r(x, y)
+        ax.scatter(x, y)
+        for d, a, b in pts:
+            ax.annotate(d, (a, b), fontsize=6)
+        note = f"r = {r:.2f}" if r is not None else f"r undefined ({len(pts)} point(s); need >= 2, not constant)"
+        ax.set_title(f"{metric}\n{note}", fontsize=9)
+        ax.set_xlabel(metric)
+        ax.set_ylabel("UCF101 fine-tune top-1 (%)")
+        out[metric] = {"r": r, "n": len(pts), "datasets": [p[0] for p in pts]}
+    fig.tight_layout()
+    atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    plt.close(fig)
+    return out
