@@ -8,7 +8,7 @@ import time
 import torch
 
 from synvid import progression
-from synvid.config import RenderConfig
+from synvid.config import RenderConfig, TextureConfig
 from synvid.render import batch
 from synvid.render.writer import materialise
 
@@ -47,6 +47,19 @@ def batched_clips(name, b, device, repeats):
     return _rates(run, b, repeats) + (shapes_s,)
 
 
+def materialise_textured(name, source, videos, pool, workers):
+    """videos/s of a textured set read from a texture bank (the paper-scale route: bank first, then videos)."""
+    from synvid.textures.banks import write_bank
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        write_bank(f"{d}/bank", source, pool, seed=0, size=TextureConfig.size, shard=max(pool // 4, 1))
+        bank_s = time.perf_counter() - t
+        t = time.perf_counter()
+        materialise(name, videos, f"{d}/videos", seed=0, cfg=RenderConfig(), workers=workers,
+                    tex_cfg=TextureConfig(pool_size=pool), bank=f"{d}/bank")
+        return pool / bank_s, videos / (time.perf_counter() - t)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--clips", type=int, default=40)
@@ -54,6 +67,10 @@ def main():
     p.add_argument("--batch", type=int, default=8, help="clips per render_clips call (GPU: 256+)")
     p.add_argument("--videos", type=int, default=2)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--textured", default="accelerating_transforming_stylegan:stylegan",
+                   help="NAME:SOURCE of the textured materialise figure ('' to skip)")
+    p.add_argument("--pool", type=int, default=400, help="textures in the benchmark's bank")
+    p.add_argument("--workers", type=int, default=1, help="processes for the textured materialise figure")
     a = p.parse_args()
     torch.set_num_threads(1)   # "per core" figure
     dev = torch.cuda.get_device_name() if torch.device(a.device).type == "cuda" else "cpu, 1 thread"
@@ -68,6 +85,11 @@ def main():
         t = time.perf_counter()
         materialise("accelerating_transforming_shapes", a.videos, d, seed=0, cfg=RenderConfig())
         print(f"materialise: {a.videos / (time.perf_counter() - t):.3f} videos/s (H.264, 100-200 frames, 256^2)")
+    if a.textured:
+        name, source = a.textured.split(":")
+        tex_s, vid_s = materialise_textured(name, source, a.videos, a.pool, a.workers)
+        print(f"textured bank: {tex_s:.1f} {source} textures/s; materialise {name} from it: {vid_s:.3f} videos/s "
+              f"({a.workers} process(es), H.264, 100-200 frames, 256^2, pool {a.pool})")
 
 
 if __name__ == "__main__":
