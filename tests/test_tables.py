@@ -142,3 +142,50 @@ def test_cli_writes_tables_and_figure(k400_runs, tmp_path):
     bad = subprocess.run([sys.executable, "paper_tables/make_tables.py", "--runs", str(tmp_path / "none"),
                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode != 0 and "is not a folder" in bad.stderr
+
+
+def test_analysis_ucf101p_and_materialised_runs_become_records(tmp_path):
+    """What analysis/5_3-5_4, finetune/4_2_eval_ucf101p.py and a --list pre-training write is read as records."""
+    runs = tmp_path / "runs"
+    stats = runs / "analysis" / "stats"
+    _write(stats, "config.json", {"StatsConfig": {}, "stats": ["fid", "color"], "profile": "smoke"})
+    _write(stats, "DONE", {"moving_circles": {"fid": {"fid": 120.0}, "color": {"color_kl_sym_sum": 3.5}},
+                           "runs/ucf/trainlist01.txt": {"color": {"color_kl_sym_sum": 0.0}}})
+    _write(runs / "analysis" / "fig5", "config.json", {"StatsConfig": {}, "checkpoints": ["a.pth"]})
+    _write(runs / "analysis" / "fig5", "DONE", {})                      # Fig. 5 is not a result record
+    data = runs / "data" / "accelerating_transforming_stylegan"
+    _write(data, "config.json", {"RenderConfig": {}, "dataset": "accelerating_transforming_stylegan"})
+    pre = runs / "pretrain" / "stylegan"
+    _write(pre, "config.json", {"PretrainConfig": {}, "dataset": None, "list": str(data / "train.csv")})
+    _finetune_run(runs / "finetune" / "sg", 70.0, str(pre / "last.pth"), dataset="toy_ucf101")
+    _write(runs / "ucf101p" / "data", "config.json", {"RobustnessConfig": {}, "data_root": "x"})
+    _write(runs / "ucf101p" / "data", "DONE", {"corruptions": ["jpeg"]})   # the corrupted copies: no record
+    ev = runs / "ucf101p" / "eval" / "sg"
+    _write(ev, "config.json", {"RobustnessConfig": {}, "run": str(runs / "finetune" / "sg"), "profile": "smoke"})
+    _write(ev, "DONE", {"wins": {}, "task": "ucf101p", "corruptions": {"jpeg": 50.0}, "model": "vit_tiny_patch16_224",
+                        "pretrain_dataset": "accelerating_transforming_stylegan", "dataset": "toy_ucf101"})
+    records, problems = tables.collect_records(runs)
+    assert problems == []
+    by_task = {}
+    for r in records:
+        by_task.setdefault(r["task"], []).append(r)
+    assert {r["pretrain_dataset"]: r["metrics"] for r in by_task["stats"]} == {
+        "moving_circles": {"fid": 120.0, "color_kl": 3.5}, "trainlist01": {"color_kl": 0.0}}
+    assert [r["pretrain_dataset"] for r in by_task["finetune"]] == ["accelerating_transforming_stylegan"]
+    (p,) = by_task["ucf101p"]
+    assert (p["pretrain_dataset"], p["dataset"], p["toy"], p["corruptions"]) == (
+        "accelerating_transforming_stylegan", "ucf101", True, {"jpeg": 50.0})
+
+
+def test_fig4_pearson_from_stats_records(tmp_path):
+    runs = tmp_path / "runs"
+    fid = {"moving_circles": 200.0, "moving_shapes": 150.0, "accelerating_transforming_shapes": 100.0}
+    _write(runs / "stats", "config.json", {"StatsConfig": {}, "stats": ["fid"], "profile": "smoke"})
+    _write(runs / "stats", "DONE", {k: {"fid": {"fid": v}} for k, v in fid.items()})
+    for k, acc in zip(fid, (60.0, 70.0, 80.0)):                   # accuracy falls as FID grows: r = -1
+        pre = runs / "pretrain" / k
+        _write(pre, "config.json", {"PretrainConfig": {}, "dataset": k})
+        _finetune_run(runs / "finetune" / k, acc, str(pre / "last.pth"), dataset="toy_ucf101")
+    records, _ = tables.collect_records(runs)
+    text = tables.fig4_markdown(records, tables.read_reported(), tables.our_values(records), "smoke")
+    assert "| fid        | -0.72     | -1.00    | 3          |" in text
