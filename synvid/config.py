@@ -78,6 +78,7 @@ class PretrainConfig:
     grad_checkpointing: bool = False     # activation checkpointing in the encoder
     save_every: int = 1000               # steps between atomic checkpoints
     num_workers: int = 8                 # DataLoader workers per process
+    render_device: str = "loader"        # issues 3/5: loader = CPU workers render; device = shape sets on the GPU
     deterministic: bool = False          # torch.use_deterministic_algorithms (exact resume, slower on CUDA)
     tensorboard: bool = False            # also write TensorBoard scalars to <out>/tb
     seed: int = 0

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from synvid import dist
 from synvid.config import PretrainConfig, save_config, to_dict
+from synvid.data.batched import ClipPlans, DeviceBatches
 from synvid.data.pretrain_data import PretrainDataset, StepSampler, raw_clips
 from synvid.engine import common
 from synvid.optim import build_adamw, cosine_schedule, param_groups, scaled_lr
@@ -24,9 +25,21 @@ from synvid.runs import is_done, mark_done, read_done
 RESUME_FREE = {"num_workers", "save_every", "tensorboard", "compile", "grad_checkpointing", "deterministic"}
 
 
+RENDER_DEVICES = ("loader", "device")
+
+
 def build_dataset(cfg: PretrainConfig, *, dataset=None, list_file=None, render_size: int = 256,
-                  synthetic: dict | None = None) -> PretrainDataset:
-    """`synthetic`: how a synthetic set is rendered (SyntheticClips' cfg, tex_cfg, imagenet, bank)."""
+                  synthetic: dict | None = None, device="cpu") -> PretrainDataset | DeviceBatches:
+    """`synthetic`: how a synthetic set is rendered (SyntheticClips' cfg, tex_cfg, imagenet, bank).
+    cfg.render_device 'device': a shape set rendered batch by batch on `device` (synvid.data.batched)."""
+    if cfg.render_device not in RENDER_DEVICES:
+        raise ValueError(f"render_device must be one of {', '.join(RENDER_DEVICES)}, got {cfg.render_device!r}")
+    if cfg.render_device == "device":
+        if dataset is None:
+            raise ValueError("render_device='device' renders on-the-fly synthetic sets only; a --list file is "
+                             "decoded by the DataLoader workers (use --render-device loader)")
+        render_cfg = (synthetic or {}).get("cfg")
+        return DeviceBatches(ClipPlans(dataset, pretrain_cfg=cfg, render_cfg=render_cfg, size=render_size), device)
     clips = raw_clips(dataset, list_file, pretrain_cfg=cfg, size=render_size, **(synthetic or {}))
     return PretrainDataset(clips, input_size=cfg.input_size, mask_ratio=cfg.mask_ratio, num_frames=cfg.num_frames,
                            seed=cfg.seed)
@@ -70,12 +83,23 @@ class Trainer:
             self.net = torch.compile(self.net)
 
     def loader(self, stop: int) -> DataLoader:
+        """Batches of this rank up to step `stop`; with DeviceBatches, the workers only draw the ClipPlans."""
         sampler = StepSampler(len(self.data), total_batch=self.cfg.batch_size, rank=self.rank,
                               world_size=self.world, seed=self.cfg.seed, start_step=self.start, total_steps=stop)
         workers = self.cfg.num_workers
-        return DataLoader(self.data, batch_size=self.per_rank, sampler=sampler, num_workers=workers,
+        data = self.data.plans if isinstance(self.data, DeviceBatches) else self.data
+        return DataLoader(data, batch_size=self.per_rank, sampler=sampler, num_workers=workers,
                           pin_memory=self.device.type == "cuda", drop_last=True, persistent_workers=workers > 0,
                           prefetch_factor=4 if workers > 0 else None)
+
+    def batches(self, stop: int):
+        """(videos, mask) per step: the loader's, or rendered on the device from the loader's ClipPlans
+        (the render is inside next(), so StepTimer counts it as data wait)."""
+        if not isinstance(self.data, DeviceBatches):
+            yield from self.loader(stop)
+            return
+        for plans in self.loader(stop):
+            yield self.data.batch(plans)
 
     def step(self, videos: torch.Tensor, mask: torch.Tensor, step: int) -> tuple[float, float]:
         """One optimisation step; returns (loss averaged over ranks, lr)."""
@@ -105,7 +129,7 @@ class Trainer:
                    desc="pretrain", dynamic_ncols=True)
         timer, loss = common.StepTimer(), float("nan")
         self.net.train()
-        for step, (videos, mask) in enumerate(self.loader(stop), start=self.start):
+        for step, (videos, mask) in enumerate(self.batches(stop), start=self.start):
             timer.data_ready()
             loss, lr = self.step(videos, mask, step)
             common.check_finite(loss, step + 1, self.run_dir)
@@ -136,7 +160,8 @@ def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, r
         # warn_only: some fused CUDA kernels (e.g. SDPA backward) have no deterministic variant; torch warns
         torch.use_deterministic_algorithms(True, warn_only=True)
     config = to_dict(cfg, dataset=dataset, list=list_file, render_size=render_size, **(extra or {}))
-    data = build_dataset(cfg, dataset=dataset, list_file=list_file, render_size=render_size, synthetic=synthetic)
+    data = build_dataset(cfg, dataset=dataset, list_file=list_file, render_size=render_size, synthetic=synthetic,
+                         device=device)
     common.check_resumable(run_dir, config, "PretrainConfig", RESUME_FREE, ("dataset", "list"))
     if dist.is_main():
         save_config(run_dir, cfg, dataset=dataset, list=list_file, render_size=render_size,

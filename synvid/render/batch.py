@@ -3,7 +3,8 @@ shapes.render_frame_torch for B clips x T frames, with no Python loop per shape,
 
 States are closed form (dynamics.state_at written on tensors); every (frame, shape, 16x16 tile) triple whose
 boxes meet is expanded by repeat_interleave and inside-tested in chunks of PAIRS tiles (bounded memory), the
-top-most shape per pixel kept by scatter_reduce(amax) on z = placement order (PROTOCOLS §6).
+top-most shape per pixel kept by scatter_reduce(amax) on z = placement order (PROTOCOLS §6). Before the pixel
+tests, pairs hidden under a shape that covers their whole tile are dropped (_hidden): same pixels, far fewer tests.
 """
 from dataclasses import replace
 from typing import Optional, Sequence
@@ -16,19 +17,27 @@ from synvid.render import dynamics
 from synvid.render.shapes import TILE, _TILE_OFFSETS, _inside
 
 PAIRS = {"cuda": 1 << 16, "cpu": 1 << 11}   # (tile, shape) pairs per chunk: <= PAIRS * 256 pixel tests
+MARGIN = 0.25   # canvas px the covering test grows a tile by, far above float32 rounding of the inside test
 _KEYS = ("kind", "radius", "centre", "colour", "theta", "speed", "accel", "omega", "scale", "shear",
          "corners", "pivot")
 
 
-def _shapes(name, indices, seed, cfg, device):
-    """sample_shapes of every clip, stacked into float64 / int64 tensors [B, N, ...] on device."""
+def clip_shapes(name: str, index: int, seed: int, cfg: RenderConfig) -> dict:
+    """sample_shapes of one video as progression.render draws them (numpy, [N, ...]): the CPU half of a clip,
+    cheap enough for DataLoader workers (synvid.data.batched)."""
     from synvid import progression
     spec = progression._spec(name)
     if spec.texture is not None:
         raise NotImplementedError(f"batched rendering covers the shape datasets only; {name} is textured "
                                   "(render it with progression.render / the CPU workers)")
     cfg = replace(cfg, speed_multiplier=cfg.speed_multiplier * spec.speed_multiplier)   # as progression.render
-    shs = [dynamics.sample_shapes(dynamics.rng_for(seed, name, int(i), 0), spec, cfg) for i in indices]
+    return {k: v for k, v in dynamics.sample_shapes(dynamics.rng_for(seed, name, int(index), 0), spec, cfg).items()
+            if k in _KEYS}
+
+
+def _shapes(name, indices, seed, cfg, device):
+    """clip_shapes of every clip, stacked into float64 / int64 tensors [B, N, ...] on device."""
+    shs = [clip_shapes(name, i, seed, cfg) for i in indices]
     return {k: torch.as_tensor(np.stack([s[k] for s in shs]), device=device) for k in _KEYS}
 
 
@@ -80,16 +89,45 @@ def _pairs(lo, hi, vis, size):
     return f[inst], k[inst], ty * TILE * size + tx * TILE
 
 
-def _background_rows(name, indices, seed, bg, device):
-    """Colour of label 0 (no shape) per clip [B, 1, 3]: black, or progression's per-video 'color' background."""
+def _hidden(fr, kk, tile, test, size, num_frames, step):
+    """True for the (frame, shape, tile) pairs below (in z) a shape that covers every pixel of the tile: such a
+    pair can never be top-most. Shapes are convex (discs, ellipses, convex quads after an affine map), so a shape
+    covers the tile's pixel square grown by MARGIN iff it holds the 4 corners; the margin keeps float rounding
+    from ever disagreeing with the per-pixel tests, so the rendered pixels are unchanged."""
+    px = 256.0 / size
+    x0 = (tile % size).float() * px - MARGIN
+    y0 = torch.div(tile, size, rounding_mode="floor").float() * px - MARGIN
+    span = (TILE - 1) * px + 2 * MARGIN
+    dx = torch.tensor([0.0, span, 0.0, span], device=tile.device)
+    dy = torch.tensor([0.0, 0.0, span, span], device=tile.device)
+    full = torch.empty(len(fr), dtype=torch.bool, device=tile.device)
+    for s in range(0, len(fr), 64 * step):          # 4 points per pair: 64x the pixel chunk, same memory
+        sl = slice(s, s + 64 * step)
+        pts = torch.stack([x0[sl, None] + dx, y0[sl, None] + dy], -1)                       # [P, 4, 2]
+        full[sl] = test(pts, fr[sl], kk[sl]).all(-1)
+    n = size // TILE
+    cell = fr * n * n + torch.div(tile, size * TILE, rounding_mode="floor") * n + (tile % size) // TILE
+    floor = torch.zeros(num_frames * n * n, dtype=torch.long, device=tile.device)
+    floor.scatter_reduce_(0, cell, torch.where(full, kk + 1, 0), "amax")                    # top full cover + 1
+    return kk + 1 < floor[cell]
+
+
+def background_of(name: str, index: int, seed: int, bg: str) -> np.ndarray:
+    """Colour of label 0 (no shape) of one clip, uint8 [3]: black, or progression's per-video 'color' one."""
     from synvid import progression
     if bg == "black":
-        return torch.zeros(len(indices), 1, 3, dtype=torch.uint8, device=device)
+        return np.zeros(3, dtype=np.uint8)
     if bg == "color":
-        rgb = [progression.background_colour(name, int(i), seed) for i in indices]
-        return torch.tensor(rgb, dtype=torch.uint8, device=device)[:, None]
+        return np.asarray(progression.background_colour(name, int(index), seed), dtype=np.uint8)
     raise NotImplementedError(f"batched rendering implements the black and color backgrounds, not {bg!r} "
                               "(render it with progression.render / the CPU workers)")
+
+
+def resolve_background(name: str, cfg: RenderConfig, background: Optional[str] = None) -> str:
+    """The background progression.render uses: `background`, else the spec's, else cfg.background."""
+    from synvid import progression
+    spec = progression._spec(name)
+    return background or (spec.background if spec.background != "black" else cfg.background)
 
 
 def render_clips(name: str, indices: Sequence[int], frames_per_clip, *, seed: int = 0, size: int = 256,
@@ -99,9 +137,8 @@ def render_clips(name: str, indices: Sequence[int], frames_per_clip, *, seed: in
     `background` (black | color) resolves like progression.render's."""
     from synvid import progression
     cfg, device = cfg or RenderConfig(), torch.device(device)
-    spec = progression._spec(name)
-    bg = background or (spec.background if spec.background != "black" else cfg.background)
-    back = _background_rows(name, indices, seed, bg, device)
+    bg = resolve_background(name, cfg, background)
+    back = torch.as_tensor(np.stack([background_of(name, i, seed, bg) for i in indices]), device=device)
     if size % TILE:
         raise ValueError(f"render size must be a multiple of {TILE}, got {size}")
     frames = torch.as_tensor(np.asarray(frames_per_clip, dtype=np.int64).reshape(len(indices), -1))
@@ -109,8 +146,16 @@ def render_clips(name: str, indices: Sequence[int], frames_per_clip, *, seed: in
         n = progression.num_frames(name, int(i), seed, cfg)
         if any(t < 0 or t >= n for t in fr):
             raise ValueError(f"frames must lie in [0, {n}) for {name} video {i}, got {fr}")
-    sh = _shapes(name, indices, seed, cfg, device)
-    b, t, nsh = len(indices), frames.shape[1], sh["kind"].shape[1]
+    return render_shapes(_shapes(name, indices, seed, cfg, device), back, frames, size)
+
+
+def render_shapes(sh: dict, back: torch.Tensor, frames: torch.Tensor, size: int) -> torch.Tensor:
+    """The pixel half of render_clips: clips sh (clip_shapes stacked, [B, N, ...] tensors on the target device),
+    background colours back uint8 [B, 3], frame ids [B, T] (already validated) -> uint8 [B, T, size, size, 3]."""
+    device = sh["centre"].device
+    if size % TILE:
+        raise ValueError(f"render size must be a multiple of {TILE}, got {size}")
+    b, t, nsh = frames.shape[0], frames.shape[1], sh["kind"].shape[1]
     st = states(sh, frames.to(device))
     lo, hi = _boxes(sh, st)
     vis = (st["alive"] & (hi >= 0).all(-1) & (lo < 256.0).all(-1)).view(b * t, nsh)
@@ -123,16 +168,22 @@ def render_clips(name: str, indices: Sequence[int], frames_per_clip, *, seed: in
     ax = torch.arange(size, **f32) * (256.0 / size)
     grid = torch.stack(torch.meshgrid(ax, ax, indexing="xy"), -1).view(-1, 2)
     top = torch.zeros(b * t * size * size, dtype=torch.int32, device=device)     # 1 + shape index, 0 = none
+    is_circle = sh["kind"] == 0
+
+    def test(pts, f_, k_):                             # inside-test of pts [P, Q, 2] for pairs (frame f_, shape k_)
+        c_ = f_ // t
+        return _inside(pts, ainv[f_, k_], off[f_, k_], pivot[c_, k_], is_circle[c_, k_], r2[c_, k_],
+                       corners[c_, k_])
     fr, kk, tile = _pairs(lo.view(b * t, nsh, 2), hi.view(b * t, nsh, 2), vis, size)
-    clip = fr // t
     step = PAIRS.get(device.type, PAIRS["cpu"])
+    keep = ~_hidden(fr, kk, tile, test, size, b * t, step)
+    fr, kk, tile = fr[keep], kk[keep], tile[keep]
     for s in range(0, len(fr), step):                  # chunks of (tile, shape) pairs: bounded memory
-        f_, k_, c_, t_ = fr[s:s + step], kk[s:s + step], clip[s:s + step], tile[s:s + step]
+        f_, k_, t_ = fr[s:s + step], kk[s:s + step], tile[s:s + step]
         flat = _TILE_OFFSETS(size, device)[None] + t_[:, None]
-        ins = _inside(grid[flat], ainv[f_, k_], off[f_, k_], pivot[c_, k_], sh["kind"][c_, k_] == 0,
-                      r2[c_, k_], corners[c_, k_])
+        ins = test(grid[flat], f_, k_)
         dst = (flat + f_[:, None] * size * size).reshape(-1)
         top.scatter_reduce_(0, dst, (ins * (k_[:, None] + 1)).reshape(-1).int(), "amax")
     top = top.view(b, t * size * size).long()
-    colour = torch.cat([back, sh["colour"].to(torch.uint8)], 1)                  # row 0 = the background
+    colour = torch.cat([back.to(device, torch.uint8)[:, None], sh["colour"].to(torch.uint8)], 1)  # row 0 = back
     return torch.gather(colour, 1, top[..., None].expand(-1, -1, 3)).view(b, t, size, size, 3)

@@ -5,6 +5,16 @@ from synvid.config import RenderConfig
 from synvid.render import dynamics
 
 
+def clip_plan(name: str, draw: int, *, num_frames: int, sampling_rate: int, seed: int, cfg: RenderConfig):
+    """(video index, frame ids) of clip `draw`: fixed sets cycle through their cfg.num_videos videos, start ~ rng
+    stream 3 keyed by the draw, uniform over the video, last frame repeated for short videos (PROTOCOLS §2.2)."""
+    from synvid import progression
+    index = draw % cfg.num_videos if progression._spec(name).fixed else draw
+    n = progression.num_frames(name, index, seed, cfg)
+    start = int(dynamics.rng_for(seed, name, draw, 3).integers(0, max(n - num_frames * sampling_rate, 0) + 1))
+    return index, [min(start + k * sampling_rate, n - 1) for k in range(num_frames)]
+
+
 class SyntheticClips(torch.utils.data.Dataset):
     """Clip i of epoch e. On-the-fly sets draw a new video per (e, i) (the authors' virtual dataset of 9,537 per
     epoch); fixed sets (the textured ones) reuse their cfg.num_videos videos, with a new clip start each epoch."""
@@ -12,7 +22,7 @@ class SyntheticClips(torch.utils.data.Dataset):
     def __init__(self, name, *, epoch_size=9537, num_frames=16, sampling_rate=4, seed=0, size=256,
                  textures=None, cfg=None, tex_cfg=None, imagenet="", bank=""):
         from synvid import progression
-        self.fixed = progression._spec(name).fixed
+        progression._spec(name)
         self.name, self.epoch_size, self.t, self.stride = name, epoch_size, num_frames, sampling_rate
         self.seed, self.size, self.textures, self.epoch = seed, size, textures, 0
         self.cfg = cfg or RenderConfig()
@@ -26,11 +36,7 @@ class SyntheticClips(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         from synvid import progression
-        draw = self.epoch * self.epoch_size + int(i)
-        index = draw % self.cfg.num_videos if self.fixed else draw
-        n = progression.num_frames(self.name, index, self.seed, self.cfg)
-        span = self.t * self.stride
-        start = int(dynamics.rng_for(self.seed, self.name, draw, 3).integers(0, max(n - span, 0) + 1))
-        frames = [min(start + k * self.stride, n - 1) for k in range(self.t)]
+        index, frames = clip_plan(self.name, self.epoch * self.epoch_size + int(i), num_frames=self.t,
+                                  sampling_rate=self.stride, seed=self.seed, cfg=self.cfg)
         return progression.render(self.name, index, seed=self.seed, frames=frames, size=self.size, cfg=self.cfg,
                                   textures=self.textures, **self.source)
