@@ -28,10 +28,9 @@ def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
     """Profile < dataset recipe (paper/authors profiles only) < command-line flags."""
     from dataclasses import fields
 
-    from synvid.data.registry import get
-    recipe = get(args.dataset).overrides if args.profile in ("paper", "authors") else {}
+    from synvid.data.registry import recipe
     cli = {f.name: getattr(args, f.name) for f in fields(FinetuneConfig) if getattr(args, f.name) is not None}
-    return resolve(FinetuneConfig, args.profile, **{**recipe, **cli})
+    return resolve(FinetuneConfig, args.profile, **{**recipe(args.dataset, args.profile), **cli})
 
 
 def main(args: argparse.Namespace) -> dict:

@@ -139,8 +139,8 @@ class LinprobeConfig:
     beta2: float = 0.999
     dropout: float = 0.0                 # Table 6 dropout, as fine-tuning
     drop_path: float = 0.0               # frozen encoder evaluated as a feature extractor
-    augment: bool = False                # False: features of unaugmented clips (see README)
-    cache_features: bool = True          # extract features once, train the head on the cache
+    cache_features: bool = True          # True: head trained on cached features of unaugmented views; False:
+                                         #   the authors' probe, fine-tuning augmentations on every step (README)
     num_frames: int = 16
     sampling_rate: int = 4
     input_size: int = 224
@@ -192,7 +192,7 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
                            "randaug_magnitude": 7, "randaug_num_ops": 4},   # rand-m7-n4-mstd0.5-inc1 (code default)
         "LinprobeConfig": {"base_lr": 0.1,                           # LP.sh: --lr 1e-1, AdamW via DeepSpeed
                            "dropout": 0.5, "drop_path": 0.2,         # FT settings left on in the probe
-                           "augment": True, "cache_features": False},
+                           "cache_features": False},
     },
     "mini": {
         "RenderConfig": {"num_videos": 2000},

@@ -35,10 +35,11 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
-def feature_stats(features) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and unbiased covariance (np.cov, rowvar=False) of features [N, D], as pytorch-fid."""
+def feature_stats(features, unbiased: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of features [N, D]: unbiased (1/(N-1), np.cov) as pytorch-fid's FID, or the population
+    covariance (1/N) as StyleGAN-V's FVD (PROTOCOLS §5.2)."""
     feats = np.asarray(features, np.float64)
-    return feats.mean(axis=0), np.cov(feats, rowvar=False)
+    return feats.mean(axis=0), np.cov(feats, rowvar=False, bias=not unbiased)
 
 
 def _grey(frames: np.ndarray) -> np.ndarray:

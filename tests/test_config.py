@@ -74,3 +74,10 @@ def test_bad_settings_are_refused():
     add_arguments(parser, PretrainConfig)
     with pytest.raises(SystemExit):
         parser.parse_args(["--epochs", "many"])
+
+
+def test_dataset_recipes_per_profile():
+    from synvid.data.registry import recipe
+    assert recipe("hmdb51", "paper") == {} and recipe("hmdb51", "authors") == {"sampling_rate": 2}   # Q9
+    assert recipe("k400", "authors")["dropout"] == 0.0 and recipe("k400", "paper")["epochs"] == 75    # Q15
+    assert recipe("k400", "smoke") == {}

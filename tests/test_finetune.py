@@ -58,6 +58,15 @@ def test_mixup_cutmix_soft_targets():
     assert torch.allclose(t[0], torch.tensor([0.02, 0.92, 0.02, 0.02, 0.02]))
 
 
+def test_repeated_views_are_never_mixed_with_each_other():
+    """Repeated augmentation (R = 2): MixUp/CutMix pair sample i with i - 1, never two views of one video."""
+    clips = torch.arange(4)[:, None, None].expand(4, 2, 1).float() * 10 + torch.arange(2)[None, :, None]
+    videos, labels = ft.flatten_repeats(clips, torch.tensor([5, 6, 7, 8]))
+    assert videos[:, 0].tolist() == [0, 10, 20, 30, 1, 11, 21, 31] and labels.tolist() == [5, 6, 7, 8] * 2
+    partner = videos[:, 0].roll(1, 0)                       # torchvision v2 MixUp / CutMix partner
+    assert not torch.any((partner // 10) == (videos[:, 0] // 10))
+
+
 def test_layer_decay_groups_vit_base():
     from synvid.models import build
     from synvid.optim import param_groups

@@ -97,3 +97,14 @@ def test_i3d_features_shape(weights):
     det = i3d.load_i3d(weights[1])
     clips = np.zeros((2, 4, 16, 16, 3), np.uint8)
     assert i3d.i3d_features(det, clips).shape == (2, 400)
+
+
+def test_cache_is_keyed_by_how_frames_are_rendered(tmp_path):
+    """Another render size or RenderConfig (profile) never reuses cached frames or features."""
+    from synvid.config import RenderConfig
+    cfg = StatsConfig(spectrum_frames=2)
+    small = dict(cfg=RenderConfig(num_shapes=10, min_frames=20, max_frames=24))
+    for size, synthetic in ((32, small), (64, small), (32, dict(cfg=RenderConfig(num_shapes=12)))):
+        compute.Runner(cfg, tmp_path / "cache", size=size, synthetic=synthetic).spectrum("moving_circles")
+    assert len(list((tmp_path / "cache").glob("moving_circles__frames1__*.npz"))) == 3
+    assert compute.render_key(32, small) == compute.render_key(32, dict(small))

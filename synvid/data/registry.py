@@ -1,7 +1,8 @@
 """Labelled video datasets for fine-tuning and probing: one record per dataset (PROTOCOLS.md §1, §2.3-2.4, Q15).
 
 The number of classes is never stored here: it always comes from the split files (`load(...)[1]`).
-`overrides` are per-dataset FinetuneConfig changes applied on top of the profile (documented in docs/finetune.md).
+`overrides` are per-dataset FinetuneConfig changes applied on top of the paper and authors profiles, `authors` only on
+top of the authors profile (documented in docs/finetune.md).
 """
 from __future__ import annotations
 
@@ -16,26 +17,34 @@ from synvid.data import splits
 class DatasetRecord:
     parser: Callable            # (root, split, subset) -> (items, classes)
     test_clips: int             # temporal segments of the multi-view test
-    sampling_rate: int = 4      # PROTOCOLS §2.3 (Q9: HMDB51 as UCF101)
     layout: str = ""            # what --data-root must contain
-    overrides: dict = field(default_factory=dict)
+    overrides: dict = field(default_factory=dict)   # the dataset's recipe (paper and authors profiles)
+    authors: dict = field(default_factory=dict)     # what the authors' scripts changed on top (authors profile)
 
 
 DATASETS: dict[str, DatasetRecord] = {
     "ucf101": DatasetRecord(splits.ucf101, test_clips=5,  # Table 6: 5 x 3 views
                             layout="UCF-101/<Class>/*.avi and ucfTrainTestlist/{classInd,trainlist0k,testlist0k}.txt"),
     "hmdb51": DatasetRecord(splits.hmdb51, test_clips=10,  # §9.3: 10 x 3 views
-                            layout="<class>/*.avi and testTrainMulti_7030_splits/<class>_test_split<k>.txt"),
+                            layout="<class>/*.avi and testTrainMulti_7030_splits/<class>_test_split<k>.txt",
+                            authors={"sampling_rate": 2}),   # Q9: YU's HMDB51 script; the paper: as UCF101 (4)
     # Q15: the official VM K400 ViT-B recipe; the paper's K400 "test" is the validation set (§1.3)
     "k400": DatasetRecord(splits.kinetics400, test_clips=5,
                           layout="annotations/{train,validate}.csv and {train,val}/<label>/<id>_<s>_<e>.mp4",
                           overrides={"epochs": 75, "base_lr": 5e-4, "batch_size": 384, "layer_decay": 0.75,
-                                     "drop_path": 0.1}),
+                                     "drop_path": 0.1, "dropout": 0.0}),   # VM K400: fc_drop 0 (even if authors)
     "list": DatasetRecord(splits.video_list, test_clips=5, layout="train.csv and test.csv (VideoMAE list files)"),
 }
 # The toy sets use the very same readers and layouts; "toy" marks them as never-paper numbers.
 DATASETS["toy_ucf101"] = DatasetRecord(splits.ucf101, test_clips=5, layout=DATASETS["ucf101"].layout)
 DATASETS["toy_hmdb51"] = DatasetRecord(splits.hmdb51, test_clips=10, layout=DATASETS["hmdb51"].layout)
+
+
+def recipe(name: str, profile: str) -> dict:
+    """The FinetuneConfig changes of dataset `name` under `profile` (none for the mini and smoke profiles)."""
+    record = get(name)
+    return {**record.overrides, **record.authors} if profile == "authors" else \
+        dict(record.overrides) if profile == "paper" else {}
 
 
 def get(name: str) -> DatasetRecord:

@@ -28,6 +28,9 @@ class Failed:
     error: str
 
 
+RANDAUG_LEVELS = 11   # timm's _LEVEL_DENOM = 10: magnitudes 0..10
+
+
 def train_augment(cfg) -> Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]:
     """uint8 [T,H,W,3] -> float [3,T,S,S]. v2 transforms get the clip as [T,C,H,W], so every frame
     shares the same parameters (VM applies one op/magnitude and one crop box to the whole clip).
@@ -35,8 +38,9 @@ def train_augment(cfg) -> Callable[[torch.Tensor, torch.Generator | None], torch
     Deviation: torchvision's RandAugment has no magnitude noise (timm's `mstd`) and no per-op p = 0.5;
     `randaug_std` is recorded but not used, and geometric ops use bilinear (VM: bicubic), because torchvision's
     tensor kernels for rotate/affine have no bicubic mode (docs/finetune.md)."""
+    # timm levels run 0..10 (m9 = 0.9 of each op's maximum); torchvision's default 31 bins would make m9 = 9/30
     randaug = v2.RandAugment(num_ops=cfg.randaug_num_ops, magnitude=cfg.randaug_magnitude,
-                             interpolation=v2.InterpolationMode.BILINEAR)
+                             num_magnitude_bins=RANDAUG_LEVELS, interpolation=v2.InterpolationMode.BILINEAR)
     spatial = [v2.RandomResizedCrop(cfg.input_size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), antialias=True)]
     if cfg.flip:
         spatial.append(v2.RandomHorizontalFlip(0.5))

@@ -51,6 +51,13 @@ def soft_targets(labels: torch.Tensor, num_classes: int, smoothing: float) -> to
     return F.one_hot(labels, num_classes).float() * (1.0 - smoothing) + off
 
 
+def flatten_repeats(clips: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """[B,R,...] -> [R*B,...] repetition-major (v0a, v1a, ..., v0b, v1b, ...). torchvision's MixUp/CutMix pair
+    sample i with i-1 (roll), so VM's video-major order (v0a, v0b, ...) would mix half the batch with the other
+    view of the same video (same label); in this order a pair shares a video only when B = 1, as with timm's flip."""
+    return clips.transpose(0, 1).flatten(0, 1), labels.repeat(clips.shape[1])
+
+
 def build_mixing(cfg, num_classes: int):
     """torchvision v2 MixUp/CutMix, one of them per batch with prob 0.5 each (timm Mixup mode 'batch',
     switch_prob 0.5, prob 1.0). Returns fn(videos [B,3,T,H,W], labels [B]) -> (videos, soft targets [B,C])."""
@@ -125,10 +132,10 @@ class Finetuner:
                           persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
 
     def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int) -> tuple[float, float]:
-        """clips [B,R,3,T,S,S] (R repeated augmentations, flattened as VM's collate does); one AdamW step."""
+        """clips [B,R,3,T,S,S] (R repeated augmentations of each video); one AdamW step."""
         lr = common.set_lr(self.optimizer, self.lr, step)
-        videos = clips.flatten(0, 1).to(self.device, non_blocking=True)
-        labels = labels.repeat_interleave(clips.shape[1]).to(self.device)
+        videos, labels = flatten_repeats(clips, labels)
+        videos, labels = videos.to(self.device, non_blocking=True), labels.to(self.device)
         videos, targets = self.mix(videos, labels)
         with common.autocast(self.device, self.cfg.bf16):
             logits = self.net(videos)

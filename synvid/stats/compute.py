@@ -1,6 +1,10 @@
 """Section 5 statistics of one dataset against a reference (UCF101) set, features cached per dataset."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+
 import numpy as np
 
 from synvid import metrics
@@ -29,6 +33,13 @@ def check_weights(stats, inception_weights=None, i3d_weights=None) -> None:
         i3d.check_weights(i3d_weights)
 
 
+def render_key(size: int, synthetic: dict | None) -> str:
+    """A short hash of how synthetic frames are made (size, RenderConfig, TextureConfig, sources)."""
+    opts = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in (synthetic or {}).items()}
+    text = json.dumps({"size": size, **opts}, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
 class Runner:
     """Computes the requested statistics of `dataset` vs `reference`; features cached under `cache_dir`."""
 
@@ -36,12 +47,13 @@ class Runner:
                  i3d_weights=None, root=None, synthetic: dict | None = None):
         self.cfg, self.root, self.cache_dir, self.size, self.device = cfg, root, cache_dir, size, device
         self.synthetic = synthetic   # rendering options of synthetic sets (synvid.stats.sources.Source)
+        self.key = render_key(size, synthetic)   # in every cache name: another size or profile -> new features
         self.inception_weights, self.i3d_weights = inception_weights, i3d_weights
         self._inception = self._i3d = None
 
     def _frames(self, name, n, salt):
         src = Source(name, size=self.size, seed=self.cfg.seed, root=self.root, synthetic=self.synthetic)
-        path = cache_path(self.cache_dir, name, f"frames{salt}", n=n, seed=self.cfg.seed, size=self.size)
+        path = cache_path(self.cache_dir, name, f"frames{salt}", n=n, seed=self.cfg.seed, r=self.key)
         return cached(path, lambda: sample_frames(src, n, seed=self.cfg.seed + salt))
 
     def _inception_feats(self, name, kind, n, frames_fn):
@@ -49,7 +61,7 @@ class Runner:
             if self._inception is None:
                 self._inception = inception.build_inception(self.inception_weights, self.device)
             return inception.inception_features(self._inception, frames_fn(), self.cfg.batch_size, self.device)
-        return cached(cache_path(self.cache_dir, name, kind, n=n, seed=self.cfg.seed), compute)
+        return cached(cache_path(self.cache_dir, name, kind, n=n, seed=self.cfg.seed, r=self.key), compute)
 
     def _clips(self, name, n, t):
         src = Source(name, size=self.size, seed=self.cfg.seed, root=self.root, synthetic=self.synthetic)
@@ -70,7 +82,7 @@ class Runner:
         feats = [self._inception_feats(x, "inception_frames", n, lambda x=x: self._frames(x, n, 3))
                  for x in (name, reference)]
         fd = metrics.frechet_distance(*metrics.feature_stats(feats[0]), *metrics.feature_stats(feats[1]))
-        return {"fid": fd, "frames": n, "implementation": "pytorch-fid InceptionV3 299 bilinear, np.cov"}
+        return {"fid": fd, "frames": n, "implementation": "pytorch-fid InceptionV3 299 bilinear, np.cov (1/(N-1))"}
 
     def fvd(self, name, reference):
         n, t = self.cfg.fvd_videos, self.cfg.fvd_frames
@@ -80,10 +92,12 @@ class Runner:
                 if self._i3d is None:
                     self._i3d = i3d.load_i3d(self.i3d_weights, self.device)
                 return i3d.i3d_features(self._i3d, self._clips(x, n, t), device=self.device)
-            return cached(cache_path(self.cache_dir, x, "i3d", n=n, t=t, seed=self.cfg.seed), compute)
+            return cached(cache_path(self.cache_dir, x, "i3d", n=n, t=t, seed=self.cfg.seed, r=self.key), compute)
         fa, fb = feats(name), feats(reference)
-        fd = metrics.frechet_distance(*metrics.feature_stats(fa), *metrics.feature_stats(fb))
-        return {"fvd": fd, "videos": n, "frames": t, "implementation": "StyleGAN-V I3D, rescale/resize=True"}
+        fd = metrics.frechet_distance(*metrics.feature_stats(fa, unbiased=False),
+                                      *metrics.feature_stats(fb, unbiased=False))
+        return {"fvd": fd, "videos": n, "frames": t,
+                "implementation": "StyleGAN-V I3D, rescale/resize=True, population covariance (1/N)"}
 
     def diversity(self, name):
         n, t = self.cfg.diversity_videos, self.cfg.diversity_frames
