@@ -1,4 +1,5 @@
 """Progression renderer (issue 3): determinism, frames= subsets, static frames, errors, registry ranges."""
+import math
 import subprocess
 import sys
 
@@ -17,6 +18,34 @@ def test_names_and_table8_defaults():
     assert P.NAMES[0] == "static_circles" and len(P.NAMES) == 8
     c = RenderConfig()
     assert (c.min_speed, c.max_speed, c.max_accel, c.num_shapes) == (1.2, 3.0, 0.03, 500)
+    assert (c.max_rotation_speed, c.max_scale_speed, c.max_shear_speed) == (math.pi / 100, 0.005, 0.005)
+    assert (c.size, c.fps, c.min_frames, c.max_frames, c.num_videos) == (256, 25, 100, 200, 9537)
+
+
+@pytest.mark.parametrize("name", P.NAMES[:5])
+def test_sampled_parameters_lie_in_table8_ranges(name):
+    """Per dataset, the drawn per-shape parameters cover Table 8's ranges (and are zero where a set has none)."""
+    spec, c = P.DATASETS[name], RenderConfig()
+    sh = dynamics.sample_shapes(dynamics.rng_for(0, name, 0), spec, c)
+    def within(x, lo, hi):
+        return x.min() >= lo and x.max() <= hi and (x.max() - x.min()) > 0.8 * (hi - lo)
+    assert within(sh["theta"], -math.pi, math.pi)
+    if spec.moving:
+        assert within(sh["speed"], 1.2, 3.0)
+    else:
+        assert not sh["speed"].any()
+    if spec.accelerating:
+        assert within(sh["accel"], -0.03, 0.03)
+    else:
+        assert not sh["accel"].any()
+    polygons = sh["kind"] != 0
+    if spec.affine:
+        assert within(sh["omega"][polygons], -math.pi / 100, math.pi / 100)
+        assert within(sh["scale"], -0.005, 0.005) and within(sh["shear"][polygons], -0.005, 0.005)
+    else:
+        assert not (sh["omega"].any() or sh["scale"].any() or sh["shear"].any())
+    assert set(sh["kind"].tolist()) == ({0} if spec.kinds == ("circle",) else set(range(6)))
+    assert sh["radius"].min() >= 25 and sh["radius"].max() <= 256      # dead leaves, PROTOCOLS §6
 
 
 @pytest.mark.parametrize("name", P.NAMES[:5])
