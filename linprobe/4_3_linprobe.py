@@ -5,8 +5,9 @@
     torchrun --nproc_per_node 8 linprobe/4_3_linprobe.py --dataset ucf101 --data-root /data/ucf101 \
         --init runs/pretrain/m1/last.pth --out runs/linprobe/m1_ucf101
 
-paper profile: cached features of unaugmented views (Table 7: AdamW 1e-2, wd 0); authors profile: the released
-script's augmented-clip probe (AdamW 0.1, fine-tuning augmentations, drop path on). See docs/finetune.md.
+paper profile: cached features of unaugmented views (Table 7: AdamW 1e-2, wd 0; fine-tuning steps per epoch and
+label smoothing); authors profile: the released script's augmented-clip probe (AdamW 0.1, fine-tuning augmentations,
+drop path on). Rerunning the same command resumes from <out>/last.pth. See docs/finetune.md.
 """
 import argparse
 
@@ -38,7 +39,8 @@ def main(args: argparse.Namespace) -> dict:
         dist.cleanup()
     if main_rank:
         print(f"{args.dataset} linear probe ({results['mode']}): top-1 {results['top1']:.2f} "
-              f"top-5 {results['top5']:.2f} over {results['num_videos']} videos ({results['views']} views)")
+              f"top-5 {results['top5']:.2f} over {results['num_videos']} videos ({results['views']} views; "
+              f"{results.get('total_steps')} steps, {results.get('steps_per_epoch')}/epoch)")
     return results
 
 

@@ -1,12 +1,15 @@
-"""Linear probing: the encoder stays frozen in both modes, the head is BN(affine=False) + Linear, results land
-in results.json (toy HMDB51-layout set, tiny ViT, CPU)."""
+"""Linear probing: the encoder stays frozen in both modes, the head is BN(affine=False) + Linear, the cached
+probe follows the fine-tuning schedule (steps per epoch from the number of videos, label smoothing, exact
+resume), results land in results.json (toy HMDB51-layout set, tiny ViT, CPU)."""
 import json
+import math
 
+import numpy as np
 import pytest
 import torch
 
 from synvid.checkpoint import load_checkpoint, save_checkpoint
-from synvid.config import LinprobeConfig, resolve
+from synvid.config import FinetuneConfig, LinprobeConfig, resolve
 from synvid.data import toy
 from synvid.engine import linprobe
 from synvid.models import build
@@ -16,7 +19,7 @@ from synvid.models import build
 def setup(tmp_path_factory):
     base = tmp_path_factory.mktemp("lp")
     root = toy.make_toy_hmdb51(base / "toy_hmdb51", num_classes=2, per_class=4, test_per_class=1,
-                               unused_per_class=1, frames=12)
+                               unused_per_class=1, frames=12)  # 2 train videos per class
     ckpt = base / "pre.pth"
     torch.manual_seed(1)
     save_checkpoint(ckpt, model=build("pretrain_videomae_tiny_patch16_224", num_frames=4, img_size=32),
@@ -32,10 +35,12 @@ def _encoder(sd):
 def test_probe_keeps_encoder_frozen(setup, tmp_path, cached):
     root, ckpt = setup
     cfg = resolve(LinprobeConfig, "smoke", epochs=2, batch_size=2, test_clips=2, cache_features=cached,
-                  augment=not cached, drop_path=0.0 if cached else 0.2)
+                  drop_path=0.0 if cached else 0.2)
     res = linprobe.run(cfg, tmp_path / "run", dataset="toy_hmdb51", data_root=root, init=str(ckpt),
                        profile="smoke", progress=False)
     assert res["mode"] == ("cached" if cached else "augmented") and res["num_videos"] == 2
+    assert res["steps_per_epoch"] == 4 // 2 and res["total_steps"] == 2 * 2  # 4 training videos, batch 2
+    assert res["label_smoothing"] == 0.1
     assert json.loads((tmp_path / "run/results.json").read_text())["views"] == "2x3"
     pre = load_checkpoint(ckpt)["model"]
     model = linprobe.probe_model(linprobe.finetune_settings(cfg, "smoke"), 2, str(ckpt), torch.device("cpu"))
@@ -43,7 +48,113 @@ def test_probe_keeps_encoder_frozen(setup, tmp_path, cached):
     assert [n for n, p in model.named_parameters() if p.requires_grad] == ["head.1.weight", "head.1.bias"]
     for k, v in _encoder(model.state_dict()).items():  # the loaded encoder equals the checkpoint's
         assert torch.equal(v, pre.get(k, pre.get("encoder." + k, v)))
-    if not cached:  # the trained run's last.pth: encoder identical to the pre-trained one
-        after = load_checkpoint(tmp_path / "run/last.pth")["model"]
+    after = load_checkpoint(tmp_path / "run/last.pth")["model"]
+    if cached:  # features of 4 videos x (2 segments x 3 crops); last.pth holds the trained head only
+        assert res["cached_videos"] == 4 and res["cached_views_per_video"] == 6
+        assert not torch.equal(after["1.weight"], model.state_dict()["head.1.weight"])
+    else:  # the trained run's last.pth: encoder identical to the pre-trained one
         assert all(torch.equal(v, after[k]) for k, v in _encoder(model.state_dict()).items())
         assert not torch.equal(after["head.1.weight"], model.state_dict()["head.1.weight"])
+
+
+def _cfg(**kw) -> FinetuneConfig:
+    base = dict(epochs=3, warmup_epochs=1, batch_size=4, base_lr=0.1, min_lr=0.0, weight_decay=0.0,
+                beta2=0.999, dropout=0.0, label_smoothing=0.1, seed=3)
+    return FinetuneConfig(**{**base, **kw})
+
+
+def _head(dim=8, classes=3):
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.BatchNorm1d(dim, affine=False, eps=1e-6), torch.nn.Linear(dim, classes))
+
+
+def _cache(videos=10, views=15, dim=8, classes=3):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(videos, views, dim, generator=g), torch.arange(videos) % classes
+
+
+def _log(run_dir):
+    return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+def test_cached_steps_per_epoch_come_from_videos_not_views(tmp_path):
+    x, y = _cache(videos=10, views=15)
+    res = linprobe.train_head_on_cache(_head(), x, y, _cfg(epochs=3, batch_size=4), tmp_path, {})
+    assert res["steps_per_epoch"] == 10 // 4 and res["total_steps"] == 3 * 2 and res["steps"] == 6
+    assert [r["step"] for r in _log(tmp_path)] == [2, 4, 6]  # not 150 // 4 = 37 per epoch
+    with pytest.raises(ValueError, match="fewer than the total batch"):
+        linprobe.train_head_on_cache(_head(), x, y, _cfg(batch_size=11), tmp_path / "b", {})
+
+
+def test_cached_batch_draws_each_video_once_per_epoch_and_one_view_each():
+    x, _ = _cache(videos=10, views=15)
+    order = np.random.default_rng([3, 0]).permutation(10)
+    seen = []
+    for step in range(2):
+        feats, videos = linprobe.cached_batch(x, order, 4, seed=3, epoch=0, step=step)
+        views = [int((x[v] == f).all(-1).nonzero()) for v, f in zip(videos.tolist(), feats)]
+        assert feats.shape == (4, 8) and all(0 <= v < 15 for v in views)
+        again, _ = linprobe.cached_batch(x, order, 4, seed=3, epoch=0, step=step)
+        assert torch.equal(feats, again)  # seeded by (seed, epoch, step)
+        seen += videos.tolist()
+    assert len(set(seen)) == 8  # no repeats inside an epoch; the tail (2 videos) is dropped
+    other, _ = linprobe.cached_batch(x, order, 4, seed=3, epoch=1, step=0)
+    assert not torch.equal(other, linprobe.cached_batch(x, order, 4, seed=3, epoch=0, step=0)[0])
+
+
+def test_probe_loss_uses_label_smoothing():
+    logits = torch.tensor([[0.0, math.log(3.0)]])  # softmax = (0.25, 0.75)
+    expected = -(0.95 * math.log(0.25) + 0.05 * math.log(0.75))  # targets (1 - 0.1 + 0.05, 0.05)
+    assert linprobe.probe_loss(logits, torch.tensor([0]), 0.1).item() == pytest.approx(expected, rel=1e-6)
+    assert linprobe.probe_loss(logits, torch.tensor([0]), 0.0).item() == pytest.approx(-math.log(0.25), rel=1e-6)
+
+
+def test_cached_training_loss_is_label_smoothed(tmp_path):
+    """lr 0 and a head that outputs fixed logits: the logged loss is the smoothed cross-entropy."""
+    x, _ = _cache(videos=8, views=2, dim=8, classes=2)
+    head = _head(dim=8, classes=2)
+    with torch.no_grad():
+        head[1].weight.zero_()
+        head[1].bias.copy_(torch.tensor([0.0, math.log(3.0)]))
+    linprobe.train_head_on_cache(head, x, torch.zeros(8, dtype=torch.long), _cfg(base_lr=0.0, epochs=1),
+                                 tmp_path, {})
+    expected = -(0.95 * math.log(0.25) + 0.05 * math.log(0.75))
+    assert _log(tmp_path)[0]["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_cached_training_resumes_exactly(tmp_path, dropout):
+    x, y = _cache()
+    cfg = _cfg(dropout=dropout)
+    straight = _head()
+    linprobe.train_head_on_cache(straight, x, y, cfg, tmp_path / "a", {})
+    first = _head()
+    linprobe.train_head_on_cache(first, x, y, cfg, tmp_path / "b", {}, stop_after_epoch=1)
+    resumed = _head()  # a fresh process: a new head, state from last.pth
+    res = linprobe.train_head_on_cache(resumed, x, y, cfg, tmp_path / "b", {})
+    assert res["steps"] == res["total_steps"] == 6
+    for k, v in straight.state_dict().items():  # weights and BN running statistics
+        assert torch.equal(v, resumed.state_dict()[k]), k
+    assert [r["step"] for r in _log(tmp_path / "b")] == [2, 4, 6]
+
+
+def test_stale_feature_cache_is_refused(setup, tmp_path):
+    root, ckpt = setup
+    cfg = resolve(LinprobeConfig, "smoke")
+    torch.save({"x": torch.zeros(1, 1, 1), "y": torch.zeros(1), "settings": "{}"}, tmp_path / "features.pt")
+    with pytest.raises(ValueError, match="other settings"):
+        linprobe._features(cfg, linprobe.finetune_settings(cfg, "smoke"), None, tmp_path, [], 2, None, None, {})
+
+
+def test_cached_run_resumes_and_refuses_other_settings(setup, tmp_path):
+    root, ckpt = setup
+    cfg = resolve(LinprobeConfig, "smoke", epochs=2, batch_size=2, test_clips=2)
+    kw = dict(dataset="toy_hmdb51", data_root=root, init=str(ckpt), profile="smoke", progress=False)
+    first = linprobe.run(cfg, tmp_path / "run", **kw)
+    (tmp_path / "run/DONE").unlink()  # e.g. killed during the test: the rerun resumes from last.pth + features.pt
+    again = linprobe.run(cfg, tmp_path / "run", **kw)
+    assert again["videos"] == first["videos"] and again["steps"] == first["total_steps"]
+    (tmp_path / "run/DONE").unlink()
+    with pytest.raises(ValueError, match="different settings"):
+        linprobe.run(resolve(LinprobeConfig, "smoke", epochs=2, batch_size=2, test_clips=2, base_lr=0.5),
+                     tmp_path / "run", **kw)

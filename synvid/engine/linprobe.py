@@ -3,18 +3,23 @@
 Frozen encoder; head = BatchNorm1d(D, affine=False, eps=1e-6) -> Linear(D, C) on the mean-pooled features
 (MAE / YU `run_linear_probe.py`). Two modes:
 - cached (`cache_features=True`, paper profile): features of the unaugmented test-style views of every training
-  video (num_segments x 3 per video) are extracted once with the encoder in eval mode and the head is trained
-  on that cache with AdamW + cross-entropy (no mixup/RandAug; far cheaper);
+  video (num_segments x test_crops per video) are extracted once with the encoder in eval mode; the head then
+  trains on that cache with the fine-tuning schedule: floor(N_videos / batch) steps per epoch, each step a batch
+  of videos with one random cached view each, AdamW, cross-entropy with the fine-tuning label smoothing
+  (no mixup/RandAug/drop path; far cheaper);
 - augmented clips (`cache_features=False`, authors profile): the fine-tuning loop as the authors ran it: every
   step decodes and augments clips (RandAug, mixup/cutmix, erasing, repeated aug) and the frozen encoder stays in
   train mode, so drop path stays active (§2.6).
-Both end with the same multi-view test (`evaluate`).
+Both resume from `last.pth` (cached: the head and optimizer, saved every epoch) and end with the same multi-view
+test (`evaluate`).
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,11 +28,15 @@ from synvid import dist
 from synvid.config import FinetuneConfig, LinprobeConfig, resolve, save_config, to_dict
 from synvid.data import registry
 from synvid.data.video_dataset import FailureLog
+from synvid.engine import common
 from synvid.engine import finetune as ft
-from synvid.engine.common import autocast
 from synvid.engine.evaluate import evaluate, iter_views, test_dataset
 from synvid.optim import cosine_schedule, scaled_lr
 from synvid.runs import atomic_torch_save, atomic_write_json, is_done, mark_done, read_done
+
+RESUME_FREE = {"num_workers"}
+# settings that change the cached features (a features.pt extracted under other values is refused)
+FEATURE_KEYS = ("model", "num_frames", "sampling_rate", "input_size", "short_side_size", "test_crops", "split")
 
 
 def probe_model(cfg, num_classes: int, init: str, device) -> nn.Module:
@@ -45,7 +54,7 @@ def probe_model(cfg, num_classes: int, init: str, device) -> nn.Module:
 
 def finetune_settings(cfg: LinprobeConfig, profile: str) -> FinetuneConfig:
     """§4.3 'other settings as fine-tuning': the profile's FinetuneConfig with the probe's own values on top;
-    layer decay 1.0 (YU run_linear_probe.py default)."""
+    layer decay 1.0 (YU run_linear_probe.py default). Label smoothing, bf16, etc. come from fine-tuning."""
     shared = {f.name for f in dataclasses.fields(FinetuneConfig)} & {f.name for f in dataclasses.fields(cfg)}
     return dataclasses.replace(resolve(FinetuneConfig, profile), layer_decay=1.0,
                                **{k: getattr(cfg, k) for k in shared})
@@ -54,62 +63,111 @@ def finetune_settings(cfg: LinprobeConfig, profile: str) -> FinetuneConfig:
 @torch.no_grad()
 def extract_features(model: nn.Module, dataset, *, batch_size: int, device, num_workers: int, bf16: bool,
                      failures: FailureLog) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features [N_views_total, D] and labels of every view of every readable video (encoder in eval mode);
-    each rank extracts a shard, the shards are all-gathered in memory."""
+    """Features [N_videos, V, D] (V views per video) and labels [N_videos] of every readable video (encoder in
+    eval mode); each rank extracts a shard, the shards are all-gathered in memory."""
     feats = {}
     for views, _, index in iter_views(dataset, batch_size=batch_size, num_workers=num_workers, device=device,
                                       failures=failures):
-        with autocast(device, bf16):
+        with common.autocast(device, bf16):
             f = model.forward_features(views.flatten(0, 1).to(device))
         for i, part in zip(index.tolist(), f.float().cpu().view(len(index), views.shape[1], -1)):
             feats[i] = part
     gathered = {}
     for part in dist.all_gather_objects(feats):
         gathered.update(part)
-    x = torch.cat([gathered[i] for i in sorted(gathered)])
-    y = torch.cat([torch.full((len(gathered[i]),), dataset.items[i][1]) for i in sorted(gathered)])
+    if not gathered:
+        raise RuntimeError(f"no training video could be read ({len(failures.names)} unreadable)")
+    x = torch.stack([gathered[i] for i in sorted(gathered)])
+    y = torch.tensor([dataset.items[i][1] for i in sorted(gathered)])
     return x, y
 
 
-def train_head_on_cache(head: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: LinprobeConfig) -> list[float]:
-    """AdamW on the cached features; lr = base_lr * batch / 256, warm-up + cosine per step (Table 7)."""
-    g = torch.Generator().manual_seed(cfg.seed)
-    batch = min(cfg.batch_size, len(x))
-    steps = len(x) // batch
+def probe_loss(logits: torch.Tensor, labels: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Fine-tuning's soft-target cross-entropy without mixing: one-hot with label smoothing (timm)."""
+    targets = ft.soft_targets(labels, logits.shape[-1], smoothing)
+    return torch.sum(-targets * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
+
+
+def cached_batch(x: torch.Tensor, order: np.ndarray, batch: int, *, seed: int, epoch: int, step: int,
+                 dropout: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step `step` of an epoch: the videos order[step*batch:(step+1)*batch] (order = the epoch's permutation)
+    and one random cached view of each, plus the classifier dropout mask (fc_drop_rate, before the head as in
+    fine-tuning). All randomness comes from (seed, epoch, step), so a resumed run draws the same batches.
+    Returns (features [batch, D], video indices [batch])."""
+    videos = torch.from_numpy(order[step * batch:(step + 1) * batch])
+    rng = np.random.default_rng([seed, epoch, step])
+    views = torch.from_numpy(rng.integers(x.shape[1], size=len(videos)))
+    feats = x[videos, views]
+    if dropout > 0:
+        keep = torch.from_numpy(rng.random(feats.shape) >= dropout)
+        feats = feats * keep / (1.0 - dropout)
+    return feats, videos
+
+
+def train_head_on_cache(head: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: FinetuneConfig, run_dir: Path,
+                        config: dict, *, stop_after_epoch: int | None = None) -> dict:
+    """Train `head` on cached features x [N_videos, V, D], labels y [N_videos] with the fine-tuning schedule
+    (§3.2 'the same number of ... linear probing steps'): floor(N_videos / batch) steps per epoch (tail dropped),
+    lr = base_lr * batch / 256 with warm-up + cosine per step (Table 7), AdamW, label smoothing. Saves
+    `run_dir/last.pth` after every epoch and resumes from it."""
+    n = len(x)
+    steps = n // cfg.batch_size
+    if steps < 1:
+        raise ValueError(f"{n} training videos are fewer than the total batch {cfg.batch_size}")
     lr = cosine_schedule(scaled_lr(cfg.base_lr, cfg.batch_size), scaled_lr(cfg.min_lr, cfg.batch_size),
                          cfg.epochs, steps, cfg.warmup_epochs)
     opt = torch.optim.AdamW(head.parameters(), lr=float(lr[0]), betas=(cfg.beta1, cfg.beta2),
                             weight_decay=cfg.weight_decay)
-    head.train()
-    losses = []
-    for epoch in range(cfg.epochs):
-        order = torch.randperm(len(x), generator=g)
+    start = common.resume(run_dir, model=head, optimizer=opt) // steps
+    stop = cfg.epochs if stop_after_epoch is None else min(stop_after_epoch, cfg.epochs)
+    log = common.RunLogger(run_dir, resume_step=start * steps)
+    head.train()  # BN running statistics update, as in MAE's probe
+    for epoch in range(start, stop):
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(n)  # as ft.EpochSampler orders videos
+        total = 0.0
         for s in range(steps):
             for group in opt.param_groups:
                 group["lr"] = float(lr[epoch * steps + s])
-            idx = order[s * batch:(s + 1) * batch]
-            loss = F.cross_entropy(head(x[idx]), y[idx])
+            feats, videos = cached_batch(x, order, cfg.batch_size, seed=cfg.seed, epoch=epoch, step=s,
+                                         dropout=cfg.dropout)
+            loss = probe_loss(head(feats), y[videos], cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        losses.append(loss.item())
-    return losses
+            total += loss.item()
+        step = (epoch + 1) * steps
+        common.check_finite(total, step, run_dir)
+        log.write(step, epoch=epoch, loss=total / steps, lr=float(lr[step - 1]))
+        common.save(run_dir, model=head, optimizer=opt, step=step, epoch=epoch + 1, config=config)
+    log.close()
+    return {"steps": max(start, stop) * steps, "steps_per_epoch": steps, "total_steps": cfg.epochs * steps}
 
 
-def _cached(cfg, model, run_dir, train_items, segments, device, failures) -> dict:
-    data = test_dataset(train_items, cfg, num_segments=segments)
+def _features(cfg, fcfg, model, run_dir, train_items, segments, device, failures, extra) -> tuple:
+    """The cached features (features.pt, written once by rank 0), extracted now if absent."""
+    key = json.dumps({**{k: getattr(fcfg, k) for k in FEATURE_KEYS}, "segments": segments, **extra}, sort_keys=True)
     cache = run_dir / "features.pt"
     if cache.exists():
-        x, y = torch.load(cache, weights_only=True).values()
-    else:
-        model.eval()
-        x, y = extract_features(model, data, batch_size=max(cfg.batch_size // 4, 1), device=device,
-                                num_workers=cfg.num_workers, bf16=True, failures=failures)
-        if dist.is_main():
-            atomic_torch_save(cache, {"x": x, "y": y})
-    losses = train_head_on_cache(model.head.cpu(), x.float(), y, cfg)
+        saved = torch.load(cache, weights_only=True)
+        if saved.get("settings") != key:
+            raise ValueError(f"{cache} was extracted with other settings ({saved.get('settings')}); "
+                             f"use another --out or delete it")
+        return saved["x"], saved["y"]
+    model.eval()
+    data = test_dataset(train_items, fcfg, num_segments=segments)
+    x, y = extract_features(model, data, batch_size=max(cfg.batch_size // 8, 1), device=device,
+                            num_workers=cfg.num_workers, bf16=fcfg.bf16, failures=failures)
+    if dist.is_main():
+        atomic_torch_save(cache, {"x": x, "y": y, "settings": key})
+    return x, y
+
+
+def _cached(cfg, fcfg, model, run_dir, train_items, segments, device, failures, config, extra) -> dict:
+    x, y = _features(cfg, fcfg, model, run_dir, train_items, segments, device, failures,
+                     {k: extra[k] for k in ("dataset", "data_root", "init")})
+    results = train_head_on_cache(model.head.cpu(), x.float(), y, fcfg, run_dir, config)
     model.head.to(device)
-    return {"final_loss": losses[-1], "cached_samples": len(x)}
+    return {**results, "cached_videos": len(x), "cached_views_per_video": x.shape[1]}
 
 
 def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: str, profile: str = "paper",
@@ -128,17 +186,20 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
     fcfg = finetune_settings(cfg, profile)
     segments = cfg.test_clips or record.test_clips
     extra = dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(classes), profile=profile)
+    config = to_dict(cfg, fcfg, **extra)
+    common.check_resumable(run_dir, config, "LinprobeConfig", RESUME_FREE, ("dataset", "data_root", "init"))
     if dist.is_main():
         save_config(run_dir, cfg, fcfg, world_size=dist.world_size(), **extra)
+    dist.barrier()
     model = probe_model(fcfg, len(classes), init, device)
     frozen = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
     failures = FailureLog()
     if cfg.cache_features:
-        results = _cached(cfg, model, run_dir, train_items, segments, device, failures)
+        results = _cached(cfg, fcfg, model, run_dir, train_items, segments, device, failures, config, extra)
     else:  # the authors' way: the fine-tuning loop with only the head trainable
-        trainer = ft.Finetuner(fcfg, run_dir, train_items, len(classes), init, to_dict(cfg, fcfg, **extra), device,
-                               model=model)
-        results = {"steps": trainer.fit(failures, progress=progress)}
+        trainer = ft.Finetuner(fcfg, run_dir, train_items, len(classes), init, config, device, model=model)
+        results = {"steps": trainer.fit(failures, progress=progress), "steps_per_epoch": trainer.steps_per_epoch,
+                   "total_steps": trainer.total_steps}
     changed = [k for k, v in model.state_dict().items() if k in frozen and not torch.equal(v, frozen[k])]
     if changed:
         raise RuntimeError(f"linear probing changed frozen encoder weights: {changed[:5]}")
@@ -146,7 +207,8 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
     test = test_dataset(test_items, fcfg, num_segments=segments)
     results.update(evaluate(model, test, batch_size=max(cfg.batch_size // 8, 1), device=device,
                             num_workers=cfg.num_workers, bf16=fcfg.bf16))
-    results.update(mode="cached" if cfg.cache_features else "augmented", views=f"{segments}x{cfg.test_crops}")
+    results.update(mode="cached" if cfg.cache_features else "augmented", views=f"{segments}x{cfg.test_crops}",
+                   label_smoothing=fcfg.label_smoothing)
     if dist.is_main():
         atomic_write_json(run_dir / "results.json", results)
         mark_done(run_dir, {k: v for k, v in results.items() if k != "videos"})
