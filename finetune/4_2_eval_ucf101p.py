@@ -1,8 +1,12 @@
 """Evaluate a fine-tuned UCF101 classifier on the 14 UCF101-P corruptions (paper Section 4.2, Figure 3).
 
     python finetune/4_2_eval_ucf101p.py --run runs/ft_ucf101 --p-root data/ucf101p --out runs/ucf101p/ours
+    python finetune/4_2_eval_ucf101p.py --run runs/ft_ucf101 --data-root data/UCF101 --out runs/ucf101p/ours
     python finetune/4_2_eval_ucf101p.py --chart-only --compare ours=runs/ucf101p/ours/summary.json \
         videomae=runs/ucf101p/vm/summary.json --out runs/ucf101p/compare
+Pixel corruptions are applied to each uint8 test view after the resize and crop (PROTOCOLS §4.3), read from
+--data-root (default: the clean root named in --p-root's manifest); the codecs come from --p-root (written by
+data_gen/4_2_make_ucf101p.py) or, without it, are re-encoded on the fly.
 Writes <out>/<corruption>/results.json, <out>/summary.json, <out>/figure3.png (this model plus --compare ones) and
 the count of corruptions on which the first model beats each other one (<out>/wins.json).
 """
@@ -15,9 +19,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     add_profile_argument(parser)
     parser.add_argument("--run", help="fine-tuning run directory (config.json + last.pth)")
     parser.add_argument("--label", default="model", help="name of this model in the chart")
-    src = parser.add_mutually_exclusive_group()
-    src.add_argument("--p-root", help="UCF101-P written by data_gen/4_2_make_ucf101p.py")
-    src.add_argument("--data-root", help="clean UCF101: corrupt on the fly")
+    parser.add_argument("--p-root", help="UCF101-P codec tree written by data_gen/4_2_make_ucf101p.py")
+    parser.add_argument("--data-root", help="clean UCF101 (default: the --p-root manifest's source)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--names", nargs="+", default=None, help="corruptions (default: all 14)")
     parser.add_argument("--num-segments", type=int, default=5, help="test clips (UCF101: 5, PROTOCOLS §2.4)")
@@ -52,7 +55,7 @@ def main(args: argparse.Namespace) -> dict:
                     compare=args.compare, profile=args.profile)
         if not args.chart_only:
             if not args.run or not (args.p_root or args.data_root):
-                raise ValueError("give --run and one of --p-root / --data-root (or --chart-only)")
+                raise ValueError("give --run and --p-root and/or --data-root (or --chart-only)")
             device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
             model, ft_cfg, _ = load_finetuned(args.run, device)
             summary = evaluate_ucf101p(model, ft_cfg, args.out, names=names, severity=cfg.severity, seed=cfg.seed,

@@ -1,7 +1,9 @@
 """UCF101-P corruptions (Schiappa et al. 2023; paper Figure 3; PROTOCOLS.md §4).
 
 Every corruption takes uint8 [T, H, W, 3] in 0-255 and returns uint8 of the same shape (PROTOCOLS §4.3 / Q23:
-not the float-through-ToPILImage path of the authors' test loader). Formulas that are defined on [0, 1] are
+not the float-through-ToPILImage path of the authors' test loader). Where it acts (PROTOCOLS §4.3, Q13): the 12
+pixel corruptions (`PER_VIEW`) on each 224 test view after resize and crop; the two codecs (`WHOLE_VIDEO`) on the
+whole decoded video, which is then viewed normally. Formulas that are defined on [0, 1] are
 computed in float on [0, 1]. All frames are processed at once in torch; randomness comes from one
 `torch.Generator` seeded from (name, severity, seed), so a call is deterministic.
 Parameters: PROTOCOLS §4.2 (SCH `core/video_perturb.py` = YU `video_pertube.py`; codecs from SCH-VL).
@@ -26,6 +28,7 @@ class Corruption:
     fn: Callable               # fn(x_float [T,3,H,W] in [0,1] or uint8 video, param, generator) -> same
     inferred: bool             # PROTOCOLS §4.1: not confirmed to be one of the paper's 14
     uint8_io: bool = False     # True: fn works on the uint8 [T,H,W,3] video directly (jpeg, codecs)
+    whole_video: bool = False  # True: a re-encoding of the whole test video (codecs, Q13); else per test view
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -179,19 +182,25 @@ def jpeg(video, quality, g):
 
 def _codec(codec: str) -> Callable:
     def reencode(video, q, g):
-        from synvid.video_io import read_video, write_video
+        from synvid.video_io import read_video
 
-        # Q13: SCH-VL passes -q:v up to 100; MPEG quantisers stop at 31, so write_video clamps q to 31.
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "v.avi"
-            write_video(path, video, fps=25, codec=codec, crf=None, qscale=min(q, 31))
-            out = read_video(path)
+            out = read_video(_encode(codec, video, q, Path(tmp) / "v.avi", fps=25))
         if out.shape != video.shape:
             raise RuntimeError(f"{codec} round-trip changed the video from {list(video.shape)} to {list(out.shape)}")
         return out
     return reencode
 
 
+def _encode(codec: str, video: torch.Tensor, q: int, path: Path, fps: float) -> Path:
+    from synvid.video_io import write_video
+
+    # Q13: SCH-VL passes -q:v up to 100; MPEG quantisers stop at 31, so q is clamped to 31. With a fixed quantiser
+    # the decoded frames do not depend on fps (checked for both codecs), so a file written here decodes to `apply`.
+    return write_video(path, video, fps=fps, codec=codec, crf=None, qscale=min(q, 31))   # exact rate: video_io
+
+
+CODEC_OF = {"codec1": "mpeg2video", "codec2": "mpeg4"}  # SCH-VL generate_noisy_videos.py
 REGISTRY: dict[str, Corruption] = {
     "translate": Corruption("camera", (8, 16, 24, 32, 40), translate, False),
     "rotate": Corruption("camera", (7, 13, 19, 25, 31), rotate, False),
@@ -206,10 +215,14 @@ REGISTRY: dict[str, Corruption] = {
     "impulse_noise": Corruption("noise", (.03, .06, .09, .17, .27), impulse_noise, False),
     "speckle_noise": Corruption("noise", (.15, .20, .25, .30, .35), speckle_noise, False),
     "jpeg": Corruption("digital", (25, 18, 15, 10, 7), jpeg, False, uint8_io=True),
-    "codec1": Corruption("digital", (20, 40, 60, 80, 100), _codec("mpeg2video"), True, uint8_io=True),
-    "codec2": Corruption("digital", (15, 30, 45, 60, 75), _codec("mpeg4"), True, uint8_io=True),
+    "codec1": Corruption("digital", (20, 40, 60, 80, 100), _codec(CODEC_OF["codec1"]), True, uint8_io=True,
+                         whole_video=True),
+    "codec2": Corruption("digital", (15, 30, 45, 60, 75), _codec(CODEC_OF["codec2"]), True, uint8_io=True,
+                         whole_video=True),
 }
 NAMES: tuple[str, ...] = tuple(REGISTRY)
+WHOLE_VIDEO: tuple[str, ...] = tuple(n for n, r in REGISTRY.items() if r.whole_video)
+PER_VIEW: tuple[str, ...] = tuple(n for n, r in REGISTRY.items() if not r.whole_video)
 FAMILIES: dict[str, tuple[str, ...]] = {}
 for _name, _rec in REGISTRY.items():
     FAMILIES[_rec.family] = FAMILIES.get(_rec.family, ()) + (_name,)
@@ -217,13 +230,7 @@ for _name, _rec in REGISTRY.items():
 
 def apply(name: str, video: torch.Tensor, severity: int, seed: int = 0) -> torch.Tensor:
     """Corrupt uint8 [T, H, W, 3] (0-255) with `name` at `severity` (1-5); deterministic given `seed`."""
-    if name not in REGISTRY:
-        raise ValueError(f"unknown corruption {name!r}; choose from {', '.join(NAMES)}")
-    if severity not in (1, 2, 3, 4, 5):
-        raise ValueError(f"severity must be 1-5, got {severity!r}")
-    if not isinstance(video, torch.Tensor) or video.dtype != torch.uint8 or video.ndim != 4 or video.shape[-1] != 3:
-        raise ValueError(f"expected a uint8 tensor [T, H, W, 3], got {getattr(video, 'dtype', type(video))} "
-                         f"{list(getattr(video, 'shape', []))}")
+    _check(name, video, severity)
     record = REGISTRY[name]
     g = torch.Generator().manual_seed(zlib.crc32(f"{name}/{severity}/{seed}".encode()))
     param = record.params[severity - 1]
@@ -233,3 +240,23 @@ def apply(name: str, video: torch.Tensor, severity: int, seed: int = 0) -> torch
     x = video.permute(0, 3, 1, 2).float() / 255
     y = record.fn(x, param, g)
     return (y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+def _check(name: str, video, severity: int) -> None:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown corruption {name!r}; choose from {', '.join(NAMES)}")
+    if severity not in (1, 2, 3, 4, 5):
+        raise ValueError(f"severity must be 1-5, got {severity!r}")
+    if not isinstance(video, torch.Tensor) or video.dtype != torch.uint8 or video.ndim != 4 or video.shape[-1] != 3:
+        raise ValueError(f"expected a uint8 tensor [T, H, W, 3], got {getattr(video, 'dtype', type(video))} "
+                         f"{list(getattr(video, 'shape', []))}")
+
+
+def write_whole_video(name: str, video: torch.Tensor, severity: int, path, fps: float) -> Path:
+    """Write the codec corruption `name` of uint8 [T, H, W, 3] as the codec's own file at `path` (atomic), so the
+    stored video is the re-encoding itself, not a second encoding of it; decoding it gives `apply(name, video,
+    severity)`."""
+    if name not in WHOLE_VIDEO:
+        raise ValueError(f"{name!r} is not a whole-video corruption; those are {', '.join(WHOLE_VIDEO)}")
+    _check(name, video, severity)
+    return _encode(CODEC_OF[name], video, REGISTRY[name].params[severity - 1], Path(path), fps)

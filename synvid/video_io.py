@@ -5,6 +5,8 @@ and writing through PyAV, whose wheels carry FFmpeg with libx264, mpeg4 and mpeg
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
 from pathlib import Path
 from typing import Sequence
 
@@ -33,6 +35,15 @@ def _as_uint8_thwc(frames) -> np.ndarray:
     return array
 
 
+def frame_rate(fps) -> int | Fraction:
+    """An exact rate for PyAV (a float such as 29.97 crashes it; MPEG codecs accept only the standard rates):
+    integers stay integers, NTSC-like rates become n*1000/1001, the rest the nearest small fraction."""
+    if isinstance(fps, Fraction) or float(fps).is_integer():
+        return Fraction(fps) if isinstance(fps, Fraction) else int(round(float(fps)))
+    ntsc = Fraction(round(float(fps) * 1.001) * 1000, 1001)
+    return ntsc if abs(float(ntsc) - float(fps)) < 1e-3 else Fraction(float(fps)).limit_denominator(1001)
+
+
 def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264", crf: int | None = 18,
                 qscale: int | None = None) -> Path:
     """Write uint8 frames [T, H, W, 3] (RGB) to `path` atomically.
@@ -51,7 +62,7 @@ def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264
 
     def write(tmp: str) -> None:
         with av.open(tmp, mode="w") as container:
-            stream = container.add_stream(codec, rate=int(round(fps)) if float(fps).is_integer() else fps)
+            stream = container.add_stream(codec, rate=frame_rate(fps))
             stream.width, stream.height = width, height
             stream.pix_fmt = CODECS[codec]["pix_fmt"]
             if codec == "libx264" and crf is not None:

@@ -76,3 +76,22 @@ def test_write_video_qscale_changes_size(tmp_path, codec):
     sizes = [write_video(tmp_path / f"{q}.avi", frames, codec=codec, crf=None, qscale=q).stat().st_size
              for q in (2, 31)]
     assert sizes[0] > 2 * sizes[1], sizes
+
+
+def test_where_each_corruption_acts():
+    """PROTOCOLS §4.3 / Q13: the codecs re-encode the whole video, the 12 others act on each test view."""
+    assert corruptions.WHOLE_VIDEO == ("codec1", "codec2")
+    assert set(corruptions.PER_VIEW) | set(corruptions.WHOLE_VIDEO) == set(corruptions.NAMES)
+    assert len(corruptions.PER_VIEW) == 12
+
+
+@pytest.mark.parametrize("name", ["codec1", "codec2"])
+def test_written_codec_file_decodes_to_apply(tmp_path, name):
+    from synvid.video_io import read_video
+    video = _video(t=6, h=48, w=64)
+    path = corruptions.write_whole_video(name, video, 2, tmp_path / "v.avi", fps=30000 / 1001)  # NTSC, as UCF101
+    assert torch.equal(read_video(path), corruptions.apply(name, video, 2))
+    with pytest.raises(ValueError, match="not a whole-video"):
+        corruptions.write_whole_video("jpeg", video, 2, tmp_path / "j.avi", fps=25)
+    with pytest.raises(ValueError, match="severity"):
+        corruptions.write_whole_video(name, video, 0, tmp_path / "x.avi", fps=25)

@@ -41,3 +41,11 @@ def test_list_file_round_trip(tmp_path):
     assert items[0] == (str(tmp_path / "a.mp4"), 0) and items[1] == (str(tmp_path / "b" / "c.mp4"), 3)
     with pytest.raises(ValueError, match="whitespace"):
         write_list(tmp_path / "bad.csv", [("has space.mp4", 0)])
+
+
+@pytest.mark.parametrize("fps, codec", [(29.97, "libx264"), (29.97, "mpeg2video"), (12.5, "mpeg4")])
+def test_non_integer_frame_rates_are_written_exactly(tmp_path, fps, codec):
+    """UCF101 / HMDB51 videos report rates such as 29.97; PyAV needs an exact rate (MPEG-2: a standard one)."""
+    from synvid.video_io import frame_rate, video_info, write_video
+    path = write_video(tmp_path / "v.avi", torch.zeros(4, 32, 32, 3, dtype=torch.uint8), fps=fps, codec=codec, crf=None)
+    assert abs(video_info(path)["fps"] - fps) < 0.01 and frame_rate(25) == 25
