@@ -4,6 +4,7 @@ upsampled (nearest) to the frames. Keys are captured with a forward pre-hook on 
 model code is untouched."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +106,7 @@ def save_grid(clips: np.ndarray, rows: list[np.ndarray], labels: list[str], path
             ax.imshow(row[c // frames, t_idx[c % frames]])
             ax.set_xticks([]), ax.set_yticks([])
             if c == 0:
-                ax.set_ylabel(name, fontsize=7)
+                ax.set_ylabel(textwrap.fill(name.replace("_", " "), 16), fontsize=6)
     fig.tight_layout()
     atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     plt.close(fig)
