@@ -24,6 +24,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     parser.add_argument("--imagenet", default="", help="ImageFolder root for the image-crop sets")
     parser.add_argument("--bank", default="", help="texture bank (data_gen/3_1_texture_banks.py) for textured sets")
+    parser.add_argument("--mix-list", default=None, help="real videos (list file) for --mix-fraction (Table 11)")
+    parser.add_argument("--mix-name", default="ucf101", help="name of the --mix-list set in the result key "
+                                                           "<dataset>_<name>_<pct>pct (Table 11)")
     add_arguments(parser, PretrainConfig)
     return parser
 
@@ -39,8 +42,10 @@ def main(args: argparse.Namespace) -> dict:
     synthetic = dict(cfg=render, tex_cfg=resolve(TextureConfig, args.profile), imagenet=args.imagenet, bank=args.bank)
     try:
         results = run(cfg, args.out, dataset=args.dataset, list_file=args.list_file, render_size=render.size,
-                      synthetic=synthetic, stop_after=args.stop_after, progress=not args.no_progress,
-                      extra={"profile": args.profile, "imagenet": args.imagenet, "bank": args.bank})
+                      synthetic=synthetic, mix_list=args.mix_list, stop_after=args.stop_after,
+                      progress=not args.no_progress,
+                      extra={"profile": args.profile, "imagenet": args.imagenet, "bank": args.bank,
+                             "mix_name": args.mix_name})
         main_rank = dist.is_main()
     except (ValueError, FileNotFoundError, ImportError, NonFiniteLossError, CheckpointError, VideoReadError) as e:
         raise SystemExit(f"error: {e}") from e

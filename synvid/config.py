@@ -79,6 +79,7 @@ class PretrainConfig:
     save_every: int = 1000               # steps between atomic checkpoints
     num_workers: int = 8                 # DataLoader workers per process
     render_device: str = "loader"        # issues 3/5: loader = CPU workers render; device = shape sets on the GPU
+    mix_fraction: float = 0.0            # Table 11 / §9.4: this fraction of each epoch from --mix-list (real videos)
     deterministic: bool = False          # torch.use_deterministic_algorithms (exact resume, slower on CUDA)
     tensorboard: bool = False            # also write TensorBoard scalars to <out>/tb
     seed: int = 0

@@ -122,11 +122,21 @@ def _infer_pretrain(config: dict) -> str | None:
         upstream = _load_json(folder / "config.json")
         if upstream.get("pretrain_dataset"):
             return upstream["pretrain_dataset"]
-        if upstream.get("dataset") and "PretrainConfig" in upstream:
-            return upstream["dataset"]
-        if upstream.get("list") and "PretrainConfig" in upstream:   # a materialised set (3_1_generate.py)
-            return _load_json(Path(upstream["list"]).parent / "config.json").get("dataset")
+        if "PretrainConfig" in upstream:
+            return _pretrain_key(upstream)
     return None
+
+
+def _pretrain_key(config: dict) -> str | None:
+    """The reported.csv key of a pre-training run: its dataset, the dataset of its materialised list, and for a
+    Table 11 mix `<dataset>_<mix_name>_<pct>pct`."""
+    name = config.get("dataset")
+    if not name and config.get("list"):                             # a materialised set (3_1_generate.py)
+        name = _load_json(Path(config["list"]).parent / "config.json").get("dataset")
+    mix = config["PretrainConfig"].get("mix_fraction", 0)
+    if name and mix:
+        return f"{name}_{config.get('mix_name', 'ucf101')}_{round(100 * mix)}pct"
+    return name
 
 
 def record_from_run(run_dir: str | Path) -> dict | None:

@@ -150,3 +150,31 @@ def test_on_the_fly_synthetic_dataset_with_the_profile_render_config(tmp_path):
     assert all(clips[i].shape == (smoke().num_frames, 32, 32, 3) for i in range(2))
     with pytest.raises(ValueError, match="unknown dataset 'nope'.*moving_circles"):
         run(smoke(), tmp_path / "bad", dataset="nope", progress=False)
+
+
+def test_mixed_with_real_videos_table11(video_list, tmp_path):
+    """--mix-fraction r: the last r of each epoch's indices are real clips (authors' AlignedDataset_video)."""
+    from synvid.config import RenderConfig
+    from synvid.data.pretrain_data import MixedClips
+    from synvid.tables import record_from_run
+    render = dict(cfg=RenderConfig(size=32, num_shapes=12, min_frames=20, max_frames=24))
+    data = build_dataset(smoke(mix_fraction=0.25), dataset="moving_circles", render_size=32, synthetic=render,
+                         mix_list=str(video_list)).clips
+    assert isinstance(data, MixedClips) and len(data) == 8 and data.first_real == 6
+    assert data[2].shape[1:] == (32, 32, 3) and data[7].shape[1:] == (48, 64, 3)     # synthetic | real (64x48)
+    again = build_dataset(smoke(mix_fraction=0.25), dataset="moving_circles", render_size=32, synthetic=render,
+                          mix_list=str(video_list)).clips
+    assert torch.equal(data[7], again[7])                                     # the real clip is seeded
+    with pytest.raises(ValueError, match="needs --mix-list"):
+        build_dataset(smoke(mix_fraction=0.25), dataset="moving_circles", render_size=32, synthetic=render)
+    with pytest.raises(ValueError, match="--mix-list"):
+        build_dataset(smoke(mix_fraction=0.25, render_device="device"), dataset="moving_circles",
+                      render_size=32, synthetic=render, mix_list=str(video_list))
+    run(smoke(epochs=1, mix_fraction=0.25), tmp_path / "mix", dataset="moving_circles", render_size=32,
+        synthetic=render, mix_list=str(video_list), progress=False, extra={"mix_name": "ucf101"})
+    finetune = tmp_path / "ft"
+    finetune.mkdir()
+    (finetune / "config.json").write_text(json.dumps({"FinetuneConfig": {}, "dataset": "ucf101",
+                                                      "init": str(tmp_path / "mix" / "last.pth")}))
+    (finetune / "DONE").write_text(json.dumps({"top1": 90.0}))
+    assert record_from_run(finetune)["pretrain_dataset"] == "moving_circles_ucf101_25pct"   # reported.csv key

@@ -55,7 +55,22 @@ class VideoListClips(Dataset):
 
 
 def raw_clips(dataset: str | None, list_file: str | None, *, pretrain_cfg, size: int = 256, textures=None,
-              **synthetic) -> Dataset:
+              mix_list: str | None = None, **synthetic) -> Dataset:
+    """`mix_list`: real videos replacing the last pretrain_cfg.mix_fraction of each epoch (MixedClips, Table 11)."""
+    clips = _clips(dataset, list_file, pretrain_cfg=pretrain_cfg, size=size, textures=textures, **synthetic)
+    if pretrain_cfg.mix_fraction == 0:
+        if mix_list:
+            raise ValueError("--mix-list given but mix_fraction is 0 (set --mix-fraction)")
+        return clips
+    if not mix_list:
+        raise ValueError(f"mix_fraction {pretrain_cfg.mix_fraction} needs --mix-list FILE (the real videos)")
+    real = VideoListClips(mix_list, num_frames=pretrain_cfg.num_frames, sampling_rate=pretrain_cfg.sampling_rate,
+                          seed=pretrain_cfg.seed)
+    return MixedClips(clips, real, pretrain_cfg.mix_fraction, seed=pretrain_cfg.seed)
+
+
+def _clips(dataset: str | None, list_file: str | None, *, pretrain_cfg, size: int = 256, textures=None,
+           **synthetic) -> Dataset:
     """The clip source: a synthetic name (synvid.progression) or a list file (materialised or natural videos).
     `synthetic`: SyntheticClips' rendering options (cfg = RenderConfig, tex_cfg, imagenet, bank)."""
     if (dataset is None) == (list_file is None):
@@ -72,6 +87,33 @@ def raw_clips(dataset: str | None, list_file: str | None, *, pretrain_cfg, size:
     return progression.SyntheticClips(dataset, epoch_size=pretrain_cfg.epoch_size, num_frames=pretrain_cfg.num_frames,
                                       sampling_rate=pretrain_cfg.sampling_rate, seed=pretrain_cfg.seed, size=size,
                                       textures=textures, **synthetic)
+
+
+class MixedClips(Dataset):
+    """Table 11 (§9.4, "replacing 25% and 75% of training data by sampling real videos"): as the authors'
+    AlignedDataset_video, the last `fraction` of each epoch's indices are a random clip of `real` (seeded by
+    (seed, epoch, index)); the others are `primary`'s clip of that index."""
+
+    def __init__(self, primary: Dataset, real: Dataset, fraction: float, seed: int = 0):
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"mix_fraction must lie in (0, 1), got {fraction}")
+        self.primary, self.real, self.seed, self.epoch = primary, real, seed, 0
+        self.first_real = int(len(primary) * (1.0 - fraction))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        for part in (self.primary, self.real):
+            if hasattr(part, "set_epoch"):
+                part.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.primary)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        if i < self.first_real:
+            return self.primary[i]
+        j = int(torch.randint(len(self.real), (1,), generator=sample_generator(self.seed, self.epoch, i, 4)))
+        return self.real[j]
 
 
 class PretrainDataset(Dataset):

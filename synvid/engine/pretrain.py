@@ -29,18 +29,19 @@ RENDER_DEVICES = ("loader", "device")
 
 
 def build_dataset(cfg: PretrainConfig, *, dataset=None, list_file=None, render_size: int = 256,
-                  synthetic: dict | None = None, device="cpu") -> PretrainDataset | DeviceBatches:
+                  synthetic: dict | None = None, device="cpu", mix_list: str | None = None
+                  ) -> PretrainDataset | DeviceBatches:
     """`synthetic`: how a synthetic set is rendered (SyntheticClips' cfg, tex_cfg, imagenet, bank).
     cfg.render_device 'device': a shape set rendered batch by batch on `device` (synvid.data.batched)."""
     if cfg.render_device not in RENDER_DEVICES:
         raise ValueError(f"render_device must be one of {', '.join(RENDER_DEVICES)}, got {cfg.render_device!r}")
     if cfg.render_device == "device":
-        if dataset is None:
-            raise ValueError("render_device='device' renders on-the-fly synthetic sets only; a --list file is "
-                             "decoded by the DataLoader workers (use --render-device loader)")
+        if dataset is None or cfg.mix_fraction > 0:
+            raise ValueError("render_device='device' renders on-the-fly synthetic sets only; a --list file or a "
+                             "--mix-list is decoded by the DataLoader workers (use --render-device loader)")
         render_cfg = (synthetic or {}).get("cfg")
         return DeviceBatches(ClipPlans(dataset, pretrain_cfg=cfg, render_cfg=render_cfg, size=render_size), device)
-    clips = raw_clips(dataset, list_file, pretrain_cfg=cfg, size=render_size, **(synthetic or {}))
+    clips = raw_clips(dataset, list_file, pretrain_cfg=cfg, size=render_size, mix_list=mix_list, **(synthetic or {}))
     return PretrainDataset(clips, input_size=cfg.input_size, mask_ratio=cfg.mask_ratio, num_frames=cfg.num_frames,
                            seed=cfg.seed)
 
@@ -147,8 +148,8 @@ class Trainer:
 
 
 def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, render_size: int = 256,
-        synthetic: dict | None = None, stop_after: int | None = None, progress: bool = True,
-        extra: dict | None = None) -> dict:
+        synthetic: dict | None = None, mix_list: str | None = None, stop_after: int | None = None,
+        progress: bool = True, extra: dict | None = None) -> dict:
     """Pre-train into `out` (resuming if last.pth exists); returns the results written to DONE.
     `synthetic`: rendering options of an on-the-fly set (build_dataset); recorded in config.json."""
     run_dir = Path(out)
@@ -159,12 +160,13 @@ def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, r
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         # warn_only: some fused CUDA kernels (e.g. SDPA backward) have no deterministic variant; torch warns
         torch.use_deterministic_algorithms(True, warn_only=True)
-    config = to_dict(cfg, dataset=dataset, list=list_file, render_size=render_size, **(extra or {}))
+    config = to_dict(cfg, dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
+                     **(extra or {}))
     data = build_dataset(cfg, dataset=dataset, list_file=list_file, render_size=render_size, synthetic=synthetic,
-                         device=device)
-    common.check_resumable(run_dir, config, "PretrainConfig", RESUME_FREE, ("dataset", "list"))
+                         device=device, mix_list=mix_list)
+    common.check_resumable(run_dir, config, "PretrainConfig", RESUME_FREE, ("dataset", "list", "mix_list"))
     if dist.is_main():
-        save_config(run_dir, cfg, dataset=dataset, list=list_file, render_size=render_size,
+        save_config(run_dir, cfg, dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
                     world_size=dist.world_size(), **(extra or {}))
     dist.barrier()
     trainer = Trainer(cfg, run_dir, data, config, device)
