@@ -133,6 +133,9 @@ def texture_source(name: str, seed: int = 0, size: int = 256, device="cpu", imag
         pool = max(1, round((spec.texture_pool or TextureConfig.pool_size) * scale))
         kw = dict(seed=seed, size=tex_cfg.size, device=device, pool_size=pool)
         if spec.dynamic:
+            if bank:
+                raise ValueError(f"{name} walks StyleGAN latents frame by frame; a texture bank holds static "
+                                 "textures (generate on the fly: drop --bank)")
             src = tex_mod.DynamicStyleGAN(highfreq=kind == "stylegan_highfreq", **kw)
             if spec.saturated:
                 src = _SaturatedWalk(src, seed)

@@ -57,6 +57,20 @@ def test_mix_halves(folder, mix_with):
         textures.source("mix", imagenet=folder, mix_with="noise")
 
 
+def test_mix_reads_its_generated_half_from_a_bank(tmp_path, folder):
+    write_bank(tmp_path / "stat", "statistical", 4, seed=3, size=32, shard=2)
+    kw = dict(seed=3, size=32, imagenet=folder, pool_size=6)
+    banked = textures.source("mix", bank=tmp_path / "stat", **kw)
+    assert banked.pool_size == 6
+    assert torch.equal(banked.get(torch.arange(6)), textures.source("mix", **kw).get(torch.arange(6)))
+    with pytest.raises(ValueError, match="holds statistical"):
+        textures.source("mix", bank=tmp_path / "stat", mix_with="stylegan", **kw)
+    with pytest.raises(ValueError, match="the mix needs 5"):
+        textures.source("mix", bank=tmp_path / "stat", **{**kw, "pool_size": 10})
+    with pytest.raises(ValueError, match="a bank is for generated kinds"):
+        textures.source("imagenet", bank=tmp_path / "stat", **kw)
+
+
 def test_bad_folders(tmp_path, folder):
     with pytest.raises(FileNotFoundError, match="missing_dir"):
         textures.source("imagenet", size=32, imagenet=tmp_path / "missing_dir")

@@ -78,11 +78,26 @@ class DynamicStyleGAN(Generated):
 MIX_WITH = ("statistical", "stylegan")
 
 
+def _bank(root, kind: str, seed: int, first: int | None = None):
+    """A bank of `kind` textures of `seed`; `first`: use only its first ids (a mix's half), which it must hold."""
+    from synvid.textures.banks import Bank
+    src = Bank(root)
+    if src.manifest["source"] != kind or src.manifest["seed"] != seed:
+        raise ValueError(f"bank {root} holds {src.manifest['source']} seed {src.manifest['seed']}, "
+                         f"not {kind} seed {seed}")
+    if first is not None:
+        if src.pool_size < first:
+            raise ValueError(f"bank {root} holds {src.pool_size} textures; the mix needs {first}")
+        src.pool_size = first
+    return src
+
+
 def source(kind: str, *, seed: int = 0, size: int = 256, device="cpu", imagenet=None, pool_size: int = 300_000,
            bank=None, saturated: bool = False, mix_with: str = "statistical"):
     """A TextureSource for `kind` (statistical | stylegan | stylegan_highfreq | imagenet | mix).
 
-    `bank`: a directory written by data_gen/3_1_texture_banks.py, read instead of generating (same pixels).
+    `bank`: a directory written by data_gen/3_1_texture_banks.py, read instead of generating (same pixels); for
+    `mix`, a bank of `mix_with` textures for the generated half.
     `mix`: pool_size // 2 images (ids below the half) followed by pool_size // 2 `mix_with` textures:
     "statistical" is Table 10's "150k images & 150k statistical textures", "stylegan" Table 2's
     "150k images & 150k StyleGAN".
@@ -93,19 +108,18 @@ def source(kind: str, *, seed: int = 0, size: int = 256, device="cpu", imagenet=
         raise ValueError(f"unknown texture kind {kind!r}; choose from {KINDS}")
     if mix_with not in MIX_WITH:
         raise ValueError(f"mix_with must be one of {MIX_WITH}, got {mix_with!r}")
-    if bank is not None:
-        from synvid.textures.banks import Bank
-        src = Bank(bank)
-        if src.manifest["source"] != kind or src.manifest["seed"] != seed:
-            raise ValueError(f"bank {bank} holds {src.manifest['source']} seed {src.manifest['seed']}, "
-                             f"not {kind} seed {seed}")
-    elif kind in GENERATED:
-        src = Generated(kind, seed=seed, size=size, device=device, pool_size=pool_size)
+    if kind in GENERATED:
+        src = _bank(bank, kind, seed) if bank else Generated(kind, seed=seed, size=size, device=device,
+                                                             pool_size=pool_size)
     else:
         if not imagenet:
             raise ValueError(f"texture kind {kind!r} needs an ImageFolder directory: pass --imagenet DIR")
         half = pool_size // 2 if kind == "mix" else pool_size
         src = ImageCrops(imagenet, seed=seed, size=size, pool_size=half)
-        if kind == "mix":
-            src = Mix(src, Generated(mix_with, seed=seed, size=size, device=device, pool_size=half))
+        if kind == "mix":     # the generated half may come from a bank of `mix_with` (same pixels)
+            other = _bank(bank, mix_with, seed, half) if bank else \
+                Generated(mix_with, seed=seed, size=size, device=device, pool_size=half)
+            src = Mix(src, other)
+        elif bank:
+            raise ValueError(f"texture kind {kind!r} reads images from --imagenet; a bank is for generated kinds")
     return Saturated(src, seed=seed) if saturated else src
