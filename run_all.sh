@@ -2,9 +2,13 @@
 # Reproduce the paper section by section:
 #   data (§3.1) -> pretrain (§3.2) -> finetune + linprobe (§4.1, §4.3) -> ucf101p (§4.2) -> analysis (§5) -> tables
 #
-#   bash run_all.sh [--profile paper|authors|mini|smoke] [--only STAGE] [--from STAGE] [--dry-run]
+#   bash run_all.sh [--profile paper|authors|mini|smoke] [--ablations] [--only STAGE] [--from STAGE] [--dry-run]
 #
-# A stage is skipped when runs/<profile>/stages/<stage>.DONE exists; otherwise it runs again (each command
+# --ablations adds the ablation sets of Tables 2, 3, 9, 10, 11 and 12 (pre-training + UCF101 fine-tuning each).
+# Optional: K400_ROOT adds Table 4; VIDEOMAE_UCF101_CKPT / VIDEOMAE_K400_CKPT (official VideoMAE checkpoints)
+# add the "UCF101" rows of Table 1 / Figure 3 and the "Kinetics-400" row of Table 4.
+#
+# A stage is skipped when runs/<profile>/stages/<stage>[.ablations].DONE exists; otherwise it runs again (each command
 # resumes its own partial outputs). Logs: runs/<profile>/logs/<stage>.log.
 # Real data for the paper-scale profiles (checked before any work starts):
 #   UCF101_ROOT (holds UCF-101/ and ucfTrainTestlist/), HMDB51_ROOT, K400_ROOT, IMAGENET_ROOT (ImageFolder train),
@@ -15,14 +19,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 
 STAGES=(data pretrain finetune ucf101p analysis tables)
-PROFILE=paper; ONLY=""; FROM=""; DRY=0
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+PROFILE=paper; ONLY=""; FROM=""; DRY=0; ABLATIONS=0
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
     --only) ONLY="${2:?--only needs a stage}"; shift 2 ;;
     --from) FROM="${2:?--from needs a stage}"; shift 2 ;;
     --dry-run) DRY=1; shift ;;
+    --ablations) ABLATIONS=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_all.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -33,6 +38,8 @@ for stage in $ONLY $FROM; do
 done
 
 RUNS="runs/$PROFILE"
+DONE_TAG=""                        # a stage done without the ablations is not done with them
+if [ "$ABLATIONS" = 1 ]; then DONE_TAG=".ablations"; fi
 source "$ROOT/scripts/stages.sh"   # stage_commands STAGE: one command per line for $PROFILE
 
 selected() {
@@ -55,7 +62,7 @@ missing_script() {  # prints the script of a command when it does not exist yet
 if [ "$DRY" = 1 ]; then
   for stage in "${STAGES[@]}"; do
     selected "$stage" || continue
-    echo "## stage $stage$([ -f "$RUNS/stages/$stage.DONE" ] && echo ' (DONE, would be skipped)')"
+    echo "## stage $stage$([ -f "$RUNS/stages/$stage$DONE_TAG.DONE" ] && echo ' (DONE, would be skipped)')"
     while IFS= read -r cmd; do
       [ -n "$cmd" ] || continue
       script=$(missing_script "$cmd")
@@ -70,7 +77,7 @@ source "$ROOT/scripts/bootstrap.sh"
 mkdir -p "$RUNS/logs" "$RUNS/stages"
 for stage in "${STAGES[@]}"; do
   selected "$stage" || continue
-  if [ -f "$RUNS/stages/$stage.DONE" ]; then echo "== $stage: done, skipped ($RUNS/stages/$stage.DONE)"; continue; fi
+  if [ -f "$RUNS/stages/$stage$DONE_TAG.DONE" ]; then echo "== $stage: done, skipped ($RUNS/stages/$stage$DONE_TAG.DONE)"; continue; fi
   echo "== $stage (log: $RUNS/logs/$stage.log)"
   : >"$RUNS/logs/$stage.log"
   while IFS= read -r cmd; do
@@ -88,6 +95,6 @@ for stage in "${STAGES[@]}"; do
       exit 1
     fi
   done < <(stage_commands "$stage")
-  date -u +%FT%TZ >"$RUNS/stages/$stage.DONE"
+  date -u +%FT%TZ >"$RUNS/stages/$stage$DONE_TAG.DONE"
 done
 echo "== all selected stages done: tables in results/$PROFILE/tables, figures in results/$PROFILE/figures"

@@ -37,12 +37,13 @@ def main(args: argparse.Namespace) -> dict:
     from synvid import dist
     from synvid.checkpoint import CheckpointError
     from synvid.engine.common import NonFiniteLossError
+    from synvid.data.registry import run_extra
     from synvid.engine.finetune import run
     from synvid.video_io import VideoReadError
     try:
         cfg = config_from_args(args)
         results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
-                      stop_after=args.stop_after, progress=not args.no_progress, extra={"profile": args.profile})
+                      stop_after=args.stop_after, progress=not args.no_progress, extra=run_extra(args))
         main_rank = dist.is_main()
     except (ValueError, FileNotFoundError, NonFiniteLossError, CheckpointError, VideoReadError) as e:
         raise SystemExit(f"error: {e}") from e

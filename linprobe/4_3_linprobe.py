@@ -26,12 +26,13 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> dict:
     from synvid import dist
     from synvid.checkpoint import CheckpointError
+    from synvid.data.registry import run_extra
     from synvid.engine.linprobe import run
     from synvid.video_io import VideoReadError
     try:
         cfg = from_args(LinprobeConfig, args)
         results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
-                      profile=args.profile, progress=not args.no_progress)
+                      profile=args.profile, progress=not args.no_progress, extra=run_extra(args))
         main_rank = dist.is_main()
     except (ValueError, FileNotFoundError, RuntimeError, CheckpointError, VideoReadError) as e:
         raise SystemExit(f"error: {e}") from e

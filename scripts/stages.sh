@@ -1,20 +1,37 @@
-# The commands of each run_all.sh stage, per profile. Sourced by run_all.sh (which sets PROFILE and RUNS).
+# The commands of each run_all.sh stage, per profile. Sourced by run_all.sh (which sets PROFILE, RUNS, ABLATIONS).
 # The smoke profile runs everything on CPU in minutes on toy data; its numbers are never paper results.
 
 # The progression of Section 3.1 (registry keys, in order).
 PROGRESSION=(static_circles moving_circles moving_shapes moving_transforming_shapes accelerating_transforming_shapes
              accelerating_transforming_textures accelerating_transforming_stylegan accelerating_transforming_image_crops)
-TEXTURED=(accelerating_transforming_textures accelerating_transforming_stylegan accelerating_transforming_image_crops)
+# The ablations of Tables 2, 3, 9, 10 and 12 (run_all.sh --ablations): synvid.progression.ABLATIONS, split into the
+# sets rendered on the fly and the fixed ones that are materialised first (tests check both lists against the registry).
+ABLATIONS_ON_THE_FLY=(moving_circles_slow moving_shapes_slow moving_transforming_shapes_slow
+                      accelerating_transforming_shapes_slow static_images_5pct stylegan_static_5pct)
+ABLATIONS_FIXED=(accelerating_transforming_textures_slow images_300k images_150k_stylegan_150k dynamic_stylegan_crops
+                 dynamic_stylegan_videos dynamic_stylegan_highfreq images_150k_statistical_150k images_300k_color_bg
+                 images_300k_image_bg statistical_saturated statistical_color_bg_saturated
+                 dynamic_stylegan_crops_saturated images_300k_saturated images_150k_statistical_150k_saturated
+                 images_300k_color_bg_saturated images_300k_image_bg_saturated images_1300k_saturated)
+# Table 11: "<set> <fraction of each epoch replaced by real UCF101 videos>"
+MIXES=("accelerating_transforming_shapes 0.25" "accelerating_transforming_shapes 0.75"
+       "accelerating_transforming_image_crops 0.5")
+FIXED=(accelerating_transforming_textures accelerating_transforming_stylegan accelerating_transforming_image_crops
+       "${ABLATIONS_FIXED[@]}")
 
 if [ "$PROFILE" = smoke ]; then
   PRETRAIN_SETS=(moving_circles accelerating_transforming_shapes)
   UCF101_ROOT="$RUNS/toy/toy_ucf101"; HMDB51_ROOT="$RUNS/toy/toy_hmdb51"
   UCF_DATASET=toy_ucf101; HMDB_DATASET=toy_hmdb51
-  LAUNCH="python"; QUIET="--no-progress"
+  LAUNCH="python"; QUIET="--no-progress"; ABLATIONS=0
 else
   PRETRAIN_SETS=("${PROGRESSION[@]}")
   UCF_DATASET=ucf101; HMDB_DATASET=hmdb51
   LAUNCH="torchrun --nproc_per_node ${NPROC:-gpu}"; QUIET=""
+fi
+ABLATION_SETS=()
+if [ "${ABLATIONS:-0}" = 1 ]; then
+  ABLATION_SETS=("${ABLATIONS_ON_THE_FLY[@]}" "${ABLATIONS_FIXED[@]}")
 fi
 
 check_inputs() {  # fail before any work when a paper-scale input is missing
@@ -23,8 +40,12 @@ check_inputs() {  # fail before any work when a paper-scale input is missing
   [ -d "${UCF101_ROOT:-}/UCF-101" ] || missing+=("UCF101_ROOT (a folder holding UCF-101/ and ucfTrainTestlist/)")
   [ -d "${HMDB51_ROOT:-}" ] || missing+=("HMDB51_ROOT (HMDB51 videos + testTrainMulti_7030_splits/)")
   [ -d "${IMAGENET_ROOT:-}" ] || missing+=("IMAGENET_ROOT (ImageNet train in ImageFolder layout)")
-  [ -f "${INCEPTION_WEIGHTS:-}" ] || missing+=("INCEPTION_WEIGHTS (pt_inception-2015-12-05 .pth, for FID; docs: analysis)")
-  [ -f "${I3D_WEIGHTS:-}" ] || missing+=("I3D_WEIGHTS (i3d_torchscript.pt, for FVD; docs: analysis)")
+  [ -f "${INCEPTION_WEIGHTS:-}" ] || missing+=("INCEPTION_WEIGHTS (pt_inception-2015-12-05 .pth, for FID; README: analysis)")
+  [ -f "${I3D_WEIGHTS:-}" ] || missing+=("I3D_WEIGHTS (i3d_torchscript.pt, for FVD; README: analysis)")
+  local var
+  for var in K400_ROOT VIDEOMAE_UCF101_CKPT VIDEOMAE_K400_CKPT; do   # optional, but a given path must exist
+    [ -z "${!var:-}" ] || [ -e "${!var}" ] || missing+=("$var (set to ${!var}, which does not exist)")
+  done
   if [ ${#missing[@]} -gt 0 ]; then
     printf 'run_all.sh --profile %s needs real data; set:\n' "$1" >&2
     printf '  %s\n' "${missing[@]}" >&2
@@ -36,8 +57,36 @@ check_inputs() {  # fail before any work when a paper-scale input is missing
   fi
 }
 
+is_fixed() { [[ " ${FIXED[*]} " == *" $1 "* ]]; }
+
+bank_for() {  # the texture bank a fixed set reads (none: generated on the fly, or ImageNet images)
+  case "$1" in
+    accelerating_transforming_stylegan|images_150k_stylegan_150k) echo "--bank $RUNS/textures/stylegan" ;;
+    *textures*|*statistical*) echo "--bank $RUNS/textures/statistical" ;;
+  esac
+}
+
+imagenet_for() {  # sets that read ImageNet images (image crops, mixes, static 5%, image backgrounds)
+  case "$1" in *image*) echo "--imagenet \$IMAGENET_ROOT" ;; esac
+}
+
+pretrain_cmd() {  # pretrain_cmd SET [OUT_NAME EXTRA...]: a fixed set trains on its materialised list (as the authors)
+  local name=$1 out=${2:-$1}; shift $(( $# > 1 ? 2 : 1 ))
+  local data="--dataset $name $(imagenet_for "$name")"
+  is_fixed "$name" && data="--list $RUNS/data/$name/train.csv"
+  echo "$LAUNCH pretrain/3_2_pretrain.py --profile $PROFILE $data $* --out $RUNS/pretrain/$out $QUIET" | tr -s ' ' | sed 's/ $//'
+}
+
+mix_name() { local pct; pct=$(awk -v f="$2" 'BEGIN { printf "%d", f * 100 + 0.5 }'); echo "${1}_ucf101_${pct}pct"; }
+
+finetune_cmd() {  # finetune_cmd SCRIPT DATASET ROOT INIT OUT [EXTRA...]
+  local script=$1 dataset=$2 root=$3 init=$4 out=$5; shift 5
+  echo "$LAUNCH $script --profile $PROFILE --dataset $dataset --data-root $root --init $init $* --out $out $QUIET" \
+    | tr -s ' ' | sed 's/ $//'
+}
+
 stage_commands() {
-  local p="--profile $PROFILE" name init
+  local p="--profile $PROFILE" name init entry
   case "$1" in
   data)
     if [ "$PROFILE" = smoke ]; then
@@ -53,45 +102,64 @@ stage_commands() {
       for name in statistical stylegan; do
         echo "python data_gen/3_1_texture_banks.py $p --source $name --num 300000 --out $RUNS/textures/$name"
       done
-      echo "python data_gen/3_1_generate.py $p --dataset accelerating_transforming_textures --bank $RUNS/textures/statistical --out $RUNS/data/accelerating_transforming_textures --workers 16"
-      echo "python data_gen/3_1_generate.py $p --dataset accelerating_transforming_stylegan --bank $RUNS/textures/stylegan --out $RUNS/data/accelerating_transforming_stylegan --workers 16"
-      echo "python data_gen/3_1_generate.py $p --dataset accelerating_transforming_image_crops --imagenet \$IMAGENET_ROOT --out $RUNS/data/accelerating_transforming_image_crops --workers 16"
-      echo "python data_gen/3_1_sample_grid.py $p --out $RUNS/figures/fig1_samples"
+      for name in "${FIXED[@]}"; do
+        [[ " ${PRETRAIN_SETS[*]} ${ABLATION_SETS[*]} " == *" $name "* ]] || continue
+        echo "python data_gen/3_1_generate.py $p --dataset $name $(bank_for "$name") $(imagenet_for "$name") --out $RUNS/data/$name --workers 16" | tr -s ' '
+      done
+      echo "python data_gen/3_1_sample_grid.py $p --imagenet \$IMAGENET_ROOT --out $RUNS/figures/fig1_samples"
+      [ "${ABLATIONS:-0}" = 1 ] && echo "python data_gen/4_0_write_list.py $p --dataset ucf101 --data-root $UCF101_ROOT --subset train --out $RUNS/data/ucf101_train.csv"
     fi ;;
   pretrain)
-    for name in "${PRETRAIN_SETS[@]}"; do
-      if [[ " ${TEXTURED[*]} " == *" $name "* ]]; then   # the fixed textured sets: their materialised videos
-        echo "$LAUNCH pretrain/3_2_pretrain.py $p --list $RUNS/data/$name/train.csv --out $RUNS/pretrain/$name $QUIET"
-      else                                               # the shape sets: rendered on the fly, as the authors did
-        echo "$LAUNCH pretrain/3_2_pretrain.py $p --dataset $name --out $RUNS/pretrain/$name $QUIET"
-      fi
-    done ;;
+    for name in "${PRETRAIN_SETS[@]}" "${ABLATION_SETS[@]}"; do pretrain_cmd "$name"; done
+    if [ "${ABLATIONS:-0}" = 1 ]; then
+      for entry in "${MIXES[@]}"; do
+        set -- $entry
+        pretrain_cmd "$1" "$(mix_name "$1" "$2")" --mix-fraction "$2" --mix-list "$RUNS/data/ucf101_train.csv"
+      done
+    fi ;;
   finetune)
-    echo "$LAUNCH finetune/4_1_finetune.py $p --dataset $UCF_DATASET --data-root $UCF101_ROOT --init scratch --out $RUNS/finetune/$UCF_DATASET/scratch $QUIET"
+    finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" scratch "$RUNS/finetune/$UCF_DATASET/scratch"
     for name in "${PRETRAIN_SETS[@]}"; do
       init="$RUNS/pretrain/$name/last.pth"
-      echo "$LAUNCH finetune/4_1_finetune.py $p --dataset $UCF_DATASET --data-root $UCF101_ROOT --init $init --out $RUNS/finetune/$UCF_DATASET/$name $QUIET"
-      echo "$LAUNCH finetune/4_1_finetune.py $p --dataset $HMDB_DATASET --data-root $HMDB51_ROOT --init $init --out $RUNS/finetune/$HMDB_DATASET/$name $QUIET"
-      echo "$LAUNCH linprobe/4_3_linprobe.py $p --dataset $UCF_DATASET --data-root $UCF101_ROOT --init $init --out $RUNS/linprobe/$UCF_DATASET/$name $QUIET"
+      finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" "$init" "$RUNS/finetune/$UCF_DATASET/$name"
+      finetune_cmd finetune/4_1_finetune.py "$HMDB_DATASET" "$HMDB51_ROOT" "$init" "$RUNS/finetune/$HMDB_DATASET/$name"
+      finetune_cmd linprobe/4_3_linprobe.py "$UCF_DATASET" "$UCF101_ROOT" "$init" "$RUNS/linprobe/$UCF_DATASET/$name"
+    done
+    if [ -n "${VIDEOMAE_UCF101_CKPT:-}" ]; then   # Table 1 "UCF101": the official VideoMAE UCF101 checkpoint (Q16)
+      finetune_cmd finetune/4_1_finetune.py ucf101 "$UCF101_ROOT" "\$VIDEOMAE_UCF101_CKPT" "$RUNS/finetune/ucf101/ucf101" --pretrain-name ucf101
+      finetune_cmd finetune/4_1_finetune.py hmdb51 "$HMDB51_ROOT" "\$VIDEOMAE_UCF101_CKPT" "$RUNS/finetune/hmdb51/ucf101" --pretrain-name ucf101
+      finetune_cmd linprobe/4_3_linprobe.py ucf101 "$UCF101_ROOT" "\$VIDEOMAE_UCF101_CKPT" "$RUNS/linprobe/ucf101/ucf101" --pretrain-name ucf101
+    fi
+    if [ -n "${K400_ROOT:-}" ]; then              # Table 4 (the official K400 recipe, Q15)
+      finetune_cmd finetune/4_1_finetune.py k400 "\$K400_ROOT" scratch "$RUNS/finetune/k400/scratch"
+      finetune_cmd finetune/4_1_finetune.py k400 "\$K400_ROOT" "$RUNS/pretrain/accelerating_transforming_image_crops/last.pth" "$RUNS/finetune/k400/accelerating_transforming_image_crops"
+      [ -n "${VIDEOMAE_K400_CKPT:-}" ] && finetune_cmd finetune/4_1_finetune.py k400 "\$K400_ROOT" "\$VIDEOMAE_K400_CKPT" "$RUNS/finetune/k400/k400" --pretrain-name k400
+    fi
+    local extra=("${ABLATION_SETS[@]}")
+    if [ "${ABLATIONS:-0}" = 1 ]; then
+      for entry in "${MIXES[@]}"; do set -- $entry; extra+=("$(mix_name "$1" "$2")"); done
+    fi
+    for name in "${extra[@]}"; do                  # the ablation tables report UCF101 fine-tuning only
+      finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" "$RUNS/pretrain/$name/last.pth" "$RUNS/finetune/$UCF_DATASET/$name"
     done ;;
   ucf101p)
     echo "python data_gen/4_2_make_ucf101p.py $p --data-root $UCF101_ROOT --out $RUNS/ucf101p/data $QUIET"
-    for name in scratch "${PRETRAIN_SETS[@]}"; do
+    local evaluated=(scratch "${PRETRAIN_SETS[@]}")
+    [ -n "${VIDEOMAE_UCF101_CKPT:-}" ] && evaluated+=(ucf101)
+    for name in "${evaluated[@]}"; do
       echo "python finetune/4_2_eval_ucf101p.py $p --run $RUNS/finetune/$UCF_DATASET/$name --p-root $RUNS/ucf101p/data --label $name --out $RUNS/ucf101p/eval/$name"
     done ;;
   analysis)
     local stats="$RUNS/analysis/stats"   # 5_3 and 5_4 share it: results/<dataset>.json, merged
+    local sets ckpts; sets=$(IFS=,; echo "${PRETRAIN_SETS[*]}")
+    ckpts=$(IFS=,; printf '%s' "${PRETRAIN_SETS[*]/#/$RUNS/pretrain/}" | sed 's#,#/last.pth,#g'; echo /last.pth)
+    local reference="--reference $UCF101_ROOT/ucfTrainTestlist/trainlist01.txt --video-root $UCF101_ROOT/UCF-101"
     if [ "$PROFILE" = smoke ]; then
-      local ckpts labels
-      ckpts=$(IFS=,; printf '%s' "${PRETRAIN_SETS[*]/#/$RUNS/pretrain/}" | sed 's#,#/last.pth,#g'; echo /last.pth)
-      labels=$(IFS=,; echo "${PRETRAIN_SETS[*]}")
-      echo "python analysis/5_4_frame_properties.py $p --datasets $labels --stats spectrum,color --reference $UCF101_ROOT/ucfTrainTestlist/trainlist01.txt --video-root $UCF101_ROOT/UCF-101 --out $stats"
-      echo "python analysis/5_5_visualize_features.py $p --checkpoints $ckpts --labels $labels --data-root $UCF101_ROOT/UCF-101 --class-name Orbit --model vit_tiny_patch16_224 --num-frames 4 --img-size 32 --out $RUNS/analysis/fig5_pca"
+      echo "python analysis/5_4_frame_properties.py $p --datasets $sets --stats spectrum,color $reference --out $stats"
+      echo "python analysis/5_5_visualize_features.py $p --checkpoints $ckpts --labels $sets --data-root $UCF101_ROOT/UCF-101 --class-name Orbit --model vit_tiny_patch16_224 --num-frames 4 --img-size 32 --out $RUNS/analysis/fig5_pca"
     else
-      local sets ckpts; sets=$(IFS=,; echo "${PROGRESSION[*]}")
-      ckpts=$(IFS=,; printf '%s' "${PRETRAIN_SETS[*]/#/$RUNS/pretrain/}" | sed 's#,#/last.pth,#g'; echo /last.pth)
-      echo "python analysis/5_3_similarity.py $p --datasets $sets --reference $UCF101_ROOT/ucfTrainTestlist/trainlist01.txt --video-root $UCF101_ROOT/UCF-101 --inception-weights \$INCEPTION_WEIGHTS --i3d-weights \$I3D_WEIGHTS --out $stats"
-      echo "python analysis/5_4_frame_properties.py $p --datasets $sets --reference $UCF101_ROOT/ucfTrainTestlist/trainlist01.txt --video-root $UCF101_ROOT/UCF-101 --inception-weights \$INCEPTION_WEIGHTS --out $stats"
+      echo "python analysis/5_3_similarity.py $p --datasets $sets $reference --imagenet \$IMAGENET_ROOT --inception-weights \$INCEPTION_WEIGHTS --i3d-weights \$I3D_WEIGHTS --out $stats"
+      echo "python analysis/5_4_frame_properties.py $p --datasets $sets $reference --imagenet \$IMAGENET_ROOT --inception-weights \$INCEPTION_WEIGHTS --out $stats"
       echo "python analysis/5_5_visualize_features.py $p --checkpoints $ckpts --labels $sets --data-root $UCF101_ROOT/UCF-101 --class-name PlayingGuitar --out $RUNS/analysis/fig5_pca"
     fi
     echo "python analysis/5_4_correlations.py $p --stats-dir $stats/results --runs $RUNS --only-profile $PROFILE --out $RUNS/analysis/fig4" ;;

@@ -79,7 +79,15 @@ def load(name: str, root: str | Path, subset: str, split: int = 1) -> tuple[list
 def add_run_arguments(parser, init_help: str = "'scratch' or a checkpoint path") -> None:
     """The data/init/output flags shared by finetune/4_1_finetune.py and linprobe/4_3_linprobe.py."""
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="labelled dataset")
-    parser.add_argument("--data-root", required=True, help="dataset tree (layouts: docs/finetune.md)")
+    parser.add_argument("--data-root", required=True, help="dataset tree (layouts: README, fine-tuning section)")
     parser.add_argument("--init", required=True, help=init_help)
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    parser.add_argument("--pretrain-name", default=None,
+                        help="reported.csv key of --init's pre-training when no synvid run made it (the official "
+                             "VideoMAE checkpoints: ucf101, k400); recorded as pretrain_dataset")
+
+
+def run_extra(args) -> dict:
+    """What a fine-tune / probe run records besides its config: the profile and an explicit pre-training name."""
+    return {"profile": args.profile, **({"pretrain_dataset": args.pretrain_name} if args.pretrain_name else {})}
