@@ -158,3 +158,21 @@ def test_cached_run_resumes_and_refuses_other_settings(setup, tmp_path):
     with pytest.raises(ValueError, match="different settings"):
         linprobe.run(resolve(LinprobeConfig, "smoke", epochs=2, batch_size=2, test_clips=2, base_lr=0.5),
                      tmp_path / "run", **kw)
+
+
+def test_cli_records_an_official_checkpoints_name(setup, tmp_path):
+    """linprobe/4_3_linprobe.py end to end; --pretrain-name is what the tables file the result under."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from synvid.tables import record_from_run
+    root, ckpt = setup
+    script = Path(__file__).resolve().parents[1] / "linprobe" / "4_3_linprobe.py"
+    out = subprocess.run([sys.executable, str(script), "--profile", "smoke", "--dataset", "toy_hmdb51",
+                          "--data-root", str(root), "--init", str(ckpt), "--pretrain-name", "ucf101",
+                          "--out", str(tmp_path / "lp"), "--no-progress", "--epochs", "1", "--batch-size", "2"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    record = record_from_run(tmp_path / "lp")
+    assert (record["task"], record["pretrain_dataset"], record["profile"]) == ("linprobe", "ucf101", "smoke")

@@ -185,8 +185,8 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
     test_items, _ = registry.load(dataset, data_root, "test", cfg.split)
     fcfg = finetune_settings(cfg, profile)
     segments = cfg.test_clips or record.test_clips
-    extra = dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(classes), profile=profile,
-                 **(extra or {}))
+    extra = {**dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(classes),
+                    profile=profile), **(extra or {})}
     config = to_dict(cfg, fcfg, **extra)
     common.check_resumable(run_dir, config, "LinprobeConfig", RESUME_FREE, ("dataset", "data_root", "init"))
     if dist.is_main():
