@@ -95,3 +95,155 @@ def test_written_codec_file_decodes_to_apply(tmp_path, name):
         corruptions.write_whole_video("jpeg", video, 2, tmp_path / "j.avi", fps=25)
     with pytest.raises(ValueError, match="severity"):
         corruptions.write_whole_video(name, video, 0, tmp_path / "x.avi", fps=25)
+
+
+# --- speed-up (issue #6): the code before it (blurs, static_rotate, apply's conversions), kept short as the
+# reference that the faster code must reproduce
+def _old_filter(x, kernel):
+    k = kernel.shape[-1] // 2
+    weight = kernel.to(x)[None, None].expand(x.shape[1], 1, -1, -1)
+    return torch.nn.functional.conv2d(torch.nn.functional.pad(x, (k,) * 4, mode="reflect"), weight, groups=x.shape[1])
+
+
+def _old_defocus(x, param, g):
+    radius, alias_sigma = param
+    extent = 8 if radius <= 8 else radius
+    r = torch.arange(-extent, extent + 1, dtype=torch.float32)
+    disk = ((r[:, None] ** 2 + r[None, :] ** 2) <= radius ** 2).float()
+    alias = corruptions._gaussian_kernel1d(alias_sigma, radius=1 if radius <= 8 else 2)
+    return _old_filter(_old_filter(x, disk / disk.sum()), alias[:, None] * alias[None, :])
+
+
+def _old_motion(x, param, g):  # the kernel is built as before; the old code convolved with the full size x size kernel
+    radius, sigma = param
+    t, size = x.shape[0], 2 * radius + 1
+    angles = (torch.rand(t, generator=g) * 90 - 45) * np.pi / 180
+    d = torch.arange(radius + 1, dtype=torch.float32)
+    weights = torch.exp(-d ** 2 / (2 * sigma ** 2))
+    px, py = radius + d[None] * torch.cos(angles)[:, None], radius + d[None] * torch.sin(angles)[:, None]
+    kernel, x0, y0 = torch.zeros(t, size * size), px.floor(), py.floor()
+    for dx in (0, 1):
+        for dy in (0, 1):
+            w = (1 - (px - x0 - dx).abs()) * (1 - (py - y0 - dy).abs()) * weights
+            kernel.scatter_add_(1, (y0 + dy).clamp(0, size - 1).long() * size + (x0 + dx).clamp(0, size - 1).long(), w)
+    weight = (kernel / kernel.sum(1, keepdim=True)).view(t, 1, size, size).repeat_interleave(3, 0)
+    padded = torch.nn.functional.pad(x.reshape(1, -1, *x.shape[2:]), (radius,) * 4, mode="replicate")
+    return torch.nn.functional.conv2d(padded, weight, groups=weight.shape[0]).view_as(x)
+
+
+def _old_zoom(x, param, g):
+    first, step, count = param
+    out = x.clone()
+    for i in range(count):
+        theta = torch.tensor([[1 / (first + i * step), 0, 0], [0, 1 / (first + i * step), 0]])
+        grid = torch.nn.functional.affine_grid(theta[None].expand(x.shape[0], -1, -1), list(x.shape), False)
+        out += torch.nn.functional.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    return out / (count + 1)
+
+
+def _old_glass(x, param, g):
+    sigma, delta, iters = param
+    k = corruptions._gaussian_kernel1d(sigma)
+    x = _old_filter(x, k[:, None] * k[None, :])
+    t, _, h, w = x.shape
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    for _ in range(iters):
+        dy = torch.randint(-delta, delta, (t, h, w), generator=g)
+        dx = torch.randint(-delta, delta, (t, h, w), generator=g)
+        src = (ys + dy).clamp(0, h - 1) * w + (xs + dx).clamp(0, w - 1)
+        x = torch.gather(x.flatten(2), 2, src.flatten(1)[:, None].expand(-1, 3, -1)).view_as(x)
+    return _old_filter(x, k[:, None] * k[None, :]).clamp(0, 1)
+
+
+def _old_static_rotate(x, degrees, g):  # one grid per frame
+    h, w, a = x.shape[2], x.shape[3], torch.full((x.shape[0],), degrees * np.pi / 180)
+    theta = torch.stack([torch.stack([a.cos(), -a.sin() * h / w, 0 * a], 1),
+                         torch.stack([a.sin() * w / h, a.cos(), 0 * a], 1)], 1)
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+
+
+_OLD = {"defocus_blur": _old_defocus, "motion_blur": _old_motion, "zoom_blur": _old_zoom, "glass_blur": _old_glass,
+        "static_rotate": _old_static_rotate}
+
+
+def _old_apply(name, video, severity, seed):
+    import zlib
+    g = torch.Generator().manual_seed(zlib.crc32(f"{name}/{severity}/{seed}".encode()))
+    fn = _OLD.get(name, corruptions.REGISTRY[name].fn)
+    y = fn(video.permute(0, 3, 1, 2).float() / 255, corruptions.REGISTRY[name].params[severity - 1], g)
+    return (y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+@pytest.mark.parametrize("name", [n for n in corruptions.PER_VIEW if not corruptions.REGISTRY[n].uint8_io
+                                  and n != "shot_noise"])  # shot_noise: other draws, same law (test below)
+def test_fast_code_reproduces_the_old_output(name):
+    """The faster code (blurs, static_rotate, the uint8 <-> float path of apply) gives the old output within 1 uint8
+    level (float summation order), on random noise and blocky views, square and not, all severities."""
+    views = [torch.randint(0, 256, (3, 40, 56, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)),
+             _video(t=3, h=48, w=48, seed=2)]
+    for view in views:
+        for severity in range(1, 6):
+            new, old = corruptions.apply(name, view, severity, 7), _old_apply(name, view, severity, 7)
+            diff = (new.int() - old.int()).abs()
+            assert diff.max() <= 1 and (diff > 0).float().mean() < 1e-3, (name, severity, diff.max())
+
+
+@pytest.mark.parametrize("c", corruptions.REGISTRY["shot_noise"].params)
+def test_shot_noise_table_sampler_is_poisson(c):
+    """The table sampler draws Poisson(l/255 * c) for each uint8 level l by inverting the CDF at u ~ U[0, 1): each
+    draw k has CDF(k-1) <= u < CDF(k) (u redrawn from the same seed; float32 tolerance), and the histogram is the
+    exact pmf (total variation at the sampling-noise level), for dark, mid and white levels and every severity."""
+    for level in (0, 1, 77, 255):
+        n, rate = 200_000, float(torch.tensor(level / 255, dtype=torch.float32) * c)
+        k = corruptions._poisson_of_levels(torch.full((n,), float(level)), c, torch.Generator().manual_seed(3)).long()
+        u = torch.rand(n, generator=torch.Generator().manual_seed(3)).double()
+        support = torch.arange(int(c + 12 * c ** .5 + 20), dtype=torch.float64)
+        log_rate = torch.xlogy(support, torch.tensor(rate, dtype=torch.float64))
+        pmf = torch.exp(log_rate - rate - torch.lgamma(support + 1))
+        cdf = torch.cat([torch.zeros(1, dtype=torch.float64), pmf.cumsum(0)])   # cdf[k + 1] = P(X <= k)
+        assert (cdf[k] <= u + 1e-6).all() and (u < cdf[k + 1] + 1e-6).all(), (level, c)
+        seen = torch.bincount(k, minlength=len(support))[:len(support)].double() / n
+        assert 0.5 * (seen - pmf).abs().sum() < 0.012, (level, c)
+
+
+def test_shot_noise_through_apply_and_off_level_input(monkeypatch):
+    """Through `apply` (uint8 levels) the table sampler runs (torch.poisson is not called) and the noise has the
+    Poisson variance; float input off the 256 levels falls back to torch.poisson."""
+    poisson = torch.poisson
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "poisson", lambda *a, **k: pytest.fail("torch.poisson called"))
+        out = corruptions.apply("shot_noise", torch.full((2, 64, 64, 3), 128, dtype=torch.uint8), 3, 0).double() / 255
+    assert torch.poisson is poisson
+    c, p = 50, 128 / 255
+    assert abs(out.mean() - p) < 0.003 and abs(out.var() - p / c) < 0.05 * p / c
+    x = torch.full((1, 3, 32, 32), 0.3)  # 0.3 * 255 is not a level
+    y = corruptions.shot_noise(x, 50, torch.Generator().manual_seed(0))
+    assert torch.equal(y, torch.poisson(x * 50, generator=torch.Generator().manual_seed(0)) / 50)
+
+
+def test_grid_sampling_batch_layouts_agree(monkeypatch):
+    """static_rotate samples all planes as one batch on one thread and per frame on several: same output."""
+    view = torch.randint(0, 256, (3, 40, 56, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(4))
+    one = corruptions.apply("static_rotate", view, 4, 0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert torch.equal(one, corruptions.apply("static_rotate", view, 4, 0))
+
+
+def test_benchmark_runs_both_modes(monkeypatch, capsys):
+    """benchmarks/bench_corruptions.py on tiny shapes: a row per corruption in its mode, machine and estimate."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "bench_corruptions.py"
+    spec = importlib.util.spec_from_file_location("bench_corruptions", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(sys, "argv", ["bench", "--frames", "2", "--crop", "32", "--video-shape", "4", "48", "64",
+                                      "--repeats", "1"])
+    bench.main()
+    out = capsys.readouterr().out
+    assert "CPUs" in out and "threads" in out and "estimate" in out and "3783 videos x 15 views" in out
+    assert all(f"{n:16s}" in out for n in corruptions.NAMES)
+    assert out.count("ms/view") == 12 and out.count("ms/video") == 2
