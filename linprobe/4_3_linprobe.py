@@ -7,7 +7,7 @@
 
 paper profile: cached features of unaugmented views (Table 7: AdamW 1e-2, wd 0; fine-tuning steps per epoch and
 label smoothing); authors profile: the released script's augmented-clip probe (AdamW 0.1, fine-tuning augmentations,
-drop path on). Rerunning the same command resumes from <out>/last.pth. See docs/finetune.md.
+drop path on). Rerunning the same command resumes from <out>/last.pth. See README (Fine-tuning).
 """
 import argparse
 

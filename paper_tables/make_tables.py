@@ -5,7 +5,7 @@
 
 Reads every finished run (`DONE`) under --runs and `paper_tables/reported.csv`; writes
 <out>/tables/*.md and <out>/figures/fig2_progression.png. Only runs of --profile are used; smoke/mini
-tables are captioned as not being paper results. The record schema is in docs/tables.md.
+tables are captioned as not being paper results. The record schema is in README (Paper tables).
 """
 import argparse
 import sys

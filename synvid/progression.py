@@ -269,4 +269,4 @@ def render(name: str, index: int, *, seed: int = 0, frames: Optional[Sequence[in
     return torch.stack(out) if out else empty.to(device)
 
 
-from synvid.render.stream import SyntheticClips  # noqa: E402  (re-export, INTERFACES.md)
+from synvid.render.stream import SyntheticClips  # noqa: E402  (re-exported: the public on-the-fly dataset)

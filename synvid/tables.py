@@ -3,7 +3,7 @@
 Inputs: `paper_tables/reported.csv` (the paper's numbers, transcribed once) and every finished run under a
 runs folder (a `DONE` file). Outputs: markdown tables (paper | ours | diff, "—" where missing) and figures.
 
-Result record (one per finished downstream run; docs/tables.md is the contract for other stages):
+Result record (one per finished downstream run; README (Paper tables) is the contract for other stages):
 
     {"task": "finetune" | "linprobe" | "ucf101p" | "stats",
      "dataset": "ucf101" | "hmdb51" | "k400",            # downstream set ("toy_" prefix = toy data)

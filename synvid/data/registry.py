@@ -2,7 +2,7 @@
 
 The number of classes is never stored here: it always comes from the split files (`load(...)[1]`).
 `overrides` are per-dataset FinetuneConfig changes applied on top of the paper and authors profiles, `authors` only on
-top of the authors profile (documented in docs/finetune.md).
+top of the authors profile (documented in README (Fine-tuning)).
 """
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ def train_augment(cfg) -> Callable[[torch.Tensor, torch.Generator | None], torch
 
     Deviation: torchvision's RandAugment has no magnitude noise (timm's `mstd`) and no per-op p = 0.5;
     `randaug_std` is recorded but not used, and geometric ops use bilinear (VM: bicubic), because torchvision's
-    tensor kernels for rotate/affine have no bicubic mode (docs/finetune.md)."""
+    tensor kernels for rotate/affine have no bicubic mode (README (Fine-tuning))."""
     # timm levels run 0..10 (m9 = 0.9 of each op's maximum); torchvision's default 31 bins would make m9 = 9/30
     randaug = v2.RandAugment(num_ops=cfg.randaug_num_ops, magnitude=cfg.randaug_magnitude,
                              num_magnitude_bins=RANDAUG_LEVELS, interpolation=v2.InterpolationMode.BILINEAR)

@@ -1,4 +1,4 @@
-"""On-the-fly pre-training clips (INTERFACES.md): 16 frames at stride 4 from a uniform start (PROTOCOLS §2.2)."""
+"""On-the-fly pre-training clips: 16 frames at stride 4 from a uniform start (PROTOCOLS §2.2)."""
 import torch
 
 from synvid.config import RenderConfig

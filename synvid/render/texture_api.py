@@ -1,4 +1,4 @@
-"""Texture interface the renderer fills shapes from (INTERFACES.md; PROTOCOLS §6)."""
+"""Texture interface the renderer fills shapes from (PROTOCOLS §6)."""
 from typing import Protocol
 
 import torch

@@ -1,7 +1,7 @@
 """Texture statistics with the exact definitions of TEXTURES.md §5, so measured numbers compare with the spec.
 
     summary(uint8 [n, S, S, 3]) -> dict of slope, kurtDoG(1), kurtDoG(4), channel and clipping statistics
-Used by the tests (thresholds) and by `benchmarks/bench_textures.py --stats N` (docs/textures.md numbers).
+Used by the tests (thresholds) and by `benchmarks/bench_textures.py --stats N` (README (Textures) numbers).
 """
 from __future__ import annotations
 
