@@ -20,6 +20,9 @@ def get_args_parser():
     p.add_argument("--imagenet", default="", help="ImageNet train dir (image-crop set)")
     p.add_argument("--bank", default="", help="texture bank of data_gen/3_1_texture_banks.py to read textures from "
                                              "(default: generate them from the seed; same pixels)")
+    p.add_argument("--texture-device", default=None,
+                   help="where textures are generated (e.g. cuda: StyleGAN / statistical textures on the GPU while "
+                        "the workers' CPU rasteriser draws; default cpu)")
     p.add_argument("--list", action="store_true", help="print registered names and exit")
     return p
 
@@ -42,7 +45,7 @@ def main(args):
     save_config(args.out, cfg, tex, dataset=args.dataset, seed=args.seed, num_videos=n, bank=args.bank,
                 profile=args.profile)
     m = materialise(args.dataset, n, args.out, seed=args.seed, cfg=cfg, workers=args.workers,
-                    imagenet=args.imagenet, tex_cfg=tex, bank=args.bank)
+                    imagenet=args.imagenet, tex_cfg=tex, bank=args.bank, texture_device=args.texture_device)
     mark_done(args.out, {"num_videos": len(m["files"])})
 
 

@@ -231,10 +231,11 @@ def _background(mode, name, index, seed, size, textures, saturated) -> Optional[
 def render(name: str, index: int, *, seed: int = 0, frames: Optional[Sequence[int]] = None,
            size: int = 256, device="cpu", textures=None, cfg: Optional[RenderConfig] = None,
            imagenet: str = "", background: Optional[str] = None, tex_cfg: Optional[TextureConfig] = None,
-           bank: str = "") -> torch.Tensor:
+           bank: str = "", texture_device=None) -> torch.Tensor:
     """Video `index` of dataset `name` -> uint8 [T, size, size, 3] (frames=None: the whole video).
     `background` overrides the set's (black | color | image); else the spec's, else cfg.background.
-    `tex_cfg`, `bank`, `imagenet`: how the set's texture source is built (texture_source) unless `textures`."""
+    `tex_cfg`, `bank`, `imagenet`: how the set's texture source is built (texture_source) unless `textures`;
+    `texture_device`: where it generates textures (default `device`), e.g. CUDA while the numba CPU path draws."""
     spec, cfg = _spec(name), cfg or RenderConfig()
     n = num_frames(name, index, seed, cfg)
     frames = list(range(n)) if frames is None else [int(t) for t in frames]
@@ -244,7 +245,7 @@ def render(name: str, index: int, *, seed: int = 0, frames: Optional[Sequence[in
     if bg not in BACKGROUNDS:
         raise ValueError(f"background must be one of {BACKGROUNDS}, got {bg!r}")
     if (spec.texture is not None or bg == "image") and textures is None:
-        textures = texture_source(name, seed, size, device, imagenet, tex_cfg, bank)
+        textures = texture_source(name, seed, size, texture_device or device, imagenet, tex_cfg, bank)
     empty = torch.zeros(0, size, size, 3, dtype=torch.uint8)
     if spec.full_frame or is_static(name, index, cfg):    # one whole texture per video, resized to the canvas
         k = torch.tensor([int(dynamics.rng_for(seed, name, index, 4).integers(0, textures.pool_size))])

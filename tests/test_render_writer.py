@@ -21,3 +21,13 @@ def test_mp4_decodes_to_render_and_resumes(tmp_path):
     ref = P.render("moving_shapes", 0, seed=0, size=32, cfg=CFG).float()
     dec = read_video(first).float()
     assert dec.shape == ref.shape and (dec - ref).abs().mean() < 12
+
+
+def test_worker_processes_write_the_same_files(tmp_path):
+    """--workers K (a process pool; textures on --texture-device) gives the files of one process, byte for byte."""
+    from synvid.config import TextureConfig
+    kw = dict(seed=0, cfg=CFG, tex_cfg=TextureConfig(size=16, pool_size=8))
+    one = materialise("accelerating_transforming_stylegan", 3, tmp_path / "one", **kw)
+    pool = materialise("accelerating_transforming_stylegan", 3, tmp_path / "pool", workers=2, texture_device="cpu",
+                       **kw)
+    assert one["files"] == pool["files"]

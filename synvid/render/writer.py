@@ -1,6 +1,6 @@
 """Materialise a synthetic set as H.264 .mp4 + official list file + manifest.json (issue 3). Resumable."""
 import hashlib
-from multiprocessing import Pool
+from multiprocessing import get_context
 from pathlib import Path
 
 from synvid.data.lists import write_list
@@ -23,15 +23,18 @@ def _one(job):
 
 
 def materialise(name: str, num_videos: int, out, *, seed: int, cfg, workers: int = 1, imagenet: str = "",
-                tex_cfg=None, bank: str = ""):
+                tex_cfg=None, bank: str = "", texture_device=None):
     """Write videos 0..num_videos-1 of `name` under out/videos; skip those already written.
-    `imagenet`, `tex_cfg`, `bank`: the texture source (synvid.progression.texture_source)."""
+    `imagenet`, `tex_cfg`, `bank`: the texture source (synvid.progression.texture_source); `texture_device`:
+    where textures are generated (e.g. "cuda"; the frames are still drawn by the CPU rasteriser)."""
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
-    textures = dict(imagenet=imagenet, tex_cfg=tex_cfg, bank=bank)
+    textures = dict(imagenet=imagenet, tex_cfg=tex_cfg, bank=bank, texture_device=texture_device)
     jobs = [(name, i, seed, cfg, str(out), textures) for i in range(num_videos)]
     if workers > 1:
-        with Pool(workers) as pool:
+        # CUDA cannot be used in forked children: spawn them when the textures live on a GPU
+        context = get_context("spawn" if str(texture_device or "cpu").startswith("cuda") else None)
+        with context.Pool(workers) as pool:
             rows = pool.map(_one, jobs, chunksize=1)
     else:
         rows = [_one(j) for j in jobs]
