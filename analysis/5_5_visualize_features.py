@@ -2,7 +2,7 @@
 
 Example (paper):
   python analysis/5_5_visualize_features.py --profile paper --out runs/analysis/fig5 --device cuda \
-      --checkpoints runs/paper/pretrain/moving_shapes/checkpoint.pth,videomae_k400.pth \
+      --checkpoints runs/paper/pretrain/moving_shapes/last.pth,videomae_k400.pth \
       --labels "moving shapes,K400" --data-root UCF101/UCF-101 --class-name PlayingGuitar
 """
 import argparse
