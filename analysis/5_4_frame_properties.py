@@ -9,7 +9,7 @@ from synvid.stats import cli
 
 
 def get_args_parser():
-    return cli.get_args_parser(__doc__, "spectrum,color,fid,fvd,diversity")
+    return cli.get_args_parser(__doc__, "diversity,spectrum,color")
 
 
 def main(args):

@@ -76,3 +76,22 @@ def test_ablations_plan_covers_every_reported_ablation(tmp_path):
                  if "4_1_finetune.py" in line}
     assert keys - finetuned == set()
     assert "--mix-fraction 0.25" in out.stdout and "--pretrain-name k400" in out.stdout
+
+
+def test_paper_analysis_commands_pass_the_weights_their_statistics_need():
+    """Each 5_3 / 5_4 command of the paper plan parses, and names the weight files of the statistics it computes."""
+    import importlib.util
+    import shlex
+
+    from synvid.stats.compute import NEEDS, parse_stats
+    env = {"PATH": "/usr/bin:/bin", "UCF101_ROOT": "/u", "HMDB51_ROOT": "/h", "IMAGENET_ROOT": "/i"}
+    out = run("bash", "run_all.sh", "--profile", "paper", "--only", "analysis", "--dry-run", env=env)
+    commands = [shlex.split(line) for line in out.stdout.splitlines() if "analysis/5_3" in line or "analysis/5_4_f" in line]
+    assert len(commands) == 2
+    for cmd in commands:
+        spec = importlib.util.spec_from_file_location("script", ROOT / cmd[1])
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        args = module.get_args_parser().parse_args(cmd[2:])
+        needs = {NEEDS[s] for s in parse_stats(args.stats) if s in NEEDS}
+        assert ("inception" not in needs or args.inception_weights) and ("i3d" not in needs or args.i3d_weights)
