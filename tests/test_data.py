@@ -99,3 +99,31 @@ def test_registry_class_count_from_data_and_test_clips():
     assert all(not hasattr(r, "num_classes") for r in registry.DATASETS.values())
     with pytest.raises(ValueError, match="unknown dataset"):
         registry.get("ucf102")
+
+
+def test_partial_kinetics_copy_is_used_but_a_wrong_root_is_not(tmp_path, capsys):
+    """K400 copies lack YouTube-removed clips: up to 20% missing are left out with a warning; more is an error."""
+    from synvid.data import registry
+    ann = tmp_path / "annotations"
+    ann.mkdir()
+    rows = "".join(f"abseiling,v{i:02d},0,10,train,0\n" for i in range(10))
+    (ann / "train.csv").write_text("label,youtube_id,time_start,time_end,split,is_cc\n" + rows)
+    folder = tmp_path / "train" / "abseiling"
+    folder.mkdir(parents=True)
+    for i in range(9):
+        (folder / f"v{i:02d}_000000_000010.mp4").write_bytes(b"")
+    items, classes = registry.load("k400", tmp_path, "train")
+    assert len(items) == 9 and classes == ["abseiling"] and "1 of 10 listed videos" in capsys.readouterr().out
+    for i in range(3):
+        (folder / f"v{i:02d}_000000_000010.mp4").unlink()
+    with pytest.raises(FileNotFoundError, match="4 of 10 listed videos are missing"):
+        registry.load("k400", tmp_path, "train")
+    with pytest.raises(FileNotFoundError, match="missing"):             # UCF101 stays strict
+        registry.load("toy_ucf101", _toy_with_a_missing_video(tmp_path), "train")
+
+
+def _toy_with_a_missing_video(tmp_path):
+    from synvid.data import toy
+    root = toy.make_toy_ucf101(tmp_path / "toy", num_classes=2, groups=2, clips_per_group=1, frames=4)
+    next((root / "UCF-101").rglob("*.avi")).unlink()
+    return root
