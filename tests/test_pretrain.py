@@ -178,3 +178,20 @@ def test_mixed_with_real_videos_table11(video_list, tmp_path):
                                                       "init": str(tmp_path / "mix" / "last.pth")}))
     (finetune / "DONE").write_text(json.dumps({"top1": 90.0}))
     assert record_from_run(finetune)["pretrain_dataset"] == "moving_circles_ucf101_25pct"   # reported.csv key
+
+
+def test_a_run_from_before_a_new_setting_resumes_when_it_is_at_its_default(video_list, tmp_path):
+    """Config fields added later (e.g. render_device, mix_fraction) are read as their defaults in an old last.pth."""
+    from synvid.checkpoint import load_checkpoint
+    part = tmp_path / "part"
+    run(smoke(), part, list_file=str(video_list), render_size=64, progress=False, stop_after=3)
+    state = load_checkpoint(part / "last.pth")
+    for key in ("render_device", "mix_fraction"):
+        del state["config"]["PretrainConfig"][key]                  # what a run saved before them holds
+    del state["config"]["mix_list"]
+    torch.save(state, part / "last.pth")
+    assert run(smoke(), part, list_file=str(video_list), render_size=64, progress=False)["steps"] == 6
+    (part / "DONE").unlink()
+    with pytest.raises(ValueError, match="mix_fraction"):
+        run(smoke(mix_fraction=0.5), part, list_file=str(video_list), render_size=64, progress=False,
+            mix_list=str(video_list))

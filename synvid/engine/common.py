@@ -73,6 +73,14 @@ def save(run_dir: str | Path, *, model, optimizer, step: int, epoch: int, config
     return path
 
 
+def _defaults(section: str) -> dict:
+    import dataclasses
+
+    from synvid import config as config_module
+    cls = getattr(config_module, section, None)
+    return dataclasses.asdict(cls()) if cls is not None and dataclasses.is_dataclass(cls) else {}
+
+
 def check_resumable(run_dir: str | Path, config: dict, section: str, resume_free: set, keys: tuple) -> None:
     """Refuse to resume a run whose saved settings differ (a silent mix of two runs). `section`: the config
     class compared field by field, except the `resume_free` fields; `keys`: top-level entries that must match."""
@@ -80,9 +88,10 @@ def check_resumable(run_dir: str | Path, config: dict, section: str, resume_free
     if not last.exists():
         return
     saved = load_checkpoint(last).get("config", {})
-    old, new = saved.get(section, {}), config[section]
+    # a field added to the config after the run started counts as its default (which the old code behaved as)
+    old, new = {**_defaults(section), **saved.get(section, {})}, config[section]
     diff = sorted(k for k in set(old) | set(new) if k not in resume_free and old.get(k) != new.get(k))
-    diff += [k for k in keys if saved.get(k) != config.get(k)]
+    diff += [k for k in keys if saved.get(k) != config.get(k) and not (k not in saved and config.get(k) is None)]
     if diff:
         raise ValueError(f"{run_dir} holds a run with different settings ({', '.join(diff)}); "
                          f"use another --out or delete {last}")
