@@ -48,6 +48,13 @@ def check_tree_names(names) -> list[str]:
     return list(names)
 
 
+def check_protocol(manifest: dict, root, problem: str, remedy: str) -> None:
+    """A tree of another protocol (unversioned = v1: every corruption at full resolution) is never reused."""
+    if manifest.get("protocol") != PROTOCOL:
+        raise ValueError(f"{root} {problem} (protocol {manifest.get('protocol', 'v1')}: every corruption at full "
+                         f"resolution, not per test view): {remedy}")
+
+
 def check_resume(out_root, **settings) -> dict:
     """Resuming or adding codecs to a UCF101-P root needs the same split/severity/seed and protocol; returns the
     corruptions its manifest already lists."""
@@ -55,9 +62,7 @@ def check_resume(out_root, **settings) -> dict:
     if not path.is_file():
         return {}
     previous = json.loads(path.read_text())
-    if previous.get("protocol") != PROTOCOL:
-        raise ValueError(f"{out_root} was written with other settings (protocol {previous.get('protocol', 'v1')}: "
-                         "every corruption at full resolution): use a new --out")
+    check_protocol(previous, out_root, "was written with other settings", "use a new --out")
     changed = [k for k, v in settings.items() if previous.get(k) != v]
     if changed:
         raise ValueError(f"{out_root} was written with other settings ({', '.join(changed)}): use a new --out")
@@ -120,9 +125,8 @@ def read_tree(p_root, severity: int, split: int) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{p_root} has no manifest.json: not a UCF101-P root (data_gen/4_2_make_ucf101p.py)")
     manifest = json.loads(path.read_text())
-    if manifest.get("protocol") != PROTOCOL:
-        raise ValueError(f"{p_root} was written by protocol {manifest.get('protocol', 'v1')} (every corruption at "
-                         f"full resolution, not per test view): write it again with data_gen/4_2_make_ucf101p.py")
+    check_protocol(manifest, p_root, "was written by another protocol",
+                   "write it again with data_gen/4_2_make_ucf101p.py")
     wrong = {k: manifest[k] for k, v in (("severity", severity), ("split", split)) if manifest[k] != v}
     if wrong:
         raise ValueError(f"{p_root} was written with {wrong}, this evaluation uses severity {severity}, split {split}")

@@ -302,9 +302,10 @@ def ucf101p_markdown(records: list[dict], reported: list[dict], profile: str | N
     return f"{caption(title, profile)}\n\n{table}\n\n{wins_table}\n"
 
 
-def pearson(x: list[float], y: list[float]) -> float | None:
-    """Pearson r, or None with fewer than 3 points or a constant series."""
-    if len(x) < 3:
+def pearson(x: list[float], y: list[float], min_points: int = 3) -> float | None:
+    """Pearson r, or None with fewer than `min_points` points (the Fig. 4 table: 3, as two points always give
+    ±1) or a constant series."""
+    if len(x) < max(min_points, 2):
         return None
     mx, my = sum(x) / len(x), sum(y) / len(y)
     sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))

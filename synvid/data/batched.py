@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from synvid.config import RenderConfig
 from synvid.data.pretrain_data import sample_generator
 from synvid.render import batch as render_batch
-from synvid.render import dynamics
 from synvid.render.stream import clip_plan
 from synvid.transforms import IMAGENET_MEAN, IMAGENET_STD, MultiScaleCrop
 

@@ -34,7 +34,7 @@ class EpochSampler(Sampler):
         self.n, self.total, self.seed, self.epoch, self.skip = n, total_batch, seed, epoch, skip_steps
 
     def _indices(self) -> list[int]:
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+        order = epoch_order(self.n, self.seed, self.epoch)
         order = order[: (self.n // self.total) * self.total][self.skip * self.total:]
         return order[dist.rank()::dist.world_size()].tolist()
 
@@ -43,6 +43,16 @@ class EpochSampler(Sampler):
 
     def __len__(self) -> int:
         return len(self._indices())
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The seeded permutation of n videos for an epoch (fine-tuning and the cached linear probe)."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def soft_target_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """timm SoftTargetCrossEntropy: mean over the batch of -sum(targets * log_softmax(logits))."""
+    return torch.sum(-targets * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
 
 
 def soft_targets(labels: torch.Tensor, num_classes: int, smoothing: float) -> torch.Tensor:
@@ -139,7 +149,7 @@ class Finetuner:
         videos, targets = self.mix(videos, labels)
         with common.autocast(self.device, self.cfg.bf16):
             logits = self.net(videos)
-        loss = torch.sum(-targets * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()  # SoftTargetCE
+        loss = soft_target_cross_entropy(logits, targets)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

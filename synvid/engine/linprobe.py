@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from synvid import dist
@@ -84,8 +83,7 @@ def extract_features(model: nn.Module, dataset, *, batch_size: int, device, num_
 
 def probe_loss(logits: torch.Tensor, labels: torch.Tensor, smoothing: float) -> torch.Tensor:
     """Fine-tuning's soft-target cross-entropy without mixing: one-hot with label smoothing (timm)."""
-    targets = ft.soft_targets(labels, logits.shape[-1], smoothing)
-    return torch.sum(-targets * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
+    return ft.soft_target_cross_entropy(logits, ft.soft_targets(labels, logits.shape[-1], smoothing))
 
 
 def cached_batch(x: torch.Tensor, order: np.ndarray, batch: int, *, seed: int, epoch: int, step: int,
@@ -123,7 +121,7 @@ def train_head_on_cache(head: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: 
     log = common.RunLogger(run_dir, resume_step=start * steps)
     head.train()  # BN running statistics update, as in MAE's probe
     for epoch in range(start, stop):
-        order = np.random.default_rng([cfg.seed, epoch]).permutation(n)  # as ft.EpochSampler orders videos
+        order = ft.epoch_order(n, cfg.seed, epoch)          # as ft.EpochSampler orders videos
         total = 0.0
         for s in range(steps):
             for group in opt.param_groups:

@@ -3,7 +3,6 @@ import math
 import zlib
 
 import numpy as np
-import torch
 
 KINDS = ("circle", "square", "oriented_square", "rectangle", "triangle", "quadrilateral")  # PROTOCOLS §6 / Q4
 _R_GRID = np.linspace(0.1, 1.0, 200)       # PROTOCOLS §6: dead-leaves radius law, sigma = 3

@@ -5,8 +5,6 @@ import dataclasses
 import hashlib
 import json
 
-import numpy as np
-
 from synvid import metrics
 from synvid.config import StatsConfig
 from synvid.stats import i3d, inception

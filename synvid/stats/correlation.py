@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from scipy import stats as sps
 
 from synvid import tables
 
@@ -55,10 +54,8 @@ def points(statistics: dict, accuracies: dict, metric: str) -> list[tuple[str, f
 
 
 def pearson_r(x, y) -> float | None:
-    """scipy's Pearson r; None for fewer than 2 points or a constant series (r undefined)."""
-    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return None
-    return float(sps.pearsonr(x, y).statistic)
+    """Pearson r of a panel; None for fewer than 2 points or a constant series (r undefined)."""
+    return tables.pearson([float(v) for v in x], [float(v) for v in y], min_points=2)
 
 
 def plot_correlations(statistics: dict, accuracies: dict, path) -> dict[str, dict]:

@@ -22,9 +22,8 @@ class Source:
         self.synthetic = dict(synthetic or {})
         if name in progression.DATASETS:
             self.videos = None
-            cfg = self.synthetic.get("cfg")
-            fixed = (cfg.num_videos if cfg else ON_THE_FLY_VIDEOS) if progression.DATASETS[name].fixed else None
-            self.num_videos = fixed or ON_THE_FLY_VIDEOS
+            cfg = self.synthetic.get("cfg")   # a fixed set has its cfg.num_videos videos
+            self.num_videos = cfg.num_videos if cfg and progression.DATASETS[name].fixed else ON_THE_FLY_VIDEOS
         elif Path(name).is_file():
             self.videos = [p for p, _ in read_list(name, root)]  # root: e.g. UCF-101/ for trainlist01
             self.num_videos = len(self.videos)
