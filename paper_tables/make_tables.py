@@ -3,9 +3,10 @@
     python paper_tables/make_tables.py --profile smoke --runs runs/smoke --out results/smoke
     python paper_tables/make_tables.py --profile paper --runs runs/paper --out results/paper
 
-Reads every finished run (`DONE`) under --runs and `paper_tables/reported.csv`; writes
-<out>/tables/*.md and <out>/figures/fig2_progression.png. Only runs of --profile are used; smoke/mini
-tables are captioned as not being paper results. The record schema is in README (Paper tables).
+Reads every finished run (`DONE`) under --runs and `paper_tables/reported.csv`; writes <out>/REPORT.md (every
+table with its figure, in paper order), <out>/tables/*.md (problems.md lists every refused run and why) and
+<out>/figures/*.png. A cell takes only runs of --profile with its model size, probe mode and downstream dataset;
+smoke/mini tables are captioned as not being paper results. Record schema and rules: README (Paper tables).
 """
 import argparse
 import sys
@@ -21,22 +22,27 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="writes <out>/tables/*.md and <out>/figures/*.png")
     parser.add_argument("--reported", default=None, help="reported.csv (default: the one next to this script)")
     parser.add_argument("--no-figures", action="store_true", help="markdown only")
+    parser.add_argument("--planned", default=None,
+                        help="comma-separated COLUMN:KEY cells this run_all.sh plan launches (run_all.sh passes it; "
+                             "an empty cell then says whether it is unfinished or needs another mode)")
     parser.add_argument("--seed", type=int, default=0, help="unused (tables are deterministic); for uniformity")
     return parser
 
 
 def main(args: argparse.Namespace) -> dict:
-    from synvid.tables import REPORTED_CSV, write_all
+    from synvid.report import write_all
     if not Path(args.runs).is_dir():
         raise SystemExit(f"error: --runs {args.runs} is not a folder")
+    planned = None if args.planned is None else {c for c in args.planned.split(",") if c}
     try:
-        summary = write_all(args.runs, args.out, profile=args.profile, reported_csv=args.reported or REPORTED_CSV,
-                            figures=not args.no_figures)
+        summary = write_all(args.runs, args.out, profile=args.profile, reported_csv=args.reported,
+                            figures=not args.no_figures, planned=planned)
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"error: {e}") from e
     for problem in summary["problems"]:
-        print(f"warning: skipped run: {problem}", file=sys.stderr)
-    print(f"{summary['records']} results -> {len(summary['written'])} files under {args.out}")
+        print(f"warning: refused run: {problem}", file=sys.stderr)
+    print(f"{summary['records']} results -> {len(summary['written'])} files under {args.out} "
+          f"(report: {Path(args.out) / 'REPORT.md'})")
     return summary
 
 

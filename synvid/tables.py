@@ -1,37 +1,30 @@
-"""Paper tables and figures as a pure function of finished runs (STYLE.md rule 13).
+"""Paper tables as markdown: paper | ours | ours − paper for every reported cell (Tables 1-4 and 9-12, the gap
+claims, Figure 3's win counts, Figure 4's correlations and claims). Which runs fill a cell: synvid.provenance;
+figures: synvid.figures; the report that puts both in paper order: synvid.report.
 
-Inputs: `paper_tables/reported.csv` (the paper's numbers, transcribed once) and every finished run under a
-runs folder (a `DONE` file). Outputs: markdown tables (paper | ours | diff, "—" where missing) and figures.
-
-Result record (one per finished downstream run; README (Paper tables) is the contract for other stages):
-
-    {"task": "finetune" | "linprobe" | "ucf101p" | "stats",
-     "dataset": "ucf101" | "hmdb51" | "k400",            # downstream set ("toy_" prefix = toy data)
-     "pretrain_dataset": KEY | "scratch" | "ucf101" | "k400",
-     "model": "vit_base_patch16_224", "profile": "paper" | "smoke" | ...,
-     "top1": float, "top5": float,                      # percent (finetune / linprobe)
-     "corruptions": {name: top1},                       # ucf101p only
-     "metrics": {"fid": ..., "fvd": ..., "diversity": ..., "spectrum_alpha": ..., "color_kl": ...}}  # stats
-
-A run may state any field explicitly in its `DONE` or `config.json`; the rest is inferred from what the
-fine-tuning / probing engines already write (see `record_from_run`).
+Inputs: `paper_tables/reported.csv` (the paper's numbers, transcribed once) and the records of finished runs.
 """
 from __future__ import annotations
 
 import csv
-import json
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from tabulate import tabulate
 
+# collect_records, record_from_run, select, STAT_KEYS: re-exported for finetune/4_2_eval_ucf101p.py, synvid.stats
+from synvid.provenance import (DEFAULT_OBJECTIVE, STAT_KEYS, CellKey, Expected, Selection,  # noqa: F401
+                               collect_records, record_from_run, select, summarize)
+
 MISSING = "—"
-TASKS = ("finetune", "linprobe", "ucf101p", "stats")
 REPORTED_CSV = Path(__file__).resolve().parent.parent / "paper_tables" / "reported.csv"
 # Captions for results that must never be read as paper numbers (COMMON.md: smoke numbers are toy).
 NOT_PAPER = {"smoke": "toy/smoke — not paper results", "mini": "reduced scale (mini profile) — not paper results"}
+LEGEND = ("Legend: *paper* = the paper's number; *ours* = mean ± half-width of the 95% t-interval over n runs "
+          "(seeds; one run has no ±); *ours − paper* = difference of the means; [e/N] = test videos evaluated / "
+          "listed when some were skipped; † = runs with command-line overrides exist for the cell (listed under the "
+          "table, never averaged in); — (reason) = why a cell is empty.")
 
 
 @dataclass(frozen=True)
@@ -52,6 +45,7 @@ TABLES = {
     "table11": TableSpec("Table 11: mixed with real videos (UCF101 fine-tune)", ("ucf101_finetune",)),
     "table12": TableSpec("Table 12: saturated textures (UCF101 fine-tune)", ("ucf101_finetune",)),
 }
+COLUMNS = {c for spec in TABLES.values() for c in spec.columns}
 # "closes X% of the gap" claims: (reported.csv row of table `text`, column, ours, scratch, reference)
 GAPS = (
     ("UCF101 fine-tune gap closed by StyleGAN crops", "ucf101_finetune", "accelerating_transforming_stylegan",
@@ -61,14 +55,29 @@ GAPS = (
      "scratch", "ucf101"),
 )
 FIG4_METRICS = ("fid", "fvd", "diversity", "color_kl")
-# Where each Figure 4 statistic sits in results/<dataset>.json of analysis/5_3_similarity.py, 5_4_frame_properties.py
-STAT_KEYS = {"fid": ("fid", "fid"), "fvd": ("fvd", "fvd"), "diversity": ("diversity", "log_det_diversity"),
-             "spectrum_alpha": ("spectrum", "alpha_mean"), "color_kl": ("color", "color_kl_sym_sum")}
+FIG4_PAPER_DATASETS = 28                 # §5.3: "In total, we generated 28 datasets"
 
 
-# ---------------------------------------------------------------------------------------------------
-# Reading
-# ---------------------------------------------------------------------------------------------------
+@dataclass
+class Context:
+    """What every renderer reads: the paper's numbers, the selected runs, and why a cell may be empty."""
+    reported: list[dict]
+    selection: Selection
+    expected: Expected
+    planned: set[str] | None = None      # "column:key" launched by this run_all.sh plan; None = unknown
+    toy: bool = False
+
+    def key(self, column: str, pretrain: str, objective: str = DEFAULT_OBJECTIVE) -> CellKey:
+        return CellKey(column, pretrain, objective, self.expected.size)
+
+    def mean(self, column: str, pretrain: str) -> float | None:
+        return summarize(self.selection.values(self.key(column, pretrain)))[0]
+
+    def objectives(self) -> list[str]:
+        """Column groups: VideoMAE always, other pre-training objectives (RECORDS.md) when they have results."""
+        found = {k.objective for k in (*self.selection.cells, *self.selection.marked)}
+        return [DEFAULT_OBJECTIVE] + sorted(found - {DEFAULT_OBJECTIVE})
+
 
 def read_reported(path: str | Path = REPORTED_CSV) -> list[dict]:
     """Rows of reported.csv with `value` as float; raises naming the line on a malformed row."""
@@ -93,215 +102,6 @@ def gap_closed(ours: float, scratch: float, reference: float) -> float:
     return round(100.0 * (ours - scratch) / (reference - scratch), 1)
 
 
-def _load_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _infer_task(config: dict) -> str | None:
-    if "task" in config:
-        return config["task"]
-    if "StatsConfig" in config and "stats" in config:   # analysis/5_3, 5_4 (5_5 has no `stats` list)
-        return "stats"
-    if "LinprobeConfig" in config:       # checked first: a probe config also holds its FinetuneConfig
-        return "linprobe"
-    if "RobustnessConfig" in config:     # an evaluation of a fine-tuned run; not the corrupted-data maker
-        return "ucf101p" if config.get("run") else None
-    if "FinetuneConfig" in config:
-        return "finetune"
-    return None
-
-
-def _infer_pretrain(config: dict) -> str | None:
-    """'scratch', or the `dataset` of the pre-training run that wrote the --init checkpoint."""
-    init = config.get("init") or config.get("checkpoint")
-    if init is None:
-        return None
-    if init == "scratch":
-        return "scratch"
-    for folder in (Path(init).parent, Path(init).parent.parent):   # pretrain/X/ckpt or finetune/../X/ckpt
-        upstream = _load_json(folder / "config.json")
-        if upstream.get("pretrain_dataset"):
-            return upstream["pretrain_dataset"]
-        if "PretrainConfig" in upstream:
-            return _pretrain_key(upstream)
-    return None
-
-
-def _pretrain_key(config: dict) -> str | None:
-    """The reported.csv key of a pre-training run: its dataset, the dataset of its materialised list, and for a
-    Table 11 mix `<dataset>_<mix_name>_<pct>pct`."""
-    name = config.get("dataset")
-    if not name and config.get("list"):                             # a materialised set (3_1_generate.py)
-        name = _load_json(Path(config["list"]).parent / "config.json").get("dataset")
-    mix = config["PretrainConfig"].get("mix_fraction", 0)
-    if name and mix:
-        return f"{name}_{config.get('mix_name', 'ucf101')}_{round(100 * mix)}pct"
-    return name
-
-
-def record_from_run(run_dir: str | Path) -> dict | None:
-    """The result record of a finished run; None for runs that are not downstream results (pre-training,
-    data generation). Raises ValueError when a result cannot be attributed to a pre-training dataset."""
-    run_dir = Path(run_dir)
-    config, done = _load_json(run_dir / "config.json"), _load_json(run_dir / "DONE")
-    merged = {**config, **done}
-    task = _infer_task(merged)
-    if task is None:
-        return None
-    if task not in TASKS:
-        raise ValueError(f"{run_dir}: unknown task {task!r}; choose from {', '.join(TASKS)}")
-    pretrain = merged.get("pretrain_dataset") or _infer_pretrain(merged)
-    if pretrain is None:
-        raise ValueError(f"{run_dir}: cannot tell the pre-training dataset; write \"pretrain_dataset\" "
-                         f"into its config.json (e.g. for official checkpoints)")
-    cfg_cls = {"linprobe": "LinprobeConfig", "finetune": "FinetuneConfig"}.get(task, "")
-    dataset = str(merged.get("dataset", ""))
-    rec = {"task": task, "pretrain_dataset": pretrain, "run": str(run_dir),
-           "dataset": dataset.removeprefix("toy_"), "toy": dataset.startswith("toy_"),
-           "model": merged.get("model") or config.get(cfg_cls, {}).get("model"),
-           "profile": merged.get("profile", "paper")}
-    for key in ("top1", "top5", "corruptions", "metrics"):
-        if key in merged:
-            rec[key] = merged[key]
-    if task in ("finetune", "linprobe") and "top1" not in rec:
-        raise ValueError(f"{run_dir}: a finished {task} run has no top1 in DONE")
-    return rec
-
-
-def stats_records(run_dir: str | Path) -> list[dict]:
-    """One "stats" record per dataset of a finished analysis run (its DONE maps dataset -> results)."""
-    config, done = _load_json(Path(run_dir) / "config.json"), _load_json(Path(run_dir) / "DONE")
-    records = []
-    for name, results in done.items():
-        metrics = {k: float(results[sec][key]) for k, (sec, key) in STAT_KEYS.items()
-                   if key in results.get(sec, {})}
-        records.append({"task": "stats", "pretrain_dataset": Path(name).stem, "dataset": Path(name).stem,
-                        "run": str(run_dir), "toy": False, "model": None,
-                        "profile": config.get("profile", "paper"), "metrics": metrics})
-    return records
-
-
-def collect_records(runs: str | Path) -> tuple[list[dict], list[str]]:
-    """Records of all finished runs under `runs` (sorted by path) and one message per unusable run."""
-    records, problems = [], []
-    for done in sorted(Path(runs).rglob("DONE")):
-        if _infer_task(_load_json(done.parent / "config.json")) == "stats":
-            records.extend(stats_records(done.parent))
-            continue
-        try:
-            rec = record_from_run(done.parent)
-        except (ValueError, json.JSONDecodeError) as e:
-            problems.append(str(e))
-            continue
-        if rec is not None:
-            records.append(rec)
-    return records, problems
-
-
-def our_values(records: list[dict], profile: str | None = None) -> dict[tuple[str, str], list[float]]:
-    """{(column key, pretrain_dataset): [top1, ...]}: column key = f"{dataset}_{task}" as in reported.csv."""
-    out: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for rec in records:
-        if profile is not None and rec["profile"] != profile:
-            continue
-        if rec["task"] in ("finetune", "linprobe"):
-            out[(f"{rec['dataset']}_{rec['task']}", rec["pretrain_dataset"])].append(float(rec["top1"]))
-    return dict(out)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Markdown
-# ---------------------------------------------------------------------------------------------------
-
-def _fmt(value: float | None, signed: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    return f"{value:+.1f}" if signed else f"{value:.1f}"
-
-
-def _mean(values: list[float] | None) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def _nan_if_none(value: float | None) -> float:
-    return math.nan if value is None else value
-
-
-def _ours_cell(values: list[float] | None) -> str:
-    """Mean over repeated runs (seeds); the count is shown when there is more than one."""
-    text = _fmt(_mean(values))
-    return f"{text} (n={len(values)})" if values and len(values) > 1 else text
-
-
-def caption(title: str, profile: str | None, toy: bool = False) -> str:
-    note = NOT_PAPER.get(profile or "")
-    if toy and note is None:
-        note = "toy data — not paper results"
-    return f"**{title}**" + (f" ({note})" if note else "")
-
-
-def table_markdown(name: str, reported: list[dict], ours: dict, profile: str | None = None,
-                   toy: bool = False) -> str:
-    """One paper table: a row per reported row, per column `paper | ours | diff`."""
-    spec = TABLES[name]
-    rows: dict[tuple[str, str], dict[str, float]] = {}
-    for r in reported:
-        if r["table"] == name:
-            rows.setdefault((r["row"], r["dataset"]), {})[r["column"]] = r["value"]
-    headers = ["Pre-training", "key"]
-    for col in spec.columns:
-        headers += [f"{col} paper", f"{col} ours", f"{col} diff"]
-    body = []
-    for (row, key), values in rows.items():
-        line = [row, f"`{key}`"]
-        for col in spec.columns:
-            paper, mine = values.get(col), _mean(ours.get((col, key)))
-            diff = mine - paper if paper is not None and mine is not None else None
-            line += [_fmt(paper), _ours_cell(ours.get((col, key))), _fmt(diff, signed=True)]
-        body.append(line)
-    table = tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
-    return f"{caption(spec.title, profile, toy)}\n\n{table}\n"
-
-
-def gaps_markdown(reported: list[dict], ours: dict, profile: str | None = None, toy: bool = False) -> str:
-    """The "closes X% of the gap" claims: the paper's figure, recomputed from its tables, and ours."""
-    claimed = {r["row"]: r["value"] for r in reported if r["table"] == "text" and r["column"] == "gap_closed"}
-    paper_acc = {(r["column"], r["dataset"]): r["value"] for r in reported if r["table"] in ("table1", "table4")}
-    body = []
-    for row, col, key, low, high in GAPS:
-        recomputed = gap_closed(paper_acc[(col, key)], paper_acc[(col, low)], paper_acc[(col, high)])
-        mine = [_mean(ours.get((col, k))) for k in (key, low, high)]
-        value = gap_closed(*mine) if None not in mine and mine[1] != mine[2] else None
-        body.append([row, _fmt(claimed.get(row)), _fmt(recomputed), _fmt(value)])
-    table = tabulate(body, headers=["Claim", "paper text", "from paper tables", "ours"], tablefmt="github",
-                     disable_numparse=True)
-    return f"{caption('Gap closed, % = (ours - scratch) / (reference - scratch)', profile, toy)}\n\n{table}\n"
-
-
-def ucf101p_markdown(records: list[dict], reported: list[dict], profile: str | None = None) -> str:
-    """Figure 3: per-corruption top-1 of each pre-training, and the win count against UCF101 pre-training.
-    The paper gives only the counts (11/14 and 6/14) in text, not the per-corruption values."""
-    per: dict[str, dict[str, float]] = {}
-    for rec in records:
-        if rec["task"] == "ucf101p" and (profile is None or rec["profile"] == profile):
-            per[rec["pretrain_dataset"]] = {k: float(v) for k, v in rec.get("corruptions", {}).items()}
-    names = sorted({c for v in per.values() for c in v})
-    keys = sorted(per)
-    body = [[c] + [_fmt(per[k].get(c)) for k in keys] for c in names]
-    table = tabulate(body, headers=["Corruption"] + [f"`{k}`" for k in keys], tablefmt="github",
-                     disable_numparse=True) if body else "(no UCF101-P results)"
-    wins = []
-    for r in (r for r in reported if r["table"] == "fig3"):
-        mine = None
-        if r["dataset"] in per and "ucf101" in per:
-            common = set(per[r["dataset"]]) & set(per["ucf101"])
-            mine = f"{sum(per[r['dataset']][c] > per['ucf101'][c] for c in common)}/{len(common)}"
-        wins.append([r["row"], f"{int(r['value'])}/14", mine or MISSING])
-    wins_table = tabulate(wins, headers=["Claim", "paper", "ours"], tablefmt="github", disable_numparse=True)
-    title = "Figure 3: UCF101-P top-1 per corruption (fine-tuned on UCF101)"
-    return f"{caption(title, profile)}\n\n{table}\n\n{wins_table}\n"
-
-
 def pearson(x: list[float], y: list[float], min_points: int = 3) -> float | None:
     """Pearson r, or None with fewer than `min_points` points (the Fig. 4 table: 3, as two points always give
     ±1) or a constant series."""
@@ -313,77 +113,198 @@ def pearson(x: list[float], y: list[float], min_points: int = 3) -> float | None
     return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else None
 
 
-def fig4_markdown(records: list[dict], reported: list[dict], ours: dict, profile: str | None = None) -> str:
-    """Figure 4: Pearson r between each dataset property and our UCF101 fine-tune top-1, over datasets."""
-    metrics = {r["pretrain_dataset"]: r.get("metrics", {}) for r in records
-               if r["task"] == "stats" and (profile is None or r["profile"] == profile)}
-    paper = {r["dataset"]: r["value"] for r in reported if r["table"] == "fig4" and r["column"] == "pearson_r"}
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    return f"{value:+.1f}" if signed else f"{value:.1f}"
+
+
+def caption(title: str, profile: str | None, toy: bool = False) -> str:
+    note = NOT_PAPER.get(profile or "")
+    if toy and note is None:
+        note = "toy data — not paper results"
+    return f"**{title}**" + (f" ({note})" if note else "")
+
+
+def _table(body: list[list[str]], headers: list[str]) -> str:
+    return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Cells
+# ---------------------------------------------------------------------------------------------------
+
+def empty_reason(ctx: Context, key: CellKey) -> str:
+    """Why no run fills `key`: refused or override-only runs, a missing input, a mode, or not finished."""
+    from synvid.progression import NAMES
+    column, pretrain, profile = key.column, key.pretrain, ctx.expected.profile
+    if key in ctx.selection.marked:
+        return "only runs with overrides, listed below"
+    if key in ctx.selection.refused_cells():
+        return "runs refused, see problems.md"
+    if ctx.planned is not None and f"{column}:{pretrain}" in ctx.planned:
+        return "launched, not finished yet"
+    if column.startswith("k400_"):
+        return "needs K400_ROOT" + (" and VIDEOMAE_K400_CKPT" if pretrain == "k400" else "")
+    if pretrain == "ucf101":
+        return "needs VIDEOMAE_UCF101_CKPT (official checkpoint)"
+    if profile == "smoke":
+        return "not in the smoke profile"
+    if pretrain not in (*NAMES, "scratch"):
+        return "needs --ablations"
+    return "not run"
+
+
+def ours_cell(ctx: Context, key: CellKey) -> str:
+    """mean ± 95% t half-width (n=k) [evaluated/listed] †, or — (reason)."""
+    runs = ctx.selection.cells.get(key, [])
+    mark = " †" if key in ctx.selection.marked else ""
+    if not runs:
+        return f"{MISSING} ({empty_reason(ctx, key)}){mark}"
+    mean, half, n = summarize([float(r["top1"]) for r in runs])
+    text = f"{mean:.1f}" + (f" ± {half:.1f}" if half is not None else "") + f" (n={n})"
+    counted = [r for r in runs if r["test_listed"] is not None]
+    listed, evaluated = sum(r["test_listed"] for r in counted), sum(r["test_evaluated"] for r in counted)
+    if evaluated < listed:
+        text += f" [{evaluated}/{listed}]"
+    return text + mark
+
+
+def _override_lines(ctx: Context, keys: list[CellKey]) -> str:
+    """The runs with overrides of these cells: shown, marked, never averaged in."""
+    lines = [f"- † `{k.pretrain}` {k.column}" + (f" [{k.objective}]" if k.objective != DEFAULT_OBJECTIVE else "")
+             + f": {float(r['top1']):.1f} — `{r['run']}`, overrides {r['overrides']}"
+             for k in keys for r in ctx.selection.marked.get(k, [])]
+    return ("\nRuns with overrides (not averaged in):\n\n" + "\n".join(lines) + "\n") if lines else ""
+
+
+def table_markdown(name: str, ctx: Context) -> str:
+    """One paper table: a row per reported row; per column `paper`, then `ours | ours − paper` per objective."""
+    spec, objectives = TABLES[name], ctx.objectives()
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    for r in ctx.reported:
+        if r["table"] == name:
+            rows.setdefault((r["row"], r["dataset"]), {})[r["column"]] = r["value"]
+    headers = ["Pre-training", "key"]
+    for col in spec.columns:
+        headers.append(f"{col} paper")
+        for obj in objectives:
+            tag = "" if obj == DEFAULT_OBJECTIVE else f" [{obj}]"
+            headers += [f"{col} ours{tag}", f"{col} ours − paper{tag}"]
+    body, keys = [], []
+    for (row, pretrain), values in rows.items():
+        line = [row, f"`{pretrain}`"]
+        for col in spec.columns:
+            paper = values.get(col)
+            line.append(_fmt(paper))
+            for obj in objectives:
+                key = ctx.key(col, pretrain, obj)
+                keys.append(key)
+                mine = summarize(ctx.selection.values(key))[0]
+                diff = mine - paper if paper is not None and mine is not None else None
+                line += [ours_cell(ctx, key), _fmt(diff, signed=True)]
+        body.append(line)
+    text = f"{caption(spec.title, ctx.expected.profile, ctx.toy)}\n\n{_table(body, headers)}\n"
+    return text + _override_lines(ctx, keys) + f"\n{LEGEND}\n"
+
+
+def gaps_markdown(ctx: Context) -> str:
+    """The "closes X% of the gap" claims: the paper's figure, recomputed from its tables, and ours."""
+    claimed = {r["row"]: r["value"] for r in ctx.reported if r["table"] == "text" and r["column"] == "gap_closed"}
+    paper_acc = {(r["column"], r["dataset"]): r["value"] for r in ctx.reported if r["table"] in ("table1", "table4")}
+    body = []
+    for row, col, key, low, high in GAPS:
+        recomputed = gap_closed(paper_acc[(col, key)], paper_acc[(col, low)], paper_acc[(col, high)])
+        mine = [ctx.mean(col, k) for k in (key, low, high)]
+        absent = [k for k, m in zip((key, low, high), mine) if m is None]
+        if absent:
+            ours = f"{MISSING} (no `{'`, `'.join(absent)}` {col})"
+        else:
+            ours = _fmt(gap_closed(*mine)) if mine[1] != mine[2] else f"{MISSING} (scratch = reference)"
+        body.append([row, _fmt(claimed.get(row)), _fmt(recomputed), ours])
+    title = "Gap closed, % = (ours − scratch) / (reference − scratch)"
+    table = _table(body, ["Claim", "paper text", "from paper tables", "ours"])
+    return f"{caption(title, ctx.expected.profile, ctx.toy)}\n\n{table}\n"
+
+
+def vit_l_markdown(ctx: Context) -> str:
+    """Figure 2's ViT-L series (UCF101 fine-tune): the paper prints no ViT-L numbers, so ours stand alone."""
+    keys = sorted({k for k in ctx.selection.cells if k.size == "large"}, key=lambda k: (k.column, k.pretrain))
+    body = [[f"`{k.pretrain}`", k.column, k.objective, ours_cell(ctx, k)] for k in keys]
+    table = _table(body, ["key", "column", "objective", "ours (ViT-L)"]) if body else \
+        f"{MISSING} (no ViT-L runs: `run_all.sh --vit-l` launches them)"
+    title = "Figure 2, ViT-L series (ours only: the paper prints no ViT-L numbers)"
+    return f"{caption(title, ctx.expected.profile, ctx.toy)}\n\n{table}\n"
+
+
+def ucf101p_means(ctx: Context) -> dict[str, dict[str, float]]:
+    """{pre-training key: {corruption: mean top-1 over its runs}} of the accepted UCF101-P evaluations."""
+    per: dict[str, dict[str, list[float]]] = {}
+    for rec in ctx.selection.ucf101p:
+        for name, top1 in rec.get("corruptions", {}).items():
+            per.setdefault(rec["pretrain_dataset"], {}).setdefault(name, []).append(float(top1))
+    return {k: {c: sum(v) / len(v) for c, v in cs.items()} for k, cs in per.items()}
+
+
+def ucf101p_markdown(ctx: Context) -> str:
+    """Figure 3: per-corruption top-1 of each pre-training, and the win count against UCF101 pre-training.
+    The paper gives only the counts (11/14 and 6/14) in text, not the per-corruption values."""
+    per = ucf101p_means(ctx)
+    names, keys = sorted({c for v in per.values() for c in v}), sorted(per)
+    body = [[c] + [_fmt(per[k].get(c)) for k in keys] for c in names]
+    table = _table(body, ["Corruption"] + [f"`{k}`" for k in keys]) if body else \
+        f"{MISSING} (no UCF101-P results: stage ucf101p)"
+    wins = []
+    for r in (r for r in ctx.reported if r["table"] == "fig3"):
+        if r["dataset"] in per and "ucf101" in per:
+            common = set(per[r["dataset"]]) & set(per["ucf101"])
+            mine = f"{sum(per[r['dataset']][c] > per['ucf101'][c] for c in common)}/{len(common)}"
+        else:
+            absent = [k for k in (r["dataset"], "ucf101") if k not in per]
+            mine = f"{MISSING} (no UCF101-P run of `{'`, `'.join(absent)}`)"
+        wins.append([r["row"], f"{int(r['value'])}/14", mine])
+    title = "Figure 3: UCF101-P top-1 per corruption (fine-tuned on UCF101)"
+    return (f"{caption(title, ctx.expected.profile, ctx.toy)}\n\n{table}\n\n"
+            f"{_table(wins, ['Claim', 'paper', 'ours'])}\n")
+
+
+def fig4_points(ctx: Context, metric: str) -> list[tuple[str, float, float]]:
+    """(pre-training key, statistic, our UCF101 fine-tune mean) for every set with both."""
+    points = []
+    for rec in sorted(ctx.selection.stats, key=lambda r: r["pretrain_dataset"]):
+        accuracy = ctx.mean("ucf101_finetune", rec["pretrain_dataset"])
+        if metric in rec["metrics"] and accuracy is not None:
+            points.append((rec["pretrain_dataset"], float(rec["metrics"][metric]), accuracy))
+    return points
+
+
+def _spectrum_claim(ctx: Context, paper: dict) -> list[str]:
+    """§5.4: the best datasets have a spectrum exponent alpha in [1.2, 1.4]; ours: alpha of our best set."""
+    low, high = paper.get("low"), paper.get("high")
+    points = fig4_points(ctx, "spectrum_alpha")
+    claim = f"best datasets have α in [{low}, {high}]"
+    if not points:
+        return ["spectrum α of the best dataset (§5.4, Fig. 4d)", claim, f"{MISSING} (no spectrum statistics)", "0"]
+    best = max(points, key=lambda p: p[2])
+    inside = "inside" if low <= best[1] <= high else "outside"
+    return ["spectrum α of the best dataset (§5.4, Fig. 4d)", claim,
+            f"α = {best[1]:.2f} for `{best[0]}` ({inside})", str(len(points))]
+
+
+def fig4_markdown(ctx: Context) -> str:
+    """Figure 4: Pearson r between each dataset property and our UCF101 fine-tune top-1 over every pre-training set
+    with both (n beside the paper's 28), and the spectrum claim; the colour claim is the colour-KL row (r = -0.42)."""
+    paper = {r["dataset"]: r["value"] for r in ctx.reported if r["table"] == "fig4" and r["column"] == "pearson_r"}
+    alpha = {("low" if "low" in r["row"] else "high"): r["value"] for r in ctx.reported
+             if r["table"] == "fig4" and r["column"] == "spectrum_alpha_best"}
     body = []
     for m in FIG4_METRICS:
-        pts = [(float(v[m]), _mean(ours[("ucf101_finetune", k)])) for k, v in sorted(metrics.items())
-               if m in v and ("ucf101_finetune", k) in ours]
-        r = pearson([p[0] for p in pts], [p[1] for p in pts])
-        body.append([m, MISSING if m not in paper else f"{paper[m]:.2f}",
-                     MISSING if r is None else f"{r:.2f}", str(len(pts))])
-    table = tabulate(body, headers=["Property", "paper r", "ours r", "datasets"], tablefmt="github",
-                     disable_numparse=True)
-    return f"{caption('Figure 4: dataset properties vs UCF101 fine-tune accuracy (Pearson r)', profile)}\n\n{table}\n"
-
-
-# ---------------------------------------------------------------------------------------------------
-# Figures
-# ---------------------------------------------------------------------------------------------------
-
-def fig2_progression(reported: list[dict], ours: dict, path: str | Path, profile: str | None = None) -> Path:
-    """Figure 2 style bars: the Table 1 rows for each of its three columns, paper vs ours."""
-    import matplotlib
-    matplotlib.use("Agg")   # no display on the training machines
-    import matplotlib.pyplot as plt
-    from synvid.runs import atomic_write
-
-    spec = TABLES["table1"]
-    rows = list(dict.fromkeys((r["row"], r["dataset"]) for r in reported if r["table"] == "table1"))
-    paper = {(r["column"], r["dataset"]): r["value"] for r in reported if r["table"] == "table1"}
-    fig, axes = plt.subplots(1, len(spec.columns), figsize=(5 * len(spec.columns), 4.5), sharey=False)
-    xs = range(len(rows))
-    for ax, col in zip(axes, spec.columns):
-        ax.bar([x - 0.2 for x in xs], [paper.get((col, k), 0.0) for _, k in rows], 0.4, label="paper")
-        ax.bar([x + 0.2 for x in xs], [_nan_if_none(_mean(ours.get((col, k)))) for _, k in rows], 0.4,
-               label="ours")   # missing = no bar
-        ax.set_xticks(list(xs), [row for row, _ in rows], rotation=70, ha="right", fontsize=7)
-        ax.set_title(col)
-        ax.set_ylabel("top-1 (%)")
-    axes[0].legend()
-    fig.suptitle("Figure 2 / Table 1: progression" + (f" — {NOT_PAPER[profile]}" if profile in NOT_PAPER else ""))
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120))
-    plt.close(fig)
-    return Path(path)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Everything
-# ---------------------------------------------------------------------------------------------------
-
-def write_all(runs: str | Path, out: str | Path, profile: str | None = None,
-              reported_csv: str | Path = REPORTED_CSV, figures: bool = True) -> dict:
-    """Write `out/tables/*.md` (+ `out/figures/*.png`) from the runs under `runs`; returns a summary."""
-    from synvid.runs import atomic_write_text
-    reported = read_reported(reported_csv)
-    records, problems = collect_records(runs)
-    ours = our_values(records, profile)
-    toy = any(r["toy"] for r in records if profile is None or r["profile"] == profile)
-    tables = Path(out) / "tables"
-    written = []
-    for name in TABLES:
-        written.append(atomic_write_text(tables / f"{name}.md", table_markdown(name, reported, ours, profile, toy)))
-    written.append(atomic_write_text(tables / "gaps.md", gaps_markdown(reported, ours, profile, toy)))
-    written.append(atomic_write_text(tables / "fig3_ucf101p.md", ucf101p_markdown(records, reported, profile)))
-    written.append(atomic_write_text(tables / "fig4_properties.md", fig4_markdown(records, reported, ours, profile)))
-    if problems:
-        written.append(atomic_write_text(tables / "problems.md", "".join(f"- {p}\n" for p in problems)))
-    else:
-        (tables / "problems.md").unlink(missing_ok=True)   # a stale list from an earlier call would mislead
-    if figures:
-        written.append(fig2_progression(reported, ours, Path(out) / "figures" / "fig2_progression.png", profile))
-    return {"records": len(records), "problems": problems, "written": [str(p) for p in written]}
+        pts = fig4_points(ctx, m)
+        r = pearson([p[1] for p in pts], [p[2] for p in pts])
+        reason = "fewer than 3 sets with this statistic and a UCF101 fine-tune" if len(pts) < 3 else "constant"
+        body.append([m, MISSING if m not in paper else f"r = {paper[m]:.2f}",
+                     f"{MISSING} ({reason})" if r is None else f"r = {r:.2f}", str(len(pts))])
+    body.append(_spectrum_claim(ctx, alpha))
+    headers = ["Property", "paper", "ours", f"n (paper: {FIG4_PAPER_DATASETS} sets)"]
+    title = "Figure 4: dataset properties vs UCF101 fine-tune accuracy (Pearson r)"
+    return f"{caption(title, ctx.expected.profile, ctx.toy)}\n\n{_table(body, headers)}\n"

@@ -26,12 +26,15 @@ def load_statistics(results_dir) -> dict[str, dict]:
 
 
 def accuracies_from_runs(runs, profile: str | None = None) -> dict[str, float]:
-    """{pretrain dataset: mean UCF101 fine-tune top-1} over finished runs under `runs` (synvid.tables)."""
+    """{pretrain dataset: mean UCF101 fine-tune top-1} over the runs under `runs` that the `profile` tables accept
+    (synvid.provenance: same profile, model size, no overrides); refused runs are printed."""
     records, problems = tables.collect_records(runs)
-    for msg in problems:
+    expected = tables.Expected.of(profile or "paper")
+    selection = tables.select(records, expected, tables.COLUMNS)
+    for msg in problems + [reason for _, reason in selection.refused]:
         print(f"warning: {msg}")
-    ours = tables.our_values(records, profile)
-    return {k: float(np.mean(v)) for (col, k), v in ours.items() if col == "ucf101_finetune"}
+    return {k.pretrain: float(np.mean(selection.values(k))) for k in selection.cells
+            if k == tables.CellKey("ucf101_finetune", k.pretrain, size=expected.size)}
 
 
 def accuracies_from_csv(path) -> dict[str, float]:

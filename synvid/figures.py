@@ -1,0 +1,116 @@
+"""The paper's figures from finished runs, all under `<out>/figures/` (issue 14): Figure 2 (Table 1 columns as bars,
+paper vs ours with 95% t-interval error bars, plus our ViT-L series), Figure 3 (UCF101-P per corruption), Figure 4
+(statistics vs accuracy, synvid.stats.correlation) and copies of the Figure 1 and Figure 5 images their runs drew."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from synvid.provenance import CellKey, load_json, summarize
+from synvid.runs import atomic_write
+from synvid.tables import NOT_PAPER, TABLES, Context, fig4_points, ucf101p_means
+
+# Images drawn by their own runs (DONE {"png": ...}): file name in the run -> name under figures/
+COPIED = {"figure1_grid.png": "fig1_samples.png", "fig5_key_pca.png": "fig5_key_pca.png"}
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")   # no display on the training machines
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    _pyplot().close(fig)
+    return path
+
+
+def _bars(ax, labels: list[str], series: dict[str, tuple[list[float], list[float]]]) -> None:
+    """Side-by-side bars per label; each series is (heights, error half-widths); NaN = no bar."""
+    width = 0.8 / len(series)
+    for i, (name, (heights, errors)) in enumerate(series.items()):
+        xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(labels))]
+        ax.bar(xs, heights, width, yerr=errors, capsize=2, label=name)
+    ax.set_xticks(list(range(len(labels))), labels, rotation=70, ha="right", fontsize=7)
+    ax.set_ylabel("top-1 (%)")
+
+
+def _ours(ctx: Context, key: CellKey) -> tuple[float, float]:
+    mean, half, _ = summarize(ctx.selection.values(key))
+    return (float("nan") if mean is None else mean), (0.0 if half is None else half)
+
+
+def fig2_progression(ctx: Context, path: str | Path) -> Path:
+    """Figure 2 style bars: the Table 1 rows per column, paper vs ours (error bars: 95% t-interval over seeds),
+    and a last panel with our ViT-L UCF101 fine-tune series when it exists (no paper bars: none are printed)."""
+    plt = _pyplot()
+    rows = list(dict.fromkeys((r["row"], r["dataset"]) for r in ctx.reported if r["table"] == "table1"))
+    paper = {(r["column"], r["dataset"]): r["value"] for r in ctx.reported if r["table"] == "table1"}
+    vit_l = [CellKey("ucf101_finetune", k, size="large") for _, k in rows]
+    panels = list(TABLES["table1"].columns) + (["ViT-L"] if any(ctx.selection.values(k) for k in vit_l) else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
+    labels = [row for row, _ in rows]
+    for ax, col in zip(axes[0], panels):
+        if col == "ViT-L":
+            ours = [_ours(ctx, k) for k in vit_l]
+            _bars(ax, labels, {"ours ViT-L": ([o[0] for o in ours], [o[1] for o in ours])})
+            ax.set_title("ucf101_finetune, ViT-L (ours only)")
+            continue
+        ours = [_ours(ctx, ctx.key(col, k)) for _, k in rows]
+        _bars(ax, labels, {"paper": ([paper.get((col, k), float("nan")) for _, k in rows], [0.0] * len(rows)),
+                           "ours": ([o[0] for o in ours], [o[1] for o in ours])})
+        ax.set_title(col)
+    axes[0][0].legend()
+    note = NOT_PAPER.get(ctx.expected.profile)
+    fig.suptitle("Figure 2 / Table 1: progression" + (f" — {note}" if note else ""))
+    fig.tight_layout()
+    return _save(fig, Path(path))
+
+
+def fig3_ucf101p(ctx: Context, path: str | Path) -> Path | None:
+    """Figure 3: UCF101-P top-1 per corruption, one bar series per pre-training; None without results."""
+    per = ucf101p_means(ctx)
+    if not per:
+        return None
+    names = sorted({c for v in per.values() for c in v})
+    fig, ax = _pyplot().subplots(figsize=(max(6, len(names)), 4))
+    _bars(ax, names, {k: ([v.get(c, float("nan")) for c in names], [0.0] * len(names)) for k, v in sorted(per.items())})
+    ax.legend(fontsize=7)
+    ax.set_title("Figure 3: UCF101-P" + (f" — {NOT_PAPER[ctx.expected.profile]}" if ctx.expected.profile in NOT_PAPER
+                                          else ""))
+    fig.tight_layout()
+    return _save(fig, Path(path))
+
+
+def fig4_correlations(ctx: Context, path: str | Path) -> Path | None:
+    """Figure 4 panels over every pre-training set with a statistic and an accepted UCF101 fine-tune; None when
+    no set has both."""
+    from synvid.stats import correlation
+    statistics = {r["pretrain_dataset"]: r.get("results", {}) for r in ctx.selection.stats}
+    accuracies = {k: acc for m in ("fid", "fvd", "diversity", "spectrum_alpha", "color_kl")
+                  for k, _, acc in fig4_points(ctx, m)}
+    if not accuracies:
+        return None
+    correlation.plot_correlations(statistics, accuracies, path)
+    return Path(path)
+
+
+def copy_run_figures(runs: str | Path, figures: str | Path) -> list[Path]:
+    """Copy the Figure 1 and Figure 5 images of finished runs under `runs` into `figures` (latest run wins)."""
+    copied = {}
+    for done in sorted(Path(runs).rglob("DONE")):
+        try:
+            png = load_json(done).get("png")
+        except (json.JSONDecodeError, AttributeError):   # a DONE that is not a JSON object holds no figure
+            continue
+        if isinstance(png, str) and Path(png).name in COPIED:
+            source = done.parent / Path(png).name
+            if source.exists():
+                copied[COPIED[Path(png).name]] = source
+    out = []
+    for name, source in copied.items():
+        out.append(atomic_write(Path(figures) / name, lambda tmp, src=source: shutil.copyfile(src, tmp)))
+    return out
