@@ -2,14 +2,18 @@
 # Reproduce the paper section by section:
 #   data (§3.1) -> pretrain (§3.2) -> finetune + linprobe (§4.1, §4.3) -> ucf101p (§4.2) -> analysis (§5) -> tables
 #
-#   bash run_all.sh [--profile paper|authors|mini|smoke] [--ablations] [--only STAGE] [--from STAGE] [--dry-run]
+#   bash run_all.sh [--profile paper|authors|mini|smoke] [--ablations] [--vit-l] [--seeds K [--seed-pretraining]]
+#                   [--only STAGE] [--from STAGE] [--dry-run]
 #
 # --ablations adds the ablation sets of Tables 2, 3, 9, 10, 11 and 12 (pre-training + UCF101 fine-tuning each).
+# --vit-l adds Figure 2's ViT-L series (ViT-L pre-training and UCF101 fine-tuning, batch halved, §9.3).
+# --seeds K repeats fine-tuning and probing over seeds 0..K-1 (and pre-training with --seed-pretraining); the
+# tables show mean ± 95% t-interval and n. Report: results/<profile>/REPORT.md.
 # Optional: K400_ROOT adds Table 4; VIDEOMAE_UCF101_CKPT / VIDEOMAE_K400_CKPT (official VideoMAE checkpoints)
 # add the "UCF101" rows of Table 1 / Figure 3 and the "Kinetics-400" row of Table 4.
 #
-# A stage is skipped when runs/<profile>/stages/<stage>[.ablations].DONE exists; otherwise it runs again (each command
-# resumes its own partial outputs). Logs: runs/<profile>/logs/<stage>.log.
+# A stage is skipped when runs/<profile>/stages/<stage>[.ablations][.vitl][.seedsK].DONE exists; otherwise it runs
+# again (each command resumes its own partial outputs). Logs: runs/<profile>/logs/<stage>.log.
 # Real data for the paper-scale profiles (checked before any work starts):
 #   UCF101_ROOT (holds UCF-101/ and ucfTrainTestlist/), HMDB51_ROOT, K400_ROOT, IMAGENET_ROOT (ImageFolder train),
 #   INCEPTION_WEIGHTS (pt_inception-2015-12-05-6726825d.pth), I3D_WEIGHTS (i3d_torchscript.pt),
@@ -19,8 +23,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 
 STAGES=(data pretrain finetune ucf101p analysis tables)
-PROFILE=paper; ONLY=""; FROM=""; DRY=0; ABLATIONS=0
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+PROFILE=paper; ONLY=""; FROM=""; DRY=0; ABLATIONS=0; VIT_L=0; SEEDS=1; SEED_PRETRAINING=0
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
@@ -28,18 +32,25 @@ while [ $# -gt 0 ]; do
     --from) FROM="${2:?--from needs a stage}"; shift 2 ;;
     --dry-run) DRY=1; shift ;;
     --ablations) ABLATIONS=1; shift ;;
+    --vit-l) VIT_L=1; shift ;;
+    --seeds) SEEDS="${2:?--seeds needs a count}"; shift 2 ;;
+    --seed-pretraining) SEED_PRETRAINING=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_all.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
 done
 case "$PROFILE" in paper|authors|mini|smoke) ;; *) echo "run_all.sh: unknown profile '$PROFILE'" >&2; exit 2 ;; esac
+[[ "$SEEDS" =~ ^[1-9][0-9]*$ ]] || { echo "run_all.sh: --seeds needs a positive count, got '$SEEDS'" >&2; exit 2; }
 for stage in $ONLY $FROM; do
   [[ " ${STAGES[*]} " == *" $stage "* ]] || { echo "run_all.sh: unknown stage '$stage' (${STAGES[*]})" >&2; exit 2; }
 done
 
 RUNS="runs/$PROFILE"
-DONE_TAG=""                        # a stage done without the ablations is not done with them
+DONE_TAG=""                        # a stage done without the ablations (ViT-L, seeds) is not done with them
 if [ "$ABLATIONS" = 1 ]; then DONE_TAG=".ablations"; fi
+if [ "$VIT_L" = 1 ]; then DONE_TAG="$DONE_TAG.vitl"; fi
+if [ "$SEEDS" -gt 1 ]; then DONE_TAG="$DONE_TAG.seeds$SEEDS"; fi
+if [ "$SEEDS" -gt 1 ] && [ "$SEED_PRETRAINING" = 1 ]; then DONE_TAG="${DONE_TAG}p"; fi
 source "$ROOT/scripts/stages.sh"   # stage_commands STAGE: one command per line for $PROFILE
 
 selected() {
@@ -51,6 +62,8 @@ selected() {
   fi
   [ "$started" = 1 ]
 }
+
+selected_stages() { local s; for s in "${STAGES[@]}"; do selected "$s" && echo "$s"; done; return 0; }
 
 missing_script() {  # prints the script of a command when it does not exist yet
   local script
@@ -69,10 +82,11 @@ if [ "$DRY" = 1 ]; then
       if [ -n "$script" ]; then echo "$cmd    # not implemented yet: $script missing"; else echo "$cmd"; fi
     done < <(stage_commands "$stage")
   done
+  check_inputs "$PROFILE" $(selected_stages)   # the plan is printed, but a missing input still fails
   exit 0
 fi
 
-check_inputs "$PROFILE"            # clear error before any expensive work (scripts/stages.sh)
+check_inputs "$PROFILE" $(selected_stages)     # clear error before any expensive work (scripts/stages.sh)
 source "$ROOT/scripts/bootstrap.sh"
 mkdir -p "$RUNS/logs" "$RUNS/stages"
 for stage in "${STAGES[@]}"; do
@@ -97,4 +111,4 @@ for stage in "${STAGES[@]}"; do
   done < <(stage_commands "$stage")
   date -u +%FT%TZ >"$RUNS/stages/$stage$DONE_TAG.DONE"
 done
-echo "== all selected stages done: tables in results/$PROFILE/tables, figures in results/$PROFILE/figures"
+echo "== all selected stages done: report in results/$PROFILE/REPORT.md (tables/, figures/ beside it)"

@@ -1,5 +1,8 @@
-# The commands of each run_all.sh stage, per profile. Sourced by run_all.sh (which sets PROFILE, RUNS, ABLATIONS).
+# The commands of each run_all.sh stage, per profile. Sourced by run_all.sh (which sets PROFILE, RUNS, ABLATIONS,
+# SEEDS, SEED_PRETRAINING, VIT_L). stage_commands is the single source of every stage's commands.
 # The smoke profile runs everything on CPU in minutes on toy data; its numbers are never paper results.
+
+SYNVID_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # The progression of Section 3.1 (registry keys, in order).
 PROGRESSION=(static_circles moving_circles moving_shapes moving_transforming_shapes accelerating_transforming_shapes
@@ -27,6 +30,8 @@ if [ "$PROFILE" = smoke ]; then
 else
   PRETRAIN_SETS=("${PROGRESSION[@]}")
   UCF_DATASET=ucf101; HMDB_DATASET=hmdb51
+  # Unset roots print as the variable (dry run); check_inputs refuses them before any real work.
+  UCF101_ROOT="${UCF101_ROOT:-\$UCF101_ROOT}"; HMDB51_ROOT="${HMDB51_ROOT:-\$HMDB51_ROOT}"
   LAUNCH="torchrun --nproc_per_node ${NPROC:-gpu}"; QUIET=""
 fi
 ABLATION_SETS=()
@@ -34,20 +39,47 @@ if [ "${ABLATIONS:-0}" = 1 ]; then
   ABLATION_SETS=("${ABLATIONS_ON_THE_FLY[@]}" "${ABLATIONS_FIXED[@]}")
 fi
 
-check_inputs() {  # fail before any work when a paper-scale input is missing
+# Required inputs of the real-data profiles: VARIABLE|what it is|stages it blocks (checked for the selected stages).
+REQUIRED_INPUTS=(
+  "UCF101_ROOT|a folder holding UCF-101/ and ucfTrainTestlist/|finetune ucf101p analysis"
+  "HMDB51_ROOT|HMDB51 videos + testTrainMulti_7030_splits/|finetune"
+  "IMAGENET_ROOT|ImageNet train in ImageFolder layout (image-crop sets, Fig. 1, FID reference)|data pretrain analysis"
+  "INCEPTION_WEIGHTS|pt_inception-2015-12-05 .pth, for FID and diversity (README: analysis)|analysis"
+  "I3D_WEIGHTS|i3d_torchscript.pt, for FVD (README: analysis)|analysis"
+)
+# Optional inputs: VARIABLE|the rows they fill
+OPTIONAL_INPUTS=(
+  "K400_ROOT|Table 4 (scratch, image crops) and the K400 gap claim"
+  "VIDEOMAE_UCF101_CKPT|the UCF101 rows of Table 1 and Figure 3, and the UCF101 gap claims (official checkpoint)"
+  "VIDEOMAE_K400_CKPT|the Kinetics-400 row of Table 4 (official checkpoint; needs K400_ROOT too)"
+)
+
+input_present() {  # input_present VARIABLE: the folder / file it names exists
+  case "$1" in
+    UCF101_ROOT) [ -d "${UCF101_ROOT:-}/UCF-101" ] ;;
+    INCEPTION_WEIGHTS|I3D_WEIGHTS) [ -f "${!1:-}" ] ;;
+    *) [ -n "${!1:-}" ] && [ -e "${!1}" ] ;;
+  esac
+}
+
+check_inputs() {  # check_inputs PROFILE STAGE...: exit 2 naming each missing input and the selected stages it blocks
   [ "$1" = smoke ] && return 0
-  local missing=()
-  [ -d "${UCF101_ROOT:-}/UCF-101" ] || missing+=("UCF101_ROOT (a folder holding UCF-101/ and ucfTrainTestlist/)")
-  [ -d "${HMDB51_ROOT:-}" ] || missing+=("HMDB51_ROOT (HMDB51 videos + testTrainMulti_7030_splits/)")
-  [ -d "${IMAGENET_ROOT:-}" ] || missing+=("IMAGENET_ROOT (ImageNet train in ImageFolder layout)")
-  [ -f "${INCEPTION_WEIGHTS:-}" ] || missing+=("INCEPTION_WEIGHTS (pt_inception-2015-12-05 .pth, for FID; README: analysis)")
-  [ -f "${I3D_WEIGHTS:-}" ] || missing+=("I3D_WEIGHTS (i3d_torchscript.pt, for FVD; README: analysis)")
-  local var
-  for var in K400_ROOT VIDEOMAE_UCF101_CKPT VIDEOMAE_K400_CKPT; do   # optional, but a given path must exist
-    [ -z "${!var:-}" ] || [ -e "${!var}" ] || missing+=("$var (set to ${!var}, which does not exist)")
+  local profile=$1 entry var what stages blocked missing=() stage; shift
+  if [ "${ABLATIONS:-0}" = 1 ]; then REQUIRED_INPUTS[0]="${REQUIRED_INPUTS[0]} data"; fi   # the Table 11 mix list
+  for entry in "${REQUIRED_INPUTS[@]}"; do
+    IFS='|' read -r var what stages <<<"$entry"
+    input_present "$var" && continue
+    blocked=()
+    for stage in $stages; do [[ " $* " == *" $stage "* ]] && blocked+=("$stage"); done
+    [ ${#blocked[@]} -gt 0 ] && missing+=("$var ($what): blocks stage(s) ${blocked[*]}")
+  done
+  for entry in "${OPTIONAL_INPUTS[@]}"; do   # optional, but a given path must exist
+    IFS='|' read -r var what <<<"$entry"
+    if [ -n "${!var:-}" ] && ! [ -e "${!var}" ]; then missing+=("$var (set to ${!var}, which does not exist)"); fi
+    [ -z "${!var:-}" ] && echo "run_all.sh: optional $var not set: $what stay empty" >&2
   done
   if [ ${#missing[@]} -gt 0 ]; then
-    printf 'run_all.sh --profile %s needs real data; set:\n' "$1" >&2
+    printf 'run_all.sh --profile %s needs real data; set:\n' "$profile" >&2
     printf '  %s\n' "${missing[@]}" >&2
     exit 2
   fi
@@ -55,6 +87,7 @@ check_inputs() {  # fail before any work when a paper-scale input is missing
     NPROC=$(nvidia-smi -L 2>/dev/null | wc -l); [ "$NPROC" -gt 0 ] || NPROC=1
     LAUNCH="torchrun --nproc_per_node $NPROC"
   fi
+  return 0
 }
 
 is_fixed() { [[ " ${FIXED[*]} " == *" $1 "* ]]; }
@@ -70,19 +103,48 @@ imagenet_for() {  # sets that read ImageNet images (image crops, mixes, static 5
   case "$1" in *image*) echo "--imagenet \$IMAGENET_ROOT" ;; esac
 }
 
+seed_suffix() { if [ "$1" != 0 ]; then echo "_seed$1"; fi; }  # seed 0 keeps the plain name (and resumes old runs)
+seed_flag() { if [ "$1" != 0 ]; then echo "--seed $1"; fi; }
+pretrain_seeds() { if [ "${SEED_PRETRAINING:-0}" = 1 ]; then seq 0 $(( ${SEEDS:-1} - 1 )); else echo 0; fi; }
+# The pre-training run a downstream seed starts from: its own seed's with --seed-pretraining, else seed 0's.
+init_for() {
+  local suffix=""
+  if [ "${SEED_PRETRAINING:-0}" = 1 ]; then suffix=$(seed_suffix "$2"); fi
+  echo "$RUNS/${3:-pretrain}/$1$suffix/last.pth"
+}
+
+half_batch() {  # half_batch CONFIG_CLASS: the profile's total batch halved (§9.3: ViT-L = ViT-B with half the batch)
+  PYTHONPATH="$SYNVID_REPO" python3 -c "from synvid import config as c; print(c.resolve(c.$1, '$PROFILE').batch_size // 2)"
+}
+
 pretrain_cmd() {  # pretrain_cmd SET [OUT_NAME EXTRA...]: a fixed set trains on its materialised list (as the authors)
   local name=$1 out=${2:-$1}; shift $(( $# > 1 ? 2 : 1 ))
-  local data="--dataset $name $(imagenet_for "$name")"
+  local data="--dataset $name $(imagenet_for "$name")" folder=pretrain seed
   is_fixed "$name" && data="--list $RUNS/data/$name/train.csv"
-  echo "$LAUNCH pretrain/3_2_pretrain.py --profile $PROFILE $data $* --out $RUNS/pretrain/$out $QUIET" | tr -s ' ' | sed 's/ $//'
+  [[ " $* " == *" --model pretrain_videomae_large"* ]] && folder=pretrain_vitl
+  for seed in $(pretrain_seeds); do
+    echo "$LAUNCH pretrain/3_2_pretrain.py --profile $PROFILE $data $* $(seed_flag "$seed") --out $RUNS/$folder/$out$(seed_suffix "$seed") $QUIET" | tr -s ' ' | sed 's/ $//'
+  done
 }
 
 mix_name() { local pct; pct=$(awk -v f="$2" 'BEGIN { printf "%d", f * 100 + 0.5 }'); echo "${1}_ucf101_${pct}pct"; }
 
-finetune_cmd() {  # finetune_cmd SCRIPT DATASET ROOT INIT OUT [EXTRA...]
-  local script=$1 dataset=$2 root=$3 init=$4 out=$5; shift 5
-  echo "$LAUNCH $script --profile $PROFILE --dataset $dataset --data-root $root --init $init $* --out $out $QUIET" \
-    | tr -s ' ' | sed 's/ $//'
+finetune_cmd() {  # finetune_cmd SCRIPT DATASET ROOT INIT OUT [EXTRA...]: one command per seed (--seeds K)
+  local script=$1 dataset=$2 root=$3 init=$4 out=$5 seed key from; shift 5
+  key=$(basename "$out")
+  for seed in $(seq 0 $(( ${SEEDS:-1} - 1 ))); do
+    from=$init
+    case "$init" in */"$key"/last.pth) from=$(init_for "$key" "$seed" "$(basename "$(dirname "$(dirname "$init")")")") ;; esac
+    echo "$LAUNCH $script --profile $PROFILE --dataset $dataset --data-root $root --init $from $* $(seed_flag "$seed") --out $out$(seed_suffix "$seed") $QUIET" \
+      | tr -s ' ' | sed 's/ $//'
+  done
+}
+
+planned_cells() {  # COLUMN:KEY of every ViT-B fine-tune / probe this plan launches (empty cells then say why)
+  stage_commands finetune | grep -v '/finetune_vitl/' \
+    | sed -nE 's#.*(4_1_finetune|4_3_linprobe)\.py .*--dataset ([a-z0-9_]+) .*--out [^ ]*/([^/ ]+).*#\1:\2:\3#p' \
+    | sed -E 's/^4_1_finetune/finetune/; s/^4_3_linprobe/linprobe/; s/:toy_/:/; s/_seed[0-9]+$//' \
+    | awk -F: '{print $2 "_" $1 ":" $3}' | sort -u | paste -sd, -
 }
 
 stage_commands() {
@@ -111,6 +173,11 @@ stage_commands() {
     fi ;;
   pretrain)
     for name in "${PRETRAIN_SETS[@]}" "${ABLATION_SETS[@]}"; do pretrain_cmd "$name"; done
+    if [ "${VIT_L:-0}" = 1 ]; then                 # Figure 2's ViT-L series (§9.3: batch halved)
+      for name in "${PRETRAIN_SETS[@]}"; do
+        pretrain_cmd "$name" "$name" --model pretrain_videomae_large_patch16_224 --batch-size "$(half_batch PretrainConfig)"
+      done
+    fi
     if [ "${ABLATIONS:-0}" = 1 ]; then
       for entry in "${MIXES[@]}"; do
         set -- $entry
@@ -118,7 +185,10 @@ stage_commands() {
       done
     fi ;;
   finetune)
+    # Table 1 "Random initialization": all three columns from scratch
     finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" scratch "$RUNS/finetune/$UCF_DATASET/scratch"
+    finetune_cmd finetune/4_1_finetune.py "$HMDB_DATASET" "$HMDB51_ROOT" scratch "$RUNS/finetune/$HMDB_DATASET/scratch"
+    finetune_cmd linprobe/4_3_linprobe.py "$UCF_DATASET" "$UCF101_ROOT" scratch "$RUNS/linprobe/$UCF_DATASET/scratch"
     for name in "${PRETRAIN_SETS[@]}"; do
       init="$RUNS/pretrain/$name/last.pth"
       finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" "$init" "$RUNS/finetune/$UCF_DATASET/$name"
@@ -141,7 +211,14 @@ stage_commands() {
     fi
     for name in "${extra[@]}"; do                  # the ablation tables report UCF101 fine-tuning only
       finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" "$RUNS/pretrain/$name/last.pth" "$RUNS/finetune/$UCF_DATASET/$name"
-    done ;;
+    done
+    if [ "${VIT_L:-0}" = 1 ]; then                 # Figure 2's ViT-L series: UCF101 fine-tuning, batch halved (§9.3)
+      local large="--model vit_large_patch16_224 --batch-size $(half_batch FinetuneConfig)"
+      finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" scratch "$RUNS/finetune_vitl/$UCF_DATASET/scratch" $large
+      for name in "${PRETRAIN_SETS[@]}"; do
+        finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" "$RUNS/pretrain_vitl/$name/last.pth" "$RUNS/finetune_vitl/$UCF_DATASET/$name" $large
+      done
+    fi ;;
   ucf101p)
     echo "python data_gen/4_2_make_ucf101p.py $p --data-root $UCF101_ROOT --out $RUNS/ucf101p/data $QUIET"
     local evaluated=(scratch "${PRETRAIN_SETS[@]}")
@@ -151,19 +228,21 @@ stage_commands() {
     done ;;
   analysis)
     local stats="$RUNS/analysis/stats"   # 5_3 and 5_4 share it: results/<dataset>.json, merged
-    local sets ckpts; sets=$(IFS=,; echo "${PRETRAIN_SETS[*]}")
+    local sets ckpts all_sets    # Fig. 4 statistics over every pre-training set; Fig. 5 over the progression
+    sets=$(IFS=,; echo "${PRETRAIN_SETS[*]}"); all_sets=$(printf '%s,' "${PRETRAIN_SETS[@]}" "${ABLATION_SETS[@]}")
+    all_sets=${all_sets%,}
     ckpts=$(IFS=,; printf '%s' "${PRETRAIN_SETS[*]/#/$RUNS/pretrain/}" | sed 's#,#/last.pth,#g'; echo /last.pth)
     local reference="--reference $UCF101_ROOT/ucfTrainTestlist/trainlist01.txt --video-root $UCF101_ROOT/UCF-101"
     if [ "$PROFILE" = smoke ]; then
-      echo "python analysis/5_4_frame_properties.py $p --datasets $sets --stats spectrum,color $reference --out $stats"
+      echo "python analysis/5_4_frame_properties.py $p --datasets $all_sets --stats spectrum,color $reference --out $stats"
       echo "python analysis/5_5_visualize_features.py $p --checkpoints $ckpts --labels $sets --data-root $UCF101_ROOT/UCF-101 --class-name Orbit --model vit_tiny_patch16_224 --num-frames 4 --img-size 32 --out $RUNS/analysis/fig5_pca"
     else
-      echo "python analysis/5_3_similarity.py $p --datasets $sets $reference --imagenet \$IMAGENET_ROOT --inception-weights \$INCEPTION_WEIGHTS --i3d-weights \$I3D_WEIGHTS --out $stats"
-      echo "python analysis/5_4_frame_properties.py $p --datasets $sets --stats diversity,spectrum,color $reference --imagenet \$IMAGENET_ROOT --inception-weights \$INCEPTION_WEIGHTS --out $stats"
+      echo "python analysis/5_3_similarity.py $p --datasets $all_sets $reference --imagenet \$IMAGENET_ROOT --inception-weights \$INCEPTION_WEIGHTS --i3d-weights \$I3D_WEIGHTS --out $stats"
+      echo "python analysis/5_4_frame_properties.py $p --datasets $all_sets --stats diversity,spectrum,color $reference --imagenet \$IMAGENET_ROOT --inception-weights \$INCEPTION_WEIGHTS --out $stats"
       echo "python analysis/5_5_visualize_features.py $p --checkpoints $ckpts --labels $sets --data-root $UCF101_ROOT/UCF-101 --class-name PlayingGuitar --out $RUNS/analysis/fig5_pca"
     fi
     echo "python analysis/5_4_correlations.py $p --stats-dir $stats/results --runs $RUNS --only-profile $PROFILE --out $RUNS/analysis/fig4" ;;
   tables)
-    echo "python paper_tables/make_tables.py $p --runs $RUNS --out results/$PROFILE" ;;
+    echo "python paper_tables/make_tables.py $p --runs $RUNS --out results/$PROFILE --planned $(planned_cells)" ;;
   esac
 }
