@@ -84,7 +84,7 @@ check_inputs() {  # check_inputs PROFILE STAGE...: exit 2 naming each missing in
     exit 2
   fi
   if [ "${NPROC:-gpu}" = gpu ]; then
-    NPROC=$(nvidia-smi -L 2>/dev/null | wc -l); [ "$NPROC" -gt 0 ] || NPROC=1
+    NPROC=$( (nvidia-smi -L 2>/dev/null || true) | wc -l); [ "$NPROC" -gt 0 ] || NPROC=1
     LAUNCH="torchrun --nproc_per_node $NPROC"
   fi
   return 0

@@ -33,10 +33,83 @@ def test_run_all_refuses_bad_arguments():
     assert [line.split()[2] for line in only.stdout.splitlines() if line.startswith("##")] == ["analysis", "tables"]
 
 
-def test_paper_profile_names_missing_datasets_before_any_work(tmp_path):
+def _real_inputs(tmp_path: Path) -> dict:
+    """An environment whose required inputs exist (empty folders and files: enough for --dry-run)."""
+    for folder in ("ucf/UCF-101", "hmdb", "imagenet", "k400"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    for name in ("inception.pth", "i3d.pt", "official.pth"):
+        (tmp_path / name).write_bytes(b"")
+    return {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "UCF101_ROOT": str(tmp_path / "ucf"),
+            "HMDB51_ROOT": str(tmp_path / "hmdb"), "IMAGENET_ROOT": str(tmp_path / "imagenet"),
+            "INCEPTION_WEIGHTS": str(tmp_path / "inception.pth"), "I3D_WEIGHTS": str(tmp_path / "i3d.pt")}
+
+
+@pytest.mark.parametrize("dry", [True, False], ids=["dry-run", "real"])
+def test_paper_profile_names_missing_inputs_and_the_stages_they_block(tmp_path, dry):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    out = run("bash", "run_all.sh", "--profile", "paper", "--only", "data", env=env)
-    assert out.returncode == 2 and "UCF101_ROOT" in out.stderr and "IMAGENET_ROOT" in out.stderr
+    flags = ["--dry-run"] if dry else []
+    out = run("bash", "run_all.sh", "--profile", "paper", "--only", "finetune", *flags, env=env)
+    assert out.returncode == 2, out.stderr
+    assert "UCF101_ROOT (" in out.stderr and "HMDB51_ROOT (" in out.stderr and "blocks stage(s) finetune" in out.stderr
+    assert "I3D_WEIGHTS" not in out.stderr                               # the analysis stage is not selected
+    assert "optional K400_ROOT not set: Table 4" in out.stderr
+    data = run("bash", "run_all.sh", "--profile", "mini", "--only", "data", *flags, env=env)
+    assert data.returncode == 2 and "IMAGENET_ROOT (" in data.stderr and "HMDB51_ROOT" not in data.stderr
+    assert not (ROOT / "runs" / "mini" / "stages").exists() or dry      # nothing started
+    ok = run("bash", "run_all.sh", "--profile", "paper", "--dry-run", env=_real_inputs(tmp_path))
+    assert ok.returncode == 0, ok.stderr
+
+
+def _planned(stdout: str) -> set[str]:
+    line = next(line for line in stdout.splitlines() if "make_tables.py" in line)
+    return set(line.split("--planned ")[1].split(","))
+
+
+def test_every_cell_of_tables_1_and_4_is_launched(tmp_path):
+    """Table 1 (scratch included: HMDB51 fine-tune, UCF101 probe) and Table 4 cells are all planned."""
+    import csv
+    env = {**_real_inputs(tmp_path), "K400_ROOT": str(tmp_path / "k400"),
+           "VIDEOMAE_UCF101_CKPT": str(tmp_path / "official.pth"), "VIDEOMAE_K400_CKPT": str(tmp_path / "official.pth")}
+    out = run("bash", "run_all.sh", "--profile", "paper", "--dry-run", env=env)
+    assert out.returncode == 0, out.stderr
+    with open(ROOT / "paper_tables" / "reported.csv") as f:
+        cells = {f"{r['column']}:{r['dataset']}" for r in csv.DictReader(f) if r["table"] in ("table1", "table4")}
+    assert cells - _planned(out.stdout) == set()
+    assert {"hmdb51_finetune:scratch", "ucf101_linprobe:scratch"} <= _planned(out.stdout)
+
+
+def test_vit_l_series_halves_the_batch(tmp_path):
+    from synvid import config, progression
+    out = run("bash", "run_all.sh", "--profile", "paper", "--vit-l", "--dry-run", env=_real_inputs(tmp_path))
+    assert out.returncode == 0, out.stderr
+    pre = [line for line in out.stdout.splitlines() if "/pretrain_vitl/" in line and "3_2_pretrain" in line]
+    ft = [line for line in out.stdout.splitlines() if "/finetune_vitl/" in line]
+    assert len(pre) == len(progression.NAMES) and len(ft) == len(progression.NAMES) + 1   # + scratch
+    half = config.resolve(config.PretrainConfig, "paper").batch_size // 2
+    assert all(f"--model pretrain_videomae_large_patch16_224 --batch-size {half}" in line for line in pre)
+    half = config.resolve(config.FinetuneConfig, "paper").batch_size // 2
+    assert all(f"--model vit_large_patch16_224 --batch-size {half}" in line for line in ft)
+    assert all("/finetune_vitl/" not in c for c in _planned(out.stdout))     # the ViT-B tables' plan only
+
+
+@pytest.mark.parametrize("pretraining", [False, True])
+def test_seeds_repeat_downstream_runs(pretraining):
+    flags = ["--seed-pretraining"] if pretraining else []
+    out = run("bash", "run_all.sh", "--profile", "smoke", "--seeds", "3", *flags, "--dry-run")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    probes = [line for line in lines if "4_3_linprobe.py" in line and "/moving_circles" in line]
+    assert [line.split("--out ")[1].split()[0].rsplit("/", 1)[1] for line in probes] == [
+        "moving_circles", "moving_circles_seed1", "moving_circles_seed2"]
+    assert "--seed" not in probes[0] and "--seed 2 " in probes[2]
+    inits = [line.split("--init ")[1].split()[0] for line in probes]
+    pretrain = [line for line in lines if "3_2_pretrain.py" in line and "moving_circles" in line]
+    if pretraining:
+        assert len(pretrain) == 3 and inits[2].endswith("pretrain/moving_circles_seed2/last.pth")
+    else:
+        assert len(pretrain) == 1 and len(set(inits)) == 1
+    assert "stages/" not in out.stdout or "seeds3" in out.stdout
+    assert run("bash", "run_all.sh", "--seeds", "0", "--dry-run").returncode == 2
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -62,10 +135,8 @@ def test_ablation_lists_match_the_registry():
 def test_ablations_plan_covers_every_reported_ablation(tmp_path):
     """--ablations: each synthetic key of Tables 2, 3, 9-12 is pre-trained and fine-tuned on UCF101 under its key."""
     import csv
-    ckpt = tmp_path / "official.pth"
-    ckpt.write_bytes(b"")
-    env = {"PATH": "/usr/bin:/bin", "UCF101_ROOT": "/u", "HMDB51_ROOT": "/h", "IMAGENET_ROOT": "/i",
-           "K400_ROOT": str(tmp_path), "VIDEOMAE_UCF101_CKPT": str(ckpt), "VIDEOMAE_K400_CKPT": str(ckpt)}
+    env = {**_real_inputs(tmp_path), "K400_ROOT": str(tmp_path / "k400"),
+           "VIDEOMAE_UCF101_CKPT": str(tmp_path / "official.pth"), "VIDEOMAE_K400_CKPT": str(tmp_path / "official.pth")}
     out = run("bash", "run_all.sh", "--profile", "paper", "--ablations", "--dry-run", env=env)
     assert out.returncode == 0, out.stderr
     with open(ROOT / "paper_tables" / "reported.csv") as f:
@@ -76,16 +147,21 @@ def test_ablations_plan_covers_every_reported_ablation(tmp_path):
                  if "4_1_finetune.py" in line}
     assert keys - finetuned == set()
     assert "--mix-fraction 0.25" in out.stdout and "--pretrain-name k400" in out.stdout
+    cells = {f"{r['column']}:{r['dataset']}" for r in rows if r["table"].startswith("table")}
+    assert cells - _planned(out.stdout) == set()                         # every cell of Tables 1-4, 9-12
+    from synvid import progression                                       # Fig. 4 statistics over every set
+    stats = next(line for line in out.stdout.splitlines() if "5_4_frame_properties.py" in line)
+    assert set(stats.split("--datasets ")[1].split()[0].split(",")) == set(progression.NAMES) | set(
+        progression.ABLATIONS)
 
 
-def test_paper_analysis_commands_pass_the_weights_their_statistics_need():
+def test_paper_analysis_commands_pass_the_weights_their_statistics_need(tmp_path):
     """Each 5_3 / 5_4 command of the paper plan parses, and names the weight files of the statistics it computes."""
     import importlib.util
     import shlex
 
     from synvid.stats.compute import NEEDS, parse_stats
-    env = {"PATH": "/usr/bin:/bin", "UCF101_ROOT": "/u", "HMDB51_ROOT": "/h", "IMAGENET_ROOT": "/i"}
-    out = run("bash", "run_all.sh", "--profile", "paper", "--only", "analysis", "--dry-run", env=env)
+    out = run("bash", "run_all.sh", "--profile", "paper", "--only", "analysis", "--dry-run", env=_real_inputs(tmp_path))
     commands = [shlex.split(line) for line in out.stdout.splitlines() if "analysis/5_3" in line or "analysis/5_4_f" in line]
     assert len(commands) == 2
     for cmd in commands:
