@@ -138,6 +138,18 @@ def test_cached_training_resumes_exactly(tmp_path, dropout):
     assert [r["step"] for r in _log(tmp_path / "b")] == [2, 4, 6]
 
 
+def test_probe_of_a_random_encoder(setup, tmp_path):
+    """--init scratch: Table 1's "Random initialization" probe; a frozen random encoder, only the head trains."""
+    root, _ = setup
+    cfg = resolve(LinprobeConfig, "smoke", epochs=1, batch_size=2, test_clips=2)
+    res = linprobe.run(cfg, tmp_path / "run", dataset="toy_hmdb51", data_root=root, init="scratch",
+                       profile="smoke", progress=False)
+    assert (tmp_path / "run/DONE").exists() and 0.0 <= res["top1"] <= 100.0
+    assert json.loads((tmp_path / "run/config.json").read_text())["init"] == "scratch"
+    model = linprobe.probe_model(linprobe.finetune_settings(cfg, "smoke"), 2, "scratch", torch.device("cpu"))
+    assert [n for n, p in model.named_parameters() if p.requires_grad] == ["head.1.weight", "head.1.bias"]
+
+
 def test_stale_feature_cache_is_refused(setup, tmp_path):
     root, ckpt = setup
     cfg = resolve(LinprobeConfig, "smoke")

@@ -175,7 +175,7 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
         return read_done(run_dir)
     if cfg.optimizer != "adamw":
         raise ValueError(f"only the AdamW probe of Table 7 is implemented, got optimizer={cfg.optimizer!r}")
-    if not Path(init).exists():
+    if init != "scratch" and not Path(init).exists():   # scratch: Table 1's "Random initialization" probe (8.9)
         raise FileNotFoundError(f"--init checkpoint not found: {init}")
     _, _, _, device = dist.init_distributed()
     record = registry.get(dataset)
