@@ -28,12 +28,12 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _bars(ax, labels: list[str], series: dict[str, tuple[list[float], list[float]]]) -> None:
-    """Side-by-side bars per label; each series is (heights, error half-widths); NaN = no bar."""
+def _bars(ax, labels: list[str], series: dict[str, tuple[list[float], list[float] | None]]) -> None:
+    """Side-by-side bars per label; each series is (heights, error half-widths or None); NaN = no bar."""
     width = 0.8 / len(series)
     for i, (name, (heights, errors)) in enumerate(series.items()):
         xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(labels))]
-        ax.bar(xs, heights, width, yerr=errors, capsize=2, label=name)
+        ax.bar(xs, heights, width, yerr=errors, capsize=2 if errors else 0, label=name)
     ax.set_xticks(list(range(len(labels))), labels, rotation=70, ha="right", fontsize=7)
     ax.set_ylabel("top-1 (%)")
 
@@ -60,12 +60,13 @@ def fig2_progression(ctx: Context, path: str | Path) -> Path:
             ax.set_title("ucf101_finetune, ViT-L (ours only)")
             continue
         ours = [_ours(ctx, ctx.key(col, k)) for _, k in rows]
-        _bars(ax, labels, {"paper": ([paper.get((col, k), float("nan")) for _, k in rows], [0.0] * len(rows)),
+        _bars(ax, labels, {"paper": ([paper.get((col, k), float("nan")) for _, k in rows], None),
                            "ours": ([o[0] for o in ours], [o[1] for o in ours])})
         ax.set_title(col)
     axes[0][0].legend()
     note = NOT_PAPER.get(ctx.expected.profile)
-    fig.suptitle("Figure 2 / Table 1: progression" + (f" — {note}" if note else ""))
+    fig.suptitle("Figure 2 / Table 1: progression (error bars: 95% t-interval over seeds)"
+                 + (f" — {note}" if note else ""))
     fig.tight_layout()
     return _save(fig, Path(path))
 
@@ -77,7 +78,7 @@ def fig3_ucf101p(ctx: Context, path: str | Path) -> Path | None:
         return None
     names = sorted({c for v in per.values() for c in v})
     fig, ax = _pyplot().subplots(figsize=(max(6, len(names)), 4))
-    _bars(ax, names, {k: ([v.get(c, float("nan")) for c in names], [0.0] * len(names)) for k, v in sorted(per.items())})
+    _bars(ax, names, {k: ([v.get(c, float("nan")) for c in names], None) for k, v in sorted(per.items())})
     ax.legend(fontsize=7)
     ax.set_title("Figure 3: UCF101-P" + (f" — {NOT_PAPER[ctx.expected.profile]}" if ctx.expected.profile in NOT_PAPER
                                           else ""))

@@ -301,7 +301,8 @@ def fig4_markdown(ctx: Context) -> str:
     for m in FIG4_METRICS:
         pts = fig4_points(ctx, m)
         r = pearson([p[1] for p in pts], [p[2] for p in pts])
-        reason = "fewer than 3 sets with this statistic and a UCF101 fine-tune" if len(pts) < 3 else "constant"
+        reason = ("no set has this statistic and a UCF101 fine-tune (stage analysis)" if not pts else
+                  "fewer than 3 sets with this statistic and a UCF101 fine-tune" if len(pts) < 3 else "constant")
         body.append([m, MISSING if m not in paper else f"r = {paper[m]:.2f}",
                      f"{MISSING} ({reason})" if r is None else f"r = {r:.2f}", str(len(pts))])
     body.append(_spectrum_claim(ctx, alpha))
