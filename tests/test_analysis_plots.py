@@ -60,9 +60,11 @@ def test_accuracies_from_runs(tmp_path):
     pre = tmp_path / "pretrain" / "moving_shapes"
     atomic_write_json(pre / "config.json", {"PretrainConfig": {}, "dataset": "moving_shapes"})
     ft = tmp_path / "finetune" / "ucf"
-    atomic_write_json(ft / "config.json", {"FinetuneConfig": {}, "dataset": "ucf101",
-                                           "init": str(pre / "checkpoint.pth")})
-    atomic_write_json(ft / "DONE", {"top1": 77.0})
+    for name, model, top1 in (("ucf", "vit_base_patch16_224", 77.0), ("ucf_small", "vit_small_patch16_224", 50.0)):
+        atomic_write_json(ft.parent / name / "config.json", {"FinetuneConfig": {"model": model}, "dataset": "ucf101",
+                                                             "init": str(pre / "checkpoint.pth")})
+        atomic_write_json(ft.parent / name / "DONE", {"top1": top1})
+    # the tables' provenance: the paper profile's ViT-B run only (the ViT-S run is refused)
     assert correlation.accuracies_from_runs(tmp_path) == {"moving_shapes": 77.0}
 
 
