@@ -34,8 +34,9 @@ SECTIONS = (
     ("Table 11 (§9.4)", "table11", None),
     ("Table 12 (§9.4)", "table12", None),
 )
-FIGURE_STAGE = {"fig1_samples.png": "stage data (3_1_sample_grid.py)", "fig2_progression.png": "--no-figures",
-                "fig3_ucf101p.png": "stage ucf101p", "fig4_correlations.png": "stage analysis and UCF101 fine-tunes",
+FIGURE_STAGE = {"fig1_samples.png": "stage data (3_1_sample_grid.py)",
+                "fig2_progression.png": "make_tables.py without --no-figures", "fig3_ucf101p.png": "stage ucf101p",
+                "fig4_correlations.png": "stage analysis and UCF101 fine-tunes",
                 "fig5_key_pca.png": "stage analysis (5_5_visualize_features.py)"}
 
 
