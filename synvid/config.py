@@ -166,8 +166,8 @@ class StatsConfig:
     fid_frames: int = 10_000             # §5.3: 10k random frames per dataset
     fvd_videos: int = 1_000              # §5.3: 1,000 videos per dataset
     fvd_frames: int = 16                 # PROTOCOLS §5.2: 16 consecutive frames
-    diversity_videos: int = 1_000        # §5.4
-    diversity_frames: int = 16           # §5.4: 16 frames per video
+    diversity_videos: int = 1_000        # §5.4; each gives one pre-training clip (PretrainConfig num_frames at
+                                         #   sampling_rate: "16 sampled frames in randomly sampled videos")
     spectrum_frames: int = 1_000         # PROTOCOLS §5.4 (inferred)
     color_frames: int = 1_000            # PROTOCOLS §5.4 (inferred)
     pca_videos: int = 70                 # §5.5 / Fig. 5: 70 videos of one class
@@ -217,7 +217,7 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
                            "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
                            "test_clips": 2, "num_workers": 0},
         "StatsConfig": {"fid_frames": 32, "fvd_videos": 4, "fvd_frames": 4, "diversity_videos": 4,
-                        "diversity_frames": 4, "spectrum_frames": 16, "color_frames": 16,
+                        "spectrum_frames": 16, "color_frames": 16,
                         "pca_videos": 2, "pca_frames": 4, "batch_size": 8},
     },
 }

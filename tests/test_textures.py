@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from synvid import textures
+from synvid import metrics, textures
 from synvid.textures import measure, pyramid, statistical, stylegan
 from synvid.textures.stylegan_bank import highfreq_bank, oriented_bank
 
 
-_slope = measure.slope         # TEXTURES.md §5 definitions
+_slope = metrics.spectrum_slope         # TEXTURES.md §5 definition (also Figure 4's)
 
 
 @pytest.fixture(scope="module")

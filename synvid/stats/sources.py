@@ -7,6 +7,7 @@ import numpy as np
 
 from synvid import progression
 from synvid.data.lists import read_list
+from synvid.data.pretrain_data import clip_indices, sample_generator
 from synvid.video_io import read_video, video_info
 
 # On-the-fly synthetic sets have no fixed size; videos are drawn from one pre-training epoch (§3.2: 9,537).
@@ -67,6 +68,17 @@ def sample_clips(source: Source, n: int, num_frames: int, seed: int = 0) -> np.n
             raise ValueError(f"{source.name} video {v} has {length} frames < {num_frames}")
         start = int(rng.integers(length - num_frames + 1))
         out.append(source.read(int(v), list(range(start, start + num_frames))))
+    return _stack(out, source)
+
+
+def sample_pretrain_clips(source: Source, n: int, num_frames: int, sampling_rate: int, seed: int = 0) -> np.ndarray:
+    """n clips of n randomly drawn videos, sampled as pre-training samples them (`pretrain_data.clip_indices`:
+    num_frames at stride sampling_rate from a uniform start, short videos repeat their last frame)
+    -> uint8 [n,T,H,W,3] (§5.4 diversity: "16 sampled frames in randomly sampled videos")."""
+    rng = np.random.default_rng(seed)
+    out = [source.read(int(v), clip_indices(source.length(int(v)), num_frames, sampling_rate,
+                                            sample_generator(seed, j)))
+           for j, v in enumerate(_pick_videos(source, n, rng))]
     return _stack(out, source)
 
 
