@@ -43,7 +43,10 @@ class RenderConfig:
     max_shear_speed: float = 0.005       # Table 8: shear x/y speed ~ U(-0.005, 0.005)
     speed_multiplier: float = 1.0        # §9.4 / Table 9: 0.5 for the "slower" ablation
     background: str = "black"            # §9.4 / Table 10: black | color | image
-    num_videos: int = 9537               # §9.2: textured sets have 9,537 videos (the UCF101 train size)
+    # Equal compute across the progression (§9.2, the UCF101 train size): a fixed (materialised) set has
+    # num_videos videos and an on-the-fly epoch num_videos clips, under every profile. Declared only here: the
+    # pre-training epoch of an on-the-fly set, the fixed sets' size and the Section 5 samplers all read it.
+    num_videos: int = 9537
 
 
 @dataclass
@@ -68,7 +71,6 @@ class PretrainConfig:
     weight_decay: float = 0.05           # Table 5
     beta1: float = 0.9                   # Table 5
     beta2: float = 0.95                  # Table 5
-    epoch_size: int = 9537               # §9.2: an on-the-fly epoch has as many clips as UCF101 train
     num_frames: int = 16                 # PROTOCOLS §2.2: 16 frames
     sampling_rate: int = 4               # PROTOCOLS §2.2: stride 4
     input_size: int = 224                # PROTOCOLS §2.2: MultiScaleCrop to 224
@@ -205,10 +207,10 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
         "StatsConfig": {"fid_frames": 2000, "fvd_videos": 200, "diversity_videos": 200},
     },
     "smoke": {
-        "RenderConfig": {"size": 64, "min_frames": 20, "max_frames": 24, "num_shapes": 40, "num_videos": 6},
+        "RenderConfig": {"size": 64, "min_frames": 20, "max_frames": 24, "num_shapes": 40, "num_videos": 8},
         "TextureConfig": {"size": 32, "pool_size": 16},
         "PretrainConfig": {"model": "pretrain_videomae_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1,
-                           "batch_size": 4, "epoch_size": 8, "num_frames": 4, "sampling_rate": 2,
+                           "batch_size": 4, "num_frames": 4, "sampling_rate": 2,
                            "input_size": 32, "save_every": 2, "num_workers": 0},
         "FinetuneConfig": {"model": "vit_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
                            "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,

@@ -111,3 +111,14 @@ def test_k400_finetune_is_the_official_recipe_under_every_profile(profile):
     scale = (cfg.epochs, cfg.batch_size)
     assert scale == (75, 384) if profile in ("paper", "authors") else scale == (
         resolve(FinetuneConfig, profile).epochs, resolve(FinetuneConfig, profile).batch_size)
+
+
+def test_pretraining_step_counts_in_the_readme():
+    # Trainer: steps = epochs x (clips per epoch // total batch), clips per epoch = RenderConfig.num_videos
+    readme = (ROOT / "README.md").read_text()
+    for profile, per_epoch, steps in (("paper", 37, 118_400), ("authors", 49, 156_800), ("mini", 31, 6_200),
+                                      ("smoke", 2, 4)):
+        p, r = resolve(PretrainConfig, profile), resolve(RenderConfig, profile)
+        assert r.num_videos // p.batch_size == per_epoch and p.epochs * per_epoch == steps
+        assert f"{p.epochs:,} × {per_epoch} = " in readme or f"{p.epochs} × {per_epoch} = " in readme
+        assert f"{steps:,}" in readme
