@@ -269,11 +269,13 @@ def ucf101p_markdown(ctx: Context) -> str:
 
 
 def fig4_points(ctx: Context, metric: str) -> list[tuple[str, float, float]]:
-    """(pre-training key, statistic, our UCF101 fine-tune mean) for every set with both."""
+    """(pre-training key, statistic, our UCF101 fine-tune mean) for every set with both. A non-finite statistic (a
+    singular diversity covariance gives -inf, metrics.covariance_log_det) has no place in a correlation: left out."""
     points = []
     for rec in sorted(ctx.selection.stats, key=lambda r: r["pretrain_dataset"]):
         accuracy = ctx.mean("ucf101_finetune", rec["pretrain_dataset"])
-        if metric in rec["metrics"] and accuracy is not None:
+        value = rec["metrics"].get(metric)
+        if value is not None and math.isfinite(float(value)) and accuracy is not None:
             points.append((rec["pretrain_dataset"], float(rec["metrics"][metric]), accuracy))
     return points
 

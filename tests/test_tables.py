@@ -320,6 +320,21 @@ def test_fig4_over_every_set_with_n_and_the_spectrum_claim(tmp_path):
                      text)
 
 
+def test_fig4_leaves_out_a_singular_diversity(tmp_path):
+    # A static set's covariance is singular (log-det -inf, metrics.covariance_log_det): no point in a Pearson r.
+    runs = tmp_path / "runs"
+    div = {"static_circles": float("-inf"), "moving_circles": 1.0, "moving_shapes": 2.0,
+           "accelerating_transforming_shapes": 3.0}
+    _write(runs / "stats", "config.json", {"StatsConfig": {}, "stats": ["diversity"], "profile": "smoke"})
+    _write(runs / "stats", "DONE", {k: {"diversity": {"log_det_diversity": v}} for k, v in div.items()})
+    for k, acc in zip(div, (10.0, 60.0, 70.0, 80.0)):
+        pre = _pretrain_run(runs / "pretrain" / k, k)
+        _finetune_run(runs / "finetune" / k, acc, str(pre / "last.pth"), dataset="toy_ucf101")
+    text = tables.fig4_markdown(_context(runs, "smoke"))
+    row = next(line for line in text.splitlines() if line.startswith("| diversity"))
+    assert row.split("|")[3].strip() == "r = 1.00" and row.split("|")[4].strip() == "3"
+
+
 def test_report_in_paper_order_with_every_linked_image(tmp_path):
     runs = tmp_path / "runs"
     _fig4_runs(runs)
