@@ -157,7 +157,7 @@ class LinprobeConfig:
 class RobustnessConfig:
     """UCF101-P (Section 4.2, Figure 3, PROTOCOLS.md §4)."""
     severities: tuple[int, ...] = (1, 2, 3, 4, 5)   # PROTOCOLS §4.4 / Q12: all five, per severity and their mean
-    headline: str = "mean"               # §4.4: paper = mean over the severities; authors = "1" (YU --severity default)
+    headline: str = "mean"               # §4.4: paper = mean over the severities; authors "1" (YU --severity default)
     mode: str = "benchmark"              # §4.5: "benchmark" = the UCF101-P files (SCH-VL generate_noisy_videos.py);
     #                                      "hook" = YU's corruption of each 224 test view (kinetics.py)
     seed: int = 0

@@ -12,7 +12,7 @@ import torch
 
 from synvid import corruptions, robustness
 from synvid import ucf101p_files as files
-from synvid.config import FinetuneConfig, RobustnessConfig, from_args, resolve
+from synvid.config import FinetuneConfig, RobustnessConfig, from_args, load_config, resolve, save_config
 from synvid.data import toy
 from synvid.data.splits import ucf101
 from synvid.data import video_dataset
@@ -40,7 +40,7 @@ def toy_root(tmp_path_factory):
                                clips_per_group=1, frames=8)
 
 
-def test_profiles_and_settings():
+def test_profiles_and_settings(tmp_path):
     """PROTOCOLS §4.4-4.5: paper = the benchmark files, all five severities, headline the mean; authors = the per-view
     hook with headline severity 1 (YU's --severity default); tuples from the command line; clear errors."""
     paper, authors = resolve(RobustnessConfig, "paper"), resolve(RobustnessConfig, "authors")
@@ -50,6 +50,8 @@ def test_profiles_and_settings():
     make = _script("data_gen/4_2_make_ucf101p.py")
     args = make.get_args_parser().parse_args(["--data-root", "x", "--out", "y", "--severities", "2", "4"])
     assert from_args(RobustnessConfig, args).severities == (2, 4)
+    save_config(tmp_path, paper)                                         # JSON lists come back as tuples
+    assert load_config(RobustnessConfig, tmp_path / "config.json") == paper
     for bad, match in (({"mode": "files"}, "--mode"), ({"severities": (0, 1)}, "--severities"),
                        ({"severities": (2, 3), "headline": "1"}, "--headline")):
         with pytest.raises(ValueError, match=match):
