@@ -9,7 +9,8 @@ Where each corruption acts, by mode:
   (YU's test loader), seeded by (seed, corruption/severity, video file name, view index); the two codecs re-encode
   the whole test video (from the tree, or on the fly without one).
 Each (corruption, severity) is one run `<out>/<name>/<s>/` (results.json, DONE). A DONE is reused only when its
-severity, seed, mode, tree and protocol are this evaluation's; otherwise it is evaluated again.
+severity, seed, mode, tree (or clean source), where it acts and protocol are this evaluation's; else it is evaluated
+again.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from torch.utils.data import Dataset
 
 from synvid import corruptions
 from synvid.runs import atomic_write_json, is_done, mark_done, read_done
-from synvid.ucf101p_files import PROTOCOL, read_tree, set_name, video_seed  # noqa: F401 (video_seed: public API)
+from synvid.ucf101p_files import PROTOCOL, effective_q, read_tree, set_name, video_seed
 
 
 def check_names(names) -> list[str]:
@@ -111,8 +112,7 @@ def evaluate_ucf101p(model, cfg, rcfg, out, *, names=corruptions.NAMES, p_root=N
         summary["severities"][name], summary["applied"][name] = top1, how
         summary["top1"][name], summary["top5"][name] = top1[rcfg.headline], top5[rcfg.headline]
         if name in corruptions.WHOLE_VIDEO:          # FFmpeg's clamp kept: a 1-5 mean weights q = 31 several times
-            summary["effective_q"][name] = {str(s): min(corruptions.REGISTRY[name].params[s - 1], 31)
-                                            for s in rcfg.severities}
+            summary["effective_q"][name] = {str(s): effective_q(name, s) for s in rcfg.severities}
         print_fn(f"{name}: top-1 {rcfg.headline} {top1[rcfg.headline]:.2f} ({how})")
     atomic_write_json(Path(out) / "summary.json", summary)
     return summary
@@ -123,15 +123,16 @@ def _evaluate_one(model, cfg, rcfg, run: Path, name: str, severity: int, how: st
     """One (corruption, severity): the DONE of `run` when it records this very evaluation, else evaluated again."""
     from synvid.engine.evaluate import evaluate
     tree = str(Path(p_root) / set_name(name, severity)) if how == "file" else None
+    source = None if how == "file" else str(Path(data_root).resolve())     # the clean videos corrupted on the fly
     want = {"corruption": name, "severity": severity, "seed": rcfg.seed, "mode": rcfg.mode, "tree": tree,
-            "applied": how, "protocol": PROTOCOL}
+            "source": source, "applied": how, "protocol": PROTOCOL}
     if is_done(run) and all(read_done(run).get(k) == v for k, v in want.items()):
         return read_done(run)
     data = corrupted_test_set(name, cfg, severity=severity, seed=rcfg.seed, num_segments=num_segments, how=how,
                               p_root=p_root, data_root=data_root)
     results = evaluate(model, data, batch_size=max(cfg.batch_size // 16, 1), device=device,
                        num_workers=cfg.num_workers, bf16=cfg.bf16, print_fn=print_fn)
-    atomic_write_json(run / "results.json", {**want, "data_root": str(data_root), **results})
+    atomic_write_json(run / "results.json", {**want, **results})
     record = {**want, **{k: v for k, v in results.items() if k != "videos"}}   # per-video scores: results.json
     mark_done(run, record)
     return record
