@@ -133,15 +133,17 @@ class LinprobeConfig:
     warmup_epochs: int = 5               # §4.3: other settings as fine-tuning
     batch_size: int = 256                # §4.3: as fine-tuning
     optimizer: str = "adamw"             # Table 7
-    base_lr: float = 1e-2                # Table 7
+    base_lr: float = 1e-2                # Table 7 / §4.3: "replacing only the base learning rate to 0.01"
     min_lr: float = 0.0                  # YU run_linear_probe.py default
-    weight_decay: float = 0.0            # Table 7
-    beta1: float = 0.9                   # Q10: AdamW defaults
-    beta2: float = 0.999
-    dropout: float = 0.0                 # Table 6 dropout, as fine-tuning
-    drop_path: float = 0.0               # frozen encoder evaluated as a feature extractor
-    cache_features: bool = True          # True: head trained on cached features of unaugmented views; False:
-                                         #   the authors' probe, fine-tuning augmentations on every step (README)
+    weight_decay: float = 0.0            # Table 7 / §4.3: "do not use weight decay"
+    # §4.3 "the same hyper-parameters as used for fine-tuning": the fine-tuning values, not repeated here
+    beta1: float = FinetuneConfig.beta1
+    beta2: float = FinetuneConfig.beta2
+    dropout: float = FinetuneConfig.dropout
+    drop_path: float = FinetuneConfig.drop_path  # active in the frozen encoder: train mode, as the authors' probe
+    cache_features: bool = False         # False: §4.3, fine-tuning augmentations on every step (probe_mode
+                                         #   finetune_aug); True: fast mode, head on cached features of
+                                         #   unaugmented views (probe_mode cached; README Fine-tuning)
     num_frames: int = 16
     sampling_rate: int = 4
     input_size: int = 224
@@ -192,8 +194,8 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
                            "dropout": 0.5,                           # fc_drop_rate 0.5 in the UCF scripts
                            "randaug_magnitude": 7, "randaug_num_ops": 4},   # rand-m7-n4-mstd0.5-inc1 (code default)
         "LinprobeConfig": {"base_lr": 0.1,                           # LP.sh: --lr 1e-1, AdamW via DeepSpeed
-                           "dropout": 0.5, "drop_path": 0.2,         # FT settings left on in the probe
-                           "cache_features": False},
+                           "beta2": 0.999,                           # DeepSpeed's Adam config, as fine-tuning
+                           "dropout": 0.5},                          # FT fc_drop_rate left on in the probe
     },
     "mini": {
         "RenderConfig": {"num_videos": 2000},
