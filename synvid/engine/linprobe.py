@@ -40,15 +40,16 @@ FEATURE_KEYS = ("model", "num_frames", "sampling_rate", "input_size", "short_sid
 
 
 def probe_model(cfg, num_classes: int, init: str, device) -> nn.Module:
-    """Classifier with a frozen encoder and the BN + linear head (the only trainable parameters)."""
+    """Classifier with a frozen encoder and the BN + linear head (the only trainable parameters). The linear layer
+    is the classifier's own fresh head (timm trunc-normal 0.02 x init_scale 0.001, zero bias), as YU
+    `run_linear_probe.py` wraps `model.head` (MAE's probe re-initialises it with std 0.01 instead)."""
     model = ft.build_model(cfg, num_classes, init, device)
     for p in model.parameters():
         p.requires_grad_(False)
-    dim = model.head.in_features
-    linear = nn.Linear(dim, num_classes)
-    nn.init.trunc_normal_(linear.weight, std=0.01)  # MAE main_linprobe.py
-    nn.init.zeros_(linear.bias)
-    model.head = nn.Sequential(nn.BatchNorm1d(dim, affine=False, eps=1e-6), linear).to(device)
+    linear = model.head
+    model.head = nn.Sequential(nn.BatchNorm1d(linear.in_features, affine=False, eps=1e-6), linear).to(device)
+    for p in model.head.parameters():
+        p.requires_grad_(True)
     return model
 
 
