@@ -49,6 +49,11 @@ def _solarize_add(img: Image.Image, add: int, thresh: int = 128) -> Image.Image:
     return img.point(lut * len(img.getbands()))
 
 
+def _enhance_factor(m: float, negate: bool) -> float:
+    """1 +- 0.9 m/10, kept >= 0.1 (timm _enhance_increasing_level_to_arg)."""
+    return max(0.1, 1.0 + _signed(m / LEVEL_DENOM * 0.9, negate))
+
+
 # name -> (level (0..10), negate) -> op argument; the "inc" variants grow in strength with the level
 # (timm auto_augment.LEVEL_TO_ARG for the names of _RAND_INCREASING_TRANSFORMS).
 LEVEL_TO_ARG: dict[str, Callable[[float, bool], float | int | None]] = {
@@ -59,10 +64,10 @@ LEVEL_TO_ARG: dict[str, Callable[[float, bool], float | int | None]] = {
     "PosterizeIncreasing": lambda m, s: 4 - int(m / LEVEL_DENOM * 4),                 # bits kept 4..0
     "SolarizeIncreasing": lambda m, s: 256 - min(256, int(m / LEVEL_DENOM * 256)),    # threshold
     "SolarizeAdd": lambda m, s: min(128, int(m / LEVEL_DENOM * 110)),
-    "ColorIncreasing": lambda m, s: 1.0 + _signed(m / LEVEL_DENOM * 0.9, s),          # enhance factor
-    "ContrastIncreasing": lambda m, s: 1.0 + _signed(m / LEVEL_DENOM * 0.9, s),
-    "BrightnessIncreasing": lambda m, s: 1.0 + _signed(m / LEVEL_DENOM * 0.9, s),
-    "SharpnessIncreasing": lambda m, s: 1.0 + _signed(m / LEVEL_DENOM * 0.9, s),
+    "ColorIncreasing": _enhance_factor,          # enhance factor
+    "ContrastIncreasing": _enhance_factor,
+    "BrightnessIncreasing": _enhance_factor,
+    "SharpnessIncreasing": _enhance_factor,
     "ShearX": lambda m, s: _signed(m / LEVEL_DENOM * 0.3, s),
     "ShearY": lambda m, s: _signed(m / LEVEL_DENOM * 0.3, s),
     "TranslateXRel": lambda m, s: _signed(m / LEVEL_DENOM * TRANSLATE_PCT, s),        # fraction of the width
