@@ -45,7 +45,8 @@ def main(args: argparse.Namespace) -> dict:
     if main_rank and "top1" not in results:
         print(f"stopped after {results['steps']} of {results['total_steps']} steps; rerun to resume")
     elif main_rank:
-        print(f"{args.dataset} linear probe ({results.get('probe_mode', results.get('mode'))}): top-1 {results['top1']:.2f} "
+        mode = results.get("probe_mode", results.get("mode"))  # a DONE written before probe_mode existed
+        print(f"{args.dataset} linear probe ({mode}): top-1 {results['top1']:.2f} "
               f"top-5 {results['top5']:.2f} over {results['num_videos']} videos ({results['views']} views; "
               f"{results.get('total_steps')} steps, {results.get('steps_per_epoch')}/epoch)")
     return results
