@@ -259,6 +259,12 @@ def test_ucf101p_wins_and_pearson(tmp_path):
                                         "corruptions": dict(zip(("a", "b", "c"), acc))})
     text = tables.ucf101p_markdown(_context(tmp_path))
     assert "| Image crops beats UCF101 pre-training    | 11/14   | 2/3 " in text
+    for key, acc in (("ucf101", 40.0), (CROPS, 45.0)):   # glass_blur: the 14th corruption only
+        _write(tmp_path / key, "DONE", {"task": "ucf101p", "pretrain_dataset": key, "profile": "paper",
+                                        "model": "vit_base_patch16_224", "dataset": "ucf101",
+                                        "corruptions": {"jpeg": 50.0, "glass_blur": acc}})
+    text = tables.ucf101p_markdown(_context(tmp_path))
+    assert "| 1/2 (0/1 UCF101-P sets) " in text
     assert tables.pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
     assert tables.pearson([1, 2], [1, 2]) is None and tables.pearson([1, 1, 1], [1, 2, 3]) is None
     assert math.isclose(tables.pearson([1, 2, 3, 4], [4, 3, 2, 1]), -1.0)

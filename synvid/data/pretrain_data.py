@@ -13,14 +13,9 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from synvid.data.lists import read_list
+from synvid.data.sampling import sample_generator
 from synvid.transforms import MultiScaleCrop, normalize
 from synvid.video_io import read_video, video_info
-
-
-def sample_generator(*keys: int) -> torch.Generator:
-    """A torch.Generator seeded from integer keys (order matters; no collisions between (a, b) and (b, a))."""
-    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
 def clip_indices(num_video_frames: int, num_frames: int, sampling_rate: int, generator: torch.Generator) -> list[int]:
