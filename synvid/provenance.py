@@ -229,9 +229,9 @@ class Expected:
     @classmethod
     def of(cls, profile: str) -> "Expected":
         from synvid.config import FinetuneConfig, LinprobeConfig, resolve
-        probe = resolve(LinprobeConfig, profile)
+        from synvid.engine.linprobe import probe_mode
         return cls(profile, model_size(resolve(FinetuneConfig, profile).model),
-                   "cached" if probe.cache_features else "finetune_aug")
+                   probe_mode(resolve(LinprobeConfig, profile)))
 
 
 @dataclass

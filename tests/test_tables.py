@@ -120,7 +120,7 @@ def _paper_runs(runs: Path) -> None:
     _finetune_run(ucf / "mini", 60.0, init, dataset="ucf101", model="vit_base_patch16_224", profile="mini")
     _finetune_run(ucf / "ssv2", 60.0, init, dataset="ssv2", model="vit_base_patch16_224", profile="paper")
     probe = runs / "linprobe" / "ucf101" / "other_mode"
-    _write(probe, "config.json", {"LinprobeConfig": {"model": "vit_base_patch16_224", "cache_features": False},
+    _write(probe, "config.json", {"LinprobeConfig": {"model": "vit_base_patch16_224", "cache_features": True},
                                   "FinetuneConfig": {}, "dataset": "ucf101", "init": init, "profile": "paper"})
     _write(probe, "DONE", {"top1": 20.0})
     # written by hand in the documented format: explicit pretrain_dataset and model, nothing else inferred
@@ -135,7 +135,7 @@ def test_provenance_keeps_only_the_tables_runs(tmp_path):
     problems = (tmp_path / "out/tables/problems.md").read_text()
     expected = {"small": "(ViT-small); the paper tables are ViT-base", "toy": "toy data (toy_ucf101) never enters",
                 "mini": "profile 'mini'", "ssv2": "no table has the column ssv2_finetune",
-                "other_mode": "probe_mode 'finetune_aug'; the paper profile's probe is 'cached'"}
+                "other_mode": "probe_mode 'cached'; the paper profile's probe is 'finetune_aug'"}
     assert len(summary["problems"]) == len(expected)
     for run, reason in expected.items():
         assert any(f"/{run}: " in p and reason in p for p in summary["problems"]), (run, problems)
