@@ -176,7 +176,8 @@ def record_from_run(run_dir: str | Path) -> dict | None:
            "model": merged.get("model") or cfg.get("model"), "profile": merged.get("profile", "paper"),
            "objective": merged.get("objective") or objective, "seed": merged.get("seed", cfg.get("seed")),
            "overrides": merged.get("overrides") or {}, "probe_mode": _probe_mode(merged, config),
-           "test_listed": listed, "test_evaluated": evaluated, "upstream": str(upstream) if upstream else None}
+           "test_listed": listed, "test_evaluated": evaluated, "upstream": str(upstream) if upstream else None,
+           "evaluates": merged.get("run") if task == "ucf101p" else None}   # the fine-tuned run UCF101-P tested
     for name in ("top1", "top5", "corruptions", "metrics"):
         if name in merged:
             rec[name] = merged[name]
@@ -291,7 +292,8 @@ def select(records: list[dict], expected: Expected, columns: set[str]) -> Select
             continue
         key = cell_key(rec) if rec["task"] != "ucf101p" else None
         reason = _refusal(rec, expected, columns)
-        identity = (rec["task"], rec["dataset"], key, rec["pretrain_dataset"], rec["upstream"], rec["seed"])
+        identity = (rec["task"], rec["dataset"], key, rec["pretrain_dataset"], rec["upstream"], rec["evaluates"],
+                    rec["seed"])
         if reason is None and rec["seed"] is not None and identity in seen:
             reason = f"repeats {seen[identity]} (same seed {rec['seed']} and pre-training); the first is kept"
         if reason is not None:

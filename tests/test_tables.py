@@ -265,6 +265,13 @@ def test_ucf101p_wins_and_pearson(tmp_path):
                                         "corruptions": {"jpeg": 50.0, "glass_blur": acc}})
     text = tables.ucf101p_markdown(_context(tmp_path))
     assert "| 1/2 (0/1 UCF101-P sets) " in text
+    for seed in (0, 1):   # two fine-tuning seeds evaluated with one corruption seed: two results, none refused
+        run = tmp_path / "more" / f"ft{seed}"
+        _write(run, "config.json", {"RobustnessConfig": {}, "run": f"runs/finetune/crops_seed{seed}",
+                                    "profile": "paper"})
+        _write(run, "DONE", {"task": "ucf101p", "pretrain_dataset": CROPS, "model": "vit_base_patch16_224",
+                             "dataset": "ucf101", "seed": 0, "corruptions": {"jpeg": 50.0}})
+    assert len(_context(tmp_path).selection.ucf101p) == 4 and _context(tmp_path).selection.refused == []
     assert tables.pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
     assert tables.pearson([1, 2], [1, 2]) is None and tables.pearson([1, 1, 1], [1, 2, 3]) is None
     assert math.isclose(tables.pearson([1, 2, 3, 4], [4, 3, 2, 1]), -1.0)
