@@ -136,8 +136,7 @@ class VJEPA:
         from synvid.data.pretrain_data import sample_generator
         from synvid.models.multiblock import sample_masks
         g = sample_generator(self.cfg.seed, step, dist.rank(), 5)
-        return [(c.to(device, non_blocking=True), t.to(device, non_blocking=True))
-                for c, t in sample_masks(batch, window, self.kinds, g)]
+        return sample_masks(batch, window, self.kinds, g, device=device)
 
     def loss(self, net, model, videos: torch.Tensor, mask: torch.Tensor, step: int) -> torch.Tensor:
         """The loader's tube mask is not used (it is drawn anyway, so crops equal VideoMAE's for a seed)."""

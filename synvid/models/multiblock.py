@@ -48,23 +48,32 @@ def block_size(window: tuple[int, int, int], kind: MaskKind, g: torch.Generator)
     return t, h, w
 
 
-def block_union(window: tuple[int, int, int], size: tuple[int, int, int], num_blocks: int,
-                g: torch.Generator) -> torch.Tensor:
-    """Bool [T'*H'*W'] (token order t, h, w), True = inside one of `num_blocks` randomly placed blocks.
-    Positions drawn as multiblock3d.py `_sample_block_mask` (top, left, start)."""
-    t_win, h_win, w_win = window
-    t, h, w = size
-    target = torch.zeros(window, dtype=torch.bool)
-    for _ in range(num_blocks):
-        top = int(torch.randint(0, h_win - h + 1, (1,), generator=g))
-        left = int(torch.randint(0, w_win - w + 1, (1,), generator=g))
-        start = int(torch.randint(0, t_win - t + 1, (1,), generator=g))
-        target[start:start + t, top:top + h, left:left + w] = True
-    return target.flatten()
+def block_union(window: tuple[int, int, int], size: tuple[int, int, int], num_blocks: int, batch: int,
+                g: torch.Generator, device=None) -> torch.Tensor:
+    """Bool [B, T'*H'*W'] (token order t, h, w), True = inside one of `num_blocks` randomly placed blocks per clip.
+    Positions uniform over the valid placements as multiblock3d.py `_sample_block_mask` (top, left, start);
+    drawn for the whole batch at once (the official draws one block at a time: same distribution, other order).
+    The draws come from the CPU generator `g`; the masks are built on `device`."""
+    (t_win, h_win, w_win), (t, h, w) = window, size
+
+    def spans(length: int, extent: int) -> torch.Tensor:  # [B, blocks, length]: inside a random [lo, lo+extent)
+        lo = torch.randint(0, length - extent + 1, (batch, num_blocks, 1), generator=g).to(device)
+        pos = torch.arange(length, device=device)
+        return (pos >= lo) & (pos < lo + extent)
+
+    rows, cols, times = spans(h_win, h), spans(w_win, w), spans(t_win, t)
+    inside = times[..., :, None, None] & rows[..., None, :, None] & cols[..., None, None, :]
+    return inside.any(dim=1).flatten(1)
+
+
+def first_indices(mask: torch.Tensor, keep: int) -> torch.Tensor:
+    """int64 [B, keep]: the first `keep` True positions of each row of bool [B, N], ascending."""
+    first = mask & (mask.cumsum(dim=1) <= keep)
+    return torch.nonzero(first)[:, 1].reshape(mask.shape[0], keep)  # row-major: ascending within each row
 
 
 def sample_masks(batch: int, window: tuple[int, int, int], kinds: tuple[MaskKind, ...], g: torch.Generator,
-                 max_tries: int = 1000) -> list[tuple[torch.Tensor, torch.Tensor]]:
+                 device=None, max_tries: int = 1000) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """One (context, target) pair of index tensors [B, K_ctx] / [B, K_tgt] (int64, ascending) per mask kind.
 
     A clip whose blocks leave no context is redrawn (official `while empty_context`); both lists are then cut to
@@ -72,19 +81,18 @@ def sample_masks(batch: int, window: tuple[int, int, int], kinds: tuple[MaskKind
     out = []
     for kind in kinds:
         size = block_size(window, kind, g)
-        ctx, tgt = [], []
-        for _ in range(batch):
-            for _ in range(max_tries):
-                target = block_union(window, size, kind.num_blocks, g)
-                if not bool(target.all()):
-                    break
-            else:
-                raise RuntimeError(f"no context left after {max_tries} draws of {kind} on window {window}")
-            ctx.append(torch.nonzero(~target).flatten())
-            tgt.append(torch.nonzero(target).flatten())
-        keep_ctx, keep_tgt = min(len(c) for c in ctx), min(len(t) for t in tgt)
-        out.append((torch.stack([c[:keep_ctx] for c in ctx]), torch.stack([t[:keep_tgt] for t in tgt])))
+        target = block_union(window, size, kind.num_blocks, batch, g, device)
+        for _ in range(max_tries):
+            full = target.all(dim=1)
+            if not full.any():
+                break
+            target[full] = block_union(window, size, kind.num_blocks, int(full.sum()), g, device)
+        else:
+            raise RuntimeError(f"no context left after {max_tries} draws of {kind} on window {window}")
+        counts = target.sum(dim=1)
+        n = target.shape[1]
+        out.append((first_indices(~target, int(n - counts.max())), first_indices(target, int(counts.min()))))
     return out
 
 
-__all__ = ["MaskKind", "block_size", "block_union", "sample_masks"]
+__all__ = ["MaskKind", "block_size", "block_union", "first_indices", "sample_masks"]
