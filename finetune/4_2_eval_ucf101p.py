@@ -64,7 +64,7 @@ def main(args: argparse.Namespace) -> dict:
             models = {args.label: summary["top1"], **models}
             finetuned = tables.record_from_run(args.run)    # what the tables need to place this result
             record = {"task": "ucf101p", "corruptions": summary["top1"], "model": finetuned["model"],
-                      "pretrain_dataset": finetuned["pretrain_dataset"],
+                      "pretrain_dataset": finetuned["pretrain_dataset"], "objective": finetuned["objective"],
                       "dataset": ("toy_" if finetuned["toy"] else "") + finetuned["dataset"]}
         if not models:
             raise ValueError("nothing to chart: --chart-only needs --compare")
