@@ -132,18 +132,10 @@ OBJECTIVES = {"videomae": "VideoMAE", "vjepa": "V-JEPA"}   # column-group labels
 
 
 def _infer_objective(config: dict) -> str:
-    """The pre-training objective behind a downstream run: stated in it, else in the config.json of the run that
-    wrote its --init checkpoint (top-level `objective` or PretrainConfig.objective); videomae when none says."""
-    if config.get("objective"):
-        return config["objective"]
-    init = config.get("init") or config.get("checkpoint")
-    if init and init != "scratch":
-        for folder in (Path(init).parent, Path(init).parent.parent):
-            upstream = _load_json(folder / "config.json")
-            found = upstream.get("objective") or upstream.get("PretrainConfig", {}).get("objective")
-            if found:
-                return found
-    return "videomae"
+    """The pre-training objective behind a downstream run: stated in it, else that of its --init checkpoint."""
+    from synvid.runs import upstream_objective
+    return config.get("objective") or upstream_objective(config.get("init") or config.get("checkpoint")) \
+        or "videomae"
 
 
 def _pretrain_key(config: dict) -> str | None:
