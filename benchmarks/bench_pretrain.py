@@ -141,8 +141,9 @@ def main(args):
           f"python {platform.python_version()}")
     head = (f"mask {cfg.mask_ratio}, decoder depth {cfg.decoder_depth}" if args.objective == "videomae" else
             f"multi-block masks, predictor {vjepa.predictor_depth}x{vjepa.predictor_dim}")
-    print(f"objective {args.objective}, model {cfg.model}, batch {cfg.batch_size}, {cfg.num_frames}x{cfg.input_size}^2, "
-          f"{head}, bf16 {cfg.bf16 and device.type == 'cuda'}, compile {cfg.compile}")
+    print(f"objective {args.objective}, model {cfg.model}, batch {cfg.batch_size}, "
+          f"{cfg.num_frames}x{cfg.input_size}^2, {head}, bf16 {cfg.bf16 and device.type == 'cuda'}, "
+          f"compile {cfg.compile}")
     peak = matmul_rate(device)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, Path(tmp), Placeholder(cfg.batch_size * 10_000), {}, device, vjepa=vjepa)
