@@ -161,7 +161,7 @@ def test_recipe_scales_the_official_lr_and_warmup():
 
 
 # --- engine ------------------------------------------------------------------------------------------------------
-RENDER = dict(cfg=RenderConfig(size=32, num_shapes=12, min_frames=20, max_frames=24))
+RENDER = dict(cfg=RenderConfig(size=32, num_shapes=12, min_frames=20, max_frames=24, num_videos=8))
 
 
 def smoke(**kw):

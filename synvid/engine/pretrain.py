@@ -146,14 +146,16 @@ def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, r
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         # warn_only: some fused CUDA kernels (e.g. SDPA backward) have no deterministic variant; torch warns
         torch.use_deterministic_algorithms(True, warn_only=True)
-    sections = objective.configs()
-    info = dict(dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
-                objective=cfg.objective, **(extra or {}))  # RECORDS.md: top-level `objective`
-    config = to_dict(*sections, **info)
     data = build_dataset(cfg, dataset=dataset, list_file=list_file, render_size=render_size, synthetic=synthetic,
                          device=device, mix_list=mix_list)
+    sections = objective.configs()
+    # clips per epoch: a list's length, or RenderConfig.num_videos for an on-the-fly set (equal compute rule)
+    info = dict(dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
+                clips_per_epoch=len(data), objective=cfg.objective, **(extra or {}))  # RECORDS.md: `objective`
+    config = to_dict(*sections, **info)
     for section in sections:
-        common.check_resumable(run_dir, config, type(section).__name__, RESUME_FREE, ("dataset", "list", "mix_list"))
+        common.check_resumable(run_dir, config, type(section).__name__, RESUME_FREE,
+                               ("dataset", "list", "mix_list", "clips_per_epoch"))
     if dist.is_main():
         save_config(run_dir, *sections, world_size=dist.world_size(), **info)
     dist.barrier()
