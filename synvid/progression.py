@@ -97,11 +97,17 @@ def _spec(name: str) -> Spec:
 
 
 def num_frames(name: str, index: int, seed: int = 0, cfg: RenderConfig = RenderConfig()) -> int:
-    """Video length ~ U(min_frames, max_frames) inclusive (§9.2, authors' randint(100, 200))."""
-    _spec(name)
+    """Video length (§9.2 "U(100, 200)"), the one place this rule lives. On-the-fly sets: min_frames..max_frames
+    inclusive (dataset_mixed.py:126, Python random.randint(100, 200)); fixed sets, made by the offline generator:
+    min_frames..max_frames - 1 (gen_syn_video.py:386, NumPy np.random.randint(100, 200), upper bound excluded)."""
+    spec = _spec(name)
     if index < 0:
         raise ValueError(f"video index must be >= 0, got {index}")
-    return int(dynamics.rng_for(seed, name, index, 1).integers(cfg.min_frames, cfg.max_frames + 1))
+    high = cfg.max_frames if spec.fixed else cfg.max_frames + 1
+    if high <= cfg.min_frames:
+        raise ValueError(f"{name}: no video length in [{cfg.min_frames}, {high}) (min_frames {cfg.min_frames}, "
+                         f"max_frames {cfg.max_frames}; a fixed set excludes max_frames)")
+    return int(dynamics.rng_for(seed, name, index, 1).integers(cfg.min_frames, high))
 
 
 def is_static(name: str, index: int, cfg: RenderConfig = RenderConfig()) -> bool:

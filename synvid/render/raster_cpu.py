@@ -88,14 +88,15 @@ def _span(is_circle, r2, nrm, bias, ux, uy, vx, vy, size):
 
 
 @njit(cache=True)
-def raster(out, idx, kind, radius, corners, pivot, centre, a, colour, tex):
+def raster(out, idx, kind, radius, corners, pivot, centre, a, colour, tex, tex_origin):
     """Paint shapes idx (ascending = back to front) into out uint8 [size, size, 3] in place.
-    tex: uint8 [len(idx), S, S, 3] texture per visible shape, or [0, 1, 1, 3] for flat colours.
+    tex: uint8 [len(idx), S, S, 3] texture per visible shape, or [0, 1, 1, 3] for flat colours;
+    tex_origin [N, 2]: texel of the local origin (dynamics.texture_origin), folded into the texel map only.
     Spans fill a label map first (one int32 store per pixel and shape), then each pixel is coloured once."""
     size = out.shape[0]
     s = CANVAS / size
     label = np.zeros((size, size), np.int32)          # 1 + position in idx of the top-most shape; 0 = none
-    inv = np.zeros((len(idx), 6))                     # q = (m00 x + m01 y, m10 x + m11 y) + (c0, c1), pixel units
+    inv = np.zeros((len(idx), 6))                     # texture point q + origin, from pixel (x, y) (pixel units)
     for k in range(len(idx)):
         i = idx[k]
         det = a[i, 0, 0] * a[i, 1, 1] - a[i, 0, 1] * a[i, 1, 0]
@@ -104,7 +105,8 @@ def raster(out, idx, kind, radius, corners, pivot, centre, a, colour, tex):
         m00, m01, m10, m11 = a[i, 1, 1] / det, -a[i, 0, 1] / det, -a[i, 1, 0] / det, a[i, 0, 0] / det
         ox, oy = centre[i, 0] + pivot[i, 0], centre[i, 1] + pivot[i, 1]
         c0, c1 = -(m00 * ox + m01 * oy) + pivot[i, 0], -(m10 * ox + m11 * oy) + pivot[i, 1]
-        inv[k, 0], inv[k, 1], inv[k, 2], inv[k, 3], inv[k, 4], inv[k, 5] = m00 * s, m01 * s, m10 * s, m11 * s, c0, c1
+        inv[k, 0], inv[k, 1], inv[k, 2], inv[k, 3] = m00 * s, m01 * s, m10 * s, m11 * s
+        inv[k, 4], inv[k, 5] = c0 + tex_origin[i, 0], c1 + tex_origin[i, 1]
         nrm, bias = _edges(corners[i])
         _, wlo, whi = _box_meets(i, kind, radius, corners, pivot, centre, a)
         y0, y1 = max(0, int(math.floor(wlo / s))), min(size - 1, int(math.ceil(whi / s)))
@@ -118,7 +120,8 @@ def raster(out, idx, kind, radius, corners, pivot, centre, a, colour, tex):
 
 @njit(cache=True)
 def _colour(out, label, idx, inv, colour, tex):
-    """Each covered pixel takes its shape's colour, or texel floor(q * S / 512) of its texture (PROTOCOLS §6)."""
+    """Each covered pixel takes its shape's colour, or texel floor((q + origin) * S / 512) of its texture, the
+    offline generator's warpAffine of the texture resized to 512^2 (nearest), sampled nearest (PROTOCOLS §6)."""
     s_px = tex.shape[1]
     for y in range(out.shape[0]):
         for x in range(out.shape[1]):
@@ -151,4 +154,4 @@ def render_frame_cpu(sh: dict, st: dict, size: int, textures=None, tex_ids=None,
         ids = torch.as_tensor(np.asarray(tex_ids)[idx], dtype=torch.int64)
         tex = np.ascontiguousarray(textures.get(ids, "cpu").numpy())
     colour = np.ascontiguousarray(sh["colour"], dtype=np.uint8)
-    return raster(out, idx, *geo, colour, tex)
+    return raster(out, idx, *geo, colour, tex, np.ascontiguousarray(sh["tex_origin"], dtype=np.float64))
