@@ -7,6 +7,7 @@ import numpy as np
 
 from synvid import progression
 from synvid.data.lists import read_list
+from synvid.render.writer import check_listed_videos
 from synvid.video_io import read_video, video_info
 
 # On-the-fly synthetic sets have no fixed size; videos are drawn from one pre-training epoch (§3.2: 9,537).
@@ -26,6 +27,7 @@ class Source:
             self.num_videos = cfg.num_videos if cfg and progression.DATASETS[name].fixed else ON_THE_FLY_VIDEOS
         elif Path(name).is_file():
             self.videos = [p for p, _ in read_list(name, root)]  # root: e.g. UCF-101/ for trainlist01
+            check_listed_videos(self.videos)      # a materialised synthetic set of another render version fails
             self.num_videos = len(self.videos)
         else:
             raise ValueError(f"{name!r} is neither a registered synthetic dataset "
