@@ -126,7 +126,8 @@ def test_offline_circles_never_rotate_or_scale_on_the_fly_ones_do():
 
 
 def test_video_lengths_offline_100_to_199_on_the_fly_100_to_200():
-    """gen_syn_video.py:386 np.random.randint(100, 200) excludes 200; dataset_mixed.py:126 random.randint includes it."""
+    """gen_syn_video.py:386 np.random.randint(100, 200) excludes 200; dataset_mixed.py:126 random.randint(100, 200)
+    includes it."""
     fixed = {P.num_frames(FIXED, i) for i in range(3000)}
     fly = {P.num_frames("moving_shapes", i) for i in range(3000)}
     assert fixed == set(range(100, 200)) and fly == set(range(100, 201))
@@ -147,3 +148,23 @@ def test_textured_sets_do_not_pile_up_on_the_texture_edge(name):
     covered = video[..., 2] == 255
     assert covered.mean() > 0.3
     assert ((video[..., 0] == 0) | (video[..., 1] == 0))[covered].mean() < 0.06
+
+
+def test_per_video_texture_table_gives_the_plain_source_pixels():
+    """progression._PerVideo hands the numba path one growing table and a row per shape (no copy per frame)."""
+    class Noise:
+        pool_size, size = 50, 8
+        bank = torch.randint(0, 256, (50, 8, 8, 3), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+
+        def get(self, ids, device):
+            return self.bank[torch.as_tensor(ids)].to(device)
+    per_video = P._PerVideo(Noise())
+    for ids in ([3, 7, 3], [], [7, 1, 2, 4, 5, 6, 8, 9, 10], [49, 3]):      # repeats, empty, growth
+        assert torch.equal(per_video.get(torch.tensor(ids, dtype=torch.int64), "cpu"), Noise.bank[ids])
+    sh = dynamics.sample_shapes(dynamics.rng_for(0, FIXED, 2, 0), P.DATASETS[FIXED], RenderConfig(num_shapes=120))
+    ids = np.arange(120) % 50
+    for t in (0, 40):
+        st = dynamics.state_at(sh, t, None)
+        plain = render_frame_cpu(sh, st, 64, Noise(), ids)
+        assert np.array_equal(render_frame_cpu(sh, st, 64, P._PerVideo(Noise()), ids), plain)
+        assert np.array_equal(render_frame_cpu(sh, st, 64, per_video, ids), plain)
