@@ -43,7 +43,10 @@ class RenderConfig:
     max_shear_speed: float = 0.005       # Table 8: shear x/y speed ~ U(-0.005, 0.005)
     speed_multiplier: float = 1.0        # §9.4 / Table 9: 0.5 for the "slower" ablation
     background: str = "black"            # §9.4 / Table 10: black | color | image
-    num_videos: int = 9537               # §9.2: textured sets have 9,537 videos (the UCF101 train size)
+    # Equal compute across the progression (§9.2, the UCF101 train size): a fixed (materialised) set has
+    # num_videos videos and an on-the-fly epoch num_videos clips, under every profile. Declared only here: the
+    # pre-training epoch of an on-the-fly set, the fixed sets' size and the Section 5 samplers all read it.
+    num_videos: int = 9537
 
 
 @dataclass
@@ -68,7 +71,6 @@ class PretrainConfig:
     weight_decay: float = 0.05           # Table 5
     beta1: float = 0.9                   # Table 5
     beta2: float = 0.95                  # Table 5
-    epoch_size: int = 9537               # §9.2: an on-the-fly epoch has as many clips as UCF101 train
     num_frames: int = 16                 # PROTOCOLS §2.2: 16 frames
     sampling_rate: int = 4               # PROTOCOLS §2.2: stride 4
     input_size: int = 224                # PROTOCOLS §2.2: MultiScaleCrop to 224
@@ -133,15 +135,17 @@ class LinprobeConfig:
     warmup_epochs: int = 5               # §4.3: other settings as fine-tuning
     batch_size: int = 256                # §4.3: as fine-tuning
     optimizer: str = "adamw"             # Table 7
-    base_lr: float = 1e-2                # Table 7
+    base_lr: float = 1e-2                # Table 7 / §4.3: "replacing only the base learning rate to 0.01"
     min_lr: float = 0.0                  # YU run_linear_probe.py default
-    weight_decay: float = 0.0            # Table 7
-    beta1: float = 0.9                   # Q10: AdamW defaults
-    beta2: float = 0.999
-    dropout: float = 0.0                 # Table 6 dropout, as fine-tuning
-    drop_path: float = 0.0               # frozen encoder evaluated as a feature extractor
-    cache_features: bool = True          # True: head trained on cached features of unaugmented views; False:
-                                         #   the authors' probe, fine-tuning augmentations on every step (README)
+    weight_decay: float = 0.0            # Table 7 / §4.3: "do not use weight decay"
+    # §4.3 "the same hyper-parameters as used for fine-tuning": the fine-tuning values, not repeated here
+    beta1: float = FinetuneConfig.beta1
+    beta2: float = FinetuneConfig.beta2
+    dropout: float = FinetuneConfig.dropout
+    drop_path: float = FinetuneConfig.drop_path  # active in the frozen encoder: train mode, as the authors' probe
+    cache_features: bool = False         # False: §4.3, fine-tuning augmentations on every step (probe_mode
+                                         #   finetune_aug); True: fast mode, head on cached features of
+                                         #   unaugmented views (probe_mode cached; README Fine-tuning)
     num_frames: int = 16
     sampling_rate: int = 4
     input_size: int = 224
@@ -166,8 +170,8 @@ class StatsConfig:
     fid_frames: int = 10_000             # §5.3: 10k random frames per dataset
     fvd_videos: int = 1_000              # §5.3: 1,000 videos per dataset
     fvd_frames: int = 16                 # PROTOCOLS §5.2: 16 consecutive frames
-    diversity_videos: int = 1_000        # §5.4
-    diversity_frames: int = 16           # §5.4: 16 frames per video
+    diversity_videos: int = 1_000        # §5.4; each gives one pre-training clip (PretrainConfig num_frames at
+                                         #   sampling_rate: "16 sampled frames in randomly sampled videos")
     spectrum_frames: int = 1_000         # PROTOCOLS §5.4 (inferred)
     color_frames: int = 1_000            # PROTOCOLS §5.4 (inferred)
     pca_videos: int = 70                 # §5.5 / Fig. 5: 70 videos of one class
@@ -192,8 +196,8 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
                            "dropout": 0.5,                           # fc_drop_rate 0.5 in the UCF scripts
                            "randaug_magnitude": 7, "randaug_num_ops": 4},   # rand-m7-n4-mstd0.5-inc1 (code default)
         "LinprobeConfig": {"base_lr": 0.1,                           # LP.sh: --lr 1e-1, AdamW via DeepSpeed
-                           "dropout": 0.5, "drop_path": 0.2,         # FT settings left on in the probe
-                           "cache_features": False},
+                           "beta2": 0.999,                           # DeepSpeed's Adam config, as fine-tuning
+                           "dropout": 0.5},                          # FT fc_drop_rate left on in the probe
     },
     "mini": {
         "RenderConfig": {"num_videos": 2000},
@@ -205,10 +209,10 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
         "StatsConfig": {"fid_frames": 2000, "fvd_videos": 200, "diversity_videos": 200},
     },
     "smoke": {
-        "RenderConfig": {"size": 64, "min_frames": 20, "max_frames": 24, "num_shapes": 40, "num_videos": 6},
+        "RenderConfig": {"size": 64, "min_frames": 20, "max_frames": 24, "num_shapes": 40, "num_videos": 8},
         "TextureConfig": {"size": 32, "pool_size": 16},
         "PretrainConfig": {"model": "pretrain_videomae_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1,
-                           "batch_size": 4, "epoch_size": 8, "num_frames": 4, "sampling_rate": 2,
+                           "batch_size": 4, "num_frames": 4, "sampling_rate": 2,
                            "input_size": 32, "save_every": 2, "num_workers": 0},
         "FinetuneConfig": {"model": "vit_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
                            "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
@@ -217,7 +221,7 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
                            "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
                            "test_clips": 2, "num_workers": 0},
         "StatsConfig": {"fid_frames": 32, "fvd_videos": 4, "fvd_frames": 4, "diversity_videos": 4,
-                        "diversity_frames": 4, "spectrum_frames": 16, "color_frames": 16,
+                        "spectrum_frames": 16, "color_frames": 16,
                         "pca_videos": 2, "pca_frames": 4, "batch_size": 8},
     },
 }

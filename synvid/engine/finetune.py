@@ -125,6 +125,7 @@ class Finetuner:
         groups = param_groups(self.model, cfg.weight_decay, cfg.layer_decay)  # PROTOCOLS §2.3: L + 2 layer ids
         self.optimizer = build_adamw(groups, float(self.lr[0]), betas=(cfg.beta1, cfg.beta2))
         self.start = common.resume(run_dir, model=self.model, optimizer=self.optimizer)
+        common.seed_rank(cfg.seed)  # the model is identical on every rank; from here on each rank draws its own
         self.mix = build_mixing(cfg, num_classes)
         self.net = self.model
         if dist.world_size() > 1:
@@ -142,7 +143,9 @@ class Finetuner:
                           persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
 
     def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int) -> tuple[float, float]:
-        """clips [B,R,3,T,S,S] (R repeated augmentations of each video); one AdamW step."""
+        """clips [B,R,3,T,S,S] (R repeated augmentations of each video); one AdamW step. MixUp/CutMix, dropout and
+        drop path draw from the global generator seeded by (seed, step, rank) (issue 13 §1)."""
+        common.seed_step(self.cfg.seed, step)
         lr = common.set_lr(self.optimizer, self.lr, step)
         videos, labels = flatten_repeats(clips, labels)
         videos, labels = videos.to(self.device, non_blocking=True), labels.to(self.device)
