@@ -160,8 +160,13 @@ class LinprobeConfig:
 @dataclass
 class RobustnessConfig:
     """UCF101-P (Section 4.2, Figure 3, PROTOCOLS.md §4)."""
-    severity: int = 3                    # Q12: unstated in the paper; Schiappa's example uses 3
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)   # PROTOCOLS §4.4 / Q12: all five, per severity and their mean
+    headline: str = "mean"               # §4.4: paper = mean over the severities; authors "1" (YU --severity default)
+    mode: str = "benchmark"              # §4.5: "benchmark" = the UCF101-P files (SCH-VL generate_noisy_videos.py);
+    #                                      "hook" = YU's corruption of each 224 test view (kinetics.py)
     seed: int = 0
+    translate_resize: int = 256          # SCH-VL generate_noisy_videos.py translate: short side resized to 256, ...
+    translate_crop: int = 224            # ... then a new random 224 crop per frame (offsets < 8 s)
 
 
 @dataclass
@@ -198,6 +203,7 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
         "LinprobeConfig": {"base_lr": 0.1,                           # LP.sh: --lr 1e-1, AdamW via DeepSpeed
                            "beta2": 0.999,                           # DeepSpeed's Adam config, as fine-tuning
                            "dropout": 0.5},                          # FT fc_drop_rate left on in the probe
+        "RobustnessConfig": {"headline": "1", "mode": "hook"},       # YU run_class_finetuning.py --severity 1, hook
     },
     "mini": {
         "RenderConfig": {"num_videos": 2000},
@@ -223,6 +229,7 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
         "StatsConfig": {"fid_frames": 32, "fvd_videos": 4, "fvd_frames": 4, "diversity_videos": 4,
                         "spectrum_frames": 16, "color_frames": 16,
                         "pca_videos": 2, "pca_frames": 4, "batch_size": 8},
+        "RobustnessConfig": {"severities": (1, 3), "translate_resize": 64, "translate_crop": 32},
     },
 }
 
@@ -253,7 +260,14 @@ def resolve(cls, profile: str = "paper", **overrides):
     unknown = set(values) - known
     if unknown:
         raise ValueError(f"{cls.__name__} has no setting {', '.join(sorted(unknown))}")
-    return cls(**values)
+    return cls(**_tuples(cls, values))
+
+
+def _tuples(cls, values: dict) -> dict:
+    """Lists (from the command line or JSON) of tuple-typed fields as tuples."""
+    hints = typing.get_type_hints(cls)
+    return {k: tuple(v) if isinstance(v, list) and typing.get_origin(hints[k]) is tuple else v
+            for k, v in values.items()}
 
 
 def _parse_bool(text: str) -> bool:
@@ -272,8 +286,13 @@ def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = 
         if f.name in skip:
             continue
         kind = hints[f.name]
-        parse = _parse_bool if kind is bool else kind
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if typing.get_origin(kind) is tuple:                  # tuple[int, ...]: one or more values
+            kind = typing.get_args(kind)[0]
+            group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, nargs="+", default=None,
+                               metavar=kind.__name__.upper(), help=f"(paper: {' '.join(map(str, default))})")
+            continue
+        parse = _parse_bool if kind is bool else kind
         group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=parse, default=None,
                            metavar=kind.__name__.upper(), help=f"(paper: {default})")
 
@@ -309,7 +328,7 @@ def load_config(cls, path: str | Path):
     data = json.loads(Path(path).read_text())
     if cls.__name__ not in data:
         raise ValueError(f"{path} holds no {cls.__name__}")
-    return cls(**data[cls.__name__])
+    return cls(**_tuples(cls, data[cls.__name__]))
 
 
 def field_default(cls, name: str):

@@ -127,6 +127,12 @@ def test_ucf101p_wins_and_pearson(tmp_path):
     records, _ = tables.collect_records(tmp_path)
     text = tables.ucf101p_markdown(records, tables.read_reported(), profile="paper")
     assert "| Image crops beats UCF101 pre-training    | 11/14   | 2/3    |" in text
+    for key, acc in (("ucf101", 40.0), ("accelerating_transforming_image_crops", 45.0)):   # glass_blur: 14th only
+        _write(tmp_path / key, "DONE", {"task": "ucf101p", "pretrain_dataset": key, "profile": "paper",
+                                        "corruptions": {"jpeg": 50.0, "glass_blur": acc}})
+    records, _ = tables.collect_records(tmp_path)
+    text = tables.ucf101p_markdown(records, tables.read_reported(), profile="paper")
+    assert "| 1/2 (0/1 UCF101-P sets) |" in text
     assert tables.pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
     assert tables.pearson([1, 2], [1, 2]) is None and tables.pearson([1, 1, 1], [1, 2, 3]) is None
     assert math.isclose(tables.pearson([1, 2, 3, 4], [4, 3, 2, 1]), -1.0)
