@@ -33,7 +33,7 @@ class RenderConfig:
     size: int = 256                      # §9.2: 256x256
     fps: int = 25                        # §9.2: 25 fps
     min_frames: int = 100                # §9.2: length ~ U(100, 200)
-    max_frames: int = 200                # §9.2 (the authors' on-the-fly randint(100, 200) is inclusive)
+    max_frames: int = 200                # §9.2; inclusive on the fly, excluded offline (progression.num_frames)
     num_shapes: int = 500                # PROTOCOLS §6 / Q3: 500 shapes per video, all sampled at t = 0
     min_speed: float = 1.2               # Table 8: initial speed ~ U(1.2, 3.0) px/frame
     max_speed: float = 3.0               # Table 8
