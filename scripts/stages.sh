@@ -122,10 +122,19 @@ pretrain_cmd() {  # pretrain_cmd SET [OUT_NAME EXTRA...]: a fixed set trains on 
   local data="--dataset $name $(imagenet_for "$name")" folder=pretrain seed
   is_fixed "$name" && data="--list $RUNS/data/$name/train.csv"
   [[ " $* " == *" --model pretrain_videomae_large"* ]] && folder=pretrain_vitl
+  [ -n "${SFX:-}" ] && folder="pretrain$SFX"        # another objective's runs (run_all.sh --objective)
   for seed in $(pretrain_seeds); do
     echo "$LAUNCH pretrain/3_2_pretrain.py --profile $PROFILE $data $* $(seed_flag "$seed") --out $RUNS/$folder/$out$(seed_suffix "$seed") $QUIET" | tr -s ' ' | sed 's/ $//'
   done
 }
+
+# Objectives (run_all.sh --objective[s]): VideoMAE runs keep the paper's folders; another objective's runs (and the
+# downstream runs fed by them) go to <stage>_<objective>/ so the two never mix. Sets SFX and OBJ_FLAG.
+OBJECTIVES=("${OBJECTIVES[@]:-videomae}")
+use_objective() {
+  if [ "$1" = videomae ]; then SFX=""; OBJ_FLAG=""; else SFX="_$1"; OBJ_FLAG="--objective $1"; fi
+}
+use_objective videomae
 
 mix_name() { local pct; pct=$(awk -v f="$2" 'BEGIN { printf "%d", f * 100 + 0.5 }'); echo "${1}_ucf101_${pct}pct"; }
 
@@ -141,7 +150,7 @@ finetune_cmd() {  # finetune_cmd SCRIPT DATASET ROOT INIT OUT [EXTRA...]: one co
 }
 
 planned_cells() {  # COLUMN:KEY of every ViT-B fine-tune / probe this plan launches (empty cells then say why)
-  stage_commands finetune | grep -v '/finetune_vitl/' \
+  stage_commands finetune | grep -vE '/(finetune|linprobe)_[a-z]+/' \
     | sed -nE 's#.*(4_1_finetune|4_3_linprobe)\.py .*--dataset ([a-z0-9_]+) .*--out [^ ]*/([^/ ]+).*#\1:\2:\3#p' \
     | sed -E 's/^4_1_finetune/finetune/; s/^4_3_linprobe/linprobe/; s/:toy_/:/; s/_seed[0-9]+$//' \
     | awk -F: '{print $2 "_" $1 ":" $3}' | sort -u | paste -sd, -
@@ -172,6 +181,13 @@ stage_commands() {
       [ "${ABLATIONS:-0}" = 1 ] && echo "python data_gen/4_0_write_list.py $p --dataset ucf101 --data-root $UCF101_ROOT --subset train --out $RUNS/data/ucf101_train.csv"
     fi ;;
   pretrain)
+    for objective in "${OBJECTIVES[@]}"; do   # V-JEPA: the progression (the ablations stay VideoMAE's)
+      [ "$objective" = videomae ] && continue
+      use_objective "$objective"
+      for name in "${PRETRAIN_SETS[@]}"; do pretrain_cmd "$name" "$name" $OBJ_FLAG; done
+      use_objective videomae
+    done
+    [[ " ${OBJECTIVES[*]} " == *" videomae "* ]] || return 0
     for name in "${PRETRAIN_SETS[@]}" "${ABLATION_SETS[@]}"; do pretrain_cmd "$name"; done
     if [ "${VIT_L:-0}" = 1 ]; then                 # Figure 2's ViT-L series (§9.3: batch halved)
       for name in "${PRETRAIN_SETS[@]}"; do
@@ -189,12 +205,17 @@ stage_commands() {
     finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" scratch "$RUNS/finetune/$UCF_DATASET/scratch"
     finetune_cmd finetune/4_1_finetune.py "$HMDB_DATASET" "$HMDB51_ROOT" scratch "$RUNS/finetune/$HMDB_DATASET/scratch"
     finetune_cmd linprobe/4_3_linprobe.py "$UCF_DATASET" "$UCF101_ROOT" scratch "$RUNS/linprobe/$UCF_DATASET/scratch"
-    for name in "${PRETRAIN_SETS[@]}"; do
-      init="$RUNS/pretrain/$name/last.pth"
-      finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" "$init" "$RUNS/finetune/$UCF_DATASET/$name"
-      finetune_cmd finetune/4_1_finetune.py "$HMDB_DATASET" "$HMDB51_ROOT" "$init" "$RUNS/finetune/$HMDB_DATASET/$name"
-      finetune_cmd linprobe/4_3_linprobe.py "$UCF_DATASET" "$UCF101_ROOT" "$init" "$RUNS/linprobe/$UCF_DATASET/$name"
+    for objective in "${OBJECTIVES[@]}"; do
+      use_objective "$objective"
+      for name in "${PRETRAIN_SETS[@]}"; do
+        init="$RUNS/pretrain$SFX/$name/last.pth"
+        finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" "$init" "$RUNS/finetune$SFX/$UCF_DATASET/$name"
+        finetune_cmd finetune/4_1_finetune.py "$HMDB_DATASET" "$HMDB51_ROOT" "$init" "$RUNS/finetune$SFX/$HMDB_DATASET/$name"
+        finetune_cmd linprobe/4_3_linprobe.py "$UCF_DATASET" "$UCF101_ROOT" "$init" "$RUNS/linprobe$SFX/$UCF_DATASET/$name"
+      done
     done
+    use_objective videomae
+    [[ " ${OBJECTIVES[*]} " == *" videomae "* ]] || return 0
     if [ -n "${VIDEOMAE_UCF101_CKPT:-}" ]; then   # Table 1 "UCF101": the official VideoMAE UCF101 checkpoint (Q16)
       finetune_cmd finetune/4_1_finetune.py ucf101 "$UCF101_ROOT" "\$VIDEOMAE_UCF101_CKPT" "$RUNS/finetune/ucf101/ucf101" --pretrain-name ucf101
       finetune_cmd finetune/4_1_finetune.py hmdb51 "$HMDB51_ROOT" "\$VIDEOMAE_UCF101_CKPT" "$RUNS/finetune/hmdb51/ucf101" --pretrain-name ucf101
@@ -221,10 +242,17 @@ stage_commands() {
     fi ;;
   ucf101p)
     echo "python data_gen/4_2_make_ucf101p.py $p --data-root $UCF101_ROOT --out $RUNS/ucf101p/data $QUIET"
-    local evaluated=(scratch "${PRETRAIN_SETS[@]}")
+    local evaluated=(scratch)
+    [[ " ${OBJECTIVES[*]} " == *" videomae "* ]] && evaluated+=("${PRETRAIN_SETS[@]}")
     [ -n "${VIDEOMAE_UCF101_CKPT:-}" ] && evaluated+=(ucf101)
     for name in "${evaluated[@]}"; do
       echo "python finetune/4_2_eval_ucf101p.py $p --run $RUNS/finetune/$UCF_DATASET/$name --p-root $RUNS/ucf101p/data --label $name --out $RUNS/ucf101p/eval/$name"
+    done
+    for objective in "${OBJECTIVES[@]}"; do
+      [ "$objective" = videomae ] && continue
+      for name in "${PRETRAIN_SETS[@]}"; do
+        echo "python finetune/4_2_eval_ucf101p.py $p --run $RUNS/finetune_$objective/$UCF_DATASET/$name --p-root $RUNS/ucf101p/data --label $name --out $RUNS/ucf101p/eval_$objective/$name"
+      done
     done ;;
   analysis)
     local stats="$RUNS/analysis/stats"   # 5_3 and 5_4 share it: results/<dataset>.json, merged

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from synvid.provenance import CellKey, load_json, summarize
 from synvid.runs import atomic_write
-from synvid.tables import NOT_PAPER, TABLES, Context, fig4_points, ucf101p_means
+from synvid.tables import NOT_PAPER, OBJECTIVES, TABLES, Context, fig4_points, ucf101p_means
 
 # Images drawn by their own runs (DONE {"png": ...}): file name in the run -> name under figures/
 COPIED = {"figure1_grid.png": "fig1_samples.png", "fig5_key_pca.png": "fig5_key_pca.png"}
@@ -59,9 +59,12 @@ def fig2_progression(ctx: Context, path: str | Path) -> Path:
             _bars(ax, labels, {"ours ViT-L": ([o[0] for o in ours], [o[1] for o in ours])})
             ax.set_title("ucf101_finetune, ViT-L (ours only)")
             continue
-        ours = [_ours(ctx, ctx.key(col, k)) for _, k in rows]
-        _bars(ax, labels, {"paper": ([paper.get((col, k), float("nan")) for _, k in rows], None),
-                           "ours": ([o[0] for o in ours], [o[1] for o in ours])})
+        series = {"paper": ([paper.get((col, k), float("nan")) for _, k in rows], None)}
+        for objective in ctx.objectives():       # a bar per pre-training objective with results (V-JEPA)
+            ours = [_ours(ctx, ctx.key(col, k, objective)) for _, k in rows]
+            name = "ours" + ("" if objective == ctx.objectives()[0] else f" {OBJECTIVES.get(objective, objective)}")
+            series[name] = ([o[0] for o in ours], [o[1] for o in ours])
+        _bars(ax, labels, series)
         ax.set_title(col)
     axes[0][0].legend()
     note = NOT_PAPER.get(ctx.expected.profile)

@@ -113,7 +113,9 @@ def _upstream(run_dir: Path, merged: dict) -> tuple[str | None, str, Path | None
         config = load_json(folder / "config.json") if folder else {}
         if "PretrainConfig" in config or config.get("pretrain_dataset"):
             done = load_json(folder / "DONE")
-            objective = done.get("objective") or config.get("objective") or DEFAULT_OBJECTIVE
+            objective = (done.get("objective") or config.get("objective")
+                         or config["PretrainConfig"].get("objective") if "PretrainConfig" in config else None) \
+                or DEFAULT_OBJECTIVE
             return config.get("pretrain_dataset") or _pretrain_key(config, folder), objective, folder
     return None, DEFAULT_OBJECTIVE, None
 

@@ -55,6 +55,7 @@ GAPS = (
      "scratch", "ucf101"),
 )
 FIG4_METRICS = ("fid", "fvd", "diversity", "color_kl")
+OBJECTIVES = {"videomae": "VideoMAE", "vjepa": "V-JEPA"}   # column-group labels; videomae = the paper's
 FIG4_PAPER_DATASETS = 28                 # §5.3: "In total, we generated 28 datasets"
 
 
@@ -68,7 +69,9 @@ class Context:
     toy: bool = False
 
     def key(self, column: str, pretrain: str, objective: str = DEFAULT_OBJECTIVE) -> CellKey:
-        return CellKey(column, pretrain, objective, self.expected.size)
+        """Scratch runs have no pre-training: the same cell for every objective's column group."""
+        return CellKey(column, pretrain, DEFAULT_OBJECTIVE if pretrain == "scratch" else objective,
+                       self.expected.size)
 
     def mean(self, column: str, pretrain: str) -> float | None:
         return summarize(self.selection.values(self.key(column, pretrain)))[0]
@@ -172,7 +175,8 @@ def ours_cell(ctx: Context, key: CellKey) -> str:
 
 def _override_lines(ctx: Context, keys: list[CellKey]) -> str:
     """The runs with overrides of these cells: shown, marked, never averaged in."""
-    lines = [f"- † `{k.pretrain}` {k.column}" + (f" [{k.objective}]" if k.objective != DEFAULT_OBJECTIVE else "")
+    lines = [f"- † `{k.pretrain}` {k.column}" + (f" ({OBJECTIVES.get(k.objective, k.objective)})"
+                                                   if k.objective != DEFAULT_OBJECTIVE else "")
              + f": {float(r['top1']):.1f} — `{r['run']}`, overrides {r['overrides']}"
              for k in keys for r in ctx.selection.marked.get(k, [])]
     return ("\nRuns with overrides (not averaged in):\n\n" + "\n".join(lines) + "\n") if lines else ""
@@ -189,7 +193,7 @@ def table_markdown(name: str, ctx: Context) -> str:
     for col in spec.columns:
         headers.append(f"{col} paper")
         for obj in objectives:
-            tag = "" if obj == DEFAULT_OBJECTIVE else f" [{obj}]"
+            tag = "" if obj == DEFAULT_OBJECTIVE else f" {OBJECTIVES.get(obj, obj)}"
             headers += [f"{col} ours{tag}", f"{col} ours − paper{tag}"]
     body, keys = [], []
     for (row, pretrain), values in rows.items():
@@ -241,8 +245,11 @@ def ucf101p_means(ctx: Context) -> dict[str, dict[str, float]]:
     """{pre-training key: {corruption: mean top-1 over its runs}} of the accepted UCF101-P evaluations."""
     per: dict[str, dict[str, list[float]]] = {}
     for rec in ctx.selection.ucf101p:
+        objective = rec.get("objective") or DEFAULT_OBJECTIVE   # another objective's runs: their own column
+        label = rec["pretrain_dataset"] + ("" if objective == DEFAULT_OBJECTIVE else
+                                           f" ({OBJECTIVES.get(objective, objective)})")
         for name, top1 in rec.get("corruptions", {}).items():
-            per.setdefault(rec["pretrain_dataset"], {}).setdefault(name, []).append(float(top1))
+            per.setdefault(label, {}).setdefault(name, []).append(float(top1))
     return {k: {c: sum(v) / len(v) for c, v in cs.items()} for k, cs in per.items()}
 
 

@@ -182,7 +182,7 @@ def test_other_objectives_get_their_own_column_group(tmp_path):
     report.write_all(runs, tmp_path / "out", profile="smoke", figures=False, header="H")
     table1 = (tmp_path / "out/tables/table1.md").read_text()
     header = table1.splitlines()[2]
-    assert "ucf101_finetune ours [vjepa]" in header and "ucf101_finetune ours − paper [vjepa]" in header
+    assert "ucf101_finetune ours V-JEPA" in header and "ucf101_finetune ours − paper V-JEPA" in header
     row = next(line for line in table1.splitlines() if "`moving_shapes`" in line)
     assert "| 70.0 (n=1) " in row and "| 72.0 (n=1) " in row and "| -16.9 " in row and "| -14.9 " in row
 
@@ -331,6 +331,28 @@ def test_fig4_over_every_set_with_n_and_the_spectrum_claim(tmp_path):
     assert "n (paper: 28 sets)" in text
     assert re.search(r"best datasets have α in \[1\.2, 1\.4\] \| α = 1\.30 for `statistical_saturated` \(inside\)",
                      text)
+
+
+def test_vjepa_runs_get_their_own_column_group_and_never_mix(k400_runs, tmp_path):
+    """Issue 16: a fine-tune fed by a V-JEPA pre-training is recorded with objective 'vjepa' (from the upstream
+    config.json) and shown in an `ours V-JEPA` column group, not averaged into VideoMAE's `ours`."""
+    pre = k400_runs / "pretrain_vjepa" / "accelerating_transforming_image_crops"
+    _write(pre, "config.json", {"PretrainConfig": {"objective": "vjepa"}, "objective": "vjepa",
+                                "dataset": "accelerating_transforming_image_crops"})
+    _finetune_run(k400_runs / "finetune_vjepa" / "k400" / "crops", 70.0, str(pre / "last.pth"))
+    rec = provenance.record_from_run(k400_runs / "finetune_vjepa" / "k400" / "crops")
+    assert rec["objective"] == "vjepa" and rec["pretrain_dataset"] == "accelerating_transforming_image_crops"
+    assert provenance.record_from_run(k400_runs / "finetune" / "k400" / "crops")["objective"] == "videomae"
+    report.write_all(k400_runs, tmp_path / "out", profile="smoke", header="H")
+    lines = (tmp_path / "out/tables/table4.md").read_text().splitlines()
+    assert [c.strip() for c in lines[2].split("|")[-3:-1]] == ["k400_finetune ours V-JEPA",
+                                                               "k400_finetune ours − paper V-JEPA"]
+    crops = next(line for line in lines if "`accelerating_transforming_image_crops`" in line)
+    assert [c.strip() for c in crops.split("|")[3:8]] == ["79.1", "76.2 ± 3.1 (n=3) [98/100] †", "-2.9",
+                                                          "70.0 (n=1)", "-9.1"]
+    scratch = next(line for line in lines if "`scratch`" in line)
+    assert scratch.split("|")[-3].strip() == "60.0 (n=1)"   # scratch has no pre-training: the same for every objective
+    assert (tmp_path / "out/figures/fig2_progression.png").stat().st_size > 0
 
 
 def test_fig4_leaves_out_a_singular_diversity(tmp_path):

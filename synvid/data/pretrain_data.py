@@ -34,6 +34,8 @@ class VideoListClips(Dataset):
         missing = [p for p in self.items if not Path(p).is_file()]
         if missing:
             raise FileNotFoundError(f"{len(missing)} video(s) of {list_file} not found, e.g. {missing[0]}")
+        from synvid.render.writer import check_listed_videos
+        check_listed_videos(self.items)             # a materialised synthetic set of another render version fails
         self.num_frames, self.sampling_rate, self.seed, self.epoch = num_frames, sampling_rate, seed, 0
 
     def set_epoch(self, epoch: int) -> None:

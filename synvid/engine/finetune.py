@@ -22,7 +22,7 @@ from synvid.data.video_dataset import FailureLog, TrainClips, collate
 from synvid.engine import common
 from synvid.engine.evaluate import evaluate, test_dataset
 from synvid.optim import build_adamw, cosine_schedule, param_groups, scaled_lr
-from synvid.runs import atomic_write_json, is_done, mark_done, read_done
+from synvid.runs import atomic_write_json, is_done, mark_done, read_done, upstream_objective
 
 RESUME_FREE = {"num_workers", "save_every", "compile", "strict"}
 
@@ -202,8 +202,9 @@ def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | 
     test_items, test_classes = registry.load(dataset, data_root, "test", cfg.split)
     if test_classes != classes:
         raise ValueError(f"{dataset}: train and test splits list different classes")
+    extra = {"objective": upstream_objective(init), **(extra or {})}  # issue 16: carried from the pre-training
     config = to_dict(cfg, dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(classes),
-                     **(extra or {}))
+                     **extra)
     common.check_resumable(run_dir, config, "FinetuneConfig", RESUME_FREE, ("dataset", "data_root", "init"))
     if dist.is_main():
         save_config(run_dir, cfg, dataset=dataset, data_root=str(data_root), init=str(init),
@@ -213,6 +214,7 @@ def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | 
     failures = FailureLog()
     steps = trainer.fit(failures, stop_after, progress)
     results = {"steps": steps, "total_steps": trainer.total_steps, "dataset": dataset, "classes": classes,
+               "objective": extra["objective"],
                **{f"train_{k}": v for k, v in failures.summary().items()}}
     if steps < trainer.total_steps:
         return results

@@ -32,7 +32,7 @@ from synvid.engine import common
 from synvid.engine import finetune as ft
 from synvid.engine.evaluate import evaluate, iter_views, test_dataset
 from synvid.optim import cosine_schedule, scaled_lr
-from synvid.runs import atomic_torch_save, atomic_write_json, is_done, mark_done, read_done
+from synvid.runs import atomic_torch_save, atomic_write_json, is_done, mark_done, read_done, upstream_objective
 
 RESUME_FREE = {"num_workers"}
 # settings that change the cached features (a features.pt extracted under other values is refused)
@@ -193,7 +193,7 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
     fcfg = finetune_settings(cfg, profile)
     segments = cfg.test_clips or record.test_clips
     extra = {**dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(classes),
-                    profile=profile), **(extra or {})}
+                    profile=profile, objective=upstream_objective(init)), **(extra or {})}  # issue 16
     config = to_dict(cfg, fcfg, **extra)
     common.check_resumable(run_dir, config, "LinprobeConfig", RESUME_FREE, ("dataset", "data_root", "init"))
     if dist.is_main():
@@ -219,7 +219,7 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
     results.update(evaluate(model, test, batch_size=max(cfg.batch_size // 8, 1), device=device,
                             num_workers=cfg.num_workers, bf16=fcfg.bf16))
     results.update(mode="cached" if cfg.cache_features else "augmented", views=f"{segments}x{cfg.test_crops}",
-                   label_smoothing=fcfg.label_smoothing)
+                   label_smoothing=fcfg.label_smoothing, objective=extra["objective"])
     if dist.is_main():
         atomic_write_json(run_dir / "results.json", results)
         mark_done(run_dir, {k: v for k, v in results.items() if k != "videos"})
