@@ -121,7 +121,9 @@ class FinetuneConfig:
     compile: bool = False
     save_every: int = 1000
     num_workers: int = 8
-    strict: bool = False                 # stop at the first unreadable video instead of skipping it
+    strict: bool = False                 # stop at the first unreadable training video instead of skipping it
+    # issue 13 §4: a missing/unreadable test video stops the run unless this is set; then it is left out and named
+    allow_missing: bool = False          #   in DONE (test_listed, test_evaluated, test_missing)
     seed: int = 0
 
 
@@ -150,6 +152,7 @@ class LinprobeConfig:
     test_crops: int = 3
     split: int = 1
     num_workers: int = 8
+    allow_missing: bool = False          # as FinetuneConfig.allow_missing
     seed: int = 0
 
 
@@ -157,6 +160,7 @@ class LinprobeConfig:
 class RobustnessConfig:
     """UCF101-P (Section 4.2, Figure 3, PROTOCOLS.md §4)."""
     severity: int = 3                    # Q12: unstated in the paper; Schiappa's example uses 3
+    allow_missing: bool = False          # as FinetuneConfig.allow_missing (test_listed/evaluated/missing recorded)
     seed: int = 0
 
 
@@ -270,8 +274,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = 
         kind = hints[f.name]
         parse = _parse_bool if kind is bool else kind
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        # a bare boolean flag (`--allow-missing`) means true; `--flag false` still turns one off
+        bare = {"nargs": "?", "const": True} if kind is bool else {}
         group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=parse, default=None,
-                           metavar=kind.__name__.upper(), help=f"(paper: {default})")
+                           metavar=kind.__name__.upper(), help=f"(paper: {default})", **bare)
 
 
 def from_args(cls, args: argparse.Namespace):
