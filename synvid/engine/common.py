@@ -111,8 +111,11 @@ def flat_config(config: dict, resume_free=(), like: dict | None = None) -> dict:
 
 def config_hash(config: dict, resume_free=()) -> str:
     """sha256 of the complete resolved configuration (flat_config), recorded in config.json and DONE."""
-    text = json.dumps(flat_config(config, resume_free), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return _digest(flat_config(config, resume_free))
+
+
+def _digest(flat: dict) -> str:
+    return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def check_resumable(run_dir: str | Path, config: dict, resume_free: set) -> None:
@@ -123,9 +126,11 @@ def check_resumable(run_dir: str | Path, config: dict, resume_free: set) -> None
         return
     saved = flat_config(load_checkpoint(last).get("config", {}), resume_free, like=config)
     new = flat_config(config, resume_free)
-    if json.dumps(saved, sort_keys=True, default=str) == json.dumps(new, sort_keys=True, default=str):
+    if _digest(saved) == _digest(new):
         return
     diff = sorted(k for k in set(saved) | set(new) if saved.get(k) != new.get(k))
+    if not diff:    # the same values, written differently (1 and 1.0, a tuple and a list)
+        return
     raise ValueError(f"{run_dir} holds a run with different settings ({', '.join(diff)}); "
                      f"use another --out or delete {last}")
 

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from synvid import dist
-from synvid.config import PretrainConfig, save_config, to_dict
+from synvid.config import PretrainConfig, to_dict
 from synvid.data.batched import ClipPlans, DeviceBatches
 from synvid.data.pretrain_data import PretrainDataset, StepSampler, raw_clips
 from synvid.engine import common
@@ -147,6 +147,18 @@ class Trainer:
                 "steps_per_epoch": self.steps_per_epoch, "world_size": self.world}
 
 
+def run_config(cfg: PretrainConfig, *, dataset, list_file, mix_list, render_size: int, synthetic: dict | None,
+               extra: dict | None) -> dict:
+    """The complete resolved configuration of a pre-training run: every setting that changes the data is in it
+    (the synthetic set's RenderConfig and TextureConfig, render size, texture bank, ImageNet root, mix list), so
+    its hash (config_hash) names what the run computes."""
+    synthetic = synthetic or {}
+    sections = [c for c in (synthetic.get("cfg"), synthetic.get("tex_cfg")) if c is not None]
+    return to_dict(cfg, *sections, dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
+                   bank=str(synthetic.get("bank") or ""), imagenet=str(synthetic.get("imagenet") or ""),
+                   **(extra or {}))
+
+
 def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, render_size: int = 256,
         synthetic: dict | None = None, mix_list: str | None = None, stop_after: int | None = None,
         progress: bool = True, extra: dict | None = None) -> dict:
@@ -160,18 +172,14 @@ def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, r
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         # warn_only: some fused CUDA kernels (e.g. SDPA backward) have no deterministic variant; torch warns
         torch.use_deterministic_algorithms(True, warn_only=True)
-    config = to_dict(cfg, dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
-                     **(extra or {}))
+    config = run_config(cfg, dataset=dataset, list_file=list_file, mix_list=mix_list, render_size=render_size,
+                        synthetic=synthetic, extra=extra)
     data = build_dataset(cfg, dataset=dataset, list_file=list_file, render_size=render_size, synthetic=synthetic,
                          device=device, mix_list=mix_list)
-    common.check_resumable(run_dir, config, "PretrainConfig", RESUME_FREE, ("dataset", "list", "mix_list"))
-    if dist.is_main():
-        save_config(run_dir, cfg, dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
-                    world_size=dist.world_size(), **(extra or {}))
-    dist.barrier()
+    common.check_resumable(run_dir, config, RESUME_FREE)
+    digest = common.write_config(run_dir, config, RESUME_FREE)
     trainer = Trainer(cfg, run_dir, data, config, device)
-    results = trainer.fit(stop_after, progress)
-    if results["steps"] == trainer.total_steps and dist.is_main():
-        mark_done(run_dir, results)  # DONE last: after the final last.pth
-    dist.barrier()
+    results = {**trainer.fit(stop_after, progress), "config_hash": digest}
+    if results["steps"] == trainer.total_steps:
+        dist.on_main(mark_done, run_dir, results)  # DONE last: after the final last.pth
     return results
