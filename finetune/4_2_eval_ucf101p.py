@@ -27,6 +27,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, help="default: cuda if available")
     parser.add_argument("--compare", nargs="*", default=[], metavar="LABEL=SUMMARY_JSON")
     parser.add_argument("--chart-only", action="store_true", help="only chart/count the --compare summaries")
+    parser.add_argument("--allow-unfinished", action="store_true", help="accept a --run without DONE")
     add_arguments(parser, RobustnessConfig)
     return parser
 
@@ -39,6 +40,7 @@ def main(args: argparse.Namespace) -> dict:
 
     from synvid import corruptions, tables
     from synvid.config import RobustnessConfig, from_args, save_config
+    from synvid.engine.common import upstream
     from synvid.robustness import bar_chart, check_names, evaluate_ucf101p, load_finetuned, wins
     from synvid.runs import atomic_write_json, mark_done
     from synvid.video_io import VideoReadError
@@ -57,15 +59,17 @@ def main(args: argparse.Namespace) -> dict:
             if not args.run or not (args.p_root or args.data_root):
                 raise ValueError("give --run and --p-root and/or --data-root (or --chart-only)")
             device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-            model, ft_cfg, _ = load_finetuned(args.run, device)
+            model, ft_cfg, _ = load_finetuned(args.run, device, allow_unfinished=args.allow_unfinished)
             summary = evaluate_ucf101p(model, ft_cfg, args.out, names=names, severity=cfg.severity, seed=cfg.seed,
                                        p_root=args.p_root, data_root=args.data_root,
-                                       num_segments=args.num_segments, device=device)
+                                       num_segments=args.num_segments, device=device,
+                                       allow_missing=cfg.allow_missing)
             models = {args.label: summary["top1"], **models}
             finetuned = tables.record_from_run(args.run)    # what the tables need to place this result
             record = {"task": "ucf101p", "corruptions": summary["top1"], "model": finetuned["model"],
                       "pretrain_dataset": finetuned["pretrain_dataset"],
-                      "dataset": ("toy_" if finetuned["toy"] else "") + finetuned["dataset"]}
+                      "dataset": ("toy_" if finetuned["toy"] else "") + finetuned["dataset"],
+                      "upstream": upstream(args.run, args.out, allow_unfinished=args.allow_unfinished)}
         if not models:
             raise ValueError("nothing to chart: --chart-only needs --compare")
     except (ValueError, FileNotFoundError, VideoReadError) as e:

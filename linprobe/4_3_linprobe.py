@@ -32,7 +32,8 @@ def main(args: argparse.Namespace) -> dict:
     try:
         cfg = from_args(LinprobeConfig, args)
         results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
-                      profile=args.profile, progress=not args.no_progress, extra=run_extra(args))
+                      profile=args.profile, progress=not args.no_progress, extra=run_extra(args),
+                      allow_unfinished=args.allow_unfinished)
         main_rank = dist.is_main()
     except (ValueError, FileNotFoundError, RuntimeError, CheckpointError, VideoReadError) as e:
         raise SystemExit(f"error: {e}") from e

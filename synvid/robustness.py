@@ -104,14 +104,17 @@ def make_ucf101p(src_root, out_root, *, names=corruptions.WHOLE_VIDEO, severity:
     return manifest
 
 
-def load_finetuned(run_dir, device) -> tuple[torch.nn.Module, object, int]:
-    """The classifier of a `finetune/4_1_finetune.py` run directory (config.json + last.pth)."""
+def load_finetuned(run_dir, device, allow_unfinished: bool = False) -> tuple[torch.nn.Module, object, int]:
+    """The classifier of a `finetune/4_1_finetune.py` run directory (config.json + last.pth); a run without DONE
+    is refused unless `allow_unfinished` (engine.common.upstream)."""
     from synvid.checkpoint import load_pretrained
     from synvid.config import FinetuneConfig, load_config
+    from synvid.engine.common import upstream
     from synvid.models import build
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file() or not (run_dir / "last.pth").is_file():
         raise FileNotFoundError(f"{run_dir} is not a fine-tuning run directory (needs config.json and last.pth)")
+    upstream(run_dir, run_dir, allow_unfinished=allow_unfinished)
     cfg = load_config(FinetuneConfig, run_dir / "config.json")
     num_classes = int(json.loads((run_dir / "config.json").read_text())["num_classes"])
     model = build(cfg.model, num_classes=num_classes, num_frames=cfg.num_frames, img_size=cfg.input_size)
@@ -155,7 +158,8 @@ def corrupted_test_set(name: str, cfg, *, severity: int, seed: int, num_segments
 
 
 def evaluate_ucf101p(model, cfg, out, *, names=corruptions.NAMES, severity: int = 3, seed: int = 0,
-                     p_root=None, data_root=None, num_segments: int = 5, device="cpu", print_fn=print) -> dict:
+                     p_root=None, data_root=None, num_segments: int = 5, device="cpu", allow_missing: bool = False,
+                     print_fn=print) -> dict:
     """Multi-view top-1 on each corruption: pixel corruptions per test view from the clean videos of `data_root`
     (default: the tree's source), codecs from the tree `p_root` (or re-encoded on the fly without one).
     Writes <out>/<name>/results.json (+ DONE) and <out>/summary.json; returns the summary."""
@@ -176,11 +180,13 @@ def evaluate_ucf101p(model, cfg, out, *, names=corruptions.NAMES, severity: int 
             data = corrupted_test_set(name, cfg, severity=severity, seed=seed, num_segments=num_segments,
                                       p_root=p_root, data_root=data_root)
             results = evaluate(model, data, batch_size=max(cfg.batch_size // 16, 1), device=device,
-                               num_workers=cfg.num_workers, bf16=cfg.bf16, print_fn=print_fn)
+                               num_workers=cfg.num_workers, bf16=cfg.bf16, allow_missing=allow_missing,
+                               print_fn=print_fn)
             applied = "whole_video" if name in corruptions.WHOLE_VIDEO else "per_view"
             atomic_write_json(run / "results.json", {"corruption": name, "severity": severity, "seed": seed,
                                                      "applied": applied, "protocol": PROTOCOL, **results})
-            mark_done(run, {"top1": results["top1"], "top5": results["top5"], "protocol": PROTOCOL})
+            mark_done(run, {"top1": results["top1"], "top5": results["top5"], "protocol": PROTOCOL,
+                            **{k: results[k] for k in ("test_listed", "test_evaluated", "test_missing")}})
         done = read_done(run)
         summary["top1"][name], summary["top5"][name] = done["top1"], done["top5"]
         print_fn(f"{name}: top-1 {done['top1']:.2f}")

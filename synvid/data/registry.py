@@ -111,6 +111,8 @@ def add_run_arguments(parser, init_help: str = "'scratch' or a checkpoint path")
     parser.add_argument("--init", required=True, help=init_help)
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    parser.add_argument("--allow-unfinished", action="store_true",
+                        help="accept an --init checkpoint whose run has no DONE (recorded in DONE's upstream)")
     parser.add_argument("--pretrain-name", default=None,
                         help="reported.csv key of --init's pre-training when no synvid run made it (the official "
                              "VideoMAE checkpoints: ucf101, k400); recorded as pretrain_dataset")

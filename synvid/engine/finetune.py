@@ -106,6 +106,19 @@ def build_model(cfg, num_classes: int, init: str, device, print_fn=print) -> tor
     return model.to(device)
 
 
+def agree(size: int, failed: list, *, strict: bool = False, min_size: int = 1) -> float | None:
+    """One small all-reduce per step, so that no rank waits alone in the gradient all-reduce. `size`: this rank's
+    readable videos in the step. Every rank learns whether some rank holds fewer than `min_size` (then all skip the
+    step together; returns None) and how many videos all ranks hold (returns this rank's loss weight
+    size * world / total, so DDP's averaged gradient is the mean over the videos actually read). With `strict` an
+    unreadable video on any rank stops every rank, naming the files."""
+    short, total, unreadable = dist.all_reduce_sum([size < min_size, size, len(failed)]).tolist()
+    if unreadable and strict:
+        names = [f.path for part in dist.all_gather_objects(failed) for f in part]
+        raise VideoReadError(f"{len(names)} unreadable training video(s) (strict): {names[:10]}")
+    return None if short else size * dist.world_size() / total
+
+
 class Finetuner:
     """Model, optimizer, data and schedule of one fine-tuning run."""
 
@@ -129,6 +142,9 @@ class Finetuner:
         self.optimizer = build_adamw(groups, float(self.lr[0]), betas=(cfg.beta1, cfg.beta2))
         self.start = common.resume(run_dir, model=self.model, optimizer=self.optimizer)
         self.mix = build_mixing(cfg, num_classes)
+        # BatchNorm in training (the probe's head) needs two rows: a rank left with one video of one view skips
+        has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in self.model.modules())
+        self.min_videos = 2 if has_bn and cfg.repeated_aug < 2 else 1
         self.net = self.model
         if dist.world_size() > 1:
             ids = [device.index] if device.type == "cuda" else None
@@ -143,19 +159,6 @@ class Finetuner:
         return DataLoader(self.data, batch_size=self.per_rank, sampler=sampler, num_workers=workers,
                           collate_fn=collate, pin_memory=self.device.type == "cuda",
                           persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
-
-    def agree(self, fields, failed: list) -> float | None:
-        """One small all-reduce per step, so that no rank waits alone in the gradient all-reduce: every rank learns
-        whether some rank has no readable video in this step (then all skip it together; returns None) and how
-        many videos the ranks hold (returns this rank's loss weight B_rank * world / B_total, so the averaged
-        gradient is the mean over the videos actually read). With cfg.strict an unreadable video on any rank
-        stops every rank, naming the files."""
-        size = 0 if fields is None else int(fields[0].shape[0])
-        empty, total, unreadable = dist.all_reduce_sum([size == 0, size, len(failed)]).tolist()
-        if unreadable and self.cfg.strict:
-            names = [f.path for part in dist.all_gather_objects(failed) for f in part]
-            raise VideoReadError(f"{len(names)} unreadable training video(s) (strict): {names[:10]}")
-        return None if empty else size * dist.world_size() / total
 
     def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int, weight: float = 1.0) -> tuple[float, float]:
         """clips [B,R,3,T,S,S] (R repeated augmentations of each video); one AdamW step. `weight` (agree) scales
@@ -183,7 +186,8 @@ class Finetuner:
             for fields, failed in self.loader(epoch, step % self.steps_per_epoch):
                 failures.add(failed)
                 timer.data_ready()
-                weight = self.agree(fields, failed)
+                size = 0 if fields is None else int(fields[0].shape[0])
+                weight = agree(size, failed, strict=self.cfg.strict, min_size=self.min_videos)
                 if weight is not None:  # a step with a rank whose videos were all unreadable is skipped, not replaced
                     loss, lr = self.step(*fields, step, weight)
                     common.check_finite(loss, step + 1, self.run_dir)
