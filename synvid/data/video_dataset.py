@@ -124,9 +124,10 @@ class TestViews(_Videos):
             frames = self.corrupt(read_video(path))[torch.from_numpy(idx.reshape(-1))]
         else:
             frames = read_video(path, idx.reshape(-1))
-        frames = short_side_resize(frames, self.size)
         views = []
         for segment in frames.split(self.num_frames):
+            # resized one segment at a time: the float copies the resize makes hold 16 frames, not 80
+            segment = short_side_resize(segment, self.size)
             for crop in three_crops(segment, self.size, self.crops):
                 if self.corrupt is not None and self.corrupt_per == "view":
                     crop = self.corrupt(crop)
