@@ -126,8 +126,9 @@ def main(args):
     print(f"test item: {data.item_bytes() / 1e6:.1f} MB (uint8, 15 views of 16x224^2); loader batch {batch} videos "
           f"with {args.workers} workers")
     print(f"evaluation: {views / seconds:.1f} views/s ({len(items)} videos, 5x3 views, loader included)")
+    loader = (host.peak - host.base) / 2**30
     print(f"evaluation peak host memory (PSS, process + workers): {host.peak / 2**30:.2f} GiB, of which the loader "
-          f"(above the {host.base / 2**30:.2f} GiB process before it started): {(host.peak - host.base) / 2**30:.2f} GiB")
+          f"(above the {host.base / 2**30:.2f} GiB process before it started): {loader:.2f} GiB")
     if device.type == "cuda":
         print(f"evaluation peak device memory: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
 

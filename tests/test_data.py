@@ -128,7 +128,8 @@ def test_partial_kinetics_copy_is_used_but_a_wrong_root_is_not(tmp_path, capsys)
     from synvid.data import toy
     root = toy.make_toy_ucf101(tmp_path / "toy2", num_classes=2, groups=2, clips_per_group=1, frames=4)
     (root / "UCF-101/MoveLeft/v_MoveLeft_g01_c01.avi").unlink()         # a test video (group 1)
-    with pytest.raises(FileNotFoundError, match="(?s)v_MoveLeft_g01_c01.*--allow-missing"):     # a test split too, unless allowed
+    # a test split is strict too, unless allowed
+    with pytest.raises(FileNotFoundError, match="(?s)v_MoveLeft_g01_c01.*--allow-missing"):
         registry.load_split("toy_ucf101", root, "test")
     test = registry.load_split("toy_ucf101", root, "test", allow_missing=True)
     assert test.listed == 2 and len(test.items) == 1 and len(test.missing) == 1
