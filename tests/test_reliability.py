@@ -9,7 +9,7 @@ import torch
 from synvid import runs
 from synvid.config import FinetuneConfig, PretrainConfig, RenderConfig, resolve, to_dict
 from synvid.engine import common
-from synvid.engine.evaluate import LOADER_BYTES, PREFETCH, loader_batch_size, to_model_input
+from synvid.engine.evaluate import LOADER_BYTES, loader_batch_size, loader_bytes, to_model_input
 from synvid.transforms import normalize
 
 
@@ -22,9 +22,10 @@ def test_a_paper_profile_test_item_is_uint8_and_under_40_mb(tmp_path, tiny_clip)
     views = data[0][0]
     assert views.dtype == torch.uint8 and views.shape == (15, 16, 224, 224, 3)
     assert views.nbytes == data.item_bytes() == 15 * 16 * 224 * 224 * 3 <= 40e6
-    # the loader of a rank with 8 workers: queued batches + items being built stay under 2 GiB
+    # the loader of a rank with 8 workers (queued, collating and building items; main batch + pinned) <= 2 GiB
     batch = loader_batch_size(16, views.nbytes, 8)
-    assert batch >= 1 and ((8 * PREFETCH + 2) * batch + 8 * 2) * views.nbytes <= LOADER_BYTES <= 2 * 2**30
+    assert batch == 1 and loader_bytes(batch, views.nbytes, 8) <= LOADER_BYTES == 2 * 2**30
+    assert loader_batch_size(16, views.nbytes // 16, 8) > 1          # smaller items: larger batches
     # normalised on the device: the float views the model saw before (one normalize per view)
     model_input = to_model_input(views[None, :2], "cpu")
     assert torch.equal(model_input, torch.stack([normalize(v) for v in views[:2]]))

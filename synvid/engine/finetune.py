@@ -119,6 +119,17 @@ def agree(size: int, failed: list, *, strict: bool = False, min_size: int = 1) -
     return None if short else size * dist.world_size() / total
 
 
+def min_videos(model: torch.nn.Module, cfg, per_rank: int) -> int:
+    """Videos a rank needs for a step: BatchNorm in training (the probe's head) needs two rows, so with one view per
+    video a rank left with one video skips the step (with all ranks, `agree`)."""
+    has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    need = 2 if has_bn and cfg.repeated_aug < 2 else 1
+    if per_rank < need:
+        raise ValueError(f"the probe's BatchNorm head needs 2 clips per process: a total batch of {cfg.batch_size} "
+                         f"over {dist.world_size()} processes gives 1 (raise --batch-size)")
+    return need
+
+
 class Finetuner:
     """Model, optimizer, data and schedule of one fine-tuning run."""
 
@@ -142,9 +153,7 @@ class Finetuner:
         self.optimizer = build_adamw(groups, float(self.lr[0]), betas=(cfg.beta1, cfg.beta2))
         self.start = common.resume(run_dir, model=self.model, optimizer=self.optimizer)
         self.mix = build_mixing(cfg, num_classes)
-        # BatchNorm in training (the probe's head) needs two rows: a rank left with one video of one view skips
-        has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in self.model.modules())
-        self.min_videos = 2 if has_bn and cfg.repeated_aug < 2 else 1
+        self.min_videos = min_videos(self.model, cfg, self.per_rank)
         self.net = self.model
         if dist.world_size() > 1:
             ids = [device.index] if device.type == "cuda" else None
