@@ -64,7 +64,7 @@ def test_two_ranks_on_a_mostly_unreadable_tree(broken_root, tmp_path):
     """One 2-rank launch for all of it (about 50 s on the loaded 2-core machine): fine-tuning, the augmented probe
     and UCF101-P finish; strict evaluation and a failed save stop both ranks; ranks holding 2 and 1 videos take the
     step of one process holding all 3 (per-video mean gradient)."""
-    ranks = launch("finetune,probe,ucf101p_strict,failed_save,weighted_step", broken_root, tmp_path, timeout=90)
+    ranks = launch("finetune,probe,ucf101p_strict,failed_save,weighted_step", broken_root, tmp_path, timeout=180)
     ft, probe, save = (ranks[0][k] for k in ("finetune", "probe", "failed_save"))
     assert ft["steps"] == ft["total_steps"] and ft["train_skipped_videos"] > 0
     assert (ft["test_listed"], ft["test_evaluated"]) == (4, 2) and ft["test_missing"] == \

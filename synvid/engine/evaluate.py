@@ -43,8 +43,8 @@ def test_dataset(items, cfg, *, num_segments: int, corrupt=None, corrupt_per: st
 def loader_bytes(batch: int, item_bytes: int, num_workers: int) -> int:
     """Peak host bytes of a rank's test loader: each worker holds its PREFETCH queued batches, the batch it is
     collating (the items and their stacked copy) and the item it is building; the main process holds one batch and
-    its pinned copy. (Measured at the paper profile, 8 workers, batch 2: 2.18 GiB of PSS above the bare process,
-    against 2.3 GiB from this count.)"""
+    its pinned copy. The decoder and allocator add ~90 MB per worker on top (measured at the paper profile, 8 workers,
+    batch 1: 1.84 GiB of PSS above the bare process, against 1.14 GiB from this count; batch 2: 2.18 GiB)."""
     workers = max(num_workers, 1)
     return (workers * (PREFETCH * batch + 2 * batch + 1) + 2 * batch) * item_bytes
 
