@@ -33,7 +33,7 @@ class RenderConfig:
     size: int = 256                      # §9.2: 256x256
     fps: int = 25                        # §9.2: 25 fps
     min_frames: int = 100                # §9.2: length ~ U(100, 200)
-    max_frames: int = 200                # §9.2 (the authors' on-the-fly randint(100, 200) is inclusive)
+    max_frames: int = 200                # §9.2; inclusive on the fly, excluded offline (progression.num_frames)
     num_shapes: int = 500                # PROTOCOLS §6 / Q3: 500 shapes per video, all sampled at t = 0
     min_speed: float = 1.2               # Table 8: initial speed ~ U(1.2, 3.0) px/frame
     max_speed: float = 3.0               # Table 8
@@ -43,7 +43,10 @@ class RenderConfig:
     max_shear_speed: float = 0.005       # Table 8: shear x/y speed ~ U(-0.005, 0.005)
     speed_multiplier: float = 1.0        # §9.4 / Table 9: 0.5 for the "slower" ablation
     background: str = "black"            # §9.4 / Table 10: black | color | image
-    num_videos: int = 9537               # §9.2: textured sets have 9,537 videos (the UCF101 train size)
+    # Equal compute across the progression (§9.2, the UCF101 train size): a fixed (materialised) set has
+    # num_videos videos and an on-the-fly epoch num_videos clips, under every profile. Declared only here: the
+    # pre-training epoch of an on-the-fly set, the fixed sets' size and the Section 5 samplers all read it.
+    num_videos: int = 9537
 
 
 @dataclass
@@ -68,7 +71,6 @@ class PretrainConfig:
     weight_decay: float = 0.05           # Table 5
     beta1: float = 0.9                   # Table 5
     beta2: float = 0.95                  # Table 5
-    epoch_size: int = 9537               # §9.2: an on-the-fly epoch has as many clips as UCF101 train
     num_frames: int = 16                 # PROTOCOLS §2.2: 16 frames
     sampling_rate: int = 4               # PROTOCOLS §2.2: stride 4
     input_size: int = 224                # PROTOCOLS §2.2: MultiScaleCrop to 224
@@ -135,15 +137,17 @@ class LinprobeConfig:
     warmup_epochs: int = 5               # §4.3: other settings as fine-tuning
     batch_size: int = 256                # §4.3: as fine-tuning
     optimizer: str = "adamw"             # Table 7
-    base_lr: float = 1e-2                # Table 7
+    base_lr: float = 1e-2                # Table 7 / §4.3: "replacing only the base learning rate to 0.01"
     min_lr: float = 0.0                  # YU run_linear_probe.py default
-    weight_decay: float = 0.0            # Table 7
-    beta1: float = 0.9                   # Q10: AdamW defaults
-    beta2: float = 0.999
-    dropout: float = 0.0                 # Table 6 dropout, as fine-tuning
-    drop_path: float = 0.0               # frozen encoder evaluated as a feature extractor
-    cache_features: bool = True          # True: head trained on cached features of unaugmented views; False:
-                                         #   the authors' probe, fine-tuning augmentations on every step (README)
+    weight_decay: float = 0.0            # Table 7 / §4.3: "do not use weight decay"
+    # §4.3 "the same hyper-parameters as used for fine-tuning": the fine-tuning values, not repeated here
+    beta1: float = FinetuneConfig.beta1
+    beta2: float = FinetuneConfig.beta2
+    dropout: float = FinetuneConfig.dropout
+    drop_path: float = FinetuneConfig.drop_path  # active in the frozen encoder: train mode, as the authors' probe
+    cache_features: bool = False         # False: §4.3, fine-tuning augmentations on every step (probe_mode
+                                         #   finetune_aug); True: fast mode, head on cached features of
+                                         #   unaugmented views (probe_mode cached; README Fine-tuning)
     num_frames: int = 16
     sampling_rate: int = 4
     input_size: int = 224
@@ -159,9 +163,14 @@ class LinprobeConfig:
 @dataclass
 class RobustnessConfig:
     """UCF101-P (Section 4.2, Figure 3, PROTOCOLS.md §4)."""
-    severity: int = 3                    # Q12: unstated in the paper; Schiappa's example uses 3
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)   # PROTOCOLS §4.4 / Q12: all five, per severity and their mean
+    headline: str = "mean"               # §4.4: paper = mean over the severities; authors "1" (YU --severity default)
+    mode: str = "benchmark"              # §4.5: "benchmark" = the UCF101-P files (SCH-VL generate_noisy_videos.py);
+    #                                      "hook" = YU's corruption of each 224 test view (kinetics.py)
     allow_missing: bool = False          # as FinetuneConfig.allow_missing (test_listed/evaluated/missing recorded)
     seed: int = 0
+    translate_resize: int = 256          # SCH-VL generate_noisy_videos.py translate: short side resized to 256, ...
+    translate_crop: int = 224            # ... then a new random 224 crop per frame (offsets < 8 s)
 
 
 @dataclass
@@ -170,8 +179,8 @@ class StatsConfig:
     fid_frames: int = 10_000             # §5.3: 10k random frames per dataset
     fvd_videos: int = 1_000              # §5.3: 1,000 videos per dataset
     fvd_frames: int = 16                 # PROTOCOLS §5.2: 16 consecutive frames
-    diversity_videos: int = 1_000        # §5.4
-    diversity_frames: int = 16           # §5.4: 16 frames per video
+    diversity_videos: int = 1_000        # §5.4; each gives one pre-training clip (PretrainConfig num_frames at
+                                         #   sampling_rate: "16 sampled frames in randomly sampled videos")
     spectrum_frames: int = 1_000         # PROTOCOLS §5.4 (inferred)
     color_frames: int = 1_000            # PROTOCOLS §5.4 (inferred)
     pca_videos: int = 70                 # §5.5 / Fig. 5: 70 videos of one class
@@ -196,8 +205,9 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
                            "dropout": 0.5,                           # fc_drop_rate 0.5 in the UCF scripts
                            "randaug_magnitude": 7, "randaug_num_ops": 4},   # rand-m7-n4-mstd0.5-inc1 (code default)
         "LinprobeConfig": {"base_lr": 0.1,                           # LP.sh: --lr 1e-1, AdamW via DeepSpeed
-                           "dropout": 0.5, "drop_path": 0.2,         # FT settings left on in the probe
-                           "cache_features": False},
+                           "beta2": 0.999,                           # DeepSpeed's Adam config, as fine-tuning
+                           "dropout": 0.5},                          # FT fc_drop_rate left on in the probe
+        "RobustnessConfig": {"headline": "1", "mode": "hook"},       # YU run_class_finetuning.py --severity 1, hook
     },
     "mini": {
         "RenderConfig": {"num_videos": 2000},
@@ -209,10 +219,10 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
         "StatsConfig": {"fid_frames": 2000, "fvd_videos": 200, "diversity_videos": 200},
     },
     "smoke": {
-        "RenderConfig": {"size": 64, "min_frames": 20, "max_frames": 24, "num_shapes": 40, "num_videos": 6},
+        "RenderConfig": {"size": 64, "min_frames": 20, "max_frames": 24, "num_shapes": 40, "num_videos": 8},
         "TextureConfig": {"size": 32, "pool_size": 16},
         "PretrainConfig": {"model": "pretrain_videomae_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1,
-                           "batch_size": 4, "epoch_size": 8, "num_frames": 4, "sampling_rate": 2,
+                           "batch_size": 4, "num_frames": 4, "sampling_rate": 2,
                            "input_size": 32, "save_every": 2, "num_workers": 0},
         "FinetuneConfig": {"model": "vit_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
                            "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
@@ -221,8 +231,9 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
                            "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
                            "test_clips": 2, "num_workers": 0},
         "StatsConfig": {"fid_frames": 32, "fvd_videos": 4, "fvd_frames": 4, "diversity_videos": 4,
-                        "diversity_frames": 4, "spectrum_frames": 16, "color_frames": 16,
+                        "spectrum_frames": 16, "color_frames": 16,
                         "pca_videos": 2, "pca_frames": 4, "batch_size": 8},
+        "RobustnessConfig": {"severities": (1, 3), "translate_resize": 64, "translate_crop": 32},
     },
 }
 
@@ -253,7 +264,14 @@ def resolve(cls, profile: str = "paper", **overrides):
     unknown = set(values) - known
     if unknown:
         raise ValueError(f"{cls.__name__} has no setting {', '.join(sorted(unknown))}")
-    return cls(**values)
+    return cls(**_tuples(cls, values))
+
+
+def _tuples(cls, values: dict) -> dict:
+    """Lists (from the command line or JSON) of tuple-typed fields as tuples."""
+    hints = typing.get_type_hints(cls)
+    return {k: tuple(v) if isinstance(v, list) and typing.get_origin(hints[k]) is tuple else v
+            for k, v in values.items()}
 
 
 def _parse_bool(text: str) -> bool:
@@ -272,8 +290,13 @@ def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = 
         if f.name in skip:
             continue
         kind = hints[f.name]
-        parse = _parse_bool if kind is bool else kind
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if typing.get_origin(kind) is tuple:                  # tuple[int, ...]: one or more values
+            kind = typing.get_args(kind)[0]
+            group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, nargs="+", default=None,
+                               metavar=kind.__name__.upper(), help=f"(paper: {' '.join(map(str, default))})")
+            continue
+        parse = _parse_bool if kind is bool else kind
         # a bare boolean flag (`--allow-missing`) means true; `--flag false` still turns one off
         bare = {"nargs": "?", "const": True} if kind is bool else {}
         group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=parse, default=None,
@@ -311,7 +334,7 @@ def load_config(cls, path: str | Path):
     data = json.loads(Path(path).read_text())
     if cls.__name__ not in data:
         raise ValueError(f"{path} holds no {cls.__name__}")
-    return cls(**data[cls.__name__])
+    return cls(**_tuples(cls, data[cls.__name__]))
 
 
 def field_default(cls, name: str):

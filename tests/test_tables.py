@@ -127,6 +127,12 @@ def test_ucf101p_wins_and_pearson(tmp_path):
     records, _ = tables.collect_records(tmp_path)
     text = tables.ucf101p_markdown(records, tables.read_reported(), profile="paper")
     assert "| Image crops beats UCF101 pre-training    | 11/14   | 2/3    |" in text
+    for key, acc in (("ucf101", 40.0), ("accelerating_transforming_image_crops", 45.0)):   # glass_blur: 14th only
+        _write(tmp_path / key, "DONE", {"task": "ucf101p", "pretrain_dataset": key, "profile": "paper",
+                                        "corruptions": {"jpeg": 50.0, "glass_blur": acc}})
+    records, _ = tables.collect_records(tmp_path)
+    text = tables.ucf101p_markdown(records, tables.read_reported(), profile="paper")
+    assert "| 1/2 (0/1 UCF101-P sets) |" in text
     assert tables.pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
     assert tables.pearson([1, 2], [1, 2]) is None and tables.pearson([1, 1, 1], [1, 2, 3]) is None
     assert math.isclose(tables.pearson([1, 2, 3, 4], [4, 3, 2, 1]), -1.0)
@@ -189,3 +195,20 @@ def test_fig4_pearson_from_stats_records(tmp_path):
     records, _ = tables.collect_records(runs)
     text = tables.fig4_markdown(records, tables.read_reported(), tables.our_values(records), "smoke")
     assert "| fid        | -0.72     | -1.00    | 3          |" in text
+
+
+def test_fig4_leaves_out_a_singular_diversity(tmp_path):
+    # A static set's covariance is singular (log-det -inf, metrics.covariance_log_det): no point in a Pearson r.
+    runs = tmp_path / "runs"
+    div = {"static_circles": float("-inf"), "moving_circles": 1.0, "moving_shapes": 2.0,
+           "accelerating_transforming_shapes": 3.0}
+    _write(runs / "stats", "config.json", {"StatsConfig": {}, "stats": ["diversity"], "profile": "smoke"})
+    _write(runs / "stats", "DONE", {k: {"diversity": {"log_det_diversity": v}} for k, v in div.items()})
+    for k, acc in zip(div, (10.0, 60.0, 70.0, 80.0)):
+        pre = runs / "pretrain" / k
+        _write(pre, "config.json", {"PretrainConfig": {}, "dataset": k})
+        _finetune_run(runs / "finetune" / k, acc, str(pre / "last.pth"), dataset="toy_ucf101")
+    records, _ = tables.collect_records(runs)
+    text = tables.fig4_markdown(records, tables.read_reported(), tables.our_values(records), "smoke")
+    row = next(line for line in text.splitlines() if line.startswith("| diversity"))
+    assert row.split("|")[3].strip() == "1.00" and row.split("|")[4].strip() == "3"

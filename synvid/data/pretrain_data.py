@@ -13,14 +13,9 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from synvid.data.lists import read_list
+from synvid.data.sampling import sample_generator
 from synvid.transforms import MultiScaleCrop, normalize
 from synvid.video_io import read_video, video_info
-
-
-def sample_generator(*keys: int) -> torch.Generator:
-    """A torch.Generator seeded from integer keys (order matters; no collisions between (a, b) and (b, a))."""
-    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
 def clip_indices(num_video_frames: int, num_frames: int, sampling_rate: int, generator: torch.Generator) -> list[int]:
@@ -39,6 +34,8 @@ class VideoListClips(Dataset):
         missing = [p for p in self.items if not Path(p).is_file()]
         if missing:
             raise FileNotFoundError(f"{len(missing)} video(s) of {list_file} not found, e.g. {missing[0]}")
+        from synvid.render.writer import check_listed_videos
+        check_listed_videos(self.items)             # a materialised synthetic set of another render version fails
         self.num_frames, self.sampling_rate, self.seed, self.epoch = num_frames, sampling_rate, seed, 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -84,7 +81,8 @@ def _clips(dataset: str | None, list_file: str | None, *, pretrain_cfg, size: in
     if dataset not in progression.DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; on-the-fly names: {', '.join(progression.DATASETS)}; "
                          f"or pass a list file with --list")
-    return progression.SyntheticClips(dataset, epoch_size=pretrain_cfg.epoch_size, num_frames=pretrain_cfg.num_frames,
+    # an epoch has RenderConfig.num_videos clips (synthetic["cfg"]), as many as a fixed set has videos
+    return progression.SyntheticClips(dataset, num_frames=pretrain_cfg.num_frames,
                                       sampling_rate=pretrain_cfg.sampling_rate, seed=pretrain_cfg.seed, size=size,
                                       textures=textures, **synthetic)
 

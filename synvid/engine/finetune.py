@@ -152,6 +152,7 @@ class Finetuner:
         groups = param_groups(self.model, cfg.weight_decay, cfg.layer_decay)  # PROTOCOLS §2.3: L + 2 layer ids
         self.optimizer = build_adamw(groups, float(self.lr[0]), betas=(cfg.beta1, cfg.beta2))
         self.start = common.resume(run_dir, model=self.model, optimizer=self.optimizer)
+        common.seed_rank(cfg.seed)  # the model is identical on every rank; from here on each rank draws its own
         self.mix = build_mixing(cfg, num_classes)
         self.min_videos = min_videos(self.model, cfg, self.per_rank)
         self.net = self.model
@@ -170,8 +171,10 @@ class Finetuner:
                           persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
 
     def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int, weight: float = 1.0) -> tuple[float, float]:
-        """clips [B,R,3,T,S,S] (R repeated augmentations of each video); one AdamW step. `weight` (agree) scales
-        this rank's mean loss so that DDP's gradient average weighs every video the same."""
+        """clips [B,R,3,T,S,S] (R repeated augmentations of each video); one AdamW step. MixUp/CutMix, dropout and
+        drop path draw from the global generator seeded by (seed, step, rank) (issue 13 §1). `weight` (agree)
+        scales this rank's mean loss so that DDP's gradient average weighs every video the same."""
+        common.seed_step(self.cfg.seed, step)
         lr = common.set_lr(self.optimizer, self.lr, step)
         videos, labels = flatten_repeats(clips, labels)
         videos, labels = videos.to(self.device, non_blocking=True), labels.to(self.device)

@@ -172,10 +172,11 @@ def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, r
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         # warn_only: some fused CUDA kernels (e.g. SDPA backward) have no deterministic variant; torch warns
         torch.use_deterministic_algorithms(True, warn_only=True)
-    config = run_config(cfg, dataset=dataset, list_file=list_file, mix_list=mix_list, render_size=render_size,
-                        synthetic=synthetic, extra=extra)
     data = build_dataset(cfg, dataset=dataset, list_file=list_file, render_size=render_size, synthetic=synthetic,
                          device=device, mix_list=mix_list)
+    # clips per epoch: a list's length, or RenderConfig.num_videos for an on-the-fly set (equal compute rule)
+    config = run_config(cfg, dataset=dataset, list_file=list_file, mix_list=mix_list, render_size=render_size,
+                        synthetic=synthetic, extra={"clips_per_epoch": len(data), **(extra or {})})
     common.check_resumable(run_dir, config, RESUME_FREE)
     digest = common.write_config(run_dir, config, RESUME_FREE)
     trainer = Trainer(cfg, run_dir, data, config, device)
