@@ -65,18 +65,20 @@ def probe(root: Path, out: Path) -> dict:
 
 def ucf101p_strict(root: Path, out: Path) -> dict:
     """Strict UCF101-P evaluation over a test split with unreadable videos: every rank stops naming them."""
+    from synvid.config import RobustnessConfig
     from synvid.engine.finetune import build_model
     from synvid.robustness import evaluate_ucf101p
     cfg = resolve(FinetuneConfig, "smoke")
     model = build_model(cfg, 2, "scratch", torch.device("cpu"))
+    kw = dict(names=["gaussian_noise"], data_root=root, num_segments=2)
+    rcfg = resolve(RobustnessConfig, "smoke", mode="hook", severities=(3,), headline="3")
     try:
-        evaluate_ucf101p(model, cfg, out / f"p{dist.rank()}", names=["gaussian_noise"], data_root=root,
-                         num_segments=2)
+        evaluate_ucf101p(model, cfg, rcfg, out / f"p{dist.rank()}", **kw)
     except Exception as e:  # noqa: BLE001 - what the test checks
         strict = f"{type(e).__name__}: {e}"
-    res = evaluate_ucf101p(model, cfg, out / f"q{dist.rank()}", names=["gaussian_noise"], data_root=root,
-                           num_segments=2, allow_missing=True)
-    done = json.loads((out / f"q{dist.rank()}" / "gaussian_noise" / "DONE").read_text())
+    allowed = resolve(RobustnessConfig, "smoke", mode="hook", severities=(3,), headline="3", allow_missing=True)
+    res = evaluate_ucf101p(model, cfg, allowed, out / f"q{dist.rank()}", **kw)
+    done = json.loads((out / f"q{dist.rank()}" / "gaussian_noise" / "3" / "DONE").read_text())
     return {"strict": strict, "top1": res["top1"], "test_missing": done["test_missing"]}
 
 
