@@ -48,7 +48,7 @@ def _evaluate(args, rcfg, names) -> tuple[dict, dict]:
                                data_root=args.data_root, num_segments=args.num_segments, device=device)
     finetuned = tables.record_from_run(args.run)    # what the tables need to place this result
     record = {"task": "ucf101p", "corruptions": summary["top1"], "model": finetuned["model"],
-              "pretrain_dataset": finetuned["pretrain_dataset"],
+              "pretrain_dataset": finetuned["pretrain_dataset"], "objective": finetuned["objective"],
               "dataset": ("toy_" if finetuned["toy"] else "") + finetuned["dataset"],
               **{k: summary[k] for k in ("mode", "severities", "headline", "seed", "tree", "effective_q")},
               "upstream": upstream(args.run, args.out, allow_unfinished=args.allow_unfinished)}

@@ -84,7 +84,43 @@ class PretrainConfig:
     mix_fraction: float = 0.0            # Table 11 / §9.4: this fraction of each epoch from --mix-list (real videos)
     deterministic: bool = False          # torch.use_deterministic_algorithms (exact resume, slower on CUDA)
     tensorboard: bool = False            # also write TensorBoard scalars to <out>/tb
+    objective: str = "videomae"          # issue 16: videomae (the paper) | vjepa (VjepaConfig holds its recipe)
     seed: int = 0
+
+
+# V-JEPA's learning rates are per 256 clips: the official values (batch 3072 = 24 x 128 GPUs) times 256 / 3072, so
+# our VideoMAE rule lr = value * batch_size / 256 gives the official lr at the official batch.
+_VJEPA_BATCH = 3072                      # jepa configs/pretrain/vitl16.yaml: batch_size 24, 16 nodes x 8 tasks
+
+
+@dataclass
+class VjepaConfig:
+    """V-JEPA objective (issue 16; Bardes et al. 2024; jepa configs/pretrain/vitl16.yaml, app/vjepa/train.py).
+
+    Used when PretrainConfig.objective == 'vjepa', in place of PretrainConfig's VideoMAE-only fields (mask_ratio,
+    decoder_depth, base_lr, min_lr, warmup_epochs, weight_decay, beta1, beta2, clip_grad). PretrainConfig still
+    sets the run: encoder size (`model`), epochs, batch, data, clip sampling, seed. CLI flags: --vjepa-<field>."""
+    predictor_depth: int = 12            # vitl16.yaml model.pred_depth
+    predictor_dim: int = 384             # vitl16.yaml model.pred_embed_dim (heads = encoder heads, utils.py)
+    short_blocks: int = 8                # vitl16.yaml mask[0]: 8 blocks of spatial scale 0.15
+    short_scale: float = 0.15
+    long_blocks: int = 2                 # vitl16.yaml mask[1]: 2 blocks of spatial scale 0.7
+    long_scale: float = 0.7
+    aspect_min: float = 0.75             # vitl16.yaml mask[*].aspect_ratio (0.75, 1.5); temporal_scale 1.0
+    aspect_max: float = 1.5
+    loss_exp: float = 1.0                # vitl16.yaml loss.loss_exp (L1); reg_coeff 0 (no regulariser)
+    base_lr: float = 6.25e-4 * 256 / _VJEPA_BATCH    # vitl16.yaml optimization.lr (peak), per 256 clips
+    start_lr: float = 2e-4 * 256 / _VJEPA_BATCH      # optimization.start_lr (warm-up start), per 256 clips
+    min_lr: float = 1e-6 * 256 / _VJEPA_BATCH        # optimization.final_lr, per 256 clips
+    warmup_fraction: float = 40 / 300    # optimization.warmup 40 of epochs 300
+    schedule_stretch: float = 1.25       # optimization.ipe_scale: lr/wd/momentum schedules span 1.25 x the run
+    weight_decay: float = 0.04           # optimization.weight_decay (cosine start)
+    final_weight_decay: float = 0.4      # optimization.final_weight_decay (cosine end)
+    ema_start: float = 0.998             # optimization.ema[0]: target-encoder momentum, linear ...
+    ema_end: float = 1.0                 # optimization.ema[1]
+    clip_grad: float = 10.0              # optimization.clip_grad (encoder and predictor separately, after warm-up)
+    beta1: float = 0.9                   # train.py betas default (0.9, 0.999)
+    beta2: float = 0.999
 
 
 @dataclass
@@ -189,7 +225,7 @@ class StatsConfig:
     seed: int = 0
 
 
-CONFIGS = (RenderConfig, TextureConfig, PretrainConfig, FinetuneConfig, LinprobeConfig,
+CONFIGS = (RenderConfig, TextureConfig, PretrainConfig, VjepaConfig, FinetuneConfig, LinprobeConfig,
            RobustnessConfig, StatsConfig)
 
 # --------------------------------------------------------------------------------------------------
@@ -224,6 +260,7 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
         "PretrainConfig": {"model": "pretrain_videomae_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1,
                            "batch_size": 4, "num_frames": 4, "sampling_rate": 2,
                            "input_size": 32, "save_every": 2, "num_workers": 0},
+        "VjepaConfig": {"predictor_depth": 1, "predictor_dim": 32},
         "FinetuneConfig": {"model": "vit_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
                            "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
                            "repeated_aug": 1, "test_clips": 2, "save_every": 4, "num_workers": 0},
@@ -282,31 +319,35 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
-    """One `--field-name` flag per dataclass field; default None so that unset flags keep the profile value."""
+def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), prefix: str = "") -> None:
+    """One `--[prefix-]field-name` flag per dataclass field; default None so that unset flags keep the profile
+    value. `prefix` keeps two configs' same-named fields apart (VjepaConfig: prefix 'vjepa')."""
     hints = typing.get_type_hints(cls)
     group = parser.add_argument_group(cls.__name__)
+    lead = prefix + "_" if prefix else ""
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         kind = hints[f.name]
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        flag, dest = "--" + (lead + f.name).replace("_", "-"), lead + f.name
         if typing.get_origin(kind) is tuple:                  # tuple[int, ...]: one or more values
             kind = typing.get_args(kind)[0]
-            group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, nargs="+", default=None,
+            group.add_argument(flag, dest=dest, type=kind, nargs="+", default=None,
                                metavar=kind.__name__.upper(), help=f"(paper: {' '.join(map(str, default))})")
             continue
         parse = _parse_bool if kind is bool else kind
         # a bare boolean flag (`--allow-missing`) means true; `--flag false` still turns one off
         bare = {"nargs": "?", "const": True} if kind is bool else {}
-        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=parse, default=None,
-                           metavar=kind.__name__.upper(), help=f"(paper: {default})", **bare)
+        group.add_argument(flag, dest=dest, type=parse, default=None, metavar=kind.__name__.upper(),
+                           help=f"(paper: {default})", **bare)
 
 
-def from_args(cls, args: argparse.Namespace):
+def from_args(cls, args: argparse.Namespace, prefix: str = ""):
     """Resolve `cls` from parsed arguments that include `profile` and the fields added by `add_arguments`."""
-    names = [f.name for f in dataclasses.fields(cls)]
-    return resolve(cls, getattr(args, "profile", "paper"), **{n: getattr(args, n, None) for n in names})
+    lead = prefix + "_" if prefix else ""
+    values = {f.name: getattr(args, lead + f.name, None) for f in dataclasses.fields(cls)}
+    return resolve(cls, getattr(args, "profile", "paper"), **values)
 
 
 def add_profile_argument(parser: argparse.ArgumentParser) -> None:
@@ -342,6 +383,6 @@ def field_default(cls, name: str):
     return {f.name: f.default for f in dataclasses.fields(cls)}[name]
 
 
-__all__ = ["RenderConfig", "TextureConfig", "PretrainConfig", "FinetuneConfig", "LinprobeConfig",
+__all__ = ["RenderConfig", "TextureConfig", "PretrainConfig", "VjepaConfig", "FinetuneConfig", "LinprobeConfig",
            "RobustnessConfig", "StatsConfig", "CONFIGS", "PROFILES", "resolve", "add_arguments", "from_args",
            "add_profile_argument", "to_dict", "save_config", "load_config", "field_default"]

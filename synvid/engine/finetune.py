@@ -22,7 +22,7 @@ from synvid.data.video_dataset import FailureLog, TrainClips, collate
 from synvid.engine import common
 from synvid.engine.evaluate import evaluate, test_dataset
 from synvid.optim import build_adamw, cosine_schedule, param_groups, scaled_lr
-from synvid.runs import is_done, read_done
+from synvid.runs import is_done, read_done, upstream_objective
 from synvid.video_io import VideoReadError
 
 RESUME_FREE = {"num_workers", "save_every", "compile", "strict", "allow_missing"}
@@ -249,8 +249,9 @@ def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | 
     _, _, _, device = dist.init_distributed()
     record = registry.get(dataset)
     train, test_split = load_splits(dataset, data_root, cfg)
+    extra = {"objective": upstream_objective(init), **(extra or {})}  # issue 16: carried from the pre-training
     config = to_dict(cfg, dataset=dataset, data_root=str(data_root), init=str(init),
-                     num_classes=len(train.classes), **(extra or {}))
+                     num_classes=len(train.classes), **extra)
     common.check_resumable(run_dir, config, RESUME_FREE)
     digest = common.write_config(run_dir, config, RESUME_FREE)
     trainer = Finetuner(cfg, run_dir, train.items, len(train.classes), init, config, device)

@@ -32,7 +32,7 @@ from synvid.engine import common
 from synvid.engine import finetune as ft
 from synvid.engine.evaluate import evaluate, iter_views, test_dataset, to_model_input
 from synvid.optim import cosine_schedule, scaled_lr
-from synvid.runs import atomic_torch_save, is_done, read_done
+from synvid.runs import atomic_torch_save, is_done, read_done, upstream_objective
 
 RESUME_FREE = {"num_workers", "allow_missing"}
 # settings that change the cached features (a features.pt extracted under other values is refused)
@@ -193,7 +193,7 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
     train, test_split = ft.load_splits(dataset, data_root, fcfg)
     segments = cfg.test_clips or record.test_clips
     extra = {**dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(train.classes),
-                    profile=profile), **(extra or {})}
+                    profile=profile, objective=upstream_objective(init)), **(extra or {})}  # issue 16
     config = to_dict(cfg, fcfg, **extra)
     common.check_resumable(run_dir, config, RESUME_FREE)
     digest = common.write_config(run_dir, config, RESUME_FREE)
@@ -217,6 +217,7 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
     results.update(evaluate(model, test, batch_size=max(cfg.batch_size // 8, 1), device=device,
                             num_workers=cfg.num_workers, bf16=fcfg.bf16))
     results.update(mode="cached" if cfg.cache_features else "augmented", views=f"{segments}x{cfg.test_crops}",
-                   label_smoothing=fcfg.label_smoothing, config_hash=digest, upstream=source, seed=cfg.seed)
+                   label_smoothing=fcfg.label_smoothing, objective=extra["objective"], config_hash=digest,
+                   upstream=source, seed=cfg.seed)
     common.finish(run_dir, results, {k: v for k, v in results.items() if k != "videos"})
     return results
