@@ -35,6 +35,7 @@ def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
 
 def main(args: argparse.Namespace) -> dict:
     from synvid import dist
+    from synvid.dist import MainRankError
     from synvid.checkpoint import CheckpointError
     from synvid.engine.common import NonFiniteLossError
     from synvid.data.registry import run_extra
@@ -43,9 +44,11 @@ def main(args: argparse.Namespace) -> dict:
     try:
         cfg = config_from_args(args)
         results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
-                      stop_after=args.stop_after, progress=not args.no_progress, extra=run_extra(args))
+                      stop_after=args.stop_after, progress=not args.no_progress, extra=run_extra(args),
+                      allow_unfinished=args.allow_unfinished)
         main_rank = dist.is_main()
-    except (ValueError, FileNotFoundError, NonFiniteLossError, CheckpointError, VideoReadError) as e:
+    except (ValueError, FileNotFoundError, NonFiniteLossError, CheckpointError, VideoReadError,
+            MainRankError) as e:
         raise SystemExit(f"error: {e}") from e
     finally:
         dist.cleanup()

@@ -29,6 +29,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, help="default: cuda if available")
     parser.add_argument("--compare", nargs="*", default=[], metavar="LABEL=SUMMARY_JSON")
     parser.add_argument("--chart-only", action="store_true", help="only chart/count the --compare summaries")
+    parser.add_argument("--allow-unfinished", action="store_true", help="accept a --run without DONE")
     add_arguments(parser, RobustnessConfig)
     return parser
 
@@ -37,18 +38,20 @@ def _evaluate(args, rcfg, names) -> tuple[dict, dict]:
     import torch
 
     from synvid import tables
+    from synvid.engine.common import upstream
     from synvid.robustness import evaluate_ucf101p, load_finetuned
     if not args.run or not (args.p_root or args.data_root):
         raise ValueError("give --run and --p-root and/or --data-root (or --chart-only)")
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model, ft_cfg, _ = load_finetuned(args.run, device)
+    model, ft_cfg, _ = load_finetuned(args.run, device, allow_unfinished=args.allow_unfinished)
     summary = evaluate_ucf101p(model, ft_cfg, rcfg, args.out, names=names, p_root=args.p_root,
                                data_root=args.data_root, num_segments=args.num_segments, device=device)
     finetuned = tables.record_from_run(args.run)    # what the tables need to place this result
     record = {"task": "ucf101p", "corruptions": summary["top1"], "model": finetuned["model"],
               "pretrain_dataset": finetuned["pretrain_dataset"], "objective": finetuned["objective"],
               "dataset": ("toy_" if finetuned["toy"] else "") + finetuned["dataset"],
-              **{k: summary[k] for k in ("mode", "severities", "headline", "seed", "tree", "effective_q")}}
+              **{k: summary[k] for k in ("mode", "severities", "headline", "seed", "tree", "effective_q")},
+              "upstream": upstream(args.run, args.out, allow_unfinished=args.allow_unfinished)}
     return summary, record
 
 

@@ -36,7 +36,7 @@ def main(args: argparse.Namespace) -> dict:
         cfg = from_args(LinprobeConfig, args)
         results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
                       profile=args.profile, stop_after=args.stop_after, progress=not args.no_progress,
-                      extra=run_extra(args))
+                      extra=run_extra(args), allow_unfinished=args.allow_unfinished)
         main_rank = dist.is_main()
     except (ValueError, FileNotFoundError, RuntimeError, CheckpointError, VideoReadError) as e:
         raise SystemExit(f"error: {e}") from e

@@ -47,8 +47,7 @@ def main(args: argparse.Namespace) -> dict:
         results = run(cfg, args.out, dataset=args.dataset, list_file=args.list_file, render_size=render.size,
                       synthetic=synthetic, mix_list=args.mix_list, stop_after=args.stop_after,
                       progress=not args.no_progress, vjepa=from_args(VjepaConfig, args, prefix="vjepa"),
-                      extra={"profile": args.profile, "imagenet": args.imagenet, "bank": args.bank,
-                             "mix_name": args.mix_name})
+                      extra={"profile": args.profile, "mix_name": args.mix_name})
         main_rank = dist.is_main()
     except (ValueError, FileNotFoundError, ImportError, NonFiniteLossError, CheckpointError, VideoReadError) as e:
         raise SystemExit(f"error: {e}") from e

@@ -159,7 +159,9 @@ class FinetuneConfig:
     compile: bool = False
     save_every: int = 1000
     num_workers: int = 8
-    strict: bool = False                 # stop at the first unreadable video instead of skipping it
+    strict: bool = False                 # stop at the first unreadable training video instead of skipping it
+    # issue 13 §4: a missing/unreadable test video stops the run unless this is set; then it is left out and named
+    allow_missing: bool = False          #   in DONE (test_listed, test_evaluated, test_missing)
     seed: int = 0
 
 
@@ -190,6 +192,7 @@ class LinprobeConfig:
     test_crops: int = 3
     split: int = 1
     num_workers: int = 8
+    allow_missing: bool = False          # as FinetuneConfig.allow_missing
     seed: int = 0
 
 
@@ -200,6 +203,7 @@ class RobustnessConfig:
     headline: str = "mean"               # §4.4: paper = mean over the severities; authors "1" (YU --severity default)
     mode: str = "benchmark"              # §4.5: "benchmark" = the UCF101-P files (SCH-VL generate_noisy_videos.py);
     #                                      "hook" = YU's corruption of each 224 test view (kinetics.py)
+    allow_missing: bool = False          # as FinetuneConfig.allow_missing (test_listed/evaluated/missing recorded)
     seed: int = 0
     translate_resize: int = 256          # SCH-VL generate_noisy_videos.py translate: short side resized to 256, ...
     translate_crop: int = 224            # ... then a new random 224 crop per frame (offsets < 8 s)
@@ -333,8 +337,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = 
                                metavar=kind.__name__.upper(), help=f"(paper: {' '.join(map(str, default))})")
             continue
         parse = _parse_bool if kind is bool else kind
+        # a bare boolean flag (`--allow-missing`) means true; `--flag false` still turns one off
+        bare = {"nargs": "?", "const": True} if kind is bool else {}
         group.add_argument(flag, dest=dest, type=parse, default=None, metavar=kind.__name__.upper(),
-                           help=f"(paper: {default})")
+                           help=f"(paper: {default})", **bare)
 
 
 def from_args(cls, args: argparse.Namespace, prefix: str = ""):

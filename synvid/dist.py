@@ -53,6 +53,38 @@ def all_reduce_mean(x: torch.Tensor | float) -> float:
     return float(t)
 
 
+def all_reduce_sum(values) -> torch.Tensor:
+    """Element-wise sum over all processes of a small vector (returned on the CPU as float64)."""
+    t = torch.as_tensor(values, dtype=torch.float64).detach().clone()
+    if is_dist():
+        if tdist.get_backend() == "nccl":
+            t = t.cuda()
+        tdist.all_reduce(t)
+    return t.cpu()
+
+
+class MainRankError(RuntimeError):
+    """Work done by rank 0 alone (a checkpoint save, DONE) failed; every rank stops with its message."""
+
+
+def on_main(work, *args, **kwargs):
+    """Run `work` on rank 0 only, then tell every rank whether it failed, in place of a bare barrier: a failed
+    save on rank 0 stops all ranks with its error instead of leaving the others waiting at the barrier forever.
+    Rank 0 re-raises the original exception; the others raise MainRankError with its text."""
+    error, result = None, None
+    if is_main():
+        try:
+            result = work(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - re-raised below, after the other ranks are told
+            error = e
+    text = broadcast_object(None if error is None else f"{type(error).__name__}: {error}")
+    if error is not None:
+        raise error
+    if text is not None:
+        raise MainRankError(f"rank 0 failed: {text}")
+    return result
+
+
 def all_gather_objects(obj) -> list:
     """One entry per rank (in rank order); picklable objects only."""
     if not is_dist():

@@ -32,14 +32,17 @@ def check_names(names) -> list[str]:
     return list(names)
 
 
-def load_finetuned(run_dir, device) -> tuple[torch.nn.Module, object, int]:
-    """The classifier of a `finetune/4_1_finetune.py` run directory (config.json + last.pth)."""
+def load_finetuned(run_dir, device, allow_unfinished: bool = False) -> tuple[torch.nn.Module, object, int]:
+    """The classifier of a `finetune/4_1_finetune.py` run directory (config.json + last.pth); a run without DONE
+    is refused unless `allow_unfinished` (engine.common.upstream)."""
     from synvid.checkpoint import load_pretrained
     from synvid.config import FinetuneConfig, load_config
+    from synvid.engine.common import upstream
     from synvid.models import build
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file() or not (run_dir / "last.pth").is_file():
         raise FileNotFoundError(f"{run_dir} is not a fine-tuning run directory (needs config.json and last.pth)")
+    upstream(run_dir, run_dir, allow_unfinished=allow_unfinished)
     cfg = load_config(FinetuneConfig, run_dir / "config.json")
     num_classes = int(json.loads((run_dir / "config.json").read_text())["num_classes"])
     model = build(cfg.model, num_classes=num_classes, num_frames=cfg.num_frames, img_size=cfg.input_size)
@@ -131,7 +134,7 @@ def _evaluate_one(model, cfg, rcfg, run: Path, name: str, severity: int, how: st
     data = corrupted_test_set(name, cfg, severity=severity, seed=rcfg.seed, num_segments=num_segments, how=how,
                               p_root=p_root, data_root=data_root)
     results = evaluate(model, data, batch_size=max(cfg.batch_size // 16, 1), device=device,
-                       num_workers=cfg.num_workers, bf16=cfg.bf16, print_fn=print_fn)
+                       num_workers=cfg.num_workers, bf16=cfg.bf16, allow_missing=rcfg.allow_missing, print_fn=print_fn)
     atomic_write_json(run / "results.json", {**want, **results})
     record = {**want, **{k: v for k, v in results.items() if k != "videos"}}   # per-video scores: results.json
     mark_done(run, record)

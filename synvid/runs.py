@@ -12,21 +12,47 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+PARTIAL = ".partial"   # infix of the temporary files; a killed run may leave them behind (`remove_partials`)
+
+
+def fsync_path(path: str | Path) -> None:
+    """Flush a file's or a directory's data and metadata to the disk (a rename alone survives a process crash,
+    not a power loss: the new name can point at unwritten blocks)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Call `write(tmp_path)` then rename onto `path`, so a crash never leaves a half-written final file."""
+    """Call `write(tmp_path)` then rename onto `path`, so a crash never leaves a half-written final file.
+    The file and its directory are fsynced before the rename (the data is on disk under the temporary name) and
+    the directory after it (the new name is on disk)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # The suffix is kept so that writers which pick a format from it (PyAV, PIL) still work.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".partial{path.suffix}")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f"{PARTIAL}{path.suffix}")
     os.close(fd)
     try:
         write(tmp)
+        fsync_path(tmp)
+        fsync_path(path.parent)
         os.replace(tmp, path)
+        fsync_path(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def remove_partials(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that `atomic_write` left under `folder` when its process was killed."""
+    stale = [p for p in Path(folder).rglob(f".*{PARTIAL}*") if p.is_file()]
+    for p in stale:
+        p.unlink()
+    return stale
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

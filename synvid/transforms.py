@@ -66,8 +66,8 @@ class MultiScaleCrop:
 
 
 def normalize(clip: torch.Tensor) -> torch.Tensor:
-    """uint8 [T,H,W,3] -> float [3,T,H,W] on [0,1] pixels with ImageNet mean/std (PROTOCOLS §2.2)."""
-    x = clip.permute(3, 0, 1, 2).float().div_(255)
+    """uint8 [...,T,H,W,3] -> float [...,3,T,H,W] on [0,1] pixels with ImageNet mean/std (PROTOCOLS §2.2)."""
+    x = clip.movedim(-1, -4).float().div_(255)
     mean = x.new_tensor(IMAGENET_MEAN)[:, None, None, None]
     std = x.new_tensor(IMAGENET_STD)[:, None, None, None]
     return (x - mean) / std

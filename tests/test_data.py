@@ -1,4 +1,6 @@
 """Split parsers, clip sampling and test views of the fine-tuning data (PROTOCOLS.md §1, §2.3-2.4)."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -114,12 +116,23 @@ def test_partial_kinetics_copy_is_used_but_a_wrong_root_is_not(tmp_path, capsys)
         (folder / f"v{i:02d}_000000_000010.mp4").write_bytes(b"")
     items, classes = registry.load("k400", tmp_path, "train")
     assert len(items) == 9 and classes == ["abseiling"] and "1 of 10 listed videos" in capsys.readouterr().out
+    split = registry.load_split("k400", tmp_path, "train")            # the numbers a run records (issue 13 §4)
+    assert (split.listed, [Path(m).name for m in split.missing]) == (10, ["v09_000000_000010.mp4"])
     for i in range(3):
         (folder / f"v{i:02d}_000000_000010.mp4").unlink()
     with pytest.raises(FileNotFoundError, match="4 of 10 listed videos are missing"):
         registry.load("k400", tmp_path, "train")
+    root = _toy_with_a_missing_video(tmp_path)
     with pytest.raises(FileNotFoundError, match="missing"):             # UCF101 stays strict
-        registry.load("toy_ucf101", _toy_with_a_missing_video(tmp_path), "train")
+        registry.load("toy_ucf101", root, "train")
+    from synvid.data import toy
+    root = toy.make_toy_ucf101(tmp_path / "toy2", num_classes=2, groups=2, clips_per_group=1, frames=4)
+    (root / "UCF-101/MoveLeft/v_MoveLeft_g01_c01.avi").unlink()         # a test video (group 1)
+    # a test split is strict too, unless allowed
+    with pytest.raises(FileNotFoundError, match="(?s)v_MoveLeft_g01_c01.*--allow-missing"):
+        registry.load_split("toy_ucf101", root, "test")
+    test = registry.load_split("toy_ucf101", root, "test", allow_missing=True)
+    assert test.listed == 2 and len(test.items) == 1 and len(test.missing) == 1
 
 
 def _toy_with_a_missing_video(tmp_path):

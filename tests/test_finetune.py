@@ -90,12 +90,13 @@ def test_unreadable_video_skip_and_strict(toy_root, capsys):
         items, _ = registry.load("toy_ucf101", toy_root, "train")
         cfg = _cfg()
         model = ft.build_model(cfg, 2, "scratch", torch.device("cpu"))
-        test = views_of(items, cfg, num_segments=2)
+        with pytest.raises(VideoReadError, match="v_MoveRight_g02_c01.*--allow-missing"):   # strict by default
+            evaluate(model, views_of(items, cfg, num_segments=2))
+        test = views_of(items, dataclasses.replace(cfg, allow_missing=True), num_segments=2)
         res = evaluate(model, test, batch_size=3)
         assert res["skipped_videos"] == 1 and res["skipped_names"] == [str(bad)] and res["num_videos"] == 7
+        assert (res["test_listed"], res["test_evaluated"], res["test_missing"]) == (8, 7, [bad.name])
         assert str(bad) in capsys.readouterr().out
-        with pytest.raises(VideoReadError, match="v_MoveRight_g02_c01"):
-            evaluate(model, views_of(items, dataclasses.replace(cfg, strict=True), num_segments=2))
         data = ft.TrainClips(items, cfg)
         index = [p for p, _ in items].index(str(bad))
         assert isinstance(data[index], Failed) and data[index].path == str(bad)

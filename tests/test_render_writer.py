@@ -1,6 +1,8 @@
 """Materialised .mp4 decodes to the rendered frames; an interrupted generation resumes (issue 3)."""
 import json
 
+import pytest
+
 from synvid import progression as P
 from synvid.config import RenderConfig
 from synvid.render.writer import materialise
@@ -18,6 +20,12 @@ def test_mp4_decodes_to_render_and_resumes(tmp_path):
     assert first.stat().st_mtime_ns == mtime and len(m["files"]) == 2
     assert json.loads((tmp_path / "manifest.json").read_text())["name"] == "moving_shapes"
     assert (tmp_path / "train.csv").read_text().splitlines()[0].endswith(".mp4 0")
+    stale = tmp_path / "videos" / ".moving_shapes_00001.abc123.partial.mp4"   # left by a SIGKILLed writer
+    stale.write_bytes(b"half a video")
+    materialise("moving_shapes", 2, tmp_path, seed=0, cfg=CFG)
+    assert not stale.exists()
+    with pytest.raises(ValueError, match=r"other settings \(RenderConfig, seed\)"):    # never mixed with others
+        materialise("moving_shapes", 2, tmp_path, seed=1, cfg=RenderConfig(size=32, min_frames=6, max_frames=9))
     ref = P.render("moving_shapes", 0, seed=0, size=32, cfg=CFG).float()
     dec = read_video(first).float()
     assert dec.shape == ref.shape and (dec - ref).abs().mean() < 12

@@ -16,7 +16,6 @@ from synvid.config import FinetuneConfig, RobustnessConfig, from_args, load_conf
 from synvid.data import toy
 from synvid.data.splits import ucf101
 from synvid.data import video_dataset
-from synvid.transforms import IMAGENET_MEAN, IMAGENET_STD
 from synvid.video_io import read_video, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -256,9 +255,8 @@ def _views(path, name=None, seed=0, severity=3):
     hook = robustness.ViewCorruption(name, severity, seed) if name else None
     views = video_dataset.TestViews([(path, 0)], num_frames=4, sampling_rate=1, num_segments=1, num_crops=3,
                                     corrupt=hook)
-    x = (robustness.KeyedViews(views) if hook else views)[0][0]            # [V, 3, T, S, S] normalised
-    mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None, None], torch.tensor(IMAGENET_STD)[:, None, None, None]
-    return (x * std + mean).permute(0, 2, 3, 4, 1)
+    x = (robustness.KeyedViews(views) if hook else views)[0][0]            # uint8 [V, T, S, S, 3]
+    return x.float() / 255
 
 
 def test_noise_sigma_is_kept_at_the_view(grey_video):

@@ -71,9 +71,21 @@ def get(name: str) -> DatasetRecord:
     return DATASETS[name]
 
 
-def load(name: str, root: str | Path, subset: str, split: int = 1) -> tuple[list[tuple[str, int]], list[str]]:
+@dataclass
+class Split:
+    """A parsed split: the items to use, the class names, how many videos the split file lists and the listed
+    ones absent from the disk (left out only under the rules of `load_split`)."""
+    items: list
+    classes: list
+    listed: int
+    missing: list
+
+
+def load_split(name: str, root: str | Path, subset: str, split: int = 1, allow_missing: bool = False) -> Split:
     """Parse the split files and check the data before any training (STYLE rule 10): the root exists, every
-    listed video exists, and every class has at least one video. Returns (items, class names)."""
+    listed video exists, and every class has at least one video. Missing videos stop the run, naming them,
+    unless `allow_missing` or the dataset's partial-copy rule (K400: up to MAX_MISSING) allows them; then they
+    are left out and returned in `missing` (recorded by the run)."""
     record = get(name)
     root = Path(root)
     if not root.is_dir():
@@ -82,20 +94,27 @@ def load(name: str, root: str | Path, subset: str, split: int = 1) -> tuple[list
     if not items:
         raise ValueError(f"{name} split {split} {subset}: no videos listed under {root}")
     missing = [p for p, _ in items if not Path(p).is_file()]
-    if missing and record.partial_ok and len(missing) <= MAX_MISSING * len(items):
-        print(f"warning: {name} {subset}: {len(missing)} of {len(items)} listed videos are not under {root} and are "
-              f"left out (a partial copy), e.g. {missing[0]}")
-        items, missing = [it for it in items if Path(it[0]).is_file()], []
-    if missing:
+    partial = record.partial_ok and len(missing) <= MAX_MISSING * len(items)
+    if missing and not (allow_missing or partial):
         shown = "\n  ".join(missing[:10])
         raise FileNotFoundError(f"{name} {subset}: {len(missing)} of {len(items)} listed videos are missing, e.g.\n"
-                                f"  {shown}")
+                                f"  {shown}\n(--allow-missing evaluates without them and records their names)")
+    if missing:
+        print(f"warning: {name} {subset}: {len(missing)} of {len(items)} listed videos are not under {root} and are "
+              f"left out (recorded as {subset}_missing), e.g. {missing[0]}")
+    present = [it for it in items if Path(it[0]).is_file()]
     if subset == "train":
-        empty = sorted(set(range(len(classes))) - {label for _, label in items})
+        empty = sorted(set(range(len(classes))) - {label for _, label in present})
         if empty:
             raise ValueError(f"{name} train split has {len(classes)} classes but no video for "
                              f"{[classes[i] for i in empty[:10]]}")
-    return items, classes
+    return Split(present, classes, len(items), missing)
+
+
+def load(name: str, root: str | Path, subset: str, split: int = 1) -> tuple[list[tuple[str, int]], list[str]]:
+    """(items, class names) of `load_split` (strict except the dataset's partial-copy rule)."""
+    parsed = load_split(name, root, subset, split)
+    return parsed.items, parsed.classes
 
 
 def add_run_arguments(parser, init_help: str = "'scratch' or a checkpoint path") -> None:
@@ -105,6 +124,8 @@ def add_run_arguments(parser, init_help: str = "'scratch' or a checkpoint path")
     parser.add_argument("--init", required=True, help=init_help)
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    parser.add_argument("--allow-unfinished", action="store_true",
+                        help="accept an --init checkpoint whose run has no DONE (recorded in DONE's upstream)")
     parser.add_argument("--pretrain-name", default=None,
                         help="reported.csv key of --init's pre-training when no synvid run made it (the official "
                              "VideoMAE checkpoints: ucf101, k400); recorded as pretrain_dataset")

@@ -10,6 +10,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
+import json
+import os
 import random
 import time
 from pathlib import Path
@@ -21,7 +25,7 @@ from synvid import dist
 from synvid.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from synvid.data.sampling import keyed_seed
 from synvid.optim import apply_schedule
-from synvid.runs import JsonlLog
+from synvid.runs import JsonlLog, atomic_write_json, mark_done
 
 LAST = "last.pth"
 
@@ -84,37 +88,71 @@ def seed_step(seed: int, step: int) -> None:
 
 def save(run_dir: str | Path, *, model, optimizer, step: int, epoch: int, config: dict, scaler=None,
          name: str = LAST) -> Path | None:
-    """Rank 0 writes `run_dir/name` atomically (unwrapped model, plain dict); all ranks then meet at a barrier."""
+    """Rank 0 writes `run_dir/name` atomically (unwrapped model, plain dict); a failed save stops every rank
+    with its error (dist.on_main), instead of leaving the others at a barrier."""
     path = Path(run_dir) / name
-    if dist.is_main():
-        save_checkpoint(path, model=model, optimizer=optimizer, scaler=scaler, step=step, epoch=epoch,
-                        config=config, rng=rng_state())
-    dist.barrier()
+    dist.on_main(save_checkpoint, path, model=model, optimizer=optimizer, scaler=scaler, step=step, epoch=epoch,
+                 config=config, rng=rng_state())
     return path
 
 
-def _defaults(section: str) -> dict:
-    import dataclasses
+LAUNCH_KEYS = {"world_size", "config_hash"}   # how a run was launched or named, not what it computes
+UNSET = (None, "", [], {})                     # a top-level setting absent from an older run reads as unset
 
+
+def _section_defaults(section: str, profile: str | None) -> dict | None:
+    """The values an older run used for fields it did not record: the dataclass defaults, or with `profile`
+    (a whole section it did not record) that profile's values; None if `section` is no config class."""
     from synvid import config as config_module
     cls = getattr(config_module, section, None)
-    return dataclasses.asdict(cls()) if cls is not None and dataclasses.is_dataclass(cls) else {}
+    if cls is None or not dataclasses.is_dataclass(cls):
+        return None
+    return dataclasses.asdict(config_module.resolve(cls, profile) if profile else cls())
 
 
-def check_resumable(run_dir: str | Path, config: dict, section: str, resume_free: set, keys: tuple) -> None:
-    """Refuse to resume a run whose saved settings differ (a silent mix of two runs). `section`: the config
-    class compared field by field, except the `resume_free` fields; `keys`: top-level entries that must match."""
+def flat_config(config: dict, resume_free=(), like: dict | None = None) -> dict:
+    """{"Section.field": value, "key": value} of a config dict, without the launch keys and the `resume_free`
+    fields. With `like` (the newer config), what `config` lacks is filled in as the older code behaved: a missing
+    field as its default, a missing section as its profile's values, a missing top-level key as unset."""
+    like = like or {}
+    out = {}
+    for key in set(config) | set(like):
+        if key in LAUNCH_KEYS or key in resume_free:
+            continue
+        section = _section_defaults(key, None)
+        if section is not None:
+            saved = config.get(key)
+            base = section if saved is not None else _section_defaults(key, config.get("profile") or "paper")
+            out.update({f"{key}.{k}": v for k, v in {**base, **(saved or {})}.items() if k not in resume_free})
+        elif key in config or like.get(key) not in UNSET:
+            out[key] = config.get(key)
+    return out
+
+
+def config_hash(config: dict, resume_free=()) -> str:
+    """sha256 of the complete resolved configuration (flat_config), recorded in config.json and DONE."""
+    return _digest(flat_config(config, resume_free))
+
+
+def _digest(flat: dict) -> str:
+    return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def check_resumable(run_dir: str | Path, config: dict, resume_free: set) -> None:
+    """Refuse to resume a run whose saved configuration differs (a silent mix of two runs): the hashes of the
+    complete resolved configurations are compared, except the `resume_free` fields; a mismatch names the keys."""
     last = Path(run_dir) / LAST
     if not last.exists():
         return
-    saved = load_checkpoint(last).get("config", {})
-    # a field added to the config after the run started counts as its default (which the old code behaved as)
-    old, new = {**_defaults(section), **saved.get(section, {})}, config[section]
-    diff = sorted(k for k in set(old) | set(new) if k not in resume_free and old.get(k) != new.get(k))
-    diff += [k for k in keys if saved.get(k) != config.get(k) and not (k not in saved and config.get(k) is None)]
-    if diff:
-        raise ValueError(f"{run_dir} holds a run with different settings ({', '.join(diff)}); "
-                         f"use another --out or delete {last}")
+    saved = flat_config(load_checkpoint(last).get("config", {}), resume_free, like=config)
+    new = flat_config(config, resume_free)
+    if _digest(saved) == _digest(new):
+        return
+    diff = sorted(k for k in set(saved) | set(new) if saved.get(k) != new.get(k))
+    if not diff:    # the same values, written differently (1 and 1.0, a tuple and a list)
+        return
+    raise ValueError(f"{run_dir} holds a run with different settings ({', '.join(diff)}); "
+                     f"use another --out or delete {last}")
 
 
 def resume(run_dir: str | Path, *, model, optimizer, scaler=None) -> int:
@@ -198,3 +236,46 @@ class RunLogger:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+
+def upstream(init: str | Path, run_dir: str | Path, *, allow_unfinished: bool = False) -> dict | None:
+    """Where a downstream run's weights come from (RECORDS.md `upstream`): {"run": the upstream run directory
+    relative to `run_dir`, "step", "config_hash"}, or None for scratch and for a checkpoint file that no synvid
+    run made (an official VideoMAE file: no config.json beside it). `init` is a checkpoint or a run directory.
+    A synvid run without DONE (an unfinished pre-training or fine-tune) is refused, naming it, unless
+    `allow_unfinished`."""
+    if str(init) == "scratch":
+        return None
+    init = Path(init)
+    source = init if init.is_dir() else init.parent
+    if not (source / "config.json").is_file():
+        return None
+    finished = (source / "DONE").is_file()
+    if not finished and not allow_unfinished:
+        raise ValueError(f"{source} has no DONE: its run is unfinished (rerun its command to finish it, or give "
+                         f"--allow-unfinished to use {init} as it is)")
+    checkpoint = init / LAST if init.is_dir() else init
+    done = json.loads((source / "DONE").read_text()) if finished else {}
+    config = json.loads((source / "config.json").read_text())
+    step = done.get("steps") if checkpoint.name == LAST else None
+    if step is None:
+        step = load_checkpoint(checkpoint).get("step")
+    return {"run": os.path.relpath(source.resolve(), Path(run_dir).resolve()), "step": step,
+            "config_hash": done.get("config_hash") or config.get("config_hash"), "finished": finished}
+
+
+def write_config(run_dir: str | Path, config: dict, resume_free) -> str:
+    """Rank 0 writes `config.json` (the resolved config, its hash and the world size) before any work; every
+    rank learns if that failed. Returns the config hash."""
+    digest = config_hash(config, resume_free)
+    record = {**config, "config_hash": digest, "world_size": dist.world_size()}
+    dist.on_main(atomic_write_json, Path(run_dir) / "config.json", record)
+    return digest
+
+
+def finish(run_dir: str | Path, results: dict, done: dict) -> None:
+    """Rank 0 writes results.json, then DONE last; a failure stops every rank with its message."""
+    def write():
+        atomic_write_json(Path(run_dir) / "results.json", results)
+        mark_done(run_dir, done)
+    dist.on_main(write)

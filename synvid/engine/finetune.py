@@ -16,15 +16,16 @@ from torchvision.transforms import v2
 from tqdm import tqdm
 
 from synvid import dist
-from synvid.config import FinetuneConfig, save_config, to_dict
+from synvid.config import FinetuneConfig, to_dict
 from synvid.data import registry
 from synvid.data.video_dataset import FailureLog, TrainClips, collate
 from synvid.engine import common
 from synvid.engine.evaluate import evaluate, test_dataset
 from synvid.optim import build_adamw, cosine_schedule, param_groups, scaled_lr
-from synvid.runs import atomic_write_json, is_done, mark_done, read_done, upstream_objective
+from synvid.runs import is_done, read_done, upstream_objective
+from synvid.video_io import VideoReadError
 
-RESUME_FREE = {"num_workers", "save_every", "compile", "strict"}
+RESUME_FREE = {"num_workers", "save_every", "compile", "strict", "allow_missing"}
 
 
 class EpochSampler(Sampler):
@@ -105,6 +106,30 @@ def build_model(cfg, num_classes: int, init: str, device, print_fn=print) -> tor
     return model.to(device)
 
 
+def agree(size: int, failed: list, *, strict: bool = False, min_size: int = 1) -> float | None:
+    """One small all-reduce per step, so that no rank waits alone in the gradient all-reduce. `size`: this rank's
+    readable videos in the step. Every rank learns whether some rank holds fewer than `min_size` (then all skip the
+    step together; returns None) and how many videos all ranks hold (returns this rank's loss weight
+    size * world / total, so DDP's averaged gradient is the mean over the videos actually read). With `strict` an
+    unreadable video on any rank stops every rank, naming the files."""
+    short, total, unreadable = dist.all_reduce_sum([size < min_size, size, len(failed)]).tolist()
+    if unreadable and strict:
+        names = [f.path for part in dist.all_gather_objects(failed) for f in part]
+        raise VideoReadError(f"{len(names)} unreadable training video(s) (strict): {names[:10]}")
+    return None if short else size * dist.world_size() / total
+
+
+def min_videos(model: torch.nn.Module, cfg, per_rank: int) -> int:
+    """Videos a rank needs for a step: BatchNorm in training (the probe's head) needs two rows, so with one view per
+    video a rank left with one video skips the step (with all ranks, `agree`)."""
+    has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    need = 2 if has_bn and cfg.repeated_aug < 2 else 1
+    if per_rank < need:
+        raise ValueError(f"the probe's BatchNorm head needs 2 clips per process: a total batch of {cfg.batch_size} "
+                         f"over {dist.world_size()} processes gives 1 (raise --batch-size)")
+    return need
+
+
 class Finetuner:
     """Model, optimizer, data and schedule of one fine-tuning run."""
 
@@ -114,7 +139,9 @@ class Finetuner:
         self.cfg, self.run_dir, self.config, self.device = cfg, run_dir, config, device
         self.num_classes = num_classes
         self.per_rank = common.per_rank_batch(cfg.batch_size, dist.world_size())
-        self.data = TrainClips(train_items, cfg, seed=cfg.seed, strict=cfg.strict)
+        # never raises in a worker (one rank stopping alone would leave the others in a collective):
+        # cfg.strict is enforced by `agree`, on every rank at once
+        self.data = TrainClips(train_items, cfg, seed=cfg.seed, strict=False)
         self.steps_per_epoch = len(self.data) // cfg.batch_size  # drop_last, as VM
         if self.steps_per_epoch < 1:
             raise ValueError(f"{len(self.data)} training videos are fewer than the total batch {cfg.batch_size}")
@@ -127,6 +154,7 @@ class Finetuner:
         self.start = common.resume(run_dir, model=self.model, optimizer=self.optimizer)
         common.seed_rank(cfg.seed)  # the model is identical on every rank; from here on each rank draws its own
         self.mix = build_mixing(cfg, num_classes)
+        self.min_videos = min_videos(self.model, cfg, self.per_rank)
         self.net = self.model
         if dist.world_size() > 1:
             ids = [device.index] if device.type == "cuda" else None
@@ -142,9 +170,10 @@ class Finetuner:
                           collate_fn=collate, pin_memory=self.device.type == "cuda",
                           persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
 
-    def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int) -> tuple[float, float]:
+    def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int, weight: float = 1.0) -> tuple[float, float]:
         """clips [B,R,3,T,S,S] (R repeated augmentations of each video); one AdamW step. MixUp/CutMix, dropout and
-        drop path draw from the global generator seeded by (seed, step, rank) (issue 13 §1)."""
+        drop path draw from the global generator seeded by (seed, step, rank) (issue 13 §1). `weight` (agree)
+        scales this rank's mean loss so that DDP's gradient average weighs every video the same."""
         common.seed_step(self.cfg.seed, step)
         lr = common.set_lr(self.optimizer, self.lr, step)
         videos, labels = flatten_repeats(clips, labels)
@@ -152,7 +181,7 @@ class Finetuner:
         videos, targets = self.mix(videos, labels)
         with common.autocast(self.device, self.cfg.bf16):
             logits = self.net(videos)
-        loss = soft_target_cross_entropy(logits, targets)
+        loss = soft_target_cross_entropy(logits, targets) * weight
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -169,8 +198,10 @@ class Finetuner:
             for fields, failed in self.loader(epoch, step % self.steps_per_epoch):
                 failures.add(failed)
                 timer.data_ready()
-                if fields is not None:  # a batch whose videos were all unreadable is skipped, not replaced
-                    loss, lr = self.step(*fields, step)
+                size = 0 if fields is None else int(fields[0].shape[0])
+                weight = agree(size, failed, strict=self.cfg.strict, min_size=self.min_videos)
+                if weight is not None:  # a step with a rank whose videos were all unreadable is skipped, not replaced
+                    loss, lr = self.step(*fields, step, weight)
                     common.check_finite(loss, step + 1, self.run_dir)
                     timer.step_done(fields[0].shape[0] * fields[0].shape[1] * dist.world_size())
                     log.write(step + 1, epoch=epoch, loss=loss, lr=lr, **timer.stats())
@@ -188,43 +219,52 @@ class Finetuner:
         return step
 
 
+def load_splits(dataset: str, data_root, cfg) -> tuple:
+    """(train Split, test Split), checked before any step: the test split strict unless cfg.allow_missing."""
+    train = registry.load_split(dataset, data_root, "train", cfg.split)
+    test = registry.load_split(dataset, data_root, "test", cfg.split, allow_missing=cfg.allow_missing)
+    if test.classes != train.classes:
+        raise ValueError(f"{dataset}: train and test splits list different classes")
+    return train, test
+
+
+def train_record(train, failures: FailureLog) -> dict:
+    """Training-split skips (allowed, recorded): unreadable videos of every rank and listed ones not on disk."""
+    failures.summary()   # prints this rank's skips
+    names = sorted({n for part in dist.all_gather_objects(failures.names) for n in part})
+    return {"train_skipped_videos": len(names), "train_skipped_names": names, "train_listed": train.listed,
+            "train_missing": [Path(m).name for m in train.missing]}
+
+
 def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | Path, init: str = "scratch",
-        stop_after: int | None = None, progress: bool = True, extra: dict | None = None) -> dict:
+        stop_after: int | None = None, progress: bool = True, extra: dict | None = None,
+        allow_unfinished: bool = False) -> dict:
     """Fine-tune on `dataset` (a `synvid.data.registry` name) and run the multi-view test; returns DONE's dict."""
     run_dir = Path(out)
     if is_done(run_dir):
         return read_done(run_dir)
     if init != "scratch" and not Path(init).exists():
         raise FileNotFoundError(f"--init checkpoint not found: {init}")
+    source = common.upstream(init, run_dir, allow_unfinished=allow_unfinished)
     _, _, _, device = dist.init_distributed()
     record = registry.get(dataset)
-    train_items, classes = registry.load(dataset, data_root, "train", cfg.split)  # checks before any step
-    test_items, test_classes = registry.load(dataset, data_root, "test", cfg.split)
-    if test_classes != classes:
-        raise ValueError(f"{dataset}: train and test splits list different classes")
+    train, test_split = load_splits(dataset, data_root, cfg)
     extra = {"objective": upstream_objective(init), **(extra or {})}  # issue 16: carried from the pre-training
-    config = to_dict(cfg, dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(classes),
-                     **extra)
-    common.check_resumable(run_dir, config, "FinetuneConfig", RESUME_FREE, ("dataset", "data_root", "init"))
-    if dist.is_main():
-        save_config(run_dir, cfg, dataset=dataset, data_root=str(data_root), init=str(init),
-                    num_classes=len(classes), world_size=dist.world_size(), **(extra or {}))
-    dist.barrier()
-    trainer = Finetuner(cfg, run_dir, train_items, len(classes), init, config, device)
+    config = to_dict(cfg, dataset=dataset, data_root=str(data_root), init=str(init),
+                     num_classes=len(train.classes), **extra)
+    common.check_resumable(run_dir, config, RESUME_FREE)
+    digest = common.write_config(run_dir, config, RESUME_FREE)
+    trainer = Finetuner(cfg, run_dir, train.items, len(train.classes), init, config, device)
     failures = FailureLog()
     steps = trainer.fit(failures, stop_after, progress)
-    results = {"steps": steps, "total_steps": trainer.total_steps, "dataset": dataset, "classes": classes,
-               "objective": extra["objective"],
-               **{f"train_{k}": v for k, v in failures.summary().items()}}
+    results = {"steps": steps, "total_steps": trainer.total_steps, "dataset": dataset, "classes": train.classes,
+               **train_record(train, failures)}
     if steps < trainer.total_steps:
         return results
     segments = cfg.test_clips or record.test_clips
-    test = test_dataset(test_items, cfg, num_segments=segments)
+    test = test_dataset(test_split.items, cfg, num_segments=segments, missing=test_split.missing)
     results.update(evaluate(trainer.model, test, batch_size=max(trainer.per_rank // 2, 1), device=device,
                             num_workers=cfg.num_workers, bf16=cfg.bf16))
-    results["views"] = f"{segments}x{cfg.test_crops}"
-    if dist.is_main():
-        atomic_write_json(run_dir / "results.json", results)
-        mark_done(run_dir, {k: v for k, v in results.items() if k != "videos"})  # DONE last
-    dist.barrier()
+    results.update(views=f"{segments}x{cfg.test_crops}", config_hash=digest, upstream=source, seed=cfg.seed)
+    common.finish(run_dir, results, {k: v for k, v in results.items() if k != "videos"})  # DONE last
     return results

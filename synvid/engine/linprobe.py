@@ -25,16 +25,16 @@ import torch
 from torch import nn
 
 from synvid import dist
-from synvid.config import FinetuneConfig, LinprobeConfig, resolve, save_config, to_dict
+from synvid.config import FinetuneConfig, LinprobeConfig, resolve, to_dict
 from synvid.data import registry
 from synvid.data.video_dataset import FailureLog
 from synvid.engine import common
 from synvid.engine import finetune as ft
-from synvid.engine.evaluate import evaluate, iter_views, test_dataset
+from synvid.engine.evaluate import evaluate, iter_views, test_dataset, to_model_input
 from synvid.optim import cosine_schedule, scaled_lr
-from synvid.runs import atomic_torch_save, atomic_write_json, is_done, mark_done, read_done, upstream_objective
+from synvid.runs import atomic_torch_save, is_done, read_done, upstream_objective
 
-RESUME_FREE = {"num_workers"}
+RESUME_FREE = {"num_workers", "allow_missing"}
 # settings that change the cached features (a features.pt extracted under other values is refused)
 FEATURE_KEYS = ("model", "num_frames", "sampling_rate", "input_size", "short_side_size", "test_crops", "split")
 
@@ -69,14 +69,14 @@ def finetune_settings(cfg: LinprobeConfig, profile: str) -> FinetuneConfig:
 
 @torch.no_grad()
 def extract_features(model: nn.Module, dataset, *, batch_size: int, device, num_workers: int, bf16: bool,
-                     failures: FailureLog) -> tuple[torch.Tensor, torch.Tensor]:
+                     failures: FailureLog, strict: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Features [N_videos, V, D] (V views per video) and labels [N_videos] of every readable video (encoder in
     eval mode); each rank extracts a shard, the shards are all-gathered in memory."""
     feats = {}
     for views, _, index in iter_views(dataset, batch_size=batch_size, num_workers=num_workers, device=device,
-                                      failures=failures):
+                                      failures=failures, strict=strict):
         with common.autocast(device, bf16):
-            f = model.forward_features(views.flatten(0, 1).to(device))
+            f = model.forward_features(to_model_input(views, device))
         for i, part in zip(index.tolist(), f.float().cpu().view(len(index), views.shape[1], -1)):
             feats[i] = part
     gathered = {}
@@ -161,9 +161,8 @@ def _features(cfg, fcfg, model, run_dir, train_items, segments, device, failures
     model.eval()
     data = test_dataset(train_items, fcfg, num_segments=segments)
     x, y = extract_features(model, data, batch_size=max(cfg.batch_size // 8, 1), device=device,
-                            num_workers=cfg.num_workers, bf16=fcfg.bf16, failures=failures)
-    if dist.is_main():
-        atomic_torch_save(cache, {"x": x, "y": y, "settings": key})
+                            num_workers=cfg.num_workers, bf16=fcfg.bf16, failures=failures, strict=fcfg.strict)
+    dist.on_main(atomic_torch_save, cache, {"x": x, "y": y, "settings": key})
     return x, y
 
 
@@ -176,7 +175,8 @@ def _cached(cfg, fcfg, model, run_dir, train_items, segments, device, failures, 
 
 
 def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: str, profile: str = "paper",
-        stop_after: int | None = None, progress: bool = True, extra: dict | None = None) -> dict:
+        stop_after: int | None = None, progress: bool = True, extra: dict | None = None,
+        allow_unfinished: bool = False) -> dict:
     """Probe `init` on `dataset` and run the multi-view test; returns DONE's dict (`stop_after` steps: stop early,
     without the test or DONE; rerunning resumes)."""
     run_dir = Path(out)
@@ -186,42 +186,38 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
         raise ValueError(f"only the AdamW probe of Table 7 is implemented, got optimizer={cfg.optimizer!r}")
     if init != "scratch" and not Path(init).exists():   # scratch: Table 1's "Random initialization" probe (8.9)
         raise FileNotFoundError(f"--init checkpoint not found: {init}")
+    source = common.upstream(init, run_dir, allow_unfinished=allow_unfinished)
     _, _, _, device = dist.init_distributed()
     record = registry.get(dataset)
-    train_items, classes = registry.load(dataset, data_root, "train", cfg.split)
-    test_items, _ = registry.load(dataset, data_root, "test", cfg.split)
     fcfg = finetune_settings(cfg, profile)
+    train, test_split = ft.load_splits(dataset, data_root, fcfg)
     segments = cfg.test_clips or record.test_clips
-    extra = {**dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(classes),
+    extra = {**dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(train.classes),
                     profile=profile, objective=upstream_objective(init)), **(extra or {})}  # issue 16
     config = to_dict(cfg, fcfg, **extra)
-    common.check_resumable(run_dir, config, "LinprobeConfig", RESUME_FREE, ("dataset", "data_root", "init"))
-    if dist.is_main():
-        save_config(run_dir, cfg, fcfg, world_size=dist.world_size(), **extra)
-    dist.barrier()
-    model = probe_model(fcfg, len(classes), init, device)
+    common.check_resumable(run_dir, config, RESUME_FREE)
+    digest = common.write_config(run_dir, config, RESUME_FREE)
+    model = probe_model(fcfg, len(train.classes), init, device)
     frozen = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
     failures = FailureLog()
     if cfg.cache_features:
-        results = _cached(cfg, fcfg, model, run_dir, train_items, segments, device, failures, config, extra,
+        results = _cached(cfg, fcfg, model, run_dir, train.items, segments, device, failures, config, extra,
                           stop_after)
     else:  # §4.3 as the authors ran it: the fine-tuning loop (train mode, augmentations) with only the head trainable
-        trainer = ft.Finetuner(fcfg, run_dir, train_items, len(classes), init, config, device, model=model)
+        trainer = ft.Finetuner(fcfg, run_dir, train.items, len(train.classes), init, config, device, model=model)
         results = {"steps": trainer.fit(failures, stop_after, progress=progress),
                    "steps_per_epoch": trainer.steps_per_epoch, "total_steps": trainer.total_steps}
     changed = [k for k, v in model.state_dict().items() if k in frozen and not torch.equal(v, frozen[k])]
     if changed:
         raise RuntimeError(f"linear probing changed frozen encoder weights: {changed[:5]}")
-    results.update({f"train_{k}": v for k, v in failures.summary().items()}, probe_mode=probe_mode(cfg))
+    results.update(ft.train_record(train, failures), probe_mode=probe_mode(cfg))
     if results["steps"] < results["total_steps"]:
         return results
-    test = test_dataset(test_items, fcfg, num_segments=segments)
+    test = test_dataset(test_split.items, fcfg, num_segments=segments, missing=test_split.missing)
     results.update(evaluate(model, test, batch_size=max(cfg.batch_size // 8, 1), device=device,
                             num_workers=cfg.num_workers, bf16=fcfg.bf16))
     results.update(mode="cached" if cfg.cache_features else "augmented", views=f"{segments}x{cfg.test_crops}",
-                   label_smoothing=fcfg.label_smoothing, objective=extra["objective"])
-    if dist.is_main():
-        atomic_write_json(run_dir / "results.json", results)
-        mark_done(run_dir, {k: v for k, v in results.items() if k != "videos"})
-    dist.barrier()
+                   label_smoothing=fcfg.label_smoothing, objective=extra["objective"], config_hash=digest,
+                   upstream=source, seed=cfg.seed)
+    common.finish(run_dir, results, {k: v for k, v in results.items() if k != "videos"})
     return results

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from synvid import dist
-from synvid.config import PretrainConfig, VjepaConfig, save_config, to_dict
+from synvid.config import PretrainConfig, VjepaConfig, to_dict
 from synvid.data.batched import ClipPlans, DeviceBatches
 from synvid.data.pretrain_data import PretrainDataset, StepSampler, raw_clips
 from synvid.engine import common, objectives
@@ -131,6 +131,18 @@ class Trainer:
                 "steps_per_epoch": self.steps_per_epoch, "world_size": self.world, "objective": self.objective.name}
 
 
+def run_config(sections: list, *, dataset, list_file, mix_list, render_size: int, synthetic: dict | None,
+               extra: dict | None) -> dict:
+    """The complete resolved configuration of a pre-training run: every setting that changes the data is in it
+    (the synthetic set's RenderConfig and TextureConfig, render size, texture bank, ImageNet root, mix list), so
+    its hash (config_hash) names what the run computes."""
+    synthetic = synthetic or {}
+    data = [c for c in (synthetic.get("cfg"), synthetic.get("tex_cfg")) if c is not None]
+    return to_dict(*sections, *data, dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
+                   bank=str(synthetic.get("bank") or ""), imagenet=str(synthetic.get("imagenet") or ""),
+                   **(extra or {}))
+
+
 def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, render_size: int = 256,
         synthetic: dict | None = None, mix_list: str | None = None, stop_after: int | None = None,
         progress: bool = True, extra: dict | None = None, vjepa: VjepaConfig | None = None) -> dict:
@@ -150,18 +162,13 @@ def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, r
                          device=device, mix_list=mix_list)
     sections = objective.configs()
     # clips per epoch: a list's length, or RenderConfig.num_videos for an on-the-fly set (equal compute rule)
-    info = dict(dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
-                clips_per_epoch=len(data), objective=cfg.objective, **(extra or {}))  # RECORDS.md: `objective`
-    config = to_dict(*sections, **info)
-    for section in sections:
-        common.check_resumable(run_dir, config, type(section).__name__, RESUME_FREE,
-                               ("dataset", "list", "mix_list", "clips_per_epoch"))
-    if dist.is_main():
-        save_config(run_dir, *sections, world_size=dist.world_size(), **info)
-    dist.barrier()
+    config = run_config(sections, dataset=dataset, list_file=list_file, mix_list=mix_list, render_size=render_size,
+                        synthetic=synthetic, extra={"clips_per_epoch": len(data), "objective": cfg.objective,
+                                                    **(extra or {})})   # RECORDS.md: `objective`
+    common.check_resumable(run_dir, config, RESUME_FREE)
+    digest = common.write_config(run_dir, config, RESUME_FREE)
     trainer = Trainer(cfg, run_dir, data, config, device, vjepa=vjepa)
-    results = trainer.fit(stop_after, progress)
-    if results["steps"] == trainer.total_steps and dist.is_main():
-        mark_done(run_dir, results)  # DONE last: after the final last.pth
-    dist.barrier()
+    results = {**trainer.fit(stop_after, progress), "config_hash": digest}
+    if results["steps"] == trainer.total_steps:
+        dist.on_main(mark_done, run_dir, results)  # DONE last: after the final last.pth
     return results

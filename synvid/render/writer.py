@@ -1,4 +1,7 @@
-"""Materialise a synthetic set as H.264 .mp4 + official list file + manifest.json (issue 3). Resumable."""
+"""Materialise a synthetic set as H.264 .mp4 + official list file + manifest.json (issue 3). Resumable: a rerun
+keeps the videos already written if, and only if, they were written with the same settings (settings.json), and
+first removes the temporary files a killed run left behind."""
+import dataclasses
 import hashlib
 import json
 from multiprocessing import get_context
@@ -6,7 +9,7 @@ from pathlib import Path
 
 from synvid.data.lists import write_list
 from synvid.render import RENDER_VERSION
-from synvid.runs import atomic_write_json
+from synvid.runs import atomic_write_json, remove_partials
 from synvid.video_io import write_video
 
 STAMP = "render_version.json"
@@ -61,6 +64,9 @@ def materialise(name: str, num_videos: int, out, *, seed: int, cfg, workers: int
     (out / "videos").mkdir(parents=True, exist_ok=True)
     if not (out / STAMP).is_file():
         atomic_write_json(out / STAMP, {"render_version": RENDER_VERSION})
+    check_settings(out, name=name, seed=seed, bank=str(bank or ""), imagenet=str(imagenet or ""),
+                   RenderConfig=dataclasses.asdict(cfg), TextureConfig=tex_cfg and dataclasses.asdict(tex_cfg))
+    remove_partials(out / "videos")
     textures = dict(imagenet=imagenet, tex_cfg=tex_cfg, bank=bank, texture_device=texture_device)
     jobs = [(name, i, seed, cfg, str(out), textures) for i in range(num_videos)]
     if workers > 1:
@@ -75,3 +81,24 @@ def materialise(name: str, num_videos: int, out, *, seed: int, cfg, workers: int
                     files={rel: h for rel, h in rows})
     atomic_write_json(out / "manifest.json", manifest)
     return manifest
+
+
+SETTINGS = "settings.json"
+
+
+def check_settings(out: Path, **settings) -> None:
+    """Videos already under `out` are reused only when written with the same settings (video i depends on the
+    name, seed, render and texture settings only, so their count may grow); otherwise refuse, naming the keys."""
+    settings = json.loads(json.dumps(settings, default=str))    # as read back (tuples become lists)
+    path = out / SETTINGS
+    written = any((out / "videos").glob("*.mp4"))
+    if path.is_file():
+        old = json.loads(path.read_text())
+        diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+        if diff and written:
+            raise ValueError(f"{out} holds videos written with other settings ({', '.join(diff)}): "
+                             "use another --out or delete it")
+    elif written:
+        raise ValueError(f"{out} holds videos but no {SETTINGS} (their settings are unknown): "
+                         "use another --out or delete it")
+    atomic_write_json(path, settings)

@@ -78,13 +78,21 @@ class DynamicStyleGAN(Generated):
 MIX_WITH = ("statistical", "stylegan")
 
 
-def _bank(root, kind: str, seed: int, first: int | None = None):
-    """A bank of `kind` textures of `seed`; `first`: use only its first ids (a mix's half), which it must hold."""
+def _bank(root, kind: str, seed: int, size: int, pool_size: int, first: int | None = None):
+    """A bank of `kind` textures of `seed`, `size` px and `pool_size` textures (the configured ones: a bank is
+    never read as if it were another pool); `first`: use only its first ids (a mix's half), which it must hold."""
     from synvid.textures.banks import Bank
     src = Bank(root)
     if src.manifest["source"] != kind or src.manifest["seed"] != seed:
         raise ValueError(f"bank {root} holds {src.manifest['source']} seed {src.manifest['seed']}, "
                          f"not {kind} seed {seed}")
+    wrong = {k: (have, want) for k, have, want in (("texture size", src.size, size),
+                                                   ("pool size", src.pool_size, pool_size)) if have != want}
+    if first is None and wrong or "texture size" in wrong:
+        raise ValueError(f"bank {root} differs from the configured textures: " +
+                         ", ".join(f"{k} {have} (configured {want})" for k, (have, want) in wrong.items()) +
+                         "; write a bank with the configured pool/size (data_gen/3_1_texture_banks.py --num, "
+                         "--size) or set TextureConfig to match it")
     if first is not None:
         if src.pool_size < first:
             raise ValueError(f"bank {root} holds {src.pool_size} textures; the mix needs {first}")
@@ -112,8 +120,8 @@ def source(kind: str, *, seed: int = 0, size: int = 256, device="cpu", imagenet=
     if mix_with not in MIX_WITH:
         raise ValueError(f"mix_with must be one of {MIX_WITH}, got {mix_with!r}")
     if kind in GENERATED:
-        src = _bank(bank, kind, seed) if bank else Generated(kind, seed=seed, size=size, device=device,
-                                                             pool_size=pool_size)
+        src = _bank(bank, kind, seed, size, pool_size) if bank else \
+            Generated(kind, seed=seed, size=size, device=device, pool_size=pool_size)
     else:
         if not imagenet:
             raise ValueError(f"texture kind {kind!r} needs an ImageFolder directory: pass --imagenet DIR")
@@ -121,7 +129,7 @@ def source(kind: str, *, seed: int = 0, size: int = 256, device="cpu", imagenet=
         # images go straight to 2S (512^2 at S = 256), the texture the authors' warp reads (gen_syn_video.py:156)
         src = ImageCrops(imagenet, seed=seed, size=2 * size, pool_size=half)
         if kind == "mix":     # the generated half may come from a bank of `mix_with` (same pixels)
-            other = _bank(bank, mix_with, seed, half) if bank else \
+            other = _bank(bank, mix_with, seed, size, pool_size, half) if bank else \
                 Generated(mix_with, seed=seed, size=size, device=device, pool_size=half)
             src = Mix(src, other)
         elif bank:
