@@ -143,7 +143,8 @@ def to_hf(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     for k, v in sd.items():
         m = re.match(r"^(encoder\.|decoder\.)?blocks\.(\d+)\.(.+)$", k)
         if m:
-            base = ("decoder.decoder_layers." if m.group(1) == "decoder." else "videomae.encoder.layer.") + m.group(2) + "."
+            prefix = "decoder.decoder_layers." if m.group(1) == "decoder." else "videomae.encoder.layer."
+            base = prefix + m.group(2) + "."
             sub = m.group(3)
             if sub == "attn.qkv.weight":
                 for name, w in zip(("query", "key", "value"), v.chunk(3, 0)):

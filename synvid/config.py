@@ -37,7 +37,8 @@ class RenderConfig:
     num_shapes: int = 500                # PROTOCOLS §6 / Q3: 500 shapes per video, all sampled at t = 0
     min_speed: float = 1.2               # Table 8: initial speed ~ U(1.2, 3.0) px/frame
     max_speed: float = 3.0               # Table 8
-    max_accel: float = 0.03              # Table 8 (-0.06, 0.06) as the code's x = x0 + (v0 + a t) t, a ~ U(-.03, .03) (Q1)
+    # Table 8 gives (-0.06, 0.06); the code's x = x0 + (v0 + a t) t draws a ~ U(-.03, .03) (Q1)
+    max_accel: float = 0.03
     max_rotation_speed: float = math.pi / 100   # Table 8: rotation speed ~ U(-pi/100, pi/100) rad/frame
     max_scale_speed: float = 0.005       # Table 8: scale x/y speed ~ U(-0.005, 0.005)
     max_shear_speed: float = 0.005       # Table 8: shear x/y speed ~ U(-0.005, 0.005)

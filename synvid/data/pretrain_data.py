@@ -73,7 +73,8 @@ def _clips(dataset: str | None, list_file: str | None, *, pretrain_cfg, size: in
     if (dataset is None) == (list_file is None):
         raise ValueError("give exactly one of --dataset NAME or --list FILE")
     if list_file is not None:
-        return VideoListClips(list_file, num_frames=pretrain_cfg.num_frames, sampling_rate=pretrain_cfg.sampling_rate, seed=pretrain_cfg.seed)
+        return VideoListClips(list_file, num_frames=pretrain_cfg.num_frames,
+                              sampling_rate=pretrain_cfg.sampling_rate, seed=pretrain_cfg.seed)
     try:
         from synvid import progression
     except ImportError as e:

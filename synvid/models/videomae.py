@@ -49,7 +49,8 @@ def pixel_targets(videos: torch.Tensor, mask: torch.Tensor, tubelet: int = 2, pa
     mean = x.new_tensor(IMAGENET_MEAN)[None, :, None, None, None]
     std = x.new_tensor(IMAGENET_STD)[None, :, None, None, None]
     tokens = patchify(x * std + mean, tubelet, patch)
-    tokens = (tokens - tokens.mean(dim=-2, keepdim=True)) / (tokens.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6)
+    std_per_patch = tokens.var(dim=-2, unbiased=True, keepdim=True).sqrt()
+    tokens = (tokens - tokens.mean(dim=-2, keepdim=True)) / (std_per_patch + 1e-6)
     tokens = tokens.flatten(2)
     b = tokens.shape[0]
     return tokens[mask].reshape(b, -1, tokens.shape[-1])

@@ -35,7 +35,8 @@ class PatchEmbed(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, _, t, h, w = x.shape
         if t % self.tubelet or h % self.patch or w % self.patch:
-            raise ValueError(f"input {tuple(x.shape)} is not divisible into {self.tubelet}x{self.patch}x{self.patch} tubelets")
+            raise ValueError(f"input {tuple(x.shape)} is not divisible into "
+                             f"{self.tubelet}x{self.patch}x{self.patch} tubelets")
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
