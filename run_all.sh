@@ -3,7 +3,11 @@
 #   data (§3.1) -> pretrain (§3.2) -> finetune + linprobe (§4.1, §4.3) -> ucf101p (§4.2) -> analysis (§5) -> tables
 #
 #   bash run_all.sh [--profile paper|authors|mini|smoke] [--ablations] [--only STAGE] [--from STAGE] [--dry-run]
+#   bash run_all.sh ... --slurm [--partition P] [--account A] [--qos Q] [--time HH:MM:SS]
+#                       [--nodes-per-pretrain N] [--gpus-per-node G] [--wait]
 #
+# --slurm submits every run as a SLURM job with per-run dependencies (synvid/slurm.py, docs/cluster.md);
+# batch scripts and logs go to runs/<profile>/slurm/. With --dry-run it prints them and the dependency graph.
 # --ablations adds the ablation sets of Tables 2, 3, 9, 10, 11 and 12 (pre-training + UCF101 fine-tuning each).
 # Optional: K400_ROOT adds Table 4; VIDEOMAE_UCF101_CKPT / VIDEOMAE_K400_CKPT (official VideoMAE checkpoints)
 # add the "UCF101" rows of Table 1 / Figure 3 and the "Kinetics-400" row of Table 4.
@@ -20,7 +24,8 @@ cd "$ROOT"
 
 STAGES=(data pretrain finetune ucf101p analysis tables)
 PROFILE=paper; ONLY=""; FROM=""; DRY=0; ABLATIONS=0
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+SLURM=0; SLURM_ARGS=()             # --slurm and its options, handed to synvid/slurm.py
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
@@ -28,6 +33,10 @@ while [ $# -gt 0 ]; do
     --from) FROM="${2:?--from needs a stage}"; shift 2 ;;
     --dry-run) DRY=1; shift ;;
     --ablations) ABLATIONS=1; shift ;;
+    --slurm) SLURM=1; shift ;;
+    --partition|--account|--qos|--time|--nodes-per-pretrain|--gpus-per-node)
+      SLURM_ARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --wait) SLURM_ARGS+=("$1"); shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_all.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -58,6 +67,19 @@ missing_script() {  # prints the script of a command when it does not exist yet
   [ -n "$script" ] && [ ! -f "$script" ] && echo "$script"
   return 0
 }
+
+if [ "$SLURM" = 1 ]; then          # one SLURM job per run (synvid/slurm.py); the commands come from stage_commands
+  [ "$DRY" = 1 ] && SLURM_ARGS+=(--dry-run) || check_inputs "$PROFILE"
+  source "$ROOT/scripts/bootstrap.sh"
+  for stage in "${STAGES[@]}"; do
+    selected "$stage" || continue
+    if [ -f "$RUNS/stages/$stage$DONE_TAG.DONE" ]; then echo "== $stage: done, skipped" >&2; continue; fi
+    stage_commands "$stage" | sed "/^$/d; s/^/$stage\t/"
+  done | "$SYNVID_PYTHON" -m synvid.slurm --profile "$PROFILE" --runs "$RUNS" --root "$ROOT" \
+           --python "$SYNVID_PYTHON" "${SLURM_ARGS[@]}"
+  exit
+fi
+[ ${#SLURM_ARGS[@]} = 0 ] || { echo "run_all.sh: ${SLURM_ARGS[0]} needs --slurm" >&2; exit 2; }
 
 if [ "$DRY" = 1 ]; then
   for stage in "${STAGES[@]}"; do

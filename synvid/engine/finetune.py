@@ -155,31 +155,40 @@ class Finetuner:
         self.optimizer.step()
         return dist.all_reduce_mean(loss.detach()), lr
 
+    def epoch(self, step: int, stop: int, failures: FailureLog, log, bar, timer, signals) -> int:
+        """The steps of the current epoch from `step` (at most up to `stop`); returns the step reached."""
+        epoch = step // self.steps_per_epoch
+        for fields, failed in self.loader(epoch, step % self.steps_per_epoch):
+            failures.add(failed)
+            timer.data_ready()
+            if fields is not None:  # a batch whose videos were all unreadable is skipped, not replaced
+                loss, lr = self.step(*fields, step)
+                common.check_finite(loss, step + 1, self.run_dir)
+                timer.step_done(fields[0].shape[0] * fields[0].shape[1] * dist.world_size())
+                log.write(step + 1, epoch=epoch, loss=loss, lr=lr, **timer.stats())
+                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
+            timer.reset()
+            step += 1
+            bar.update()
+            preempted = signals.requested()   # SLURM's warning signal: save now, requeue, resume
+            if preempted or step % self.cfg.save_every == 0 or step == stop:
+                common.save(self.run_dir, model=self.model, optimizer=self.optimizer, step=step,
+                            epoch=step // self.steps_per_epoch, config=self.config)
+            if preempted:
+                raise common.Preempted(step, self.run_dir)
+            if step >= stop:
+                break
+        return step
+
     def fit(self, failures: FailureLog, stop_after: int | None = None, progress: bool = True) -> int:
         stop = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
         log = common.RunLogger(self.run_dir, resume_step=self.start)
         bar = tqdm(total=stop, initial=self.start, disable=not (progress and dist.is_main()), desc="finetune")
         step, timer = self.start, common.StepTimer()
         self.net.train()
-        while step < stop:
-            epoch = step // self.steps_per_epoch
-            for fields, failed in self.loader(epoch, step % self.steps_per_epoch):
-                failures.add(failed)
-                timer.data_ready()
-                if fields is not None:  # a batch whose videos were all unreadable is skipped, not replaced
-                    loss, lr = self.step(*fields, step)
-                    common.check_finite(loss, step + 1, self.run_dir)
-                    timer.step_done(fields[0].shape[0] * fields[0].shape[1] * dist.world_size())
-                    log.write(step + 1, epoch=epoch, loss=loss, lr=lr, **timer.stats())
-                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
-                timer.reset()
-                step += 1
-                bar.update()
-                if step % self.cfg.save_every == 0 or step == stop:
-                    common.save(self.run_dir, model=self.model, optimizer=self.optimizer, step=step,
-                                epoch=step // self.steps_per_epoch, config=self.config)
-                if step >= stop:
-                    break
+        with common.StopSignal() as signals:
+            while step < stop:
+                step = self.epoch(step, stop, failures, log, bar, timer, signals)
         bar.close()
         log.close()
         return step

@@ -120,23 +120,26 @@ def train_head_on_cache(head: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: 
     stop = cfg.epochs if stop_after_epoch is None else min(stop_after_epoch, cfg.epochs)
     log = common.RunLogger(run_dir, resume_step=start * steps)
     head.train()  # BN running statistics update, as in MAE's probe
-    for epoch in range(start, stop):
-        order = ft.epoch_order(n, cfg.seed, epoch)          # as ft.EpochSampler orders videos
-        total = 0.0
-        for s in range(steps):
-            for group in opt.param_groups:
-                group["lr"] = float(lr[epoch * steps + s])
-            feats, videos = cached_batch(x, order, cfg.batch_size, seed=cfg.seed, epoch=epoch, step=s,
-                                         dropout=cfg.dropout)
-            loss = probe_loss(head(feats), y[videos], cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
-        step = (epoch + 1) * steps
-        common.check_finite(total, step, run_dir)
-        log.write(step, epoch=epoch, loss=total / steps, lr=float(lr[step - 1]))
-        common.save(run_dir, model=head, optimizer=opt, step=step, epoch=epoch + 1, config=config)
+    with common.StopSignal() as signals:
+        for epoch in range(start, stop):
+            order = ft.epoch_order(n, cfg.seed, epoch)          # as ft.EpochSampler orders videos
+            total = 0.0
+            for s in range(steps):
+                for group in opt.param_groups:
+                    group["lr"] = float(lr[epoch * steps + s])
+                feats, videos = cached_batch(x, order, cfg.batch_size, seed=cfg.seed, epoch=epoch, step=s,
+                                             dropout=cfg.dropout)
+                loss = probe_loss(head(feats), y[videos], cfg.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.item()
+            step = (epoch + 1) * steps
+            common.check_finite(total, step, run_dir)
+            log.write(step, epoch=epoch, loss=total / steps, lr=float(lr[step - 1]))
+            common.save(run_dir, model=head, optimizer=opt, step=step, epoch=epoch + 1, config=config)
+            if epoch + 1 < stop and signals.requested():   # an epoch on cached features takes seconds
+                raise common.Preempted(step, run_dir)
     log.close()
     return {"steps": max(start, stop) * steps, "steps_per_epoch": steps, "total_steps": cfg.epochs * steps}
 
