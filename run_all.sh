@@ -74,7 +74,7 @@ if [ "$SLURM" = 1 ]; then          # one SLURM job per run (synvid/slurm.py); th
   for stage in "${STAGES[@]}"; do
     selected "$stage" || continue
     if [ -f "$RUNS/stages/$stage$DONE_TAG.DONE" ]; then echo "== $stage: done, skipped" >&2; continue; fi
-    stage_commands "$stage" | sed "/^$/d; s/^/$stage\t/"
+    sed "/^$/d; s/^/$stage\t/" < <(stage_commands "$stage")
   done | "$SYNVID_PYTHON" -m synvid.slurm --profile "$PROFILE" --runs "$RUNS" --root "$ROOT" \
            --python "$SYNVID_PYTHON" "${SLURM_ARGS[@]}"
   exit

@@ -137,8 +137,11 @@ class Finetuner:
         self.data.set_epoch(epoch)
         sampler = EpochSampler(len(self.data), self.cfg.batch_size, seed=self.cfg.seed, epoch=epoch, skip_steps=skip)
         workers = self.cfg.num_workers
+        # its own generator: a DataLoader iterator otherwise draws its base seed from the global RNG, which then
+        # differs between a resumed and a straight run (mixup, drop path and dropout read the global RNG)
+        loader_rng = torch.Generator().manual_seed(self.cfg.seed + epoch)
         return DataLoader(self.data, batch_size=self.per_rank, sampler=sampler, num_workers=workers,
-                          collate_fn=collate, pin_memory=self.device.type == "cuda",
+                          generator=loader_rng, collate_fn=collate, pin_memory=self.device.type == "cuda",
                           persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
 
     def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int) -> tuple[float, float]:
