@@ -85,7 +85,8 @@ def test_dry_run_prints_every_batch_script_and_the_graph_smoke_asks_for_no_gpu()
 
 def test_paper_jobs_span_nodes_for_pretraining_and_one_node_otherwise():
     out = _run_all("--profile", "paper", "--slurm", "--dry-run", "--nodes-per-pretrain", "4", "--gpus-per-node",
-                   "8", "--partition", "gpu", "--time", "12:00:00")
+                   "8", "--partition", "gpu", "--time", "12:00:00",
+                   env={"UCF101_ROOT": "/data/ucf101", "HMDB51_ROOT": "/data/hmdb51"})  # dry run: not checked
     assert out.returncode == 0, out.stderr
     scripts = _scripts(out.stdout)
     pre = scripts["synvid.paper.pretrain.moving_circles"]
