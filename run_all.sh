@@ -25,7 +25,7 @@ cd "$ROOT"
 STAGES=(data pretrain finetune ucf101p analysis tables)
 PROFILE=paper; ONLY=""; FROM=""; DRY=0; ABLATIONS=0
 SLURM=0; SLURM_ARGS=()             # --slurm and its options, handed to synvid/slurm.py
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
