@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -125,7 +126,7 @@ def launch(job: Job, opts: Options) -> str:
     tokens = job.command.split(" ")
     if tokens[0] == "python":
         return " ".join([shlex.quote(opts.python), *tokens[1:]])
-    rest = " ".join(tokens[3:])   # drop "torchrun --nproc_per_node N"
+    rest = " ".join(tokens[next(i for i, t in enumerate(tokens) if t.endswith(".py")):])   # drop torchrun's flags
     run = f"{shlex.quote(opts.python)} -m torch.distributed.run --nproc_per_node={opts.gpus_per_node}"
     if job.stage == "pretrain" and opts.nodes_per_pretrain > 1:
         return (f'srun --ntasks-per-node=1 {run} --nnodes="$SLURM_NNODES" --rdzv_backend=c10d '
@@ -182,7 +183,10 @@ def submit(jobs: list[Job], opts: Options) -> dict[str, str]:
         script.write_text(batch_script(job, opts))
         after = [ids[d] for d in job.deps if d in ids]   # finished dependencies need no wait
         cmd = ["sbatch", "--parsable", *([f"--dependency=afterok:{':'.join(after)}"] if after else []), str(script)]
-        ids[job.name] = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().split(";")[0]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"run_all.sh --slurm: sbatch refused {script}: {done.stderr.strip()}")
+        ids[job.name] = done.stdout.strip().split(";")[0]
         print(f"== {job.name}: submitted job {ids[job.name]}{' after ' + ','.join(after) if after else ''}")
     return ids
 
@@ -253,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         dry_run(jobs, opts)
         return 0
+    if not (shutil.which("sbatch") and shutil.which("squeue")):
+        raise SystemExit("run_all.sh --slurm: sbatch/squeue not found; run it on a SLURM login node (or --dry-run)")
     ids = submit(jobs, opts)
     return wait(ids, opts) if args.wait else 0
 
