@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from synvid import dist
-from synvid.config import PretrainConfig, resolve
+from synvid.config import PretrainConfig, RenderConfig, resolve
 from synvid.engine.common import StepTimer
 from synvid.engine.pretrain import Trainer, build_dataset
 
@@ -127,8 +127,7 @@ def get_args_parser():
 def main(args):
     _, _, _, device = dist.init_distributed()
     over = dict(model=args.model, batch_size=args.batch, compile=args.compile, num_workers=args.workers,
-                grad_checkpointing=args.grad_checkpointing, epoch_size=args.batch * 10_000,
-                render_device=args.render_device)
+                grad_checkpointing=args.grad_checkpointing, render_device=args.render_device)
     cfg = resolve(PretrainConfig, "smoke" if args.tiny else "paper", **over)
     if args.tiny:
         cfg.model, cfg.batch_size = "pretrain_videomae_tiny_patch16_224", min(args.batch, 4)
@@ -146,8 +145,9 @@ def main(args):
         print(f"compute-only: {clips:.1f} clips/s, {flops / 1e12:.2f} TFLOP/s model, MFU {100 * flops / peak:.1f}%, "
               f"peak memory {mem:.2f} GiB")
         if args.dataset or args.list_file:
+            long_epoch = dict(cfg=RenderConfig(num_videos=cfg.batch_size * 10_000))   # no epoch end in the run
             trainer.data = build_dataset(cfg, dataset=args.dataset, list_file=args.list_file,
-                                         render_size=args.render_size, device=device)
+                                         render_size=args.render_size, synthetic=long_epoch, device=device)
             if args.render_device == "device":
                 print(f"render-only on {device}: {render_only(trainer, max(args.steps // 3, 1)):.1f} clips/s")
             e2e, wait = end_to_end(trainer, cfg, args.steps, args.warmup)

@@ -25,7 +25,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
-    """Profile < dataset recipe (paper/authors profiles only) < command-line flags."""
+    """Profile < dataset recipe (registry.recipe: scale under paper/authors only) < command-line flags."""
     from dataclasses import fields
 
     from synvid.data.registry import recipe

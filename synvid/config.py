@@ -43,7 +43,10 @@ class RenderConfig:
     max_shear_speed: float = 0.005       # Table 8: shear x/y speed ~ U(-0.005, 0.005)
     speed_multiplier: float = 1.0        # §9.4 / Table 9: 0.5 for the "slower" ablation
     background: str = "black"            # §9.4 / Table 10: black | color | image
-    num_videos: int = 9537               # §9.2: textured sets have 9,537 videos (the UCF101 train size)
+    # Equal compute across the progression (§9.2, the UCF101 train size): a fixed (materialised) set has
+    # num_videos videos and an on-the-fly epoch num_videos clips, under every profile. Declared only here: the
+    # pre-training epoch of an on-the-fly set, the fixed sets' size and the Section 5 samplers all read it.
+    num_videos: int = 9537
 
 
 @dataclass
@@ -68,7 +71,6 @@ class PretrainConfig:
     weight_decay: float = 0.05           # Table 5
     beta1: float = 0.9                   # Table 5
     beta2: float = 0.95                  # Table 5
-    epoch_size: int = 9537               # §9.2: an on-the-fly epoch has as many clips as UCF101 train
     num_frames: int = 16                 # PROTOCOLS §2.2: 16 frames
     sampling_rate: int = 4               # PROTOCOLS §2.2: stride 4
     input_size: int = 224                # PROTOCOLS §2.2: MultiScaleCrop to 224
@@ -166,8 +168,8 @@ class StatsConfig:
     fid_frames: int = 10_000             # §5.3: 10k random frames per dataset
     fvd_videos: int = 1_000              # §5.3: 1,000 videos per dataset
     fvd_frames: int = 16                 # PROTOCOLS §5.2: 16 consecutive frames
-    diversity_videos: int = 1_000        # §5.4
-    diversity_frames: int = 16           # §5.4: 16 frames per video
+    diversity_videos: int = 1_000        # §5.4; each gives one pre-training clip (PretrainConfig num_frames at
+                                         #   sampling_rate: "16 sampled frames in randomly sampled videos")
     spectrum_frames: int = 1_000         # PROTOCOLS §5.4 (inferred)
     color_frames: int = 1_000            # PROTOCOLS §5.4 (inferred)
     pca_videos: int = 70                 # §5.5 / Fig. 5: 70 videos of one class
@@ -205,10 +207,10 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
         "StatsConfig": {"fid_frames": 2000, "fvd_videos": 200, "diversity_videos": 200},
     },
     "smoke": {
-        "RenderConfig": {"size": 64, "min_frames": 20, "max_frames": 24, "num_shapes": 40, "num_videos": 6},
+        "RenderConfig": {"size": 64, "min_frames": 20, "max_frames": 24, "num_shapes": 40, "num_videos": 8},
         "TextureConfig": {"size": 32, "pool_size": 16},
         "PretrainConfig": {"model": "pretrain_videomae_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1,
-                           "batch_size": 4, "epoch_size": 8, "num_frames": 4, "sampling_rate": 2,
+                           "batch_size": 4, "num_frames": 4, "sampling_rate": 2,
                            "input_size": 32, "save_every": 2, "num_workers": 0},
         "FinetuneConfig": {"model": "vit_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
                            "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
@@ -217,7 +219,7 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
                            "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
                            "test_clips": 2, "num_workers": 0},
         "StatsConfig": {"fid_frames": 32, "fvd_videos": 4, "fvd_frames": 4, "diversity_videos": 4,
-                        "diversity_frames": 4, "spectrum_frames": 16, "color_frames": 16,
+                        "spectrum_frames": 16, "color_frames": 16,
                         "pca_videos": 2, "pca_frames": 4, "batch_size": 8},
     },
 }

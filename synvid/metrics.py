@@ -42,45 +42,53 @@ def feature_stats(features, unbiased: bool = True) -> tuple[np.ndarray, np.ndarr
     return feats.mean(axis=0), np.cov(feats, rowvar=False, bias=not unbiased)
 
 
-def _grey(frames: np.ndarray) -> np.ndarray:
-    """uint8 [N,H,W,3] -> float64 [N,H,W] luma (ITU-R BT.601 weights)."""
+def grey(frames: np.ndarray) -> np.ndarray:
+    """uint8 [N,H,W,3] -> float64 [N,H,W]: the mean of the 3 channels (TEXTURES.md §5 "gray")."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"expected frames [N,H,W,3], got shape {frames.shape}")
-    return frames.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    return frames.astype(np.float64).mean(-1)
 
 
-def spectrum_exponents(frames, fmin: float = 0.05, fmax: float = 0.4) -> np.ndarray:
-    """Per-frame exponent alpha of amplitude ~ A / |f|^alpha (PROTOCOLS §5.4, inferred default).
-
-    Grey-level FFT magnitude, radially averaged over integer radii; least squares in log-log over radial
-    frequencies in [fmin, fmax] cycles/pixel (fmax < 0.5 excludes the corners, fmin > 0 excludes DC and the
-    lowest, window-dominated bins). Returns float64 [N].
-    """
-    grey = _grey(frames)
-    n, h, w = grey.shape
-    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
-    radius = np.sqrt(fy ** 2 + fx ** 2)
+def _bands(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Radial frequency [H, W] of the FFT grid in cycles per image of the short side, and the band edges."""
     side = min(h, w)
-    bins = np.rint(radius * side).astype(np.int64)  # integer radius in units of 1/side cycles/pixel
-    freqs = np.arange(bins.max() + 1) / side
-    keep = (freqs >= fmin) & (freqs <= fmax)
-    if keep.sum() < 3:
-        raise ValueError(f"frames of {h}x{w} px give too few mid frequencies to fit a slope")
-    counts = np.bincount(bins.ravel())
-    alphas = np.empty(n)
-    for i in range(n):
-        amp = np.abs(np.fft.fft2(grey[i] - grey[i].mean()))
-        radial = np.bincount(bins.ravel(), weights=amp.ravel()) / np.maximum(counts, 1)
-        x, y = np.log(freqs[keep]), np.log(np.maximum(radial[keep], 1e-12))
-        slope = np.polyfit(x, y, 1)[0]
-        alphas[i] = -slope
-    return alphas
+    ky, kx = ((np.arange(n) + n // 2) % n - n // 2 for n in (h, w))     # FFT-order integer frequencies
+    radius = np.hypot(ky[:, None] * (side / h), kx[None, :] * (side / w))
+    edges = np.unique(np.round(np.logspace(np.log10(4), np.log10(side / 4), 20)).astype(int))
+    if len(edges) < 4:
+        raise ValueError(f"frames of {h}x{w} px give {max(len(edges) - 1, 0)} frequency bands between 4 and "
+                         f"{side / 4:g} cycles/image; the spectrum fit needs 3 (use frames of >= 32 px)")
+    return radius, edges
 
 
-def spectrum_exponent(frames, **kw) -> float:
-    """Mean fitted alpha over frames uint8 [N,H,W,3] (see `spectrum_exponents` for the spread)."""
-    return float(spectrum_exponents(frames, **kw).mean())
+def spectrum_slope(gray: np.ndarray) -> float:
+    """The one spectrum-exponent estimator (TEXTURES.md §5), used by the texture checks and by Figure 4 (§5.4):
+    alpha of amplitude ~ A / |f|^alpha for one grey image [H, W].
+
+    No window: |FFT| of (gray - its mean). Radial frequency in cycles per image of the short side. Bins: the
+    annuli [lo, hi) between 20 log-spaced edges from 4 to side/4 cycles/image, rounded to unique integers
+    (so every octave weighs about equally; DC, the lowest and the corner frequencies are left out); amplitude =
+    mean |FFT| over the annulus, at frequency (lo + hi) / 2. Least-squares line of log amplitude on log
+    frequency; returns -gradient. NaN for an image with no energy in some band (e.g. a flat frame)."""
+    gray = np.asarray(gray, np.float64)
+    radius, edges = _bands(*gray.shape)
+    amp = np.abs(np.fft.fft2(gray - gray.mean()))
+    f = (edges[:-1] + edges[1:]) / 2
+    a = np.array([amp[(radius >= lo) & (radius < hi)].mean() for lo, hi in zip(edges[:-1], edges[1:])])
+    if not (a > 0).all():
+        return float("nan")
+    return float(-np.polyfit(np.log(f), np.log(a), 1)[0])
+
+
+def spectrum_exponents(frames) -> np.ndarray:
+    """`spectrum_slope` of each frame of uint8 [N,H,W,3] (gray = channel mean) -> float64 [N]."""
+    return np.array([spectrum_slope(g) for g in grey(frames)])
+
+
+def spectrum_exponent(frames) -> float:
+    """Mean fitted alpha over the frames with a defined slope (see `spectrum_exponents` for the spread)."""
+    return float(np.nanmean(spectrum_exponents(frames)))
 
 
 def lab_gaussian(frames) -> tuple[np.ndarray, np.ndarray]:
@@ -107,11 +115,17 @@ def color_kl(frames_a, frames_b) -> float:
     return gaussian_kl(*pa, *pb) + gaussian_kl(*pb, *pa)
 
 
-def log_det_diversity(features) -> float:
-    """Log-determinant of the covariance of features [N, D] (PROTOCOLS §5.4, §7 Q18: slogdet, not det).
+def covariance_log_det(features) -> dict:
+    """Diversity of §5.4: log-determinant (slogdet, PROTOCOLS §7 Q18) of the covariance of features [N, D], with
+    the covariance's numerical rank (numpy `matrix_rank`: eigenvalues above D * eps * the largest).
 
-    Returns -inf when the covariance is singular (fewer samples than dimensions, or constant features).
-    """
+    A rank below D (fewer distinct samples than dimensions, e.g. a static set whose 16 frames per video are one
+    image, or constant features) returns log_det = -inf explicitly: slogdet of a singular matrix in floating point
+    gives a large negative but finite rounding artefact instead (issue 12 quotes -5292 for a static set).
+    Returns {"log_det": float, "rank": int, "dim": D}."""
     _, cov = feature_stats(features)
-    sign, logdet = np.linalg.slogdet(np.atleast_2d(cov))
-    return float(logdet) if sign > 0 else float("-inf")
+    cov = np.atleast_2d(cov)
+    rank = int(np.linalg.matrix_rank(cov, hermitian=True))
+    sign, logdet = np.linalg.slogdet(cov)
+    singular = rank < len(cov) or sign <= 0
+    return {"log_det": float("-inf") if singular else float(logdet), "rank": rank, "dim": int(len(cov))}

@@ -320,8 +320,10 @@ def fig4_markdown(records: list[dict], reported: list[dict], ours: dict, profile
     paper = {r["dataset"]: r["value"] for r in reported if r["table"] == "fig4" and r["column"] == "pearson_r"}
     body = []
     for m in FIG4_METRICS:
+        # a singular diversity covariance (-inf, metrics.covariance_log_det) or an undefined value has no place
+        # in a correlation: left out, and the datasets column counts only the points used
         pts = [(float(v[m]), _mean(ours[("ucf101_finetune", k)])) for k, v in sorted(metrics.items())
-               if m in v and ("ucf101_finetune", k) in ours]
+               if m in v and v[m] is not None and math.isfinite(float(v[m])) and ("ucf101_finetune", k) in ours]
         r = pearson([p[0] for p in pts], [p[1] for p in pts])
         body.append([m, MISSING if m not in paper else f"{paper[m]:.2f}",
                      MISSING if r is None else f"{r:.2f}", str(len(pts))])

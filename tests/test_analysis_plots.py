@@ -29,6 +29,13 @@ def test_pearson_known_input():
     assert correlation.pearson_r([1], [2]) is None and correlation.pearson_r([1, 1], [2, 3]) is None
 
 
+def test_singular_diversity_left_out_of_the_panel():
+    stats = {"a": {"diversity": {"log_det_diversity": float("-inf")}}, "b": {"diversity": {"log_det_diversity": 1.0}},
+             "c": {"diversity": {"log_det_diversity": 2.0}}}
+    metric = next(m for m, (section, _) in correlation.METRICS.items() if section == "diversity")
+    assert correlation.points(stats, {"a": 5.0, "b": 6.0, "c": 7.0}, metric) == [("b", 1.0, 6.0), ("c", 2.0, 7.0)]
+
+
 def test_plot_subset_and_png(tmp_path):
     stats = correlation.load_statistics(_stats_dir(tmp_path, {"a": (10, 1.0), "b": (20, 1.5), "c": (30, 2.0),
                                                               "no_acc": (5, 0.1)}))

@@ -2,12 +2,15 @@
 import argparse
 import json
 import math
+from pathlib import Path
 
 import pytest
 
 from synvid import config
-from synvid.config import (FinetuneConfig, LinprobeConfig, PretrainConfig, RenderConfig, add_arguments,
+from synvid.config import (PROFILES, FinetuneConfig, LinprobeConfig, PretrainConfig, RenderConfig, add_arguments,
                            add_profile_argument, from_args, resolve, save_config)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TABLE_5 = dict(mask_ratio=0.75, epochs=3200, base_lr=3e-4, weight_decay=0.05, beta1=0.9, beta2=0.95,
                batch_size=256, warmup_epochs=40)
@@ -80,4 +83,42 @@ def test_dataset_recipes_per_profile():
     from synvid.data.registry import recipe
     assert recipe("hmdb51", "paper") == {} and recipe("hmdb51", "authors") == {"sampling_rate": 2}   # Q9
     assert recipe("k400", "authors")["dropout"] == 0.0 and recipe("k400", "paper")["epochs"] == 75    # Q15
-    assert recipe("k400", "smoke") == {}
+    assert "epochs" not in recipe("k400", "smoke") and recipe("ucf101", "smoke") == {}     # smoke keeps its scale
+
+
+# Official VM K400 ViT-B fine-tuning (MCG-NJU/VideoMAE scripts/kinetics/
+# videomae_vit_base_patch16_224_tubemasking_ratio_0.9_epoch_1600/finetune.sh, run_class_finetuning.py defaults):
+# --lr 5e-4, --opt_betas 0.9 0.999, --min_lr 1e-6, --aa rand-m7-n4-mstd0.5-inc1, --layer_decay 0.75,
+# --drop_path 0.1, --fc_drop_rate 0, --weight_decay 0.05, --warmup_epochs 5, --smoothing 0.1, --mixup 0.8,
+# --cutmix 1.0, --reprob 0.25, --num_sample 2, --epochs 75, 6 x 64 GPUs = batch 384.
+_VM_K400 = dict(base_lr=5e-4, min_lr=1e-6, beta1=0.9, beta2=0.999, randaug_magnitude=7, randaug_num_ops=4,
+                randaug_std=0.5, layer_decay=0.75, drop_path=0.1, dropout=0.0, weight_decay=0.05, warmup_epochs=5,
+                label_smoothing=0.1, mixup=0.8, cutmix=1.0, random_erase=0.25, repeated_aug=2)
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_k400_finetune_is_the_official_recipe_under_every_profile(profile):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("finetune_script", ROOT / "finetune/4_1_finetune.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    args = script.get_args_parser().parse_args(["--profile", profile, "--dataset", "k400", "--data-root", "x",
+                                                "--init", "scratch", "--out", "y"])
+    cfg = script.config_from_args(args)
+    # smoke (2 epochs on CPU) keeps its own warm-up and no repeated augmentation: schedule length and cost only
+    kept = {"warmup_epochs": 1, "repeated_aug": 1} if profile == "smoke" else {}
+    assert {k: getattr(cfg, k) for k in _VM_K400} == {**_VM_K400, **kept}
+    scale = (cfg.epochs, cfg.batch_size)
+    assert scale == (75, 384) if profile in ("paper", "authors") else scale == (
+        resolve(FinetuneConfig, profile).epochs, resolve(FinetuneConfig, profile).batch_size)
+
+
+def test_pretraining_step_counts_in_the_readme():
+    # Trainer: steps = epochs x (clips per epoch // total batch), clips per epoch = RenderConfig.num_videos
+    readme = (ROOT / "README.md").read_text()
+    for profile, per_epoch, steps in (("paper", 37, 118_400), ("authors", 49, 156_800), ("mini", 31, 6_200),
+                                      ("smoke", 2, 4)):
+        p, r = resolve(PretrainConfig, profile), resolve(RenderConfig, profile)
+        assert r.num_videos // p.batch_size == per_epoch and p.epochs * per_epoch == steps
+        assert f"{p.epochs:,} × {per_epoch} = " in readme or f"{p.epochs} × {per_epoch} = " in readme
+        assert f"{steps:,}" in readme

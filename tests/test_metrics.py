@@ -63,9 +63,22 @@ def test_color_kl():
         metrics.color_kl(a.astype(np.float32), b)
 
 
-def test_log_det_diversity():
+def test_covariance_log_det_and_rank():
     rng = np.random.default_rng(0)
     narrow, wide = rng.normal(0, 0.1, size=(100, 8)), rng.normal(0, 1.0, size=(100, 8))
-    assert metrics.log_det_diversity(wide) > metrics.log_det_diversity(narrow)
-    assert metrics.log_det_diversity(wide) == pytest.approx(np.linalg.slogdet(np.cov(wide, rowvar=False))[1])
-    assert metrics.log_det_diversity(np.ones((10, 3))) == float("-inf")
+    full = metrics.covariance_log_det(wide)
+    assert full["rank"] == full["dim"] == 8
+    assert full["log_det"] > metrics.covariance_log_det(narrow)["log_det"]
+    assert full["log_det"] == pytest.approx(np.linalg.slogdet(np.cov(wide, rowvar=False))[1])
+    assert metrics.covariance_log_det(np.ones((10, 3))) == {"log_det": float("-inf"), "rank": 0, "dim": 3}
+
+
+def test_static_set_diversity_is_minus_inf_with_its_rank():
+    # A static set: the 16 frames of each of 5 videos are one image, so 80 samples span only a 4-d affine space
+    # of the 8-d features. The rank says so and the log-det is -inf, not slogdet's finite rounding value.
+    rng = np.random.default_rng(1)
+    static = np.repeat(rng.normal(size=(5, 8)), 16, axis=0)
+    assert metrics.covariance_log_det(static) == {"log_det": float("-inf"), "rank": 4, "dim": 8}
+    moving = static + rng.normal(0, 0.5, size=static.shape)
+    assert metrics.covariance_log_det(moving)["rank"] == 8
+    assert np.isfinite(metrics.covariance_log_det(moving)["log_det"])

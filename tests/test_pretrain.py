@@ -142,7 +142,7 @@ def test_torchrun_two_processes_gloo_matches_one_process(video_list, tmp_path):
 def test_on_the_fly_synthetic_dataset_with_the_profile_render_config(tmp_path):
     """A registered synthetic name trains end to end, rendered with the RenderConfig it is given."""
     from synvid.config import RenderConfig
-    render = RenderConfig(size=32, num_shapes=12, min_frames=20, max_frames=24)
+    render = RenderConfig(size=32, num_shapes=12, min_frames=20, max_frames=24, num_videos=8)   # 8 clips/epoch
     out = run(smoke(), tmp_path / "syn", dataset="moving_circles", render_size=32, progress=False,
               synthetic=dict(cfg=render))
     assert out["steps"] == 6 and math.isfinite(out["final_loss"])
@@ -157,7 +157,7 @@ def test_mixed_with_real_videos_table11(video_list, tmp_path):
     from synvid.config import RenderConfig
     from synvid.data.pretrain_data import MixedClips
     from synvid.tables import record_from_run
-    render = dict(cfg=RenderConfig(size=32, num_shapes=12, min_frames=20, max_frames=24))
+    render = dict(cfg=RenderConfig(size=32, num_shapes=12, min_frames=20, max_frames=24, num_videos=8))
     data = build_dataset(smoke(mix_fraction=0.25), dataset="moving_circles", render_size=32, synthetic=render,
                          mix_list=str(video_list)).clips
     assert isinstance(data, MixedClips) and len(data) == 8 and data.first_real == 6
@@ -222,3 +222,37 @@ def test_a_stop_signal_saves_last_pth_and_the_rerun_resumes_exactly(video_list, 
     monkeypatch.undo()
     run(smoke(), part, list_file=str(video_list), render_size=64, progress=False)
     assert losses(part) == losses(tmp_path / "full") and (part / "DONE").exists()
+
+
+def _script_module(path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(Path(path).stem.replace("3_", "s3_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("profile", ["paper", "authors", "mini", "smoke"])
+def test_equal_compute_across_the_progression(profile, tmp_path, monkeypatch):
+    """Issue 12 §6: under every profile a fixed set has as many videos as an on-the-fly epoch has clips (one
+    rule, RenderConfig.num_videos), so both get the same steps per epoch; Section 5 samples from as many."""
+    from synvid import config
+    from synvid.engine import pretrain as engine
+    from synvid.stats.sources import Source
+    generate = _script_module(ROOT / "data_gen" / "3_1_generate.py")
+    written = {}
+    monkeypatch.setattr(generate, "materialise", lambda name, n, out, **kw: written.update(n=n) or {"files": {}})
+    generate.main(generate.get_args_parser().parse_args(
+        ["--profile", profile, "--dataset", "accelerating_transforming_textures", "--out", str(tmp_path / "d")]))
+    pretrain = _script_module(SCRIPT)
+    seen = {}
+    monkeypatch.setattr(engine, "run", lambda cfg, out, **kw: seen.update(cfg=cfg, **kw) or {"steps": 0,
+                                                                                              "total_steps": 1})
+    pretrain.main(pretrain.get_args_parser().parse_args(
+        ["--profile", profile, "--dataset", "moving_circles", "--out", str(tmp_path / "p")]))
+    on_the_fly = build_dataset(seen["cfg"], dataset="moving_circles", render_size=seen["render_size"],
+                               synthetic=seen["synthetic"])
+    expected = config.resolve(config.RenderConfig, profile).num_videos
+    assert written["n"] == len(on_the_fly) == expected                     # 2,000 each under mini, not 9,537
+    assert Source("moving_circles", synthetic=seen["synthetic"]).num_videos == expected
+    assert Source("accelerating_transforming_textures", synthetic=seen["synthetic"]).num_videos == expected

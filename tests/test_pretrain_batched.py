@@ -15,7 +15,7 @@ from synvid.render.stream import SyntheticClips
 from synvid.runs import JsonlLog
 from synvid.transforms import MultiScaleCrop, normalize
 
-RENDER = RenderConfig(size=32, num_shapes=20, min_frames=20, max_frames=24)
+RENDER = resolve(RenderConfig, "smoke", size=32, num_shapes=20)   # 20-24 frames, 8 clips per epoch
 
 
 def smoke(**kw) -> PretrainConfig:
@@ -25,7 +25,7 @@ def smoke(**kw) -> PretrainConfig:
 
 def loader_batch(name, keys, cfg, render):
     """The DataLoader path: SyntheticClips + PretrainDataset, sample by sample."""
-    clips = SyntheticClips(name, epoch_size=cfg.epoch_size, num_frames=cfg.num_frames,
+    clips = SyntheticClips(name, num_frames=cfg.num_frames,
                            sampling_rate=cfg.sampling_rate, seed=cfg.seed, size=render.size, cfg=render)
     data = PretrainDataset(clips, input_size=cfg.input_size, mask_ratio=cfg.mask_ratio, num_frames=cfg.num_frames,
                            seed=cfg.seed)
@@ -40,7 +40,7 @@ def loader_batch(name, keys, cfg, render):
                                               ("accelerating_transforming_shapes", "black")])
 def test_device_batches_equal_the_loader_path(name, background):
     cfg, render = smoke(seed=3), RenderConfig(**{**vars(RENDER), "background": background})
-    keys = list(StepSampler(cfg.epoch_size, total_batch=4, rank=0, world_size=1, seed=3, start_step=1,
+    keys = list(StepSampler(render.num_videos, total_batch=4, rank=0, world_size=1, seed=3, start_step=1,
                             total_steps=5))   # steps 1..4: two epochs of this sampler's order
     plans = ClipPlans(name, pretrain_cfg=cfg, render_cfg=render, size=render.size)
     source = DeviceBatches(plans, "cpu")
@@ -50,7 +50,7 @@ def test_device_batches_equal_the_loader_path(name, background):
     got_videos, got_masks = source.batch(collated)
     assert got_videos.shape == (len(keys), 3, cfg.num_frames, cfg.input_size, cfg.input_size)
     assert torch.equal(got_videos, videos) and torch.equal(got_masks, masks)
-    assert len(source) == cfg.epoch_size
+    assert len(source) == len(SyntheticClips(name, cfg=render)) == render.num_videos == 8
 
 
 def test_clip_plan_is_synthetic_clips_rule():

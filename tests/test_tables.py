@@ -189,3 +189,20 @@ def test_fig4_pearson_from_stats_records(tmp_path):
     records, _ = tables.collect_records(runs)
     text = tables.fig4_markdown(records, tables.read_reported(), tables.our_values(records), "smoke")
     assert "| fid        | -0.72     | -1.00    | 3          |" in text
+
+
+def test_fig4_leaves_out_a_singular_diversity(tmp_path):
+    # A static set's covariance is singular (log-det -inf, metrics.covariance_log_det): no point in a Pearson r.
+    runs = tmp_path / "runs"
+    div = {"static_circles": float("-inf"), "moving_circles": 1.0, "moving_shapes": 2.0,
+           "accelerating_transforming_shapes": 3.0}
+    _write(runs / "stats", "config.json", {"StatsConfig": {}, "stats": ["diversity"], "profile": "smoke"})
+    _write(runs / "stats", "DONE", {k: {"diversity": {"log_det_diversity": v}} for k, v in div.items()})
+    for k, acc in zip(div, (10.0, 60.0, 70.0, 80.0)):
+        pre = runs / "pretrain" / k
+        _write(pre, "config.json", {"PretrainConfig": {}, "dataset": k})
+        _finetune_run(runs / "finetune" / k, acc, str(pre / "last.pth"), dataset="toy_ucf101")
+    records, _ = tables.collect_records(runs)
+    text = tables.fig4_markdown(records, tables.read_reported(), tables.our_values(records), "smoke")
+    row = next(line for line in text.splitlines() if line.startswith("| diversity"))
+    assert row.split("|")[3].strip() == "1.00" and row.split("|")[4].strip() == "3"

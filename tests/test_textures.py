@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from synvid import textures
+from synvid import metrics, textures
 from synvid.textures import measure, pyramid, statistical, stylegan
-from synvid.textures.stylegan_bank import oriented_bank
+from synvid.textures.stylegan_bank import highfreq_bank, oriented_bank
 
 
-_slope = measure.slope         # TEXTURES.md §5 definitions
+_slope = metrics.spectrum_slope         # TEXTURES.md §5 definition (also Figure 4's)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,31 @@ def test_stylegan_bank_norms():
     assert norms[[0, 4]].tolist() == pytest.approx([2.449, 2.449], abs=1e-3)
     assert norms[[8, 9, 10]].tolist() == pytest.approx([2.828, 1.981, 2.375], abs=1e-3)
     assert torch.equal(oriented_bank()[20:], -oriented_bank()[:20])
+
+
+# The 40 filters of StyleGAN-High-freq, rows top to bottom, in the original's order: printed by running `get_wavelets()`
+# of mbaradad/learning_with_noise a31abe3 `generate_datasets/stylegan/stylegan2-ada-pytorch/training/
+# network_randomized.py` lines 23-83 unchanged (Pillow 13.0.0, numpy float64 input). Only the values are kept here.
+_HIGHFREQ_ORIGINAL = [
+    "+0- +0- +0-", "+-- +0- ++-", "+-- ++- ++-", "--- +0- +++",
+    "--- 000 +++", "--- -0+ +++", "--+ -++ +++", "--+ -0+ -++",
+    "-0+ -0+ -0+", "-++ -0+ --+", "-++ --+ --+", "+++ -0+ ---",
+    "+++ 000 ---", "+++ +0- ---", "++- +-- ---", "++- +0- +--",
+    "+-+ +-+ +-+", "-+- -+- -+-", "+-+ +-+ +-+", "-+- -+- -+-",
+    "-++ +-+ ++-", "+-- -+- --+", "+++ --- +++", "--- +++ ---",
+    "+++ --- +++", "--- +++ ---", "+++ --- +++", "--- +++ ---",
+    "++- +-+ -++", "--+ -+- +--", "+-+ +-+ +-+", "-+- -+- -+-",
+    "000 0+0 000", "000 0-0 000", "--- -+- ---", "+++ +-+ +++",
+    "0+0 +++ 0+0", "0-0 --- 0-0", "-+- +++ -+-", "+-+ --- +-+",
+]
+
+
+def test_stylegan_highfreq_bank_is_the_originals():
+    # Lines are the sign of the raw crop (16-19: 0 and 22.5 deg give the same vertical line); the 45/135/225/315
+    # deg edges (2, 6, 10, 14) have no zero tap because of the float32 mean removal, as in the original.
+    value = {"+": 1.0, "0": 0.0, "-": -1.0}
+    want = torch.tensor([[[value[c] for c in row] for row in f.split()] for f in _HIGHFREQ_ORIGINAL])
+    assert torch.equal(highfreq_bank(), want)
 
 
 def test_stylegan_deterministic_nonconstant():

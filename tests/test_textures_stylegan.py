@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from synvid import textures
+from synvid import metrics, textures
 from synvid.textures import measure, stylegan, stylegan_net, stylegan_noise
 
 
@@ -82,7 +82,7 @@ def test_pink_map_follows_power_law():
     maps = stylegan_noise.pink_maps(recipes)
     assert maps.shape == (4, 128, 128) and torch.allclose(maps.std(dim=(1, 2)), torch.ones(4))
     for m, p in zip(maps.double().numpy(), recipes):
-        assert measure.slope(m) == pytest.approx(p["alpha"], abs=0.1)
+        assert metrics.spectrum_slope(m) == pytest.approx(p["alpha"], abs=0.1)
 
 
 def test_oriented_statistics_small():
@@ -90,4 +90,4 @@ def test_oriented_statistics_small():
     # kurtDoG(1) 5.7-6.2, mean slope 1.6-1.85 over seeds 0-2, n=12) we check heavy tails and a steep spectrum.
     gray = textures.generate("stylegan", 12, seed=0, size=64).float().mean(-1).numpy()
     assert np.median([measure.kurt_dog(x, 1) for x in gray]) > 4.5        # Gaussian: 3
-    assert 1.2 < np.mean([measure.slope(x) for x in gray]) < 2.3
+    assert 1.2 < np.mean([metrics.spectrum_slope(x) for x in gray]) < 2.3

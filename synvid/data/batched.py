@@ -51,7 +51,7 @@ class ClipPlans(torch.utils.data.Dataset):
             raise ValueError(f"render_device='device' needs a render size that is a multiple of "
                              f"{render_batch.TILE}, got {size}")
         p = pretrain_cfg
-        self.name, self.size, self.seed, self.epoch_size = name, size, p.seed, p.epoch_size
+        self.name, self.size, self.seed, self.epoch_size = name, size, p.seed, self.cfg.num_videos   # as SyntheticClips
         self.t, self.stride, self.mask_ratio = p.num_frames, p.sampling_rate, p.mask_ratio
         self.crop, self._tube_mask = MultiScaleCrop(p.input_size), tube_mask
         self.window = (p.num_frames // 2, p.input_size // 16, p.input_size // 16)   # as PretrainDataset

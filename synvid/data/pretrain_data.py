@@ -84,7 +84,8 @@ def _clips(dataset: str | None, list_file: str | None, *, pretrain_cfg, size: in
     if dataset not in progression.DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; on-the-fly names: {', '.join(progression.DATASETS)}; "
                          f"or pass a list file with --list")
-    return progression.SyntheticClips(dataset, epoch_size=pretrain_cfg.epoch_size, num_frames=pretrain_cfg.num_frames,
+    # an epoch has RenderConfig.num_videos clips (synthetic["cfg"]), as many as a fixed set has videos
+    return progression.SyntheticClips(dataset, num_frames=pretrain_cfg.num_frames,
                                       sampling_rate=pretrain_cfg.sampling_rate, seed=pretrain_cfg.seed, size=size,
                                       textures=textures, **synthetic)
 

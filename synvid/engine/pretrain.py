@@ -164,14 +164,16 @@ def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, r
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         # warn_only: some fused CUDA kernels (e.g. SDPA backward) have no deterministic variant; torch warns
         torch.use_deterministic_algorithms(True, warn_only=True)
-    config = to_dict(cfg, dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
-                     **(extra or {}))
     data = build_dataset(cfg, dataset=dataset, list_file=list_file, render_size=render_size, synthetic=synthetic,
                          device=device, mix_list=mix_list)
-    common.check_resumable(run_dir, config, "PretrainConfig", RESUME_FREE, ("dataset", "list", "mix_list"))
+    # clips per epoch: a list's length, or RenderConfig.num_videos for an on-the-fly set (equal compute rule)
+    config = to_dict(cfg, dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
+                     clips_per_epoch=len(data), **(extra or {}))
+    common.check_resumable(run_dir, config, "PretrainConfig", RESUME_FREE,
+                           ("dataset", "list", "mix_list", "clips_per_epoch"))
     if dist.is_main():
         save_config(run_dir, cfg, dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
-                    world_size=dist.world_size(), **(extra or {}))
+                    clips_per_epoch=len(data), world_size=dist.world_size(), **(extra or {}))
     dist.barrier()
     trainer = Trainer(cfg, run_dir, data, config, device)
     results = trainer.fit(stop_after, progress)

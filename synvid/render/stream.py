@@ -17,15 +17,18 @@ def clip_plan(name: str, draw: int, *, num_frames: int, sampling_rate: int, seed
 
 class SyntheticClips(torch.utils.data.Dataset):
     """Clip i of epoch e. On-the-fly sets draw a new video per (e, i) (the authors' virtual dataset of 9,537 per
-    epoch); fixed sets (the textured ones) reuse their cfg.num_videos videos, with a new clip start each epoch."""
+    epoch); fixed sets (the textured ones) reuse their cfg.num_videos videos, with a new clip start each epoch.
+    An epoch has cfg.num_videos clips (equal compute across the progression, RenderConfig); `epoch_size` is
+    for tests and benchmarks only."""
 
-    def __init__(self, name, *, epoch_size=9537, num_frames=16, sampling_rate=4, seed=0, size=256,
+    def __init__(self, name, *, epoch_size=None, num_frames=16, sampling_rate=4, seed=0, size=256,
                  textures=None, cfg=None, tex_cfg=None, imagenet="", bank=""):
         from synvid import progression
         progression._spec(name)
-        self.name, self.epoch_size, self.t, self.stride = name, epoch_size, num_frames, sampling_rate
-        self.seed, self.size, self.textures, self.epoch = seed, size, textures, 0
         self.cfg = cfg or RenderConfig()
+        self.epoch_size = self.cfg.num_videos if epoch_size is None else epoch_size
+        self.name, self.t, self.stride = name, num_frames, sampling_rate
+        self.seed, self.size, self.textures, self.epoch = seed, size, textures, 0
         self.source = dict(tex_cfg=tex_cfg, imagenet=imagenet, bank=bank)
 
     def set_epoch(self, epoch: int):

@@ -38,10 +38,12 @@ def main(args) -> dict:
     render = config.resolve(config.RenderConfig, args.profile)
     size = args.size or render.size
     synthetic = dict(cfg=render, tex_cfg=config.resolve(config.TextureConfig, args.profile), imagenet=args.imagenet)
+    pretrain = config.resolve(config.PretrainConfig, args.profile)    # diversity samples its clips
     out = Path(args.out)
     config.save_config(out, cfg, stats=list(stats), datasets=args.datasets, reference=args.reference,
-                       profile=args.profile)
-    runner = Runner(cfg, out / "cache", size=size, device=args.device, synthetic=synthetic,
+                       profile=args.profile, diversity_clip={"num_frames": pretrain.num_frames,
+                                                         "sampling_rate": pretrain.sampling_rate})
+    runner = Runner(cfg, out / "cache", size=size, device=args.device, synthetic=synthetic, pretrain=pretrain,
                     inception_weights=args.inception_weights or None, i3d_weights=args.i3d_weights or None,
                     root=args.video_root)
     results = {}

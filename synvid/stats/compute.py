@@ -5,11 +5,13 @@ import dataclasses
 import hashlib
 import json
 
+import numpy as np
+
 from synvid import metrics
-from synvid.config import StatsConfig
+from synvid.config import PretrainConfig, StatsConfig
 from synvid.stats import i3d, inception
 from synvid.stats.cache import cache_path, cached
-from synvid.stats.sources import Source, sample_clips, sample_frames
+from synvid.stats.sources import Source, sample_clips, sample_frames, sample_pretrain_clips
 
 STATS = ("spectrum", "color", "fid", "fvd", "diversity")
 NEEDS = {"fid": "inception", "diversity": "inception", "fvd": "i3d"}
@@ -42,15 +44,20 @@ class Runner:
     """Computes the requested statistics of `dataset` vs `reference`; features cached under `cache_dir`."""
 
     def __init__(self, cfg: StatsConfig, cache_dir, *, size=256, device="cpu", inception_weights=None,
-                 i3d_weights=None, root=None, synthetic: dict | None = None):
+                 i3d_weights=None, root=None, synthetic: dict | None = None, pretrain: PretrainConfig | None = None):
+        """`pretrain`: the profile's PretrainConfig, whose clip sampling (num_frames, sampling_rate) diversity uses."""
         self.cfg, self.root, self.cache_dir, self.size, self.device = cfg, root, cache_dir, size, device
+        self.pretrain = pretrain or PretrainConfig()
         self.synthetic = synthetic   # rendering options of synthetic sets (synvid.stats.sources.Source)
         self.key = render_key(size, synthetic)   # in every cache name: another size or profile -> new features
         self.inception_weights, self.i3d_weights = inception_weights, i3d_weights
         self._inception = self._i3d = None
 
+    def _source(self, name):
+        return Source(name, size=self.size, seed=self.cfg.seed, root=self.root, synthetic=self.synthetic)
+
     def _frames(self, name, n, salt):
-        src = Source(name, size=self.size, seed=self.cfg.seed, root=self.root, synthetic=self.synthetic)
+        src = self._source(name)
         path = cache_path(self.cache_dir, name, f"frames{salt}", n=n, seed=self.cfg.seed, r=self.key)
         return cached(path, lambda: sample_frames(src, n, seed=self.cfg.seed + salt))
 
@@ -62,13 +69,16 @@ class Runner:
         return cached(cache_path(self.cache_dir, name, kind, n=n, seed=self.cfg.seed, r=self.key), compute)
 
     def _clips(self, name, n, t):
-        src = Source(name, size=self.size, seed=self.cfg.seed, root=self.root, synthetic=self.synthetic)
-        return sample_clips(src, n, t, seed=self.cfg.seed + 7)
+        return sample_clips(self._source(name), n, t, seed=self.cfg.seed + 7)
 
     def spectrum(self, name):
+        # the one estimator (metrics.spectrum_slope, TEXTURES §5): no window, log-spaced annuli 4..side/4
         alphas = metrics.spectrum_exponents(self._frames(name, self.cfg.spectrum_frames, 1))
-        return {"alpha_mean": float(alphas.mean()), "alpha_std": float(alphas.std()),
-                "frames": int(len(alphas))}
+        ok = alphas[np.isfinite(alphas)]
+        return {"alpha_mean": float(ok.mean()) if len(ok) else float("nan"),
+                "alpha_std": float(ok.std()) if len(ok) else float("nan"), "frames": int(len(ok)),
+                "flat_frames": int(len(alphas) - len(ok)),
+                "estimator": "metrics.spectrum_slope: |FFT| no window, log-spaced annuli 4..side/4 cycles/image"}
 
     def color(self, name, reference):
         n = self.cfg.color_frames
@@ -98,13 +108,16 @@ class Runner:
                 "implementation": "StyleGAN-V I3D, rescale/resize=True, population covariance (1/N)"}
 
     def diversity(self, name):
-        n, t = self.cfg.diversity_videos, self.cfg.diversity_frames
-        # PROTOCOLS §5.4: 16 frames (here consecutive, as the FVD clips) of each of n videos.
+        n, t, rate = self.cfg.diversity_videos, self.pretrain.num_frames, self.pretrain.sampling_rate
+        # §5.4 "16 sampled frames in randomly sampled videos": the pre-training clip sampling (16 at stride 4)
+
         def frames():
-            clips = self._clips(name, n, t)
+            clips = sample_pretrain_clips(self._source(name), n, t, rate, seed=self.cfg.seed + 7)
             return clips.reshape(-1, *clips.shape[2:])
-        feats = self._inception_feats(name, "inception_clips", n * t, frames)
-        return {"log_det_diversity": metrics.log_det_diversity(feats), "videos": n, "frames_per_video": t}
+        kind = f"inception_pretrain_clips_t{t}_s{rate}"
+        cov = metrics.covariance_log_det(self._inception_feats(name, kind, n * t, frames))
+        return {"log_det_diversity": cov["log_det"], "covariance_rank": cov["rank"], "feature_dim": cov["dim"],
+                "videos": n, "frames_per_video": t, "sampling_rate": rate}
 
     def run(self, name, reference, stats) -> dict:
         out = {"dataset": name, "reference": reference}

@@ -47,10 +47,12 @@ def accuracies_from_csv(path) -> dict[str, float]:
 
 
 def points(statistics: dict, accuracies: dict, metric: str) -> list[tuple[str, float, float]]:
-    """(dataset, statistic, accuracy) for datasets that have both, sorted by name."""
+    """(dataset, statistic, accuracy) for datasets that have both, sorted by name; a non-finite statistic (a
+    singular diversity covariance gives -inf) is left out of the panel."""
     section, key = METRICS[metric]
-    return [(d, float(statistics[d][section][key]), accuracies[d]) for d in sorted(statistics)
-            if d in accuracies and key in statistics[d].get(section, {})]
+    pts = [(d, float(statistics[d][section][key]), accuracies[d]) for d in sorted(statistics)
+           if d in accuracies and statistics[d].get(section, {}).get(key) is not None]
+    return [p for p in pts if np.isfinite(p[1])]
 
 
 def pearson_r(x, y) -> float | None:

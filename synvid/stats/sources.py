@@ -6,11 +6,10 @@ from pathlib import Path
 import numpy as np
 
 from synvid import progression
+from synvid.config import RenderConfig
 from synvid.data.lists import read_list
+from synvid.data.pretrain_data import clip_indices, sample_generator
 from synvid.video_io import read_video, video_info
-
-# On-the-fly synthetic sets have no fixed size; videos are drawn from one pre-training epoch (§3.2: 9,537).
-ON_THE_FLY_VIDEOS = 9_537
 
 
 class Source:
@@ -22,8 +21,9 @@ class Source:
         self.synthetic = dict(synthetic or {})
         if name in progression.DATASETS:
             self.videos = None
-            cfg = self.synthetic.get("cfg")   # a fixed set has its cfg.num_videos videos
-            self.num_videos = cfg.num_videos if cfg and progression.DATASETS[name].fixed else ON_THE_FLY_VIDEOS
+            # a fixed set has cfg.num_videos videos; an on-the-fly set is sampled from one pre-training epoch,
+            # which has as many (RenderConfig: equal compute across the progression)
+            self.num_videos = (self.synthetic.get("cfg") or RenderConfig()).num_videos
         elif Path(name).is_file():
             self.videos = [p for p, _ in read_list(name, root)]  # root: e.g. UCF-101/ for trainlist01
             self.num_videos = len(self.videos)
@@ -67,6 +67,17 @@ def sample_clips(source: Source, n: int, num_frames: int, seed: int = 0) -> np.n
             raise ValueError(f"{source.name} video {v} has {length} frames < {num_frames}")
         start = int(rng.integers(length - num_frames + 1))
         out.append(source.read(int(v), list(range(start, start + num_frames))))
+    return _stack(out, source)
+
+
+def sample_pretrain_clips(source: Source, n: int, num_frames: int, sampling_rate: int, seed: int = 0) -> np.ndarray:
+    """n clips of n randomly drawn videos, sampled as pre-training samples them (`pretrain_data.clip_indices`:
+    num_frames at stride sampling_rate from a uniform start, short videos repeat their last frame)
+    -> uint8 [n,T,H,W,3] (§5.4 diversity: "16 sampled frames in randomly sampled videos")."""
+    rng = np.random.default_rng(seed)
+    out = [source.read(int(v), clip_indices(source.length(int(v)), num_frames, sampling_rate,
+                                            sample_generator(seed, j)))
+           for j, v in enumerate(_pick_videos(source, n, rng))]
     return _stack(out, source)
 
 

@@ -19,8 +19,9 @@ from synvid.runs import atomic_write, atomic_write_json, atomic_write_text
 
 MANIFEST = "manifest.json"
 # Bumped whenever a generator's pixels for a given (seed, k) change; a bank records the version it was written
-# with, so stale shards are neither resumed nor read as if generated now. stylegan 2: styles drawn as |w| eps.
-VERSIONS = {"statistical": 1, "stylegan": 2, "stylegan_highfreq": 2}
+# with, so stale shards are neither resumed nor read as if generated now. stylegan 2: styles drawn as |w| eps;
+# stylegan_highfreq 3: the original's ternary bank (sign of the raw line crop, float32 mean-removed edges).
+VERSIONS = {"statistical": 1, "stylegan": 2, "stylegan_highfreq": 3}
 
 
 def check_version(root: Path, source: str, recorded) -> None:

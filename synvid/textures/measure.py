@@ -1,4 +1,5 @@
-"""Texture statistics with the exact definitions of TEXTURES.md §5, so measured numbers compare with the spec.
+"""Texture statistics with the exact definitions of TEXTURES.md §5, so measured numbers compare with the spec
+(the slope is `synvid.metrics.spectrum_slope`, the estimator Figure 4 uses too).
 
     summary(uint8 [n, S, S, 3]) -> dict of slope, kurtDoG(1), kurtDoG(4), channel and clipping statistics
 Used by the tests (thresholds) and by `benchmarks/bench_textures.py --stats N` (README (Textures) numbers).
@@ -7,20 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def slope(gray: np.ndarray) -> float:
-    """§5: annular mean |FFT| (no window) between 4 and N/4 cycles/image over 20 log-spaced edges rounded to
-    unique integers, least-squares line of log amplitude vs log centre frequency; returns -gradient."""
-    n = gray.shape[0]
-    amp = np.abs(np.fft.fftshift(np.fft.fft2(gray - gray.mean())))
-    yy, xx = np.indices(amp.shape) - n // 2
-    r = np.hypot(xx, yy)
-    edges = np.unique(np.round(np.logspace(np.log10(4), np.log10(n / 4), 20)).astype(int))
-    f, a = [], []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        f.append((lo + hi) / 2)
-        a.append(amp[(r >= lo) & (r < hi)].mean())
-    return -np.polyfit(np.log(f), np.log(a), 1)[0]
+from synvid.metrics import spectrum_slope     # the slope of §5: one estimator for textures and Figure 4
 
 
 def kurtosis(x: np.ndarray) -> float:
@@ -40,7 +28,7 @@ def summary(images: np.ndarray, seed: int = 0) -> dict:
     (2000 resamples), because kurtosis is heavy-tailed across images (§5: compare medians)."""
     images = np.asarray(images)
     gray = images.astype(np.float64).mean(-1)
-    sl = np.array([slope(g) for g in gray])
+    sl = np.array([spectrum_slope(g) for g in gray])
     k1, k4 = (np.array([kurt_dog(g, s) for g in gray]) for s in (1, 4))
     rng = np.random.default_rng(seed)
     boot = lambda v: np.percentile([np.median(v[rng.integers(0, len(v), len(v))])   # noqa: E731
