@@ -2,13 +2,16 @@
 # Reproduce the paper section by section:
 #   data (§3.1) -> pretrain (§3.2) -> finetune + linprobe (§4.1, §4.3) -> ucf101p (§4.2) -> analysis (§5) -> tables
 #
-#   bash run_all.sh [--profile paper|authors|mini|smoke] [--ablations] [--only STAGE] [--from STAGE] [--dry-run]
+#   bash run_all.sh [--profile paper|authors|mini|smoke] [--ablations] [--objective videomae|vjepa]
+#                   [--objectives videomae,vjepa] [--only STAGE] [--from STAGE] [--dry-run]
 #   bash run_all.sh ... --slurm [--partition P] [--account A] [--qos Q] [--time HH:MM:SS]
 #                       [--nodes-per-pretrain N] [--gpus-per-node G] [--wait]
 #
 # --slurm submits every run as a SLURM job with per-run dependencies (synvid/slurm.py, docs/cluster.md);
 # batch scripts and logs go to runs/<profile>/slurm/. With --dry-run it prints them and the dependency graph.
 # --ablations adds the ablation sets of Tables 2, 3, 9, 10, 11 and 12 (pre-training + UCF101 fine-tuning each).
+# --objective(s) (default videomae, the paper's): pre-train the progression with each objective and feed the same
+# fine-tuning, probing and UCF101-P stages; V-JEPA runs live in <stage>_vjepa/ folders (tables: one column group each).
 # Optional: K400_ROOT adds Table 4; VIDEOMAE_UCF101_CKPT / VIDEOMAE_K400_CKPT (official VideoMAE checkpoints)
 # add the "UCF101" rows of Table 1 / Figure 3 and the "Kinetics-400" row of Table 4.
 #
@@ -23,9 +26,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 
 STAGES=(data pretrain finetune ucf101p analysis tables)
-PROFILE=paper; ONLY=""; FROM=""; DRY=0; ABLATIONS=0
+PROFILE=paper; ONLY=""; FROM=""; DRY=0; ABLATIONS=0; OBJECTIVES=(videomae)
 SLURM=0; SLURM_ARGS=()             # --slurm and its options, handed to synvid/slurm.py
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
     --from) FROM="${2:?--from needs a stage}"; shift 2 ;;
     --dry-run) DRY=1; shift ;;
     --ablations) ABLATIONS=1; shift ;;
+    --objective|--objectives) IFS=, read -r -a OBJECTIVES <<<"${2:?$1 needs a value}"; shift 2 ;;
     --slurm) SLURM=1; shift ;;
     --partition|--account|--qos|--time|--nodes-per-pretrain|--gpus-per-node)
       SLURM_ARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
@@ -42,6 +46,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$PROFILE" in paper|authors|mini|smoke) ;; *) echo "run_all.sh: unknown profile '$PROFILE'" >&2; exit 2 ;; esac
+for objective in "${OBJECTIVES[@]}"; do
+  case "$objective" in videomae|vjepa) ;; *) echo "run_all.sh: unknown objective '$objective' (videomae, vjepa)" >&2; exit 2 ;; esac
+done
 for stage in $ONLY $FROM; do
   [[ " ${STAGES[*]} " == *" $stage "* ]] || { echo "run_all.sh: unknown stage '$stage' (${STAGES[*]})" >&2; exit 2; }
 done
@@ -49,6 +56,7 @@ done
 RUNS="runs/$PROFILE"
 DONE_TAG=""                        # a stage done without the ablations is not done with them
 if [ "$ABLATIONS" = 1 ]; then DONE_TAG=".ablations"; fi
+if [ "${OBJECTIVES[*]}" != videomae ]; then DONE_TAG="$DONE_TAG.$(IFS=+; echo "${OBJECTIVES[*]}")"; fi  # per objective set
 source "$ROOT/scripts/stages.sh"   # stage_commands STAGE: one command per line for $PROFILE
 
 selected() {

@@ -7,6 +7,7 @@ the same process (float32 on CPU). Not a test: prints figures.
     python benchmarks/bench_pretrain.py --batch 64 --compile --dataset moving_circles      # one H100
     python benchmarks/bench_pretrain.py --batch 64 --compile --dataset moving_circles --render-device device
     python benchmarks/bench_pretrain.py --tiny                                              # CPU sanity run
+    python benchmarks/bench_pretrain.py --batch 64 --objective vjepa                         # one V-JEPA step
 
 `--render-device device` renders the shape set on the training device batch by batch (synvid.data.batched), the
 workers only drawing the per-clip plans; the render is counted as data wait, so "% of compute-only" is the issue-5
@@ -23,7 +24,7 @@ from torch.utils.data import Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from synvid import dist
-from synvid.config import PretrainConfig, RenderConfig, resolve
+from synvid.config import PretrainConfig, RenderConfig, VjepaConfig, resolve
 from synvid.engine.common import StepTimer
 from synvid.engine.pretrain import Trainer, build_dataset
 
@@ -121,24 +122,31 @@ def get_args_parser():
     p.add_argument("--render-device", choices=("loader", "device"), default="loader",
                    help="end-to-end: render in the DataLoader workers or on the training device")
     p.add_argument("--tiny", action="store_true", help="tiny model, 4x32x32 clips, batch 4 (CPU sanity run)")
+    p.add_argument("--objective", choices=("videomae", "vjepa"), default="videomae",
+                   help="vjepa: masks drawn per step, target encoder on every token, predictor (VjepaConfig)")
     return p
 
 
 def main(args):
     _, _, _, device = dist.init_distributed()
     over = dict(model=args.model, batch_size=args.batch, compile=args.compile, num_workers=args.workers,
-                grad_checkpointing=args.grad_checkpointing, render_device=args.render_device)
+                grad_checkpointing=args.grad_checkpointing, render_device=args.render_device,
+                objective=args.objective)
     cfg = resolve(PretrainConfig, "smoke" if args.tiny else "paper", **over)
+    vjepa = resolve(VjepaConfig, "smoke" if args.tiny else "paper")
     if args.tiny:
         cfg.model, cfg.batch_size = "pretrain_videomae_tiny_patch16_224", min(args.batch, 4)
     print(f"device: {torch.cuda.get_device_name() if device.type == 'cuda' else platform.machine() + ' CPU'} "
           f"({torch.get_num_threads()} threads) | torch {torch.__version__} | cuda {torch.version.cuda} | "
           f"python {platform.python_version()}")
-    print(f"model {cfg.model}, batch {cfg.batch_size}, {cfg.num_frames}x{cfg.input_size}^2, mask {cfg.mask_ratio}, "
-          f"decoder depth {cfg.decoder_depth}, bf16 {cfg.bf16 and device.type == 'cuda'}, compile {cfg.compile}")
+    head = (f"mask {cfg.mask_ratio}, decoder depth {cfg.decoder_depth}" if args.objective == "videomae" else
+            f"multi-block masks, predictor {vjepa.predictor_depth}x{vjepa.predictor_dim}")
+    print(f"objective {args.objective}, model {cfg.model}, batch {cfg.batch_size}, "
+          f"{cfg.num_frames}x{cfg.input_size}^2, {head}, bf16 {cfg.bf16 and device.type == 'cuda'}, "
+          f"compile {cfg.compile}")
     peak = matmul_rate(device)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, Path(tmp), Placeholder(cfg.batch_size * 10_000), {}, device)
+        trainer = Trainer(cfg, Path(tmp), Placeholder(cfg.batch_size * 10_000), {}, device, vjepa=vjepa)
         clips, flops = compute_only(trainer, cfg, args.steps, args.warmup)
         mem = torch.cuda.max_memory_allocated() / 2 ** 30 if device.type == "cuda" else float("nan")
         print(f"matmul rate: {peak / 1e12:.2f} TFLOP/s ({'bf16' if device.type == 'cuda' else 'fp32'})")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every accelerator check and benchmark in one call, for a machine with one CUDA GPU (about 9 minutes):
+# Every accelerator check and benchmark in one call, for a machine with one CUDA GPU (about 11 minutes):
 #   bash benchmarks/device_run.sh [OUT_DIR]        # logs to OUT_DIR (default $OUT or runs/device), one file per step
 # Each step has its own time limit, so one slow step cannot eat the others; a failed step is reported, not fatal.
 set -uo pipefail
@@ -26,6 +26,8 @@ step pretrain_device 150 "$SYNVID_PYTHON" benchmarks/bench_pretrain.py --batch 6
   --dataset moving_circles --render-device device --steps 30
 step pretrain_loader 90 "$SYNVID_PYTHON" benchmarks/bench_pretrain.py --batch 64 --dataset moving_circles \
   --render-device loader --workers "$(nproc)" --steps 20
+# V-JEPA (issue 16): one step next to VideoMAE's above (no --compile: the context length changes every step)
+step pretrain_vjepa 120 "$SYNVID_PYTHON" benchmarks/bench_pretrain.py --batch 64 --objective vjepa --steps 20
 step finetune 90 "$SYNVID_PYTHON" benchmarks/bench_finetune.py --batch 32 --infer-batch 64 --compile --device cuda
 step torchrun_smoke 60 torchrun --standalone --nproc_per_node 1 pretrain/3_2_pretrain.py --profile smoke \
   --dataset moving_circles --out "$LOG_DIR/torchrun_smoke" --no-progress

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from synvid import progression
 from synvid.config import RenderConfig, TextureConfig, add_profile_argument, resolve, save_config
-from synvid.render.writer import materialise
+from synvid.render import RENDER_VERSION
+from synvid.render.writer import check_render_version, materialise
 from synvid.runs import mark_done
 
 
@@ -42,8 +43,9 @@ def main(args):
     n = args.num_videos or cfg.num_videos
     if n < 1:
         raise SystemExit(f"error: --num-videos must be >= 1, got {n}")
+    check_render_version(args.out)      # before config.json is rewritten: an old set is refused, not resumed
     save_config(args.out, cfg, tex, dataset=args.dataset, seed=args.seed, num_videos=n, bank=args.bank,
-                profile=args.profile)
+                profile=args.profile, render_version=RENDER_VERSION)
     m = materialise(args.dataset, n, args.out, seed=args.seed, cfg=cfg, workers=args.workers,
                     imagenet=args.imagenet, tex_cfg=tex, bank=args.bank, texture_device=args.texture_device)
     mark_done(args.out, {"num_videos": len(m["files"])})

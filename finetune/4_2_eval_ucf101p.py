@@ -1,14 +1,16 @@
-"""Evaluate a fine-tuned UCF101 classifier on the 14 UCF101-P corruptions (paper Section 4.2, Figure 3).
+"""Evaluate a fine-tuned UCF101 classifier on the 14 UCF101-P corruptions at every severity (paper Section 4.2,
+Figure 3; PROTOCOLS.md §4.4-4.5).
 
     python finetune/4_2_eval_ucf101p.py --run runs/ft_ucf101 --p-root data/ucf101p --out runs/ucf101p/ours
-    python finetune/4_2_eval_ucf101p.py --run runs/ft_ucf101 --data-root data/UCF101 --out runs/ucf101p/ours
+    python finetune/4_2_eval_ucf101p.py --profile authors --run runs/ft_ucf101 --data-root data/UCF101 --out ...
     python finetune/4_2_eval_ucf101p.py --chart-only --compare ours=runs/ucf101p/ours/summary.json \
         videomae=runs/ucf101p/vm/summary.json --out runs/ucf101p/compare
-Pixel corruptions are applied to each uint8 test view after the resize and crop (PROTOCOLS §4.3), read from
---data-root (default: the clean root named in --p-root's manifest); the codecs come from --p-root (written by
-data_gen/4_2_make_ucf101p.py) or, without it, are re-encoded on the fly.
-Writes <out>/<corruption>/results.json, <out>/summary.json, <out>/figure3.png (this model plus --compare ones) and
-the count of corruptions on which the first model beats each other one (<out>/wins.json).
+--mode benchmark (paper profile) reads the 13 UCF101-P sets from --p-root (data_gen/4_2_make_ucf101p.py);
+--mode hook (authors profile) corrupts each test view of --data-root (default: the --p-root manifest's source) and
+takes the codecs from --p-root or re-encodes them on the fly. glass_blur acts per view in both modes.
+Writes <out>/<corruption>/<severity>/results.json, <out>/summary.json (per severity, mean and the headline:
+--headline, paper "mean", authors "1"), <out>/figure3.png (headline top-1 of this model plus --compare ones) and
+the wins of the first model over each other one, over all corruptions and over the 13 UCF101-P sets (wins.json).
 """
 import argparse
 
@@ -19,7 +21,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add_profile_argument(parser)
     parser.add_argument("--run", help="fine-tuning run directory (config.json + last.pth)")
     parser.add_argument("--label", default="model", help="name of this model in the chart")
-    parser.add_argument("--p-root", help="UCF101-P codec tree written by data_gen/4_2_make_ucf101p.py")
+    parser.add_argument("--p-root", help="UCF101-P tree written by data_gen/4_2_make_ucf101p.py")
     parser.add_argument("--data-root", help="clean UCF101 (default: the --p-root manifest's source)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--names", nargs="+", default=None, help="corruptions (default: all 14)")
@@ -31,19 +33,38 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _evaluate(args, rcfg, names) -> tuple[dict, dict]:
+    import torch
+
+    from synvid import tables
+    from synvid.robustness import evaluate_ucf101p, load_finetuned
+    if not args.run or not (args.p_root or args.data_root):
+        raise ValueError("give --run and --p-root and/or --data-root (or --chart-only)")
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model, ft_cfg, _ = load_finetuned(args.run, device)
+    summary = evaluate_ucf101p(model, ft_cfg, rcfg, args.out, names=names, p_root=args.p_root,
+                               data_root=args.data_root, num_segments=args.num_segments, device=device)
+    finetuned = tables.record_from_run(args.run)    # what the tables need to place this result
+    record = {"task": "ucf101p", "corruptions": summary["top1"], "model": finetuned["model"],
+              "pretrain_dataset": finetuned["pretrain_dataset"], "objective": finetuned["objective"],
+              "dataset": ("toy_" if finetuned["toy"] else "") + finetuned["dataset"],
+              **{k: summary[k] for k in ("mode", "severities", "headline", "seed", "tree", "effective_q")}}
+    return summary, record
+
+
 def main(args: argparse.Namespace) -> dict:
     import json
     from pathlib import Path
 
-    import torch
-
-    from synvid import corruptions, tables
+    from synvid import corruptions
     from synvid.config import RobustnessConfig, from_args, save_config
-    from synvid.robustness import bar_chart, check_names, evaluate_ucf101p, load_finetuned, wins
+    from synvid.robustness import bar_chart, check_names, wins
     from synvid.runs import atomic_write_json, mark_done
+    from synvid.ucf101p_files import check_settings
     from synvid.video_io import VideoReadError
     try:
-        cfg = from_args(RobustnessConfig, args)
+        rcfg = from_args(RobustnessConfig, args)
+        check_settings(rcfg)
         names = check_names(args.names or corruptions.NAMES)
         models, record = {}, {}
         for spec in args.compare:
@@ -51,21 +72,11 @@ def main(args: argparse.Namespace) -> dict:
             if not sep or not Path(path).is_file():
                 raise ValueError(f"--compare expects LABEL=existing summary.json, got {spec!r}")
             models[label] = json.loads(Path(path).read_text())["top1"]
-        save_config(args.out, cfg, run=args.run, p_root=args.p_root, data_root=args.data_root, names=names,
+        save_config(args.out, rcfg, run=args.run, p_root=args.p_root, data_root=args.data_root, names=names,
                     compare=args.compare, profile=args.profile)
         if not args.chart_only:
-            if not args.run or not (args.p_root or args.data_root):
-                raise ValueError("give --run and --p-root and/or --data-root (or --chart-only)")
-            device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-            model, ft_cfg, _ = load_finetuned(args.run, device)
-            summary = evaluate_ucf101p(model, ft_cfg, args.out, names=names, severity=cfg.severity, seed=cfg.seed,
-                                       p_root=args.p_root, data_root=args.data_root,
-                                       num_segments=args.num_segments, device=device)
+            summary, record = _evaluate(args, rcfg, names)
             models = {args.label: summary["top1"], **models}
-            finetuned = tables.record_from_run(args.run)    # what the tables need to place this result
-            record = {"task": "ucf101p", "corruptions": summary["top1"], "model": finetuned["model"],
-                      "pretrain_dataset": finetuned["pretrain_dataset"],
-                      "dataset": ("toy_" if finetuned["toy"] else "") + finetuned["dataset"]}
         if not models:
             raise ValueError("nothing to chart: --chart-only needs --compare")
     except (ValueError, FileNotFoundError, VideoReadError) as e:
@@ -73,9 +84,10 @@ def main(args: argparse.Namespace) -> dict:
     labels = list(models)
     counts = {f"{labels[0]} > {b}": wins(models[labels[0]], models[b]) for b in labels[1:]}
     for pair, n in counts.items():
-        print(f"{pair} on {n} of {len(names)} corruptions")
+        print(f"{pair} on {n['all']} of {n['all_of']} corruptions, {n['benchmark']} of {n['benchmark_of']} "
+              "UCF101-P sets")
     atomic_write_json(Path(args.out) / "wins.json", counts)
-    bar_chart(models, Path(args.out) / "figure3.png")
+    bar_chart(models, Path(args.out) / "figure3.png", title=f"UCF101-P top-1 (%), severity {rcfg.headline}")
     mark_done(args.out, {"wins": counts, **record})  # DONE last
     return {"models": models, "wins": counts}
 

@@ -5,9 +5,11 @@
     torchrun --nproc_per_node 8 linprobe/4_3_linprobe.py --dataset ucf101 --data-root /data/ucf101 \
         --init runs/pretrain/m1/last.pth --out runs/linprobe/m1_ucf101
 
-paper profile: cached features of unaugmented views (Table 7: AdamW 1e-2, wd 0; fine-tuning steps per epoch and
-label smoothing); authors profile: the released script's augmented-clip probe (AdamW 0.1, fine-tuning augmentations,
-drop path on). Rerunning the same command resumes from <out>/last.pth. See README (Fine-tuning).
+paper profile: §4.3 = the fine-tuning recipe with the encoder frozen (fine-tuning augmentations, train mode, drop
+path 0.2), AdamW 1e-2, wd 0 (Table 7); authors profile: the released LP.sh (AdamW 0.1 via DeepSpeed, beta2 0.999,
+dropout 0.5). `--cache-features true` is the fast mode (head on cached features of unaugmented views), recorded as
+probe_mode "cached". `--stop-after N` stops after N steps; rerunning the same command resumes from <out>/last.pth
+at that step. See README (Fine-tuning).
 """
 import argparse
 
@@ -20,6 +22,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add_profile_argument(parser)
     add_run_arguments(parser, "pre-trained checkpoint to probe")
     add_arguments(parser, LinprobeConfig)
+    parser.add_argument("--stop-after", type=int, default=None, help="stop after N steps without DONE")
     return parser
 
 
@@ -32,14 +35,18 @@ def main(args: argparse.Namespace) -> dict:
     try:
         cfg = from_args(LinprobeConfig, args)
         results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
-                      profile=args.profile, progress=not args.no_progress, extra=run_extra(args))
+                      profile=args.profile, stop_after=args.stop_after, progress=not args.no_progress,
+                      extra=run_extra(args))
         main_rank = dist.is_main()
     except (ValueError, FileNotFoundError, RuntimeError, CheckpointError, VideoReadError) as e:
         raise SystemExit(f"error: {e}") from e
     finally:
         dist.cleanup()
-    if main_rank:
-        print(f"{args.dataset} linear probe ({results['mode']}): top-1 {results['top1']:.2f} "
+    if main_rank and "top1" not in results:
+        print(f"stopped after {results['steps']} of {results['total_steps']} steps; rerun to resume")
+    elif main_rank:
+        mode = results.get("probe_mode", results.get("mode"))  # a DONE written before probe_mode existed
+        print(f"{args.dataset} linear probe ({mode}): top-1 {results['top1']:.2f} "
               f"top-5 {results['top5']:.2f} over {results['num_videos']} videos ({results['views']} views; "
               f"{results.get('total_steps')} steps, {results.get('steps_per_epoch')}/epoch)")
     return results

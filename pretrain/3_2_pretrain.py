@@ -1,6 +1,8 @@
-"""Section 3.2: VideoMAE pre-training on an on-the-fly synthetic set, a list file or natural videos.
+"""Section 3.2: VideoMAE (or, with --objective vjepa, V-JEPA) pre-training on an on-the-fly synthetic set, a
+list file or natural videos.
 
     python pretrain/3_2_pretrain.py --profile smoke --dataset moving_circles --out runs/pretrain/smoke
+    python pretrain/3_2_pretrain.py --profile smoke --objective vjepa --dataset moving_circles --out runs/vj
     torchrun --nproc_per_node 8 pretrain/3_2_pretrain.py --dataset moving_circles --out runs/pretrain/m1
     torchrun --nproc_per_node 8 pretrain/3_2_pretrain.py --list ucf101_train.csv --out runs/pretrain/ucf101
 
@@ -8,8 +10,8 @@ Rerunning the same command resumes from <out>/last.pth; a finished run (DONE) is
 """
 import argparse
 
-from synvid.config import (PretrainConfig, RenderConfig, TextureConfig, add_arguments, add_profile_argument,
-                           from_args, resolve)
+from synvid.config import (PretrainConfig, RenderConfig, TextureConfig, VjepaConfig, add_arguments,
+                           add_profile_argument, from_args, resolve)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -28,6 +30,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mix-name", default="ucf101", help="name of the --mix-list set in the result key "
                                                            "<dataset>_<name>_<pct>pct (Table 11)")
     add_arguments(parser, PretrainConfig)
+    add_arguments(parser, VjepaConfig, prefix="vjepa")
     return parser
 
 
@@ -43,7 +46,7 @@ def main(args: argparse.Namespace) -> dict:
     try:
         results = run(cfg, args.out, dataset=args.dataset, list_file=args.list_file, render_size=render.size,
                       synthetic=synthetic, mix_list=args.mix_list, stop_after=args.stop_after,
-                      progress=not args.no_progress,
+                      progress=not args.no_progress, vjepa=from_args(VjepaConfig, args, prefix="vjepa"),
                       extra={"profile": args.profile, "imagenet": args.imagenet, "bank": args.bank,
                              "mix_name": args.mix_name})
         main_rank = dist.is_main()

@@ -74,8 +74,16 @@ pretrain_cmd() {  # pretrain_cmd SET [OUT_NAME EXTRA...]: a fixed set trains on 
   local name=$1 out=${2:-$1}; shift $(( $# > 1 ? 2 : 1 ))
   local data="--dataset $name $(imagenet_for "$name")"
   is_fixed "$name" && data="--list $RUNS/data/$name/train.csv"
-  echo "$LAUNCH pretrain/3_2_pretrain.py --profile $PROFILE $data $* --out $RUNS/pretrain/$out $QUIET" | tr -s ' ' | sed 's/ $//'
+  echo "$LAUNCH pretrain/3_2_pretrain.py --profile $PROFILE $data $* --out $RUNS/pretrain${SFX:-}/$out $QUIET" | tr -s ' ' | sed 's/ $//'
 }
+
+# Objectives (run_all.sh --objective[s]): VideoMAE runs keep the paper's folders; another objective's runs (and the
+# downstream runs fed by them) go to <stage>_<objective>/ so the two never mix. Sets SFX and OBJ_FLAG.
+OBJECTIVES=("${OBJECTIVES[@]:-videomae}")
+use_objective() {
+  if [ "$1" = videomae ]; then SFX=""; OBJ_FLAG=""; else SFX="_$1"; OBJ_FLAG="--objective $1"; fi
+}
+use_objective videomae
 
 mix_name() { local pct; pct=$(awk -v f="$2" 'BEGIN { printf "%d", f * 100 + 0.5 }'); echo "${1}_ucf101_${pct}pct"; }
 
@@ -110,6 +118,13 @@ stage_commands() {
       [ "${ABLATIONS:-0}" = 1 ] && echo "python data_gen/4_0_write_list.py $p --dataset ucf101 --data-root $UCF101_ROOT --subset train --out $RUNS/data/ucf101_train.csv"
     fi ;;
   pretrain)
+    for objective in "${OBJECTIVES[@]}"; do   # V-JEPA: the progression (the ablations stay VideoMAE's)
+      [ "$objective" = videomae ] && continue
+      use_objective "$objective"
+      for name in "${PRETRAIN_SETS[@]}"; do pretrain_cmd "$name" "$name" $OBJ_FLAG; done
+      use_objective videomae
+    done
+    [[ " ${OBJECTIVES[*]} " == *" videomae "* ]] || return 0
     for name in "${PRETRAIN_SETS[@]}" "${ABLATION_SETS[@]}"; do pretrain_cmd "$name"; done
     if [ "${ABLATIONS:-0}" = 1 ]; then
       for entry in "${MIXES[@]}"; do
@@ -119,12 +134,17 @@ stage_commands() {
     fi ;;
   finetune)
     finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" scratch "$RUNS/finetune/$UCF_DATASET/scratch"
-    for name in "${PRETRAIN_SETS[@]}"; do
-      init="$RUNS/pretrain/$name/last.pth"
-      finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" "$init" "$RUNS/finetune/$UCF_DATASET/$name"
-      finetune_cmd finetune/4_1_finetune.py "$HMDB_DATASET" "$HMDB51_ROOT" "$init" "$RUNS/finetune/$HMDB_DATASET/$name"
-      finetune_cmd linprobe/4_3_linprobe.py "$UCF_DATASET" "$UCF101_ROOT" "$init" "$RUNS/linprobe/$UCF_DATASET/$name"
+    for objective in "${OBJECTIVES[@]}"; do
+      use_objective "$objective"
+      for name in "${PRETRAIN_SETS[@]}"; do
+        init="$RUNS/pretrain$SFX/$name/last.pth"
+        finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" "$init" "$RUNS/finetune$SFX/$UCF_DATASET/$name"
+        finetune_cmd finetune/4_1_finetune.py "$HMDB_DATASET" "$HMDB51_ROOT" "$init" "$RUNS/finetune$SFX/$HMDB_DATASET/$name"
+        finetune_cmd linprobe/4_3_linprobe.py "$UCF_DATASET" "$UCF101_ROOT" "$init" "$RUNS/linprobe$SFX/$UCF_DATASET/$name"
+      done
     done
+    use_objective videomae
+    [[ " ${OBJECTIVES[*]} " == *" videomae "* ]] || return 0
     if [ -n "${VIDEOMAE_UCF101_CKPT:-}" ]; then   # Table 1 "UCF101": the official VideoMAE UCF101 checkpoint (Q16)
       finetune_cmd finetune/4_1_finetune.py ucf101 "$UCF101_ROOT" "\$VIDEOMAE_UCF101_CKPT" "$RUNS/finetune/ucf101/ucf101" --pretrain-name ucf101
       finetune_cmd finetune/4_1_finetune.py hmdb51 "$HMDB51_ROOT" "\$VIDEOMAE_UCF101_CKPT" "$RUNS/finetune/hmdb51/ucf101" --pretrain-name ucf101
@@ -144,10 +164,17 @@ stage_commands() {
     done ;;
   ucf101p)
     echo "python data_gen/4_2_make_ucf101p.py $p --data-root $UCF101_ROOT --out $RUNS/ucf101p/data $QUIET"
-    local evaluated=(scratch "${PRETRAIN_SETS[@]}")
+    local evaluated=(scratch)
+    [[ " ${OBJECTIVES[*]} " == *" videomae "* ]] && evaluated+=("${PRETRAIN_SETS[@]}")
     [ -n "${VIDEOMAE_UCF101_CKPT:-}" ] && evaluated+=(ucf101)
     for name in "${evaluated[@]}"; do
       echo "python finetune/4_2_eval_ucf101p.py $p --run $RUNS/finetune/$UCF_DATASET/$name --p-root $RUNS/ucf101p/data --label $name --out $RUNS/ucf101p/eval/$name"
+    done
+    for objective in "${OBJECTIVES[@]}"; do
+      [ "$objective" = videomae ] && continue
+      for name in "${PRETRAIN_SETS[@]}"; do
+        echo "python finetune/4_2_eval_ucf101p.py $p --run $RUNS/finetune_$objective/$UCF_DATASET/$name --p-root $RUNS/ucf101p/data --label $name --out $RUNS/ucf101p/eval_$objective/$name"
+      done
     done ;;
   analysis)
     local stats="$RUNS/analysis/stats"   # 5_3 and 5_4 share it: results/<dataset>.json, merged

@@ -1,4 +1,5 @@
-"""Checkpoints: our save/resume layout, official MCG-NJU VideoMAE and HuggingFace transformers VideoMAE layouts.
+"""Checkpoints: our save/resume layout, official MCG-NJU VideoMAE, HuggingFace transformers VideoMAE and official
+V-JEPA (facebookresearch/jepa) layouts.
 
 Our models use the official VideoMAE parameter names (PROTOCOLS §3.1), so the official layout needs no renaming;
 this module is the single place that knows the `model|module` keys, the `encoder.`/`backbone.` prefixes
@@ -20,8 +21,10 @@ FORMAT = "synvid-checkpoint-1"
 # PROTOCOLS §3.2 step 5: loading a pre-training checkpoint into a classifier, exactly VM's expected key sets.
 PRETRAIN_TO_CLASSIFIER = {
     "allow_missing": ("fc_norm.weight", "fc_norm.bias", "head.weight", "head.bias"),
-    "allow_unexpected": ("norm.weight", "norm.bias", "decoder.*", "encoder_to_decoder.weight", "mask_token"),
+    "allow_unexpected": ("norm.weight", "norm.bias", "decoder.*", "encoder_to_decoder.weight", "mask_token",
+                         "target_encoder.*", "predictor.*"),  # V-JEPA: the context encoder is the one loaded
 }
+VJEPA_SECTIONS = ("encoder", "target_encoder", "predictor")  # jepa app/vjepa/train.py save_checkpoint keys
 
 
 class CheckpointError(RuntimeError):
@@ -154,6 +157,65 @@ def to_hf(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+# --- official V-JEPA layout (jepa app/vjepa/train.py save_checkpoint) ------------------------------------------
+def is_vjepa(obj: dict) -> bool:
+    return all(isinstance(obj.get(k), dict) for k in ("encoder", "target_encoder"))
+
+
+def _fixed_table(v: torch.Tensor) -> bool:
+    """True when a saved position table equals our fixed 1-D sinusoid table (then it carries no information)."""
+    from synvid.models.vit import sinusoid_table
+    return v.ndim == 3 and torch.allclose(v.float(), sinusoid_table(v.shape[1], v.shape[2]), atol=1e-5)
+
+
+def from_vjepa(obj: dict) -> dict[str, torch.Tensor]:
+    """{'encoder'|'target_encoder'|'predictor': {'module.backbone.<name>': t}} -> our PretrainVJEPA names.
+
+    qkv.bias [3D] -> q_bias, v_bias: the key bias is dropped, which is exact (it adds q.b_k to every logit of a
+    query, and softmax ignores a per-row constant). A `pos_embed` equal to our 1-D sinusoid table is dropped; any
+    other (the official 3-D sin-cos table) stays as an unexpected key, so loading fails unless allowed."""
+    out = {}
+    for section in VJEPA_SECTIONS:
+        for k, v in obj.get(section, {}).items():
+            k = k.removeprefix("module.").removeprefix("backbone.")
+            k = re.sub(r"^predictor_blocks\.", "blocks.", k)
+            if k in ("pos_embed", "predictor_pos_embed") and _fixed_table(v):
+                continue
+            if k.endswith("attn.qkv.bias"):
+                q, _, val = v.chunk(3)
+                out[f"{section}.{k[:-len('qkv.bias')]}q_bias"] = q
+                out[f"{section}.{k[:-len('qkv.bias')]}v_bias"] = val
+                continue
+            out[f"{section}.{k}"] = v
+    return out
+
+
+def to_vjepa(model: nn.Module) -> dict:
+    """Our PretrainVJEPA -> the official layout ('module.backbone.' names, qkv.bias = [q_bias, 0, v_bias], our
+    position tables written as `pos_embed` / `predictor_pos_embed`), so the official code computes our features."""
+    model = unwrap(model)
+    out, sd = {section: {} for section in VJEPA_SECTIONS}, model.state_dict()
+    for k, v in sd.items():
+        section, name = k.split(".", 1)
+        if section == "predictor" and name.startswith("blocks."):
+            name = "predictor_" + name
+        if name.endswith("attn.q_bias"):
+            v_bias = sd[k[:-len("q_bias")] + "v_bias"]
+            name, v = name[:-len("q_bias")] + "qkv.bias", torch.cat([v, torch.zeros_like(v), v_bias])
+        elif name.endswith("attn.v_bias"):
+            continue
+        out[section]["module.backbone." + name] = v.detach().clone()
+    for section in ("encoder", "target_encoder"):
+        out[section]["module.backbone.pos_embed"] = getattr(model, section).pos_table.detach().clone()
+    out["predictor"]["module.backbone.predictor_pos_embed"] = model.predictor.pos_table.detach().clone()
+    return out
+
+
+def export_vjepa(model: nn.Module, path, epoch: int = 0) -> Path:
+    """Write our V-JEPA model in the official checkpoint layout (weights_only-loadable)."""
+    return atomic_torch_save(path, {**to_vjepa(model), "epoch": int(epoch)})
+
+
 # --- loading into our models ----------------------------------------------------------------------------------
 def _adapt_to(model: nn.Module, sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """For a classifier: VM `run_class_finetuning.py` (PROTOCOLS §3.2): drop a head of another shape, strip
@@ -178,7 +240,8 @@ def _allowed(key: str, patterns) -> bool:
 
 
 def load_pretrained(model: nn.Module, path, allow_missing=(), allow_unexpected=(), *, trust: bool = False) -> dict:
-    """Strictly load ours / official VideoMAE (.pth) / HF VideoMAE (.safetensors, .bin or a save_pretrained dir).
+    """Strictly load ours / official VideoMAE (.pth) / HF VideoMAE (.safetensors, .bin or a save_pretrained dir) /
+    official V-JEPA (.pth.tar; its context encoder `encoder` is what a classifier receives).
 
     Keys missing from the file or unexpected by the model must match `allow_missing` / `allow_unexpected`
     (fnmatch patterns; `PRETRAIN_TO_CLASSIFIER` holds VM's sets) or a CheckpointError lists them; shape
@@ -191,8 +254,11 @@ def load_pretrained(model: nn.Module, path, allow_missing=(), allow_unexpected=(
             raise CheckpointError(f"{path}: directory has no model.safetensors or pytorch_model.bin")
         path = found[0]
     obj = load_checkpoint(path, trust=trust)
-    sd = _state_dict_of(obj, path)
-    layout = "hf" if is_hf(sd) else ("synvid" if obj.get("format") == FORMAT else "official")
+    if is_vjepa(obj):
+        sd, layout = from_vjepa(obj), "vjepa"
+    else:
+        sd = _state_dict_of(obj, path)
+        layout = "hf" if is_hf(sd) else ("synvid" if obj.get("format") == FORMAT else "official")
     if layout == "hf":
         sd = from_hf(sd)
     target = unwrap(model)
@@ -227,4 +293,5 @@ def export_hf_state_dict(model: nn.Module, path) -> Path:
 
 
 __all__ = ["CheckpointError", "PRETRAIN_TO_CLASSIFIER", "save_checkpoint", "load_checkpoint", "load_pretrained",
-           "export_official", "export_hf_state_dict", "from_hf", "to_hf", "unwrap"]
+           "export_official", "export_hf_state_dict", "export_vjepa", "from_hf", "to_hf", "from_vjepa", "to_vjepa",
+           "unwrap"]

@@ -33,7 +33,7 @@ class RenderConfig:
     size: int = 256                      # §9.2: 256x256
     fps: int = 25                        # §9.2: 25 fps
     min_frames: int = 100                # §9.2: length ~ U(100, 200)
-    max_frames: int = 200                # §9.2 (the authors' on-the-fly randint(100, 200) is inclusive)
+    max_frames: int = 200                # §9.2; inclusive on the fly, excluded offline (progression.num_frames)
     num_shapes: int = 500                # PROTOCOLS §6 / Q3: 500 shapes per video, all sampled at t = 0
     min_speed: float = 1.2               # Table 8: initial speed ~ U(1.2, 3.0) px/frame
     max_speed: float = 3.0               # Table 8
@@ -84,7 +84,43 @@ class PretrainConfig:
     mix_fraction: float = 0.0            # Table 11 / §9.4: this fraction of each epoch from --mix-list (real videos)
     deterministic: bool = False          # torch.use_deterministic_algorithms (exact resume, slower on CUDA)
     tensorboard: bool = False            # also write TensorBoard scalars to <out>/tb
+    objective: str = "videomae"          # issue 16: videomae (the paper) | vjepa (VjepaConfig holds its recipe)
     seed: int = 0
+
+
+# V-JEPA's learning rates are per 256 clips: the official values (batch 3072 = 24 x 128 GPUs) times 256 / 3072, so
+# our VideoMAE rule lr = value * batch_size / 256 gives the official lr at the official batch.
+_VJEPA_BATCH = 3072                      # jepa configs/pretrain/vitl16.yaml: batch_size 24, 16 nodes x 8 tasks
+
+
+@dataclass
+class VjepaConfig:
+    """V-JEPA objective (issue 16; Bardes et al. 2024; jepa configs/pretrain/vitl16.yaml, app/vjepa/train.py).
+
+    Used when PretrainConfig.objective == 'vjepa', in place of PretrainConfig's VideoMAE-only fields (mask_ratio,
+    decoder_depth, base_lr, min_lr, warmup_epochs, weight_decay, beta1, beta2, clip_grad). PretrainConfig still
+    sets the run: encoder size (`model`), epochs, batch, data, clip sampling, seed. CLI flags: --vjepa-<field>."""
+    predictor_depth: int = 12            # vitl16.yaml model.pred_depth
+    predictor_dim: int = 384             # vitl16.yaml model.pred_embed_dim (heads = encoder heads, utils.py)
+    short_blocks: int = 8                # vitl16.yaml mask[0]: 8 blocks of spatial scale 0.15
+    short_scale: float = 0.15
+    long_blocks: int = 2                 # vitl16.yaml mask[1]: 2 blocks of spatial scale 0.7
+    long_scale: float = 0.7
+    aspect_min: float = 0.75             # vitl16.yaml mask[*].aspect_ratio (0.75, 1.5); temporal_scale 1.0
+    aspect_max: float = 1.5
+    loss_exp: float = 1.0                # vitl16.yaml loss.loss_exp (L1); reg_coeff 0 (no regulariser)
+    base_lr: float = 6.25e-4 * 256 / _VJEPA_BATCH    # vitl16.yaml optimization.lr (peak), per 256 clips
+    start_lr: float = 2e-4 * 256 / _VJEPA_BATCH      # optimization.start_lr (warm-up start), per 256 clips
+    min_lr: float = 1e-6 * 256 / _VJEPA_BATCH        # optimization.final_lr, per 256 clips
+    warmup_fraction: float = 40 / 300    # optimization.warmup 40 of epochs 300
+    schedule_stretch: float = 1.25       # optimization.ipe_scale: lr/wd/momentum schedules span 1.25 x the run
+    weight_decay: float = 0.04           # optimization.weight_decay (cosine start)
+    final_weight_decay: float = 0.4      # optimization.final_weight_decay (cosine end)
+    ema_start: float = 0.998             # optimization.ema[0]: target-encoder momentum, linear ...
+    ema_end: float = 1.0                 # optimization.ema[1]
+    clip_grad: float = 10.0              # optimization.clip_grad (encoder and predictor separately, after warm-up)
+    beta1: float = 0.9                   # train.py betas default (0.9, 0.999)
+    beta2: float = 0.999
 
 
 @dataclass
@@ -135,15 +171,17 @@ class LinprobeConfig:
     warmup_epochs: int = 5               # §4.3: other settings as fine-tuning
     batch_size: int = 256                # §4.3: as fine-tuning
     optimizer: str = "adamw"             # Table 7
-    base_lr: float = 1e-2                # Table 7
+    base_lr: float = 1e-2                # Table 7 / §4.3: "replacing only the base learning rate to 0.01"
     min_lr: float = 0.0                  # YU run_linear_probe.py default
-    weight_decay: float = 0.0            # Table 7
-    beta1: float = 0.9                   # Q10: AdamW defaults
-    beta2: float = 0.999
-    dropout: float = 0.0                 # Table 6 dropout, as fine-tuning
-    drop_path: float = 0.0               # frozen encoder evaluated as a feature extractor
-    cache_features: bool = True          # True: head trained on cached features of unaugmented views; False:
-                                         #   the authors' probe, fine-tuning augmentations on every step (README)
+    weight_decay: float = 0.0            # Table 7 / §4.3: "do not use weight decay"
+    # §4.3 "the same hyper-parameters as used for fine-tuning": the fine-tuning values, not repeated here
+    beta1: float = FinetuneConfig.beta1
+    beta2: float = FinetuneConfig.beta2
+    dropout: float = FinetuneConfig.dropout
+    drop_path: float = FinetuneConfig.drop_path  # active in the frozen encoder: train mode, as the authors' probe
+    cache_features: bool = False         # False: §4.3, fine-tuning augmentations on every step (probe_mode
+                                         #   finetune_aug); True: fast mode, head on cached features of
+                                         #   unaugmented views (probe_mode cached; README Fine-tuning)
     num_frames: int = 16
     sampling_rate: int = 4
     input_size: int = 224
@@ -158,8 +196,13 @@ class LinprobeConfig:
 @dataclass
 class RobustnessConfig:
     """UCF101-P (Section 4.2, Figure 3, PROTOCOLS.md §4)."""
-    severity: int = 3                    # Q12: unstated in the paper; Schiappa's example uses 3
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)   # PROTOCOLS §4.4 / Q12: all five, per severity and their mean
+    headline: str = "mean"               # §4.4: paper = mean over the severities; authors "1" (YU --severity default)
+    mode: str = "benchmark"              # §4.5: "benchmark" = the UCF101-P files (SCH-VL generate_noisy_videos.py);
+    #                                      "hook" = YU's corruption of each 224 test view (kinetics.py)
     seed: int = 0
+    translate_resize: int = 256          # SCH-VL generate_noisy_videos.py translate: short side resized to 256, ...
+    translate_crop: int = 224            # ... then a new random 224 crop per frame (offsets < 8 s)
 
 
 @dataclass
@@ -178,7 +221,7 @@ class StatsConfig:
     seed: int = 0
 
 
-CONFIGS = (RenderConfig, TextureConfig, PretrainConfig, FinetuneConfig, LinprobeConfig,
+CONFIGS = (RenderConfig, TextureConfig, PretrainConfig, VjepaConfig, FinetuneConfig, LinprobeConfig,
            RobustnessConfig, StatsConfig)
 
 # --------------------------------------------------------------------------------------------------
@@ -194,8 +237,9 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
                            "dropout": 0.5,                           # fc_drop_rate 0.5 in the UCF scripts
                            "randaug_magnitude": 7, "randaug_num_ops": 4},   # rand-m7-n4-mstd0.5-inc1 (code default)
         "LinprobeConfig": {"base_lr": 0.1,                           # LP.sh: --lr 1e-1, AdamW via DeepSpeed
-                           "dropout": 0.5, "drop_path": 0.2,         # FT settings left on in the probe
-                           "cache_features": False},
+                           "beta2": 0.999,                           # DeepSpeed's Adam config, as fine-tuning
+                           "dropout": 0.5},                          # FT fc_drop_rate left on in the probe
+        "RobustnessConfig": {"headline": "1", "mode": "hook"},       # YU run_class_finetuning.py --severity 1, hook
     },
     "mini": {
         "RenderConfig": {"num_videos": 2000},
@@ -212,6 +256,7 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
         "PretrainConfig": {"model": "pretrain_videomae_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1,
                            "batch_size": 4, "num_frames": 4, "sampling_rate": 2,
                            "input_size": 32, "save_every": 2, "num_workers": 0},
+        "VjepaConfig": {"predictor_depth": 1, "predictor_dim": 32},
         "FinetuneConfig": {"model": "vit_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
                            "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
                            "repeated_aug": 1, "test_clips": 2, "save_every": 4, "num_workers": 0},
@@ -221,6 +266,7 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
         "StatsConfig": {"fid_frames": 32, "fvd_videos": 4, "fvd_frames": 4, "diversity_videos": 4,
                         "spectrum_frames": 16, "color_frames": 16,
                         "pca_videos": 2, "pca_frames": 4, "batch_size": 8},
+        "RobustnessConfig": {"severities": (1, 3), "translate_resize": 64, "translate_crop": 32},
     },
 }
 
@@ -251,7 +297,14 @@ def resolve(cls, profile: str = "paper", **overrides):
     unknown = set(values) - known
     if unknown:
         raise ValueError(f"{cls.__name__} has no setting {', '.join(sorted(unknown))}")
-    return cls(**values)
+    return cls(**_tuples(cls, values))
+
+
+def _tuples(cls, values: dict) -> dict:
+    """Lists (from the command line or JSON) of tuple-typed fields as tuples."""
+    hints = typing.get_type_hints(cls)
+    return {k: tuple(v) if isinstance(v, list) and typing.get_origin(hints[k]) is tuple else v
+            for k, v in values.items()}
 
 
 def _parse_bool(text: str) -> bool:
@@ -262,24 +315,33 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
-    """One `--field-name` flag per dataclass field; default None so that unset flags keep the profile value."""
+def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), prefix: str = "") -> None:
+    """One `--[prefix-]field-name` flag per dataclass field; default None so that unset flags keep the profile
+    value. `prefix` keeps two configs' same-named fields apart (VjepaConfig: prefix 'vjepa')."""
     hints = typing.get_type_hints(cls)
     group = parser.add_argument_group(cls.__name__)
+    lead = prefix + "_" if prefix else ""
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         kind = hints[f.name]
-        parse = _parse_bool if kind is bool else kind
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=parse, default=None,
-                           metavar=kind.__name__.upper(), help=f"(paper: {default})")
+        flag, dest = "--" + (lead + f.name).replace("_", "-"), lead + f.name
+        if typing.get_origin(kind) is tuple:                  # tuple[int, ...]: one or more values
+            kind = typing.get_args(kind)[0]
+            group.add_argument(flag, dest=dest, type=kind, nargs="+", default=None,
+                               metavar=kind.__name__.upper(), help=f"(paper: {' '.join(map(str, default))})")
+            continue
+        parse = _parse_bool if kind is bool else kind
+        group.add_argument(flag, dest=dest, type=parse, default=None, metavar=kind.__name__.upper(),
+                           help=f"(paper: {default})")
 
 
-def from_args(cls, args: argparse.Namespace):
+def from_args(cls, args: argparse.Namespace, prefix: str = ""):
     """Resolve `cls` from parsed arguments that include `profile` and the fields added by `add_arguments`."""
-    names = [f.name for f in dataclasses.fields(cls)]
-    return resolve(cls, getattr(args, "profile", "paper"), **{n: getattr(args, n, None) for n in names})
+    lead = prefix + "_" if prefix else ""
+    values = {f.name: getattr(args, lead + f.name, None) for f in dataclasses.fields(cls)}
+    return resolve(cls, getattr(args, "profile", "paper"), **values)
 
 
 def add_profile_argument(parser: argparse.ArgumentParser) -> None:
@@ -307,7 +369,7 @@ def load_config(cls, path: str | Path):
     data = json.loads(Path(path).read_text())
     if cls.__name__ not in data:
         raise ValueError(f"{path} holds no {cls.__name__}")
-    return cls(**data[cls.__name__])
+    return cls(**_tuples(cls, data[cls.__name__]))
 
 
 def field_default(cls, name: str):
@@ -315,6 +377,6 @@ def field_default(cls, name: str):
     return {f.name: f.default for f in dataclasses.fields(cls)}[name]
 
 
-__all__ = ["RenderConfig", "TextureConfig", "PretrainConfig", "FinetuneConfig", "LinprobeConfig",
+__all__ = ["RenderConfig", "TextureConfig", "PretrainConfig", "VjepaConfig", "FinetuneConfig", "LinprobeConfig",
            "RobustnessConfig", "StatsConfig", "CONFIGS", "PROFILES", "resolve", "add_arguments", "from_args",
            "add_profile_argument", "to_dict", "save_config", "load_config", "field_default"]

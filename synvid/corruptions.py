@@ -1,12 +1,13 @@
 """UCF101-P corruptions (Schiappa et al. 2023; paper Figure 3; PROTOCOLS.md §4).
 
 Every corruption takes uint8 [T, H, W, 3] in 0-255 and returns uint8 of the same shape (PROTOCOLS §4.3 / Q23:
-not the float-through-ToPILImage path of the authors' test loader). Where it acts (PROTOCOLS §4.3, Q13): the 12
-pixel corruptions (`PER_VIEW`) on each 224 test view after resize and crop; the two codecs (`WHOLE_VIDEO`) on the
-whole decoded video, which is then viewed normally. Formulas that are defined on [0, 1] are
-computed in float on [0, 1]. All frames are processed at once in torch; randomness comes from one
-`torch.Generator` seeded from (name, severity, seed), so a call is deterministic.
-Parameters: PROTOCOLS §4.2 (SCH `core/video_perturb.py` = YU `video_pertube.py`; codecs from SCH-VL).
+not the float-through-ToPILImage path of the authors' test loader). Formulas defined on [0, 1] are computed in float
+on [0, 1] and truncated back to uint8 as the reference does (`np.uint8(np.clip(x, 0, 1) * 255)`); ImageMagick's
+motion blur rounds. Where they act is the caller's choice (`synvid.robustness`): on each test view (the authors'
+hook) or on the full-resolution video written as a file (`synvid.ucf101p_files`, the benchmark's files). All frames
+are processed at once in torch; randomness comes from one `torch.Generator` seeded from (name, severity, seed), so a
+call is deterministic. Parameters: PROTOCOLS §4.2 (SCH `core/video_perturb.py` = YU `video_pertube.py`; codecs from
+SCH-VL `generate_noisy_videos.py`).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from numba import njit
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class Corruption:
     inferred: bool             # PROTOCOLS §4.1: not confirmed to be one of the paper's 14
     uint8_io: bool = False     # True: fn works on the uint8 [T,H,W,3] video directly (jpeg, codecs)
     whole_video: bool = False  # True: a re-encoding of the whole test video (codecs, Q13); else per test view
+    nearest: bool = False      # rounding to uint8: nearest (ImageMagick; glass_blur's float result), else the
+    #                            reference's truncation np.uint8(np.clip(x, 0, 1) * 255)
+    benchmark: bool = True     # one of UCF101-P's 13 non-temporal sets (PROTOCOLS §4.1, §4.5); glass_blur is not
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -50,12 +55,6 @@ def _filter(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     padded = F.pad(x, (kw, kw, kh, kh), mode="reflect").reshape(1, t * c, h + 2 * kh, w + 2 * kw)
     weight = kernel.to(x)[None, None].expand(t * c, 1, -1, -1).contiguous()
     return F.conv2d(padded, weight, groups=t * c).view(t, c, h, w)
-
-
-def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    # one 2-D kernel, not two 1-D passes: mkldnn runs a [1, k] or [k, 1] depthwise kernel slower than [k, k]
-    k = _gaussian_kernel1d(sigma)
-    return _filter(x, k[:, None] * k[None, :])
 
 
 # ---------------------------------------------------------------------------------------------- noise
@@ -134,34 +133,36 @@ def defocus_blur(x, param, g):
     return _filter(_filter(x, disk), alias[:, None] * alias[None, :])
 
 
+def motion_blur_taps(radius: float, sigma: float, angle: float) -> tuple[list[float], list[int], list[int]]:
+    """ImageMagick MotionBlurImage (MagickCore/effect.c): GetOptimalKernelWidth1D gives 2 ceil(r) + 1 taps
+    i = 0..2r with weights exp(-i^2 / 2 sigma^2) (normalised), and tap i reads the pixel at
+    (x + ceil(i cos a - 0.5), y + ceil(i sin a - 0.5)): offsets rounded to the nearest pixel. Returns
+    (weights, column offsets, row offsets)."""
+    width = 2 * math.ceil(radius) + 1
+    weights = [math.exp(-(i * i) / (2.0 * sigma * sigma)) for i in range(width)]
+    weights = [k / sum(weights) for k in weights]
+    a = math.radians(angle)
+    px, py = width * math.sin(a), width * math.cos(a)        # effect.c: point.x, point.y
+    norm = math.hypot(px, py)
+    cols = [math.ceil(i * py / norm - 0.5) for i in range(width)]
+    rows = [math.ceil(i * px / norm - 0.5) for i in range(width)]
+    return weights, cols, rows
+
+
 def motion_blur(x, param, g):
-    """DEVIATION: a torch stand-in for ImageMagick MotionBlurImage: one-sided line kernel of `radius` pixels with
-    Gaussian weights exp(-d^2 / 2 sigma^2), bilinearly splatted, at an angle ~ U(-45, 45) deg drawn per frame."""
+    """ImageMagick MotionBlurImage via Wand (SCH / YU), angle ~ U(-45, 45) deg drawn per frame: each output pixel is
+    the weighted sum of the taps of `motion_blur_taps`, edge pixels replicated (ImageMagick's default virtual pixels).
+    ImageMagick rounds its result to the nearest level (8-bit PNG out): the record sets `nearest`."""
     radius, sigma = param
     t, c, h, w = x.shape
-    angles = (torch.rand(t, generator=g) * 90 - 45) * math.pi / 180             # kernel built on CPU, then moved
-    size = 2 * radius + 1
-    d = torch.arange(radius + 1, dtype=torch.float32)
-    weights = torch.exp(-d ** 2 / (2 * sigma ** 2))
-    px = radius + d[None] * torch.cos(angles)[:, None]           # [T, radius+1]
-    py = radius + d[None] * torch.sin(angles)[:, None]
-    kernel = torch.zeros(t, size * size)
-    x0, y0 = px.floor(), py.floor()
-    for dx in (0, 1):
-        for dy in (0, 1):
-            w_ = (1 - (px - x0 - dx).abs()) * (1 - (py - y0 - dy).abs()) * weights
-            xi, yi = (x0 + dx).clamp(0, size - 1).long(), (y0 + dy).clamp(0, size - 1).long()
-            kernel.scatter_add_(1, yi * size + xi, w_)
-    kernel = (kernel / kernel.sum(1, keepdim=True)).view(t, size, size)
-    # |angle| <= 45 deg and one-sided: only a box of about (radius+1) x 1.4 radius is non-zero; convolving with that
-    # box (on the matching part of the padded frame) drops only zero taps (cost ~3x lower than size x size)
-    rows = kernel.ne(0).any(0).any(1).nonzero().flatten()
-    cols = kernel.ne(0).any(0).any(0).nonzero().flatten()
-    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    weight = kernel[:, r0:r1, c0:c1].repeat_interleave(c, 0)[:, None].to(x)   # one kernel per (frame, channel)
-    padded = F.pad(x.reshape(1, t * c, h, w), (radius,) * 4, mode="replicate")
-    padded = padded[..., r0:r0 + h + r1 - r0 - 1, c0:c0 + w + c1 - c0 - 1]
-    return F.conv2d(padded, weight, groups=t * c).view_as(x)
+    angles = torch.rand(t, generator=g, dtype=torch.float64) * 90 - 45
+    pad = 2 * math.ceil(radius)                               # the farthest tap
+    padded = F.pad(x, (pad,) * 4, mode="replicate")
+    out = torch.zeros_like(x)
+    for f in range(t):
+        for k, dx, dy in zip(*motion_blur_taps(radius, sigma, float(angles[f]))):
+            out[f].add_(padded[f, :, pad + dy:pad + dy + h, pad + dx:pad + dx + w], alpha=k)
+    return out
 
 
 def zoom_blur(x, param, g):
@@ -203,24 +204,46 @@ def _bilinear_taps(coord: torch.Tensor, size: int) -> tuple:
     return (low.long(), low + 1 - u), ((low.long() + 1).clamp(max=size - 1), u - low)
 
 
+def _skimage_gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """skimage.filters.gaussian(x, sigma, channel_axis) on float [T, 3, H, W]: what it calls, scipy's
+    gaussian_filter over H and W (truncate 4, mode 'nearest'), in float64 (torch's float64 conv is ~50x slower)."""
+    from scipy.ndimage import gaussian_filter
+    return torch.from_numpy(gaussian_filter(x.double().numpy(), sigma=(0, 0, sigma, sigma), mode="nearest",
+                                            truncate=4.0))
+
+
+@njit(cache=True)
+def _glass_copy(frames, offsets, delta):  # pragma: no cover (numba)
+    """YU's local "swap" in place on uint8 [T, H, W, C]: for h = H-delta..delta+1, w = W-delta..delta+1 (descending),
+    x[h, w] = x[h + dy, w + dx] with offsets[i, t, a, b] = (dx, dy). `x[h, w], x[h', w'] = x[h', w'], x[h, w]` on
+    numpy views is this copy (the second assignment writes back what the first just wrote), and later pixels read
+    the already copied ones: a sequential loop, never a gather."""
+    iters, num_frames, rows, cols = offsets.shape[:4]
+    for i in range(iters):
+        for t in range(num_frames):
+            for a in range(rows):
+                for b in range(cols):
+                    hh, ww = frames.shape[1] - delta - a, frames.shape[2] - delta - b
+                    dx, dy = offsets[i, t, a, b, 0], offsets[i, t, a, b, 1]
+                    for ch in range(frames.shape[3]):
+                        frames[t, hh, ww, ch] = frames[t, hh + dy, ww + dx, ch]
+    return frames
+
+
 def glass_blur(x, param, g):
-    """DEVIATION (vectorised): the reference swaps pixels one by one in a sequential Python loop; here each pass
-    gathers every pixel from a random offset in [-delta, delta) at once (a swap map over all frames)."""
+    """YU `video_pertube.py` glass_blur: skimage Gaussian, truncation to uint8, `iters` sequential copy passes over
+    the interior (offsets (dx, dy) ~ randint(-delta, delta), the border bands of width delta untouched), Gaussian
+    again; its result stays float 0-255, so `apply` rounds it to the nearest level. YU's loop bounds are hard-coded
+    to 224 (its view size); here they follow the frame (the same at 224)."""
     sigma, delta, iters = param
-    x = _blur(x, sigma)
     t, c, h, w = x.shape
-    # offsets are read from the frame padded by delta with its edge values: the same pixels as clamping the source
-    # coordinates to the frame, without the clamps
-    pw = w + 2 * delta
-    rows = torch.arange(delta, delta + h, device=x.device)[:, None] * pw
-    home = (rows + torch.arange(delta, delta + w, device=x.device)).flatten()   # each pixel's own padded index
-    for _ in range(iters):
-        dy = _draw(torch.randint(-delta, delta, (t, h, w), generator=g), x)
-        dx = _draw(torch.randint(-delta, delta, (t, h, w), generator=g), x)
-        src = dy.mul_(pw).add_(dx).flatten(1).add_(home)
-        padded = F.pad(x, (delta,) * 4, mode="replicate").flatten(2)
-        x = torch.gather(padded, 2, src[:, None].expand(-1, c, -1)).view_as(x)
-    return _blur(x, sigma).clamp(0, 1)
+    device = x.device
+    frames = (_skimage_gaussian(x.cpu(), sigma) * 255).to(torch.uint8)          # np.uint8(gaussian(..) * 255)
+    rows, cols = max(h - 2 * delta, 0), max(w - 2 * delta, 0)
+    offsets = torch.randint(-delta, delta, (iters, t, rows, cols, 2), generator=g)
+    copied = _glass_copy(frames.permute(0, 2, 3, 1).contiguous().numpy(), offsets.numpy(), delta)
+    x = torch.from_numpy(copied).permute(0, 3, 1, 2).double() / 255
+    return _skimage_gaussian(x, sigma).clamp(0, 1).float().to(device)
 
 
 # ---------------------------------------------------------------------------------------------- camera
@@ -308,11 +331,13 @@ REGISTRY: dict[str, Corruption] = {
     "translate": Corruption("camera", (8, 16, 24, 32, 40), translate, False),
     "rotate": Corruption("camera", (7, 13, 19, 25, 31), rotate, False),
     "static_rotate": Corruption("camera", (7.5, 15, 30, 45, 90), static_rotate, False),
-    "motion_blur": Corruption("blur", ((10, 3), (15, 5), (15, 8), (15, 12), (20, 15)), motion_blur, False),
+    "motion_blur": Corruption("blur", ((10, 3), (15, 5), (15, 8), (15, 12), (20, 15)), motion_blur, False,
+                              nearest=True),
     "defocus_blur": Corruption("blur", ((3, .1), (4, .5), (6, .5), (8, .5), (10, .5)), defocus_blur, False),
     "zoom_blur": Corruption("blur", ((1.0, .01, 12), (1.0, .01, 16), (1.0, .02, 11), (1.0, .02, 13),
                                      (1.0, .03, 11)), zoom_blur, False),
-    "glass_blur": Corruption("blur", ((.7, 1, 2), (.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2)), glass_blur, True),
+    "glass_blur": Corruption("blur", ((.7, 1, 2), (.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2)), glass_blur, True,
+                             nearest=True, benchmark=False),
     "gaussian_noise": Corruption("noise", (.08, .12, .18, .26, .38), gaussian_noise, False),
     "shot_noise": Corruption("noise", (250, 100, 50, 30, 15), shot_noise, False),
     "impulse_noise": Corruption("noise", (.03, .06, .09, .17, .27), impulse_noise, False),
@@ -324,6 +349,7 @@ REGISTRY: dict[str, Corruption] = {
                          whole_video=True),
 }
 NAMES: tuple[str, ...] = tuple(REGISTRY)
+BENCHMARK: tuple[str, ...] = tuple(n for n, r in REGISTRY.items() if r.benchmark)   # the 13 of UCF101-P
 WHOLE_VIDEO: tuple[str, ...] = tuple(n for n, r in REGISTRY.items() if r.whole_video)
 PER_VIEW: tuple[str, ...] = tuple(n for n, r in REGISTRY.items() if not r.whole_video)
 FAMILIES: dict[str, tuple[str, ...]] = {}
@@ -331,21 +357,24 @@ for _name, _rec in REGISTRY.items():
     FAMILIES[_rec.family] = FAMILIES.get(_rec.family, ()) + (_name,)
 
 
-def apply(name: str, video: torch.Tensor, severity: int, seed: int = 0) -> torch.Tensor:
+def apply(name: str, video: torch.Tensor, severity: int, seed: int = 0, params: tuple | None = None) -> torch.Tensor:
     """Corrupt uint8 [T, H, W, 3] (0-255) with `name` at `severity` (1-5); deterministic given `seed`. Computes on
-    the video's device (jpeg and the codecs on CPU) and returns there; draws come from a CPU generator."""
+    the video's device (jpeg and the codecs on CPU) and returns there; draws come from a CPU generator. `params`
+    (one per severity) replaces the registry's, where the benchmark's files used other values."""
     _check(name, video, severity)
     record = REGISTRY[name]
     g = torch.Generator().manual_seed(zlib.crc32(f"{name}/{severity}/{seed}".encode()))
-    param = record.params[severity - 1]
+    param = (params or record.params)[severity - 1]
     if record.uint8_io:                                   # PIL / ffmpeg: CPU only
         return record.fn(video.cpu(), param, g).to(video.device)
     # contiguous [T,3,H,W] (not the channels-last view a bare permute gives): the filters and samplers below are
     # several times faster on it; the values are the same
     x = video.permute(0, 3, 1, 2).contiguous().float().div_(255)
-    y = record.fn(x, param, g)
-    # = (y.clamp(0, 1) * 255).round() for every y (rounding clamped values changes nothing), with fewer passes
-    return y.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    y = record.fn(x, param, g).clamp_(0, 1).mul_(255)
+    # the reference's np.uint8(np.clip(x, 0, 1) * 255) truncates (float32 here: a value within ~1e-5 of a level can
+    # land one level apart from NumPy's float64; levels themselves map to themselves exactly)
+    y = y.add_(0.5).floor_() if record.nearest else y
+    return y.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
 def _check(name: str, video, severity: int) -> None:

@@ -6,6 +6,7 @@ Every video is a pure function of (name, index, seed); each frame is computed in
 from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
+import numpy as np
 import torch
 
 from synvid.config import RenderConfig, TextureConfig
@@ -97,11 +98,17 @@ def _spec(name: str) -> Spec:
 
 
 def num_frames(name: str, index: int, seed: int = 0, cfg: RenderConfig = RenderConfig()) -> int:
-    """Video length ~ U(min_frames, max_frames) inclusive (§9.2, authors' randint(100, 200))."""
-    _spec(name)
+    """Video length (§9.2 "U(100, 200)"), the one place this rule lives. On-the-fly sets: min_frames..max_frames
+    inclusive (dataset_mixed.py:126, Python random.randint(100, 200)); fixed sets, made by the offline generator:
+    min_frames..max_frames - 1 (gen_syn_video.py:386, NumPy np.random.randint(100, 200), upper bound excluded)."""
+    spec = _spec(name)
     if index < 0:
         raise ValueError(f"video index must be >= 0, got {index}")
-    return int(dynamics.rng_for(seed, name, index, 1).integers(cfg.min_frames, cfg.max_frames + 1))
+    high = cfg.max_frames if spec.fixed else cfg.max_frames + 1
+    if high <= cfg.min_frames:
+        raise ValueError(f"{name}: no video length in [{cfg.min_frames}, {high}) (min_frames {cfg.min_frames}, "
+                         f"max_frames {cfg.max_frames}; a fixed set excludes max_frames)")
+    return int(dynamics.rng_for(seed, name, index, 1).integers(cfg.min_frames, high))
 
 
 def is_static(name: str, index: int, cfg: RenderConfig = RenderConfig()) -> bool:
@@ -170,19 +177,31 @@ def _frame_of(textures, ids, t, dynamic: bool, device):
 
 class _PerVideo:
     """A source that fetches each texture once per video: the rasteriser asks for the visible ones every frame,
-    and generating (or reading) a texture costs far more than drawing it."""
+    and generating (or reading) a texture costs far more than drawing it. The textures sit in one table that the
+    numba rasteriser reads by row (`rows`), so no frame copies them (512^2 image crops: 0.8 MB each)."""
 
     def __init__(self, src):
-        self.src, self.pool_size, self.size, self._cache = src, src.pool_size, src.size, {}
+        self.src, self.pool_size, self.size = src, src.pool_size, src.size
+        self._row: dict = {}
+        self._table = np.empty((0, src.size, src.size, 3), np.uint8)
+
+    def rows(self, ids):
+        """(table uint8 [M, S, S, 3] of the textures fetched so far, numpy row of each id)."""
+        ids = [int(i) for i in np.asarray(ids).reshape(-1)]
+        new = sorted(set(ids) - self._row.keys())
+        if new:
+            n = len(self._row)
+            if n + len(new) > len(self._table):           # grow by doubling: a few copies per video
+                grown = np.empty((max(2 * len(self._table), n + len(new)),) + self._table.shape[1:], np.uint8)
+                grown[:n] = self._table[:n]
+                self._table = grown
+            self._table[n:n + len(new)] = self.src.get(torch.tensor(new), "cpu").cpu().numpy()
+            self._row.update((k, n + j) for j, k in enumerate(new))
+        return self._table[:len(self._row)], np.array([self._row[i] for i in ids], dtype=np.int64)
 
     def get(self, ids, device):
-        ids = [int(i) for i in torch.as_tensor(ids).tolist()]
-        new = sorted(set(ids) - self._cache.keys())
-        if new:
-            self._cache.update(zip(new, self.src.get(torch.tensor(new), device)))
-        if not ids:
-            return self.src.get(torch.zeros(0, dtype=torch.int64), device)
-        return torch.stack([self._cache[i] for i in ids]).to(device)
+        table, rows = self.rows(torch.as_tensor(ids).cpu().numpy())
+        return torch.from_numpy(table[rows]).to(device)
 
 
 class _AtFrame:

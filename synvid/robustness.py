@@ -1,19 +1,20 @@
-"""UCF101-P: the codec tree, the per-view corruption hooks and evaluating a fine-tuned model (paper Section 4.2,
-Fig. 3).
+"""UCF101-P evaluation: a fine-tuned model on every corruption at every severity (paper Section 4.2, Fig. 3;
+PROTOCOLS.md §4.4-4.5).
 
-Where each corruption acts (PROTOCOLS §4.3, Q13): the 12 pixel corruptions (`corruptions.PER_VIEW`) are applied on
-the fly to each uint8 224 test view, after the short-side resize and the crop (as YU's test loader), seeded by
-(seed, corruption, video file name, view index); the two codecs (`corruptions.WHOLE_VIDEO`) re-encode the whole test
-video, which is then viewed normally. Only the codecs are written offline, as the codec's own files:
-    <out>/<codec>/UCF-101/<Class>/v_<Class>_gXX_cYY.avi + <out>/<codec>/ucfTrainTestlist/ (copied)
-    <out>/<codec>/DONE, <out>/manifest.json (source = the clean UCF101 root the per-view ones are read from)
-so every codec is an ordinary UCF101 root that `synvid.data.splits.ucf101` reads.
+Where each corruption acts, by mode:
+- "benchmark" (paper profile): the 13 UCF101-P sets are read as files from a tree written by
+  `synvid.ucf101p_files.make_ucf101p` (`<p_root>/<name>_<s>/`), then viewed as clean videos are; glass_blur, which
+  the benchmark does not have, acts on each view as in the authors' hook.
+- "hook" (authors profile): the 12 pixel corruptions act on each uint8 224 test view after the resize and the crop
+  (YU's test loader), seeded by (seed, corruption/severity, video file name, view index); the two codecs re-encode
+  the whole test video (from the tree, or on the fly without one).
+Each (corruption, severity) is one run `<out>/<name>/<s>/` (results.json, DONE). A DONE is reused only when its
+severity, seed, mode, tree (or clean source), where it acts and protocol are this evaluation's; else it is evaluated
+again.
 """
 from __future__ import annotations
 
 import json
-import shutil
-import zlib
 from pathlib import Path
 
 import torch
@@ -21,15 +22,7 @@ from torch.utils.data import Dataset
 
 from synvid import corruptions
 from synvid.runs import atomic_write_json, is_done, mark_done, read_done
-
-# Bumped when what a tree or a result means changes: trees and results of another protocol are not reused.
-# (v1, unversioned: every corruption once on the full-resolution video, re-encoded with mpeg4.)
-PROTOCOL = "v2-per-view"
-
-
-def video_seed(seed: int, name: str, key: str) -> int:
-    """Seed of one video or view: stable across runs and machines (crc32, not Python's salted hash)."""
-    return zlib.crc32(f"{seed}/{name}/{key}".encode())
+from synvid.ucf101p_files import PROTOCOL, effective_q, read_tree, set_name, video_seed
 
 
 def check_names(names) -> list[str]:
@@ -37,71 +30,6 @@ def check_names(names) -> list[str]:
     if unknown:
         raise ValueError(f"unknown corruption(s) {unknown}; choose from {', '.join(corruptions.NAMES)}")
     return list(names)
-
-
-def check_tree_names(names) -> list[str]:
-    """The corruptions a tree may hold: only the whole-video codecs."""
-    per_view = [n for n in check_names(names) if n not in corruptions.WHOLE_VIDEO]
-    if per_view:
-        raise ValueError(f"{per_view} act on each test view at evaluation time (PROTOCOLS §4.3) and are not "
-                         f"written; the tree holds only {', '.join(corruptions.WHOLE_VIDEO)}")
-    return list(names)
-
-
-def check_protocol(manifest: dict, root, problem: str, remedy: str) -> None:
-    """A tree of another protocol (unversioned = v1: every corruption at full resolution) is never reused."""
-    if manifest.get("protocol") != PROTOCOL:
-        raise ValueError(f"{root} {problem} (protocol {manifest.get('protocol', 'v1')}: every corruption at full "
-                         f"resolution, not per test view): {remedy}")
-
-
-def check_resume(out_root, **settings) -> dict:
-    """Resuming or adding codecs to a UCF101-P root needs the same split/severity/seed and protocol; returns the
-    corruptions its manifest already lists."""
-    path = Path(out_root) / "manifest.json"
-    if not path.is_file():
-        return {}
-    previous = json.loads(path.read_text())
-    check_protocol(previous, out_root, "was written with other settings", "use a new --out")
-    changed = [k for k, v in settings.items() if previous.get(k) != v]
-    if changed:
-        raise ValueError(f"{out_root} was written with other settings ({', '.join(changed)}): use a new --out")
-    return previous.get("corruptions", {})
-
-
-def make_ucf101p(src_root, out_root, *, names=corruptions.WHOLE_VIDEO, severity: int = 3, seed: int = 0,
-                 split: int = 1, progress: bool = True, print_fn=print) -> dict:
-    """Write the codec re-encodings of the UCF101 test split `split` of `src_root`. Resumable: finished codecs
-    (DONE) and already written videos (atomic files) are skipped. The pixel corruptions are not written: they act
-    on each test view at evaluation time (PROTOCOLS §4.3)."""
-    from synvid.data.splits import ucf101
-    from synvid.video_io import read_video, video_info
-    from tqdm import tqdm
-    names = check_tree_names(names)
-    src_root, out_root = Path(src_root).resolve(), Path(out_root)
-    items, _ = ucf101(src_root, split=split, subset="test")
-    missing = [p for p, _ in items if not Path(p).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} of {len(items)} UCF101 test videos are missing, e.g. {missing[0]}")
-    manifest = {"source": str(src_root), "split": split, "severity": severity, "seed": seed, "protocol": PROTOCOL,
-                "num_videos": len(items), "per_view": list(corruptions.PER_VIEW)}
-    manifest["corruptions"] = check_resume(out_root, split=split, severity=severity, seed=seed)
-    for name in names:
-        record = corruptions.REGISTRY[name]
-        manifest["corruptions"][name] = {"family": record.family, "param": record.params[severity - 1],
-                                         "inferred": record.inferred}
-        root = out_root / name
-        if is_done(root):
-            print_fn(f"{name}: done, skipping")
-            continue
-        shutil.copytree(src_root / "ucfTrainTestlist", root / "ucfTrainTestlist", dirs_exist_ok=True)
-        for path, _ in tqdm(items, desc=name, disable=not progress):
-            dst = root / "UCF-101" / Path(path).relative_to(src_root / "UCF-101")
-            if not dst.is_file():
-                corruptions.write_whole_video(name, read_video(path), severity, dst, fps=video_info(path)["fps"])
-        mark_done(root, {"severity": severity, "seed": seed, "num_videos": len(items), "protocol": PROTOCOL})
-    atomic_write_json(out_root / "manifest.json", manifest)
-    return manifest
 
 
 def load_finetuned(run_dir, device) -> tuple[torch.nn.Module, object, int]:
@@ -119,73 +47,95 @@ def load_finetuned(run_dir, device) -> tuple[torch.nn.Module, object, int]:
     return model.to(device).eval(), cfg, num_classes
 
 
-def read_tree(p_root, severity: int, split: int) -> dict:
-    """The manifest of a codec tree written by `make_ucf101p`, checked against this evaluation's settings."""
-    path = Path(p_root) / "manifest.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{p_root} has no manifest.json: not a UCF101-P root (data_gen/4_2_make_ucf101p.py)")
-    manifest = json.loads(path.read_text())
-    check_protocol(manifest, p_root, "was written by another protocol",
-                   "write it again with data_gen/4_2_make_ucf101p.py")
-    wrong = {k: manifest[k] for k, v in (("severity", severity), ("split", split)) if manifest[k] != v}
-    if wrong:
-        raise ValueError(f"{p_root} was written with {wrong}, this evaluation uses severity {severity}, split {split}")
-    return manifest
+def applied(name: str, mode: str, p_root) -> str:
+    """Where `name` acts: "file" (read from the tree), "whole_video" (a codec re-encoded on the fly) or "per_view"."""
+    if p_root is not None and (name in corruptions.WHOLE_VIDEO or (mode == "benchmark" and name in
+                                                                    corruptions.BENCHMARK)):
+        return "file"
+    return "whole_video" if name in corruptions.WHOLE_VIDEO else "per_view"
 
 
-def corrupted_test_set(name: str, cfg, *, severity: int, seed: int, num_segments: int, p_root=None, data_root=None):
-    """The multi-view test set of one corruption: a codec from the tree `p_root` (else re-encoded on the fly from
-    `data_root`), a pixel corruption on each view of `data_root`'s videos."""
+def corrupted_test_set(name: str, cfg, *, severity: int, seed: int, num_segments: int, how: str, p_root=None,
+                       data_root=None):
+    """The multi-view test set of one corruption at one severity, acting as `how` (see `applied`)."""
     from synvid.data.splits import ucf101
     from synvid.engine.evaluate import test_dataset
-    if name in corruptions.WHOLE_VIDEO:
-        if p_root is not None:
-            if not is_done(Path(p_root) / name):
-                raise FileNotFoundError(f"{Path(p_root) / name} is missing or unfinished: run "
-                                        f"data_gen/4_2_make_ucf101p.py --names {name}")
-            items, _ = ucf101(Path(p_root) / name, split=cfg.split, subset="test")
-            return test_dataset(items, cfg, num_segments=num_segments)
-        items, _ = ucf101(data_root, split=cfg.split, subset="test")
+    if how == "file":
+        root = Path(p_root) / set_name(name, severity)
+        if not is_done(root):
+            raise FileNotFoundError(f"{root} is missing or unfinished: run data_gen/4_2_make_ucf101p.py with "
+                                    f"--names {name} --severities {severity}")
+        return test_dataset(ucf101(root, split=cfg.split, subset="test")[0], cfg, num_segments=num_segments)
+    items, _ = ucf101(data_root, split=cfg.split, subset="test")
+    if how == "whole_video":
         return test_dataset(items, cfg, num_segments=num_segments, corrupt=WholeVideoCorruption(name, severity),
                             corrupt_per="video")
-    items, _ = ucf101(data_root, split=cfg.split, subset="test")
     views = test_dataset(items, cfg, num_segments=num_segments, corrupt=ViewCorruption(name, severity, seed),
                          corrupt_per="view")
     return KeyedViews(views)
 
 
-def evaluate_ucf101p(model, cfg, out, *, names=corruptions.NAMES, severity: int = 3, seed: int = 0,
-                     p_root=None, data_root=None, num_segments: int = 5, device="cpu", print_fn=print) -> dict:
-    """Multi-view top-1 on each corruption: pixel corruptions per test view from the clean videos of `data_root`
-    (default: the tree's source), codecs from the tree `p_root` (or re-encoded on the fly without one).
-    Writes <out>/<name>/results.json (+ DONE) and <out>/summary.json; returns the summary."""
-    from synvid.engine.evaluate import evaluate
+def _sources(rcfg, names, p_root, data_root, split: int):
+    """(tree, clean root) of an evaluation, checked before any work."""
+    if rcfg.mode == "benchmark" and p_root is None and any(n in corruptions.BENCHMARK for n in names):
+        raise ValueError("benchmark mode reads the UCF101-P files: give --p-root (data_gen/4_2_make_ucf101p.py)")
     if p_root is None and data_root is None:
-        raise ValueError("give p_root (written UCF101-P), data_root (clean UCF101, codecs on the fly) or both")
+        raise ValueError("give p_root (written UCF101-P), data_root (clean UCF101) or both")
     if p_root is not None:
-        source = read_tree(p_root, severity, cfg.split)["source"]
-        data_root = data_root or source
-        if not Path(data_root).is_dir() and any(n in corruptions.PER_VIEW for n in names):
+        data_root = data_root or read_tree(p_root, rcfg, split)["source"]
+        if not Path(data_root).is_dir() and any(applied(n, rcfg.mode, p_root) != "file" for n in names):
             raise FileNotFoundError(f"the clean UCF101 root {data_root} named by {p_root}/manifest.json is gone: "
-                                    "give --data-root for the per-view corruptions")
-    out = Path(out)
-    summary = {"severity": severity, "seed": seed, "protocol": PROTOCOL, "top1": {}, "top5": {}}
-    for name in check_names(names):
-        run = out / name
-        if not is_done(run) or read_done(run).get("protocol") != PROTOCOL:
-            data = corrupted_test_set(name, cfg, severity=severity, seed=seed, num_segments=num_segments,
-                                      p_root=p_root, data_root=data_root)
-            results = evaluate(model, data, batch_size=max(cfg.batch_size // 16, 1), device=device,
-                               num_workers=cfg.num_workers, bf16=cfg.bf16, print_fn=print_fn)
-            applied = "whole_video" if name in corruptions.WHOLE_VIDEO else "per_view"
-            atomic_write_json(run / "results.json", {"corruption": name, "severity": severity, "seed": seed,
-                                                     "applied": applied, "protocol": PROTOCOL, **results})
-            mark_done(run, {"top1": results["top1"], "top5": results["top5"], "protocol": PROTOCOL})
-        done = read_done(run)
-        summary["top1"][name], summary["top5"][name] = done["top1"], done["top5"]
-        print_fn(f"{name}: top-1 {done['top1']:.2f}")
-    atomic_write_json(out / "summary.json", summary)
+                                    "give --data-root for the corruptions that act on each view")
+    return p_root, data_root
+
+
+def evaluate_ucf101p(model, cfg, rcfg, out, *, names=corruptions.NAMES, p_root=None, data_root=None,
+                     num_segments: int = 5, device="cpu", print_fn=print) -> dict:
+    """Multi-view top-1 on each corruption at each severity of `rcfg` (a RobustnessConfig), as its mode says.
+    Writes <out>/<name>/<s>/results.json (+ DONE) and <out>/summary.json; returns the summary."""
+    from synvid.ucf101p_files import check_settings
+    check_settings(rcfg)
+    names = check_names(names)
+    p_root, data_root = _sources(rcfg, names, p_root, data_root, cfg.split)
+    summary = {"mode": rcfg.mode, "seed": rcfg.seed, "headline": rcfg.headline, "protocol": PROTOCOL,
+               "tree": str(p_root) if p_root is not None else None, "data_root": str(data_root),
+               "severities": {}, "applied": {}, "effective_q": {}, "top1": {}, "top5": {}}
+    for name in names:
+        how = applied(name, rcfg.mode, p_root)
+        top1, top5 = {}, {}
+        for severity in rcfg.severities:
+            done = _evaluate_one(model, cfg, rcfg, Path(out) / name / str(severity), name, severity, how,
+                                 p_root=p_root, data_root=data_root, num_segments=num_segments, device=device,
+                                 print_fn=print_fn)
+            top1[str(severity)], top5[str(severity)] = done["top1"], done["top5"]
+        top1["mean"], top5["mean"] = (sum(v.values()) / len(v) for v in (top1, top5))
+        summary["severities"][name], summary["applied"][name] = top1, how
+        summary["top1"][name], summary["top5"][name] = top1[rcfg.headline], top5[rcfg.headline]
+        if name in corruptions.WHOLE_VIDEO:          # FFmpeg's clamp kept: a 1-5 mean weights q = 31 several times
+            summary["effective_q"][name] = {str(s): effective_q(name, s) for s in rcfg.severities}
+        print_fn(f"{name}: top-1 {rcfg.headline} {top1[rcfg.headline]:.2f} ({how})")
+    atomic_write_json(Path(out) / "summary.json", summary)
     return summary
+
+
+def _evaluate_one(model, cfg, rcfg, run: Path, name: str, severity: int, how: str, *, p_root, data_root,
+                  num_segments: int, device, print_fn) -> dict:
+    """One (corruption, severity): the DONE of `run` when it records this very evaluation, else evaluated again."""
+    from synvid.engine.evaluate import evaluate
+    tree = str(Path(p_root) / set_name(name, severity)) if how == "file" else None
+    source = None if how == "file" else str(Path(data_root).resolve())     # the clean videos corrupted on the fly
+    want = {"corruption": name, "severity": severity, "seed": rcfg.seed, "mode": rcfg.mode, "tree": tree,
+            "source": source, "applied": how, "protocol": PROTOCOL}
+    if is_done(run) and all(read_done(run).get(k) == v for k, v in want.items()):
+        return read_done(run)
+    data = corrupted_test_set(name, cfg, severity=severity, seed=rcfg.seed, num_segments=num_segments, how=how,
+                              p_root=p_root, data_root=data_root)
+    results = evaluate(model, data, batch_size=max(cfg.batch_size // 16, 1), device=device,
+                       num_workers=cfg.num_workers, bf16=cfg.bf16, print_fn=print_fn)
+    atomic_write_json(run / "results.json", {**want, **results})
+    record = {**want, **{k: v for k, v in results.items() if k != "videos"}}   # per-video scores: results.json
+    mark_done(run, record)
+    return record
 
 
 class ViewCorruption:
@@ -205,7 +155,7 @@ class ViewCorruption:
     def __call__(self, view: torch.Tensor) -> torch.Tensor:
         if self.video is None:
             raise RuntimeError("ViewCorruption needs start(video) before the views of each video (use KeyedViews)")
-        key = video_seed(self.seed, self.name, f"{self.video}/{self.view}")
+        key = video_seed(self.seed, set_name(self.name, self.severity), f"{self.video}/{self.view}")
         self.view += 1
         return corruptions.apply(self.name, view, self.severity, key)
 
@@ -244,12 +194,15 @@ class WholeVideoCorruption:
         return corruptions.apply(self.name, video, self.severity)
 
 
-def wins(a: dict[str, float], b: dict[str, float]) -> int:
-    """Number of corruptions on which model A's top-1 is strictly higher than model B's (paper: 11/14)."""
+def wins(a: dict[str, float], b: dict[str, float]) -> dict[str, int]:
+    """Corruptions on which model A's top-1 is strictly higher than model B's, over all the corruptions both have
+    (the paper: 11 of 14) and over the 13 UCF101-P sets alone (glass_blur is only in the authors' hook table)."""
     common = [n for n in corruptions.NAMES if n in a and n in b]
     if not common:
         raise ValueError("the two summaries share no corruption")
-    return sum(a[n] > b[n] for n in common)
+    bench = [n for n in common if n in corruptions.BENCHMARK]
+    return {"all": sum(a[n] > b[n] for n in common), "all_of": len(common),
+            "benchmark": sum(a[n] > b[n] for n in bench), "benchmark_of": len(bench)}
 
 
 def bar_chart(models: dict[str, dict[str, float]], path, *, title: str = "UCF101-P top-1 (%)") -> Path:

@@ -78,3 +78,18 @@ class JsonlLog:
         """Drop records with `key` > value (used on resume, so the log matches the restored checkpoint)."""
         kept = [r for r in self.read() if r.get(key, -1) <= value]
         atomic_write_text(self.path, "".join(json.dumps(r, default=float) + "\n" for r in kept))
+
+
+def upstream_objective(init: str | Path | None) -> str | None:
+    """The pre-training objective behind checkpoint `init` (issue 16): the `objective` of the config.json beside
+    it or one folder up (top-level or PretrainConfig's); 'videomae' when none says (a run from before V-JEPA, an
+    official VideoMAE file); None for scratch."""
+    if not init or str(init) == "scratch":
+        return None
+    for folder in (Path(init).parent, Path(init).parent.parent):
+        path = folder / "config.json"
+        config = json.loads(path.read_text()) if path.is_file() else {}
+        found = config.get("objective") or config.get("PretrainConfig", {}).get("objective")
+        if found:
+            return found
+    return "videomae"

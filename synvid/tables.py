@@ -8,6 +8,7 @@ Result record (one per finished downstream run; README (Paper tables) is the con
     {"task": "finetune" | "linprobe" | "ucf101p" | "stats",
      "dataset": "ucf101" | "hmdb51" | "k400",            # downstream set ("toy_" prefix = toy data)
      "pretrain_dataset": KEY | "scratch" | "ucf101" | "k400",
+     "objective": "videomae" | "vjepa",                  # of the upstream pre-training (issue 16; default videomae)
      "model": "vit_base_patch16_224", "profile": "paper" | "smoke" | ...,
      "top1": float, "top5": float,                      # percent (finetune / linprobe)
      "corruptions": {name: top1},                       # ucf101p only
@@ -127,6 +128,16 @@ def _infer_pretrain(config: dict) -> str | None:
     return None
 
 
+OBJECTIVES = {"videomae": "VideoMAE", "vjepa": "V-JEPA"}   # column-group labels; videomae = the paper's
+
+
+def _infer_objective(config: dict) -> str:
+    """The pre-training objective behind a downstream run: stated in it, else that of its --init checkpoint."""
+    from synvid.runs import upstream_objective
+    return config.get("objective") or upstream_objective(config.get("init") or config.get("checkpoint")) \
+        or "videomae"
+
+
 def _pretrain_key(config: dict) -> str | None:
     """The reported.csv key of a pre-training run: its dataset, the dataset of its materialised list, and for a
     Table 11 mix `<dataset>_<mix_name>_<pct>pct`."""
@@ -156,7 +167,7 @@ def record_from_run(run_dir: str | Path) -> dict | None:
                          f"into its config.json (e.g. for official checkpoints)")
     cfg_cls = {"linprobe": "LinprobeConfig", "finetune": "FinetuneConfig"}.get(task, "")
     dataset = str(merged.get("dataset", ""))
-    rec = {"task": task, "pretrain_dataset": pretrain, "run": str(run_dir),
+    rec = {"task": task, "pretrain_dataset": pretrain, "run": str(run_dir), "objective": _infer_objective(merged),
            "dataset": dataset.removeprefix("toy_"), "toy": dataset.startswith("toy_"),
            "model": merged.get("model") or config.get(cfg_cls, {}).get("model"),
            "profile": merged.get("profile", "paper")}
@@ -198,11 +209,15 @@ def collect_records(runs: str | Path) -> tuple[list[dict], list[str]]:
     return records, problems
 
 
-def our_values(records: list[dict], profile: str | None = None) -> dict[tuple[str, str], list[float]]:
-    """{(column key, pretrain_dataset): [top1, ...]}: column key = f"{dataset}_{task}" as in reported.csv."""
+def our_values(records: list[dict], profile: str | None = None,
+               objective: str = "videomae") -> dict[tuple[str, str], list[float]]:
+    """{(column key, pretrain_dataset): [top1, ...]}: column key = f"{dataset}_{task}" as in reported.csv.
+    Only runs fed by `objective` (scratch runs count for every objective: they have no pre-training)."""
     out: dict[tuple[str, str], list[float]] = defaultdict(list)
     for rec in records:
         if profile is not None and rec["profile"] != profile:
+            continue
+        if rec.get("objective", "videomae") != objective and rec["pretrain_dataset"] != "scratch":
             continue
         if rec["task"] in ("finetune", "linprobe"):
             out[(f"{rec['dataset']}_{rec['task']}", rec["pretrain_dataset"])].append(float(rec["top1"]))
@@ -241,8 +256,10 @@ def caption(title: str, profile: str | None, toy: bool = False) -> str:
 
 
 def table_markdown(name: str, reported: list[dict], ours: dict, profile: str | None = None,
-                   toy: bool = False) -> str:
-    """One paper table: a row per reported row, per column `paper | ours | diff`."""
+                   toy: bool = False, others: dict[str, dict] | None = None) -> str:
+    """One paper table: a row per reported row, per column `paper | ours | diff` (ours = VideoMAE, the paper's
+    objective), then `ours <objective>` for each other objective with results (`others`: objective -> values)."""
+    others = others or {}
     spec = TABLES[name]
     rows: dict[tuple[str, str], dict[str, float]] = {}
     for r in reported:
@@ -251,6 +268,7 @@ def table_markdown(name: str, reported: list[dict], ours: dict, profile: str | N
     headers = ["Pre-training", "key"]
     for col in spec.columns:
         headers += [f"{col} paper", f"{col} ours", f"{col} diff"]
+        headers += [f"{col} ours {OBJECTIVES.get(obj, obj)}" for obj in others]
     body = []
     for (row, key), values in rows.items():
         line = [row, f"`{key}`"]
@@ -258,6 +276,7 @@ def table_markdown(name: str, reported: list[dict], ours: dict, profile: str | N
             paper, mine = values.get(col), _mean(ours.get((col, key)))
             diff = mine - paper if paper is not None and mine is not None else None
             line += [_fmt(paper), _ours_cell(ours.get((col, key))), _fmt(diff, signed=True)]
+            line += [_ours_cell(values_of.get((col, key))) for values_of in others.values()]
         body.append(line)
     table = tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
     return f"{caption(spec.title, profile, toy)}\n\n{table}\n"
@@ -282,20 +301,32 @@ def ucf101p_markdown(records: list[dict], reported: list[dict], profile: str | N
     """Figure 3: per-corruption top-1 of each pre-training, and the win count against UCF101 pre-training.
     The paper gives only the counts (11/14 and 6/14) in text, not the per-corruption values."""
     per: dict[str, dict[str, float]] = {}
+    other: dict[str, dict[str, float]] = {}   # other objectives' runs, headed `key` (V-JEPA); not in the win counts
     for rec in records:
         if rec["task"] == "ucf101p" and (profile is None or rec["profile"] == profile):
-            per[rec["pretrain_dataset"]] = {k: float(v) for k, v in rec.get("corruptions", {}).items()}
-    names = sorted({c for v in per.values() for c in v})
-    keys = sorted(per)
-    body = [[c] + [_fmt(per[k].get(c)) for k in keys] for c in names]
-    table = tabulate(body, headers=["Corruption"] + [f"`{k}`" for k in keys], tablefmt="github",
+            objective = rec.get("objective", "videomae")
+            label = f"`{rec['pretrain_dataset']}`"
+            if objective != "videomae":
+                label += f" ({OBJECTIVES.get(objective, objective)})"
+            (per if objective == "videomae" else other)[label] = \
+                {k: float(v) for k, v in rec.get("corruptions", {}).items()}
+    both = {**per, **other}
+    names = sorted({c for v in both.values() for c in v})
+    keys = sorted(per) + sorted(other)
+    body = [[c] + [_fmt(both[k].get(c)) for k in keys] for c in names]
+    table = tabulate(body, headers=["Corruption"] + keys, tablefmt="github",
                      disable_numparse=True) if body else "(no UCF101-P results)"
     wins = []
     for r in (r for r in reported if r["table"] == "fig3"):
         mine = None
-        if r["dataset"] in per and "ucf101" in per:
-            common = set(per[r["dataset"]]) & set(per["ucf101"])
-            mine = f"{sum(per[r['dataset']][c] > per['ucf101'][c] for c in common)}/{len(common)}"
+        ours_, ref = per.get(f"`{r['dataset']}`"), per.get("`ucf101`")
+        if ours_ is not None and ref is not None:
+            from synvid.corruptions import BENCHMARK, NAMES
+            common = set(ours_) & set(ref)
+            mine = f"{sum(ours_[c] > ref[c] for c in common)}/{len(common)}"
+            bench = common - (set(NAMES) - set(BENCHMARK))     # glass_blur is not a UCF101-P set (PROTOCOLS §4.5)
+            if bench != common:
+                mine += f" ({sum(ours_[c] > ref[c] for c in bench)}/{len(bench)} UCF101-P sets)"
         wins.append([r["row"], f"{int(r['value'])}/14", mine or MISSING])
     wins_table = tabulate(wins, headers=["Claim", "paper", "ours"], tablefmt="github", disable_numparse=True)
     title = "Figure 3: UCF101-P top-1 per corruption (fine-tuned on UCF101)"
@@ -336,8 +367,10 @@ def fig4_markdown(records: list[dict], reported: list[dict], ours: dict, profile
 # Figures
 # ---------------------------------------------------------------------------------------------------
 
-def fig2_progression(reported: list[dict], ours: dict, path: str | Path, profile: str | None = None) -> Path:
-    """Figure 2 style bars: the Table 1 rows for each of its three columns, paper vs ours."""
+def fig2_progression(reported: list[dict], ours: dict, path: str | Path, profile: str | None = None,
+                     others: dict[str, dict] | None = None) -> Path:
+    """Figure 2 style bars: the Table 1 rows for each of its three columns, paper vs ours (VideoMAE), plus a bar
+    per other objective with results (`others`: objective -> values)."""
     import matplotlib
     matplotlib.use("Agg")   # no display on the training machines
     import matplotlib.pyplot as plt
@@ -348,10 +381,13 @@ def fig2_progression(reported: list[dict], ours: dict, path: str | Path, profile
     paper = {(r["column"], r["dataset"]): r["value"] for r in reported if r["table"] == "table1"}
     fig, axes = plt.subplots(1, len(spec.columns), figsize=(5 * len(spec.columns), 4.5), sharey=False)
     xs = range(len(rows))
+    groups = {"ours": ours, **{f"ours {OBJECTIVES.get(o, o)}": v for o, v in (others or {}).items()}}
+    width = 0.8 / (1 + len(groups))
     for ax, col in zip(axes, spec.columns):
-        ax.bar([x - 0.2 for x in xs], [paper.get((col, k), 0.0) for _, k in rows], 0.4, label="paper")
-        ax.bar([x + 0.2 for x in xs], [_nan_if_none(_mean(ours.get((col, k)))) for _, k in rows], 0.4,
-               label="ours")   # missing = no bar
+        ax.bar([x - 0.4 + width / 2 for x in xs], [paper.get((col, k), 0.0) for _, k in rows], width, label="paper")
+        for g, (label, values) in enumerate(groups.items(), start=1):
+            ax.bar([x - 0.4 + width * (g + 0.5) for x in xs],
+                   [_nan_if_none(_mean(values.get((col, k)))) for _, k in rows], width, label=label)  # missing: no bar
         ax.set_xticks(list(xs), [row for row, _ in rows], rotation=70, ha="right", fontsize=7)
         ax.set_title(col)
         ax.set_ylabel("top-1 (%)")
@@ -374,11 +410,14 @@ def write_all(runs: str | Path, out: str | Path, profile: str | None = None,
     reported = read_reported(reported_csv)
     records, problems = collect_records(runs)
     ours = our_values(records, profile)
+    found = {r.get("objective", "videomae") for r in records if profile is None or r["profile"] == profile}
+    others = {o: our_values(records, profile, o) for o in sorted(found - {"videomae"})}   # issue 16: V-JEPA group
     toy = any(r["toy"] for r in records if profile is None or r["profile"] == profile)
     tables = Path(out) / "tables"
     written = []
     for name in TABLES:
-        written.append(atomic_write_text(tables / f"{name}.md", table_markdown(name, reported, ours, profile, toy)))
+        written.append(atomic_write_text(tables / f"{name}.md",
+                                         table_markdown(name, reported, ours, profile, toy, others)))
     written.append(atomic_write_text(tables / "gaps.md", gaps_markdown(reported, ours, profile, toy)))
     written.append(atomic_write_text(tables / "fig3_ucf101p.md", ucf101p_markdown(records, reported, profile)))
     written.append(atomic_write_text(tables / "fig4_properties.md", fig4_markdown(records, reported, ours, profile)))
@@ -387,5 +426,6 @@ def write_all(runs: str | Path, out: str | Path, profile: str | None = None,
     else:
         (tables / "problems.md").unlink(missing_ok=True)   # a stale list from an earlier call would mislead
     if figures:
-        written.append(fig2_progression(reported, ours, Path(out) / "figures" / "fig2_progression.png", profile))
+        written.append(fig2_progression(reported, ours, Path(out) / "figures" / "fig2_progression.png", profile,
+                                        others))
     return {"records": len(records), "problems": problems, "written": [str(p) for p in written]}

@@ -45,11 +45,13 @@ def frame_rate(fps) -> int | Fraction:
 
 
 def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264", crf: int | None = 18,
-                qscale: int | None = None) -> Path:
+                qscale: int | None = None, bit_rate: int | None = None, gop_size: int | None = None,
+                codec_tag: str | None = None) -> Path:
     """Write uint8 frames [T, H, W, 3] (RGB) to `path` atomically.
 
     `crf` applies to libx264 (18 is visually lossless); `qscale` (1-31, MPEG quantiser) to mpeg4 and
-    mpeg2video. H and W must be even for yuv420p.
+    mpeg2video; `bit_rate`, `gop_size` and `codec_tag` (a fourcc such as "mp4v") set those encoder fields.
+    H and W must be even for yuv420p.
     """
     import av
 
@@ -67,6 +69,12 @@ def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264
             stream.pix_fmt = CODECS[codec]["pix_fmt"]
             if codec == "libx264" and crf is not None:
                 stream.options = {"crf": str(crf)}
+            if bit_rate is not None:
+                stream.codec_context.bit_rate = bit_rate
+            if gop_size is not None:
+                stream.codec_context.gop_size = gop_size
+            if codec_tag is not None:
+                stream.codec_context.codec_tag = codec_tag
             if qscale is not None:
                 # FFmpeg's -q:v: a fixed quantiser (lambda = q * FF_QP2LAMBDA, 118); MPEG quantisers stop at 31
                 # (PROTOCOLS.md §4.2 note).

@@ -122,3 +122,15 @@ def test_pretraining_step_counts_in_the_readme():
         assert r.num_videos // p.batch_size == per_epoch and p.epochs * per_epoch == steps
         assert f"{p.epochs:,} × {per_epoch} = " in readme or f"{p.epochs} × {per_epoch} = " in readme
         assert f"{steps:,}" in readme
+
+
+def test_paper_probe_is_section_4_3():
+    """§4.3: "the same hyper-parameters as used for fine-tuning, replacing only the base learning rate to 0.01, and do
+    not use weight decay"; the probe runs the fine-tuning augmentations (no cached features) in every profile."""
+    probe, tune = resolve(LinprobeConfig, "paper"), resolve(FinetuneConfig, "paper")
+    assert probe.cache_features is False and probe.base_lr == 1e-2 and probe.weight_decay == 0.0
+    assert (probe.beta1, probe.beta2, probe.drop_path, probe.dropout) == (tune.beta1, tune.beta2, tune.drop_path,
+                                                                         tune.dropout) == (0.9, 0.95, 0.2, 0.0)
+    assert all(not resolve(LinprobeConfig, p).cache_features for p in config.PROFILES)
+    authors = resolve(LinprobeConfig, "authors")  # LP.sh through DeepSpeed: AdamW (0.9, 0.999) 0.1, fc_drop 0.5
+    assert (authors.base_lr, authors.beta2, authors.dropout, authors.drop_path) == (0.1, 0.999, 0.5, 0.2)

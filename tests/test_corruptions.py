@@ -79,10 +79,12 @@ def test_write_video_qscale_changes_size(tmp_path, codec):
 
 
 def test_where_each_corruption_acts():
-    """PROTOCOLS §4.3 / Q13: the codecs re-encode the whole video, the 12 others act on each test view."""
+    """PROTOCOLS §4.3 / Q13: the codecs re-encode the whole video, the 12 others can act on each test view; the 13
+    UCF101-P sets are all but glass_blur (PROTOCOLS §4.1, §4.5)."""
     assert corruptions.WHOLE_VIDEO == ("codec1", "codec2")
     assert set(corruptions.PER_VIEW) | set(corruptions.WHOLE_VIDEO) == set(corruptions.NAMES)
     assert len(corruptions.PER_VIEW) == 12
+    assert set(corruptions.NAMES) - set(corruptions.BENCHMARK) == {"glass_blur"} and len(corruptions.BENCHMARK) == 13
 
 
 @pytest.mark.parametrize("name", ["codec1", "codec2"])
@@ -114,23 +116,6 @@ def _old_defocus(x, param, g):
     return _old_filter(_old_filter(x, disk / disk.sum()), alias[:, None] * alias[None, :])
 
 
-def _old_motion(x, param, g):  # the kernel is built as before; the old code convolved with the full size x size kernel
-    radius, sigma = param
-    t, size = x.shape[0], 2 * radius + 1
-    angles = (torch.rand(t, generator=g) * 90 - 45) * np.pi / 180
-    d = torch.arange(radius + 1, dtype=torch.float32)
-    weights = torch.exp(-d ** 2 / (2 * sigma ** 2))
-    px, py = radius + d[None] * torch.cos(angles)[:, None], radius + d[None] * torch.sin(angles)[:, None]
-    kernel, x0, y0 = torch.zeros(t, size * size), px.floor(), py.floor()
-    for dx in (0, 1):
-        for dy in (0, 1):
-            w = (1 - (px - x0 - dx).abs()) * (1 - (py - y0 - dy).abs()) * weights
-            kernel.scatter_add_(1, (y0 + dy).clamp(0, size - 1).long() * size + (x0 + dx).clamp(0, size - 1).long(), w)
-    weight = (kernel / kernel.sum(1, keepdim=True)).view(t, 1, size, size).repeat_interleave(3, 0)
-    padded = torch.nn.functional.pad(x.reshape(1, -1, *x.shape[2:]), (radius,) * 4, mode="replicate")
-    return torch.nn.functional.conv2d(padded, weight, groups=weight.shape[0]).view_as(x)
-
-
 def _old_zoom(x, param, g):
     first, step, count = param
     out = x.clone()
@@ -141,20 +126,6 @@ def _old_zoom(x, param, g):
     return out / (count + 1)
 
 
-def _old_glass(x, param, g):
-    sigma, delta, iters = param
-    k = corruptions._gaussian_kernel1d(sigma)
-    x = _old_filter(x, k[:, None] * k[None, :])
-    t, _, h, w = x.shape
-    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    for _ in range(iters):
-        dy = torch.randint(-delta, delta, (t, h, w), generator=g)
-        dx = torch.randint(-delta, delta, (t, h, w), generator=g)
-        src = (ys + dy).clamp(0, h - 1) * w + (xs + dx).clamp(0, w - 1)
-        x = torch.gather(x.flatten(2), 2, src.flatten(1)[:, None].expand(-1, 3, -1)).view_as(x)
-    return _old_filter(x, k[:, None] * k[None, :]).clamp(0, 1)
-
-
 def _old_static_rotate(x, degrees, g):  # one grid per frame
     h, w, a = x.shape[2], x.shape[3], torch.full((x.shape[0],), degrees * np.pi / 180)
     theta = torch.stack([torch.stack([a.cos(), -a.sin() * h / w, 0 * a], 1),
@@ -163,8 +134,7 @@ def _old_static_rotate(x, degrees, g):  # one grid per frame
     return torch.nn.functional.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
 
 
-_OLD = {"defocus_blur": _old_defocus, "motion_blur": _old_motion, "zoom_blur": _old_zoom, "glass_blur": _old_glass,
-        "static_rotate": _old_static_rotate}
+_OLD = {"defocus_blur": _old_defocus, "zoom_blur": _old_zoom, "static_rotate": _old_static_rotate}
 
 
 def _old_apply(name, video, severity, seed):
@@ -172,11 +142,12 @@ def _old_apply(name, video, severity, seed):
     g = torch.Generator().manual_seed(zlib.crc32(f"{name}/{severity}/{seed}".encode()))
     fn = _OLD.get(name, corruptions.REGISTRY[name].fn)
     y = fn(video.permute(0, 3, 1, 2).float() / 255, corruptions.REGISTRY[name].params[severity - 1], g)
-    return (y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    return (y.clamp(0, 1) * 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()   # the reference's truncation
 
 
 @pytest.mark.parametrize("name", [n for n in corruptions.PER_VIEW if not corruptions.REGISTRY[n].uint8_io
-                                  and n != "shot_noise"])  # shot_noise: other draws, same law (test below)
+                                  and n not in ("shot_noise", "motion_blur", "glass_blur")])
+# shot_noise: other draws, same law (test below); motion_blur and glass_blur: new rules (their own tests below)
 def test_fast_code_reproduces_the_old_output(name):
     """The faster code (blurs, static_rotate, the uint8 <-> float path of apply) gives the old output within 1 uint8
     level (float summation order), on random noise and blocky views, square and not, all severities."""
@@ -186,7 +157,10 @@ def test_fast_code_reproduces_the_old_output(name):
         for severity in range(1, 6):
             new, old = corruptions.apply(name, view, severity, 7), _old_apply(name, view, severity, 7)
             diff = (new.int() - old.int()).abs()
-            assert diff.max() <= 1 and (diff > 0).float().mean() < 1e-3, (name, severity, diff.max())
+            # zoom_blur's mean of equal values lands a few ulps either side of a level, which truncation turns
+            # into one level on many flat pixels (the reference's own float32 sum does the same, in its order)
+            share = 0.3 if name == "zoom_blur" else 1e-3
+            assert diff.max() <= 1 and (diff > 0).float().mean() < share, (name, severity, diff.max())
 
 
 @pytest.mark.parametrize("c", corruptions.REGISTRY["shot_noise"].params)
@@ -247,3 +221,123 @@ def test_benchmark_runs_both_modes(monkeypatch, capsys):
     assert "CPUs" in out and "threads" in out and "estimate" in out and "3783 videos x 15 views" in out
     assert all(f"{n:16s}" in out for n in corruptions.NAMES)
     assert out.count("ms/view") == 12 and out.count("ms/video") == 2
+
+
+# --- issue 12 §5: each rule against the reference's own formula, restated in NumPy on tiny arrays
+def _generator(name, severity, seed):
+    import zlib
+    return torch.Generator().manual_seed(zlib.crc32(f"{name}/{severity}/{seed}".encode()))
+
+
+@pytest.mark.parametrize("severity", [1, 3, 5])
+def test_noise_truncates_like_the_reference(severity):
+    """SCH/YU: Image.fromarray(np.uint8(np.clip(x + N(0, c), 0, 1) * 255)) on x = frame / 255: truncation, not
+    rounding. The same normal draws (regenerated from apply's seed) through the reference formula in float64."""
+    video = torch.randint(0, 256, (2, 16, 16, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(9))
+    c = corruptions.REGISTRY["gaussian_noise"].params[severity - 1]
+    noise = torch.randn((2, 3, 16, 16), generator=_generator("gaussian_noise", severity, 4)).numpy()
+    x = video.permute(0, 3, 1, 2).numpy() / 255.0
+    ref = np.uint8(np.clip(x + c * noise.astype(np.float64), 0, 1) * 255).transpose(0, 2, 3, 1)
+    ours = corruptions.apply("gaussian_noise", video, severity, 4).numpy()
+    diff = np.abs(ours.astype(int) - ref)
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3          # float32 vs float64 at level boundaries only
+    rounded = np.uint8(np.round(np.clip(x + c * noise.astype(np.float64), 0, 1) * 255)).transpose(0, 2, 3, 1)
+    assert (ours != rounded).mean() > 0.3                          # rounding would differ on about half
+
+
+def _magick_motion_blur(image, radius, sigma, angle):
+    """ImageMagick MagickCore/effect.c MotionBlurImage restated per pixel: width = GetOptimalKernelWidth1D = 2 ceil(r)
+    + 1, kernel[i] = exp(-i^2 / (2 sigma^2)) / (sqrt(2 pi) sigma), normalised; offset[i] = (ceil(i point.y /
+    hypot - 0.5), ceil(i point.x / hypot - 0.5)) with point = (width sin a, width cos a); virtual pixels = edge;
+    8-bit output rounds to the nearest level."""
+    import math
+    width = 2 * math.ceil(radius) + 1
+    kernel = np.array([np.exp(-(i * i) / (2.0 * sigma * sigma)) / (np.sqrt(2 * np.pi) * sigma) for i in range(width)])
+    kernel /= kernel.sum()
+    px, py = width * np.sin(np.deg2rad(angle)), width * np.cos(np.deg2rad(angle))
+    offsets = [(int(np.ceil(i * py / np.hypot(px, py) - 0.5)), int(np.ceil(i * px / np.hypot(px, py) - 0.5)))
+               for i in range(width)]
+    h, w = image.shape[:2]
+    out = np.zeros(image.shape)
+    for y in range(h):
+        for x in range(w):
+            for k, (ox, oy) in zip(kernel, offsets):
+                out[y, x] += k * image[min(max(y + oy, 0), h - 1), min(max(x + ox, 0), w - 1)]
+    return np.floor(out + 0.5).clip(0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("severity", [1, 5])
+def test_motion_blur_is_imagemagicks(severity):
+    """Each frame equals ImageMagick's rule at the frame's own angle (angles redrawn from apply's seed)."""
+    video = _video(t=2, h=12, w=16, seed=3)
+    radius, sigma = corruptions.REGISTRY["motion_blur"].params[severity - 1]
+    angles = torch.rand(2, generator=_generator("motion_blur", severity, 0), dtype=torch.float64) * 90 - 45
+    ours = corruptions.apply("motion_blur", video, severity, 0).numpy()
+    for f in range(2):
+        ref = _magick_motion_blur(video[f].numpy().astype(np.float64), radius, sigma, float(angles[f]))
+        assert np.abs(ours[f].astype(int) - ref).max() <= 1 and (ours[f] != ref).mean() < 0.01
+
+
+def test_motion_blur_taps_and_dot_displacement():
+    """2 ceil(r) + 1 taps; a bright dot moves by sum_i k_i i = 2.09/3.68/6.07/8.99/11.43 px at s = 1..5 (issue 12);
+    at 0 deg the taps run along the row, at 45 deg along the diagonal, offsets rounded to the nearest pixel."""
+    moved = []
+    for radius, sigma in corruptions.REGISTRY["motion_blur"].params:
+        weights, cols, rows = corruptions.motion_blur_taps(radius, sigma, 0.0)
+        assert len(weights) == 2 * radius + 1 and cols == list(range(2 * radius + 1)) and set(rows) == {0}
+        moved.append(round(sum(k * i for i, k in enumerate(weights)), 2))
+    assert moved == [2.09, 3.68, 6.07, 8.99, 11.43]
+    _, cols, rows = corruptions.motion_blur_taps(10, 3, 45.0)
+    assert cols == rows == [int(np.ceil(i * np.cos(np.pi / 4) - 0.5)) for i in range(21)]
+    _, cols, rows = corruptions.motion_blur_taps(10, 3, -30.0)
+    assert rows[4] == -2 and cols[4] == 3                  # ceil(4 sin(-30) - .5) = ceil(-2.5); ceil(4 cos 30 - .5)
+
+
+def _yu_glass_loop(x, offsets, delta, size):
+    """YU video_pertube.py glass_blur's loop, statement for statement, on a uint8 HxWx3 array (offsets as drawn)."""
+    k = iter(offsets)
+    for h in range(size - delta, delta, -1):
+        for w in range(size - delta, delta, -1):
+            dx, dy = next(k)
+            h_prime, w_prime = h + dy, w + dx
+            x[h, w], x[h_prime, w_prime] = x[h_prime, w_prime], x[h, w]   # numpy views: a copy, not a swap
+    return x
+
+
+@pytest.mark.parametrize("delta", [1, 2, 4])
+def test_glass_blur_copy_is_yus_sequential_loop(delta):
+    """The numba pass gives YU's loop bit for bit (aliasing: x[h', w'] keeps its value; later pixels read copied
+    ones; the border bands of width delta are never written)."""
+    size = 12
+    frame = np.random.default_rng(delta).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    n = (size - 2 * delta) ** 2
+    offsets = np.random.default_rng(7).integers(-delta, delta, (n, 2))
+    ref = _yu_glass_loop(frame.copy(), offsets, delta, size)
+    ours = corruptions._glass_copy(frame.copy()[None], offsets.reshape(1, 1, size - 2 * delta, size - 2 * delta, 2),
+                                   delta)[0]
+    assert np.array_equal(ours, ref)
+    a = size - delta
+    assert np.array_equal(ours[:delta + 1], frame[:delta + 1]) and np.array_equal(ours[a + 1:], frame[a + 1:])
+    # a parallel gather is not the same once offsets reach ahead (dy or dx up to delta - 1 >= 1): with delta = 1
+    # every source lies at lower indices, not yet visited by the descending loop, so then it is
+    gather = frame.copy()
+    hs, ws = np.meshgrid(np.arange(size - delta, delta, -1), np.arange(size - delta, delta, -1), indexing="ij")
+    gather[hs, ws] = frame[hs + offsets[:, 1].reshape(hs.shape), ws + offsets[:, 0].reshape(hs.shape)]
+    assert np.array_equal(gather, ref) == (delta == 1)
+
+
+def test_glass_blur_matches_the_reference_end_to_end():
+    """The whole of YU's glass_blur (skimage gaussian, np.uint8 truncation, the loop, gaussian again; float result
+    rounded to the nearest level here) with the offsets apply draws."""
+    from skimage.filters import gaussian
+    video = _video(t=1, h=16, w=16, seed=5)
+    sigma, delta, iters = corruptions.REGISTRY["glass_blur"].params[2]
+    g = _generator("glass_blur", 3, 0)
+    n = 16 - 2 * delta
+    offsets = torch.randint(-delta, delta, (iters, 1, n, n, 2), generator=g).numpy()
+    x = np.uint8(gaussian(video[0].numpy() / 255., sigma=sigma, channel_axis=-1) * 255)
+    for i in range(iters):
+        x = _yu_glass_loop(x, offsets[i, 0].reshape(-1, 2), delta, 16)
+    ref = np.clip(gaussian(x / 255., sigma=sigma, channel_axis=-1), 0, 1) * 255
+    ours = corruptions.apply("glass_blur", video, 3, 0)[0].numpy()
+    assert np.abs(ours - ref).max() <= 0.5 + 1e-6

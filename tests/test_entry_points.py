@@ -95,3 +95,19 @@ def test_paper_analysis_commands_pass_the_weights_their_statistics_need():
         args = module.get_args_parser().parse_args(cmd[2:])
         needs = {NEEDS[s] for s in parse_stats(args.stats) if s in NEEDS}
         assert ("inception" not in needs or args.inception_weights) and ("i3d" not in needs or args.i3d_weights)
+
+
+def test_run_all_objectives_key_runs_by_objective():
+    """Issue 16: --objective(s) adds V-JEPA pre-training of the progression in pretrain_vjepa/ and feeds it to the
+    same downstream stages in <stage>_vjepa/ folders; VideoMAE's folders are unchanged."""
+    out = run("bash", "run_all.sh", "--profile", "smoke", "--objectives", "videomae,vjepa", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "--objective vjepa --out runs/smoke/pretrain_vjepa/moving_circles" in text
+    assert "--init runs/smoke/pretrain_vjepa/moving_circles/last.pth --out runs/smoke/finetune_vjepa/toy_ucf101/" in text
+    assert "--out runs/smoke/linprobe_vjepa/toy_ucf101/moving_circles" in text
+    assert "--run runs/smoke/finetune_vjepa/toy_ucf101/moving_circles" in text
+    assert "--dataset moving_circles --out runs/smoke/pretrain/moving_circles" in text      # VideoMAE as before
+    only = run("bash", "run_all.sh", "--profile", "smoke", "--objective", "vjepa", "--dry-run").stdout
+    assert "pretrain_vjepa/moving_circles" in only and "--out runs/smoke/pretrain/moving_circles" not in only
+    assert run("bash", "run_all.sh", "--objective", "byol", "--dry-run").returncode == 2

@@ -142,3 +142,72 @@ def test_sigterm_saves_last_pth_and_the_rerun_resumes_exactly(toy_root, tmp_path
     full = torch.load(tmp_path / "full" / "last.pth", weights_only=True)["model"]
     part = torch.load(tmp_path / "part" / "last.pth", weights_only=True)["model"]
     assert all(torch.equal(v, part[k]) for k, v in full.items())
+
+
+def _losses(run_dir):
+    return [json.loads(line)["loss"] for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+def test_interrupted_finetune_gives_the_uninterrupted_losses(toy_root, tmp_path):
+    """--stop-after at steps 1, 3 and 4 of 6 (mid-epoch and at epoch ends), rerun each time: every per-step loss
+    equals the uninterrupted run's (augmentations, MixUp/CutMix, dropout and drop path are keyed, issue 13 §1)."""
+    cfg = _cfg(epochs=3, warmup_epochs=1)
+    kw = dict(dataset="toy_ucf101", data_root=toy_root, progress=False)
+    ft.run(cfg, tmp_path / "a", stop_after=6, **kw)
+    for stop in (1, 3, 4, 6):
+        ft.run(cfg, tmp_path / "b", stop_after=stop, **kw)
+    straight = _losses(tmp_path / "a")
+    assert len(straight) == 6 and _losses(tmp_path / "b") == straight
+
+
+RANK_DRAWS = r"""
+import json, sys, torch
+from synvid import dist
+from synvid.config import FinetuneConfig, resolve
+from synvid.engine import common, finetune as ft
+
+
+def draws():
+    cfg = resolve(FinetuneConfig, "smoke", drop_path=0.5, dropout=0.5)
+    model = ft.build_model(cfg, 3, "scratch", torch.device("cpu")).train()
+    common.seed_rank(cfg.seed)
+    after_seed = torch.rand(2).tolist()
+    common.seed_step(cfg.seed, 7)
+    videos = torch.linspace(-1, 1, 2 * 3 * 4 * 32 * 32).view(2, 3, 4, 32, 32)
+    mixed, targets = ft.build_mixing(cfg, 3)(videos, torch.tensor([0, 1]))
+    return dict(after_seed=after_seed, mixed=mixed.sum().item(), targets=targets.tolist(),
+                logits=model(videos).tolist(), indices=list(ft.EpochSampler(8, 4, seed=cfg.seed, epoch=0)))
+
+
+if __name__ == "__main__":
+    dist.init_distributed()
+    parts = dist.all_gather_objects(draws())
+    if dist.is_main():
+        json.dump(parts, open(sys.argv[1], "w"))
+    dist.cleanup()
+"""
+
+
+def test_ranks_draw_different_augmentations(tmp_path):
+    """2 processes (gloo): each rank seeds seed + rank after building the same model and draws its own MixUp/CutMix,
+    dropout and drop path per step and its own videos (so its own augmentations); rank 0 of 2 draws what a single
+    process draws, since the keys are (seed, step, rank) and (seed, epoch, video)."""
+    import os
+    import runpy
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = tmp_path / "draws.py"
+    script.write_text(RANK_DRAWS)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          str(script), str(tmp_path / "two.json")], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    r0, r1 = json.loads((tmp_path / "two.json").read_text())
+    single = runpy.run_path(str(script), run_name="draws")["draws"]()  # this process: world size 1
+    for key in ("after_seed", "mixed", "targets", "logits"):
+        assert r0[key] != r1[key], key
+        assert r0[key] == single[key], key
+    assert not set(r0["indices"]) & set(r1["indices"])
+    assert sorted(r0["indices"] + r1["indices"]) == sorted(single["indices"])

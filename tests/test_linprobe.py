@@ -38,7 +38,8 @@ def test_probe_keeps_encoder_frozen(setup, tmp_path, cached):
                   drop_path=0.0 if cached else 0.2)
     res = linprobe.run(cfg, tmp_path / "run", dataset="toy_hmdb51", data_root=root, init=str(ckpt),
                        profile="smoke", progress=False)
-    assert res["mode"] == ("cached" if cached else "augmented") and res["num_videos"] == 2
+    assert res["probe_mode"] == ("cached" if cached else "finetune_aug") and res["num_videos"] == 2
+    assert json.loads((tmp_path / "run/DONE").read_text())["probe_mode"] == res["probe_mode"]
     assert res["steps_per_epoch"] == 4 // 2 and res["total_steps"] == 2 * 2  # 4 training videos, batch 2
     assert res["label_smoothing"] == 0.1
     assert json.loads((tmp_path / "run/results.json").read_text())["views"] == "2x3"
@@ -81,7 +82,7 @@ def test_cached_steps_per_epoch_come_from_videos_not_views(tmp_path):
     x, y = _cache(videos=10, views=15)
     res = linprobe.train_head_on_cache(_head(), x, y, _cfg(epochs=3, batch_size=4), tmp_path, {})
     assert res["steps_per_epoch"] == 10 // 4 and res["total_steps"] == 3 * 2 and res["steps"] == 6
-    assert [r["step"] for r in _log(tmp_path)] == [2, 4, 6]  # not 150 // 4 = 37 per epoch
+    assert [r["step"] for r in _log(tmp_path)] == [1, 2, 3, 4, 5, 6]  # 2 per epoch, not 150 // 4 = 37
     with pytest.raises(ValueError, match="fewer than the total batch"):
         linprobe.train_head_on_cache(_head(), x, y, _cfg(batch_size=11), tmp_path / "b", {})
 
@@ -123,19 +124,35 @@ def test_cached_training_loss_is_label_smoothed(tmp_path):
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.5])
-def test_cached_training_resumes_exactly(tmp_path, dropout):
+def test_cached_training_resumes_exactly_at_any_step(tmp_path, dropout):
+    """Stopped at steps 1 (mid-epoch), 2 and 5 and rerun: the same per-step losses and final head."""
     x, y = _cache()
     cfg = _cfg(dropout=dropout)
     straight = _head()
     linprobe.train_head_on_cache(straight, x, y, cfg, tmp_path / "a", {})
-    first = _head()
-    linprobe.train_head_on_cache(first, x, y, cfg, tmp_path / "b", {}, stop_after_epoch=1)
-    resumed = _head()  # a fresh process: a new head, state from last.pth
-    res = linprobe.train_head_on_cache(resumed, x, y, cfg, tmp_path / "b", {})
+    for stop in (1, 2, 5, None):
+        resumed = _head()  # a fresh process: a new head, state from last.pth
+        res = linprobe.train_head_on_cache(resumed, x, y, cfg, tmp_path / "b", {}, stop_after=stop)
     assert res["steps"] == res["total_steps"] == 6
     for k, v in straight.state_dict().items():  # weights and BN running statistics
         assert torch.equal(v, resumed.state_dict()[k]), k
-    assert [r["step"] for r in _log(tmp_path / "b")] == [2, 4, 6]
+    assert [r["step"] for r in _log(tmp_path / "b")] == [1, 2, 3, 4, 5, 6]
+    assert [r["loss"] for r in _log(tmp_path / "b")] == [r["loss"] for r in _log(tmp_path / "a")]
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_interrupted_probe_gives_the_uninterrupted_losses(setup, tmp_path, cached):
+    """Both probe modes end to end: --stop-after at 1 and 3 of 6 steps, then a rerun = one uninterrupted run."""
+    root, ckpt = setup
+    cfg = resolve(LinprobeConfig, "smoke", epochs=3, batch_size=2, test_clips=2, cache_features=cached)
+    kw = dict(dataset="toy_hmdb51", data_root=root, init=str(ckpt), profile="smoke", progress=False)
+    linprobe.run(cfg, tmp_path / "a", **kw)
+    for stop in (1, 3):
+        part = linprobe.run(cfg, tmp_path / "b", stop_after=stop, **kw)
+        assert part["steps"] == stop and not (tmp_path / "b/DONE").exists()
+    linprobe.run(cfg, tmp_path / "b", **kw)
+    straight, resumed = _log(tmp_path / "a"), _log(tmp_path / "b")
+    assert len(straight) == 6 and [r["loss"] for r in resumed] == [r["loss"] for r in straight]
 
 
 def test_stale_feature_cache_is_refused(setup, tmp_path):
@@ -178,7 +195,7 @@ def test_cli_records_an_official_checkpoints_name(setup, tmp_path):
     assert (record["task"], record["pretrain_dataset"], record["profile"]) == ("linprobe", "ucf101", "smoke")
 
 
-def test_cached_training_stops_on_a_signal_after_the_epoch_and_resumes_exactly(tmp_path, monkeypatch):
+def test_cached_training_stops_on_a_signal_at_the_step_and_resumes_exactly(tmp_path, monkeypatch):
     import os
     import signal
     from synvid.engine import common
@@ -189,7 +206,8 @@ def test_cached_training_stops_on_a_signal_after_the_epoch_and_resumes_exactly(t
     monkeypatch.setattr(linprobe, "probe_loss", lambda *a: (os.kill(os.getpid(), signal.SIGUSR1), real_loss(*a))[1])
     with pytest.raises(common.Preempted):
         linprobe.train_head_on_cache(_head(), x, y, _cfg(), tmp_path / "b", {})
-    assert [r["step"] for r in _log(tmp_path / "b")] == [2]   # stopped after its first epoch, saved
+    assert [r["step"] for r in _log(tmp_path / "b")] == [1]   # stopped after the step in progress, saved
+    assert load_checkpoint(tmp_path / "b" / "last.pth")["step"] == 1
     monkeypatch.undo()
     resumed = _head()
     linprobe.train_head_on_cache(resumed, x, y, _cfg(), tmp_path / "b", {})

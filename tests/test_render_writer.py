@@ -31,3 +31,31 @@ def test_worker_processes_write_the_same_files(tmp_path):
     pool = materialise("accelerating_transforming_stylegan", 3, tmp_path / "pool", workers=2, texture_device="cpu",
                        **kw)
     assert one["files"] == pool["files"]
+
+
+def test_sets_of_another_render_version_are_refused(tmp_path):
+    """synvid.render.RENDER_VERSION: an old set (no record = 1, or another number) is neither resumed nor read."""
+    import pytest
+    from synvid.data.pretrain_data import VideoListClips
+    from synvid.render import RENDER_VERSION
+    from synvid.render.writer import STAMP
+    from synvid.stats.sources import Source
+    m = materialise("moving_shapes", 1, tmp_path / "new", seed=0, cfg=CFG)
+    assert m["render_version"] == RENDER_VERSION
+    assert json.loads((tmp_path / "new" / STAMP).read_text())["render_version"] == RENDER_VERSION
+    VideoListClips(tmp_path / "new" / "train.csv", num_frames=2, sampling_rate=1)    # the current version reads
+    old = tmp_path / "old"
+    materialise("moving_shapes", 1, old, seed=0, cfg=CFG)
+    (old / STAMP).unlink()                                                           # as written before the stamp
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["render_version"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    for read in (lambda: VideoListClips(old / "train.csv", num_frames=2, sampling_rate=1),
+                 lambda: Source(str(old / "train.csv")),
+                 lambda: materialise("moving_shapes", 2, old, seed=0, cfg=CFG)):
+        with pytest.raises(ValueError, match=f"render version 1; this code renders version {RENDER_VERSION}"):
+            read()
+    (old / "manifest.json").unlink()                    # an interrupted old set: videos and config.json, no stamp
+    (old / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="delete"):
+        materialise("moving_shapes", 2, old, seed=0, cfg=CFG)

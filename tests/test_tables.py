@@ -127,6 +127,12 @@ def test_ucf101p_wins_and_pearson(tmp_path):
     records, _ = tables.collect_records(tmp_path)
     text = tables.ucf101p_markdown(records, tables.read_reported(), profile="paper")
     assert "| Image crops beats UCF101 pre-training    | 11/14   | 2/3    |" in text
+    for key, acc in (("ucf101", 40.0), ("accelerating_transforming_image_crops", 45.0)):   # glass_blur: 14th only
+        _write(tmp_path / key, "DONE", {"task": "ucf101p", "pretrain_dataset": key, "profile": "paper",
+                                        "corruptions": {"jpeg": 50.0, "glass_blur": acc}})
+    records, _ = tables.collect_records(tmp_path)
+    text = tables.ucf101p_markdown(records, tables.read_reported(), profile="paper")
+    assert "| 1/2 (0/1 UCF101-P sets) |" in text
     assert tables.pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
     assert tables.pearson([1, 2], [1, 2]) is None and tables.pearson([1, 1, 1], [1, 2, 3]) is None
     assert math.isclose(tables.pearson([1, 2, 3, 4], [4, 3, 2, 1]), -1.0)
@@ -189,6 +195,26 @@ def test_fig4_pearson_from_stats_records(tmp_path):
     records, _ = tables.collect_records(runs)
     text = tables.fig4_markdown(records, tables.read_reported(), tables.our_values(records), "smoke")
     assert "| fid        | -0.72     | -1.00    | 3          |" in text
+
+
+def test_vjepa_runs_get_their_own_column_group_and_never_mix(k400_runs, tmp_path):
+    """Issue 16: a fine-tune fed by a V-JEPA pre-training is recorded with objective 'vjepa' (from the upstream
+    config.json) and shown in an `ours V-JEPA` column, not averaged into VideoMAE's `ours`."""
+    pre = k400_runs / "pretrain_vjepa" / "accelerating_transforming_image_crops"
+    _write(pre, "config.json", {"PretrainConfig": {"objective": "vjepa"}, "objective": "vjepa",
+                                "dataset": "accelerating_transforming_image_crops"})
+    _finetune_run(k400_runs / "finetune_vjepa" / "k400" / "crops", 70.0, str(pre / "last.pth"))
+    rec = tables.record_from_run(k400_runs / "finetune_vjepa" / "k400" / "crops")
+    assert rec["objective"] == "vjepa" and rec["pretrain_dataset"] == "accelerating_transforming_image_crops"
+    assert tables.record_from_run(k400_runs / "finetune" / "k400" / "crops")["objective"] == "videomae"
+    tables.write_all(k400_runs, tmp_path / "out", profile="smoke", figures=True)
+    lines = (tmp_path / "out/tables/table4.md").read_text().splitlines()
+    assert lines[2].split("|")[-2].strip() == "k400_finetune ours V-JEPA"
+    crops = next(line for line in lines if "`accelerating_transforming_image_crops`" in line)
+    assert [c.strip() for c in crops.split("|")[3:7]] == ["79.1", "75.5 (n=2)", "-3.6", "70.0"]
+    scratch = next(line for line in lines if "`scratch`" in line)
+    assert scratch.split("|")[-2].strip() == "60.0"   # scratch has no pre-training: the same for every objective
+    assert (tmp_path / "out/figures/fig2_progression.png").stat().st_size > 0
 
 
 def test_fig4_leaves_out_a_singular_diversity(tmp_path):

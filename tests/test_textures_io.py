@@ -34,11 +34,30 @@ def test_pool_membership_and_determinism(folder):
     assert out.shape == (2, 32, 32, 3) and torch.equal(out[1], image_crops.load(a.files[4], 32))
 
 
+def _twice(x):
+    """Nearest 2x enlargement: what the renderer's texel floor(q S / 512) reads from an S^2 texture anyway."""
+    return x.repeat_interleave(2, -3).repeat_interleave(2, -2)
+
+
+def test_images_go_straight_to_512_nearest(folder):
+    """gen_syn_video.py:156: cv2_resize(cv2_imread(file), (512, 512)), cv2.INTER_NEAREST: output pixel i takes input
+    floor(i * H / 512); at S = 256 an image source holds 512^2 textures, not S^2."""
+    src = textures.source("imagenet", seed=0, size=256, imagenet=folder, pool_size=8)
+    assert src.size == 512
+    k = 2
+    with Image.open(src.files[k]) as im:
+        full = np.asarray(im.convert("RGB"))
+    h, w = full.shape[:2]
+    assert (h, w) != (512, 512)
+    rows, cols = np.floor(np.arange(512) * (h / 512)).astype(int), np.floor(np.arange(512) * (w / 512)).astype(int)
+    assert np.array_equal(src.get(torch.tensor([k]), "cpu")[0].numpy(), full[rows][:, cols])
+
+
 def test_mix_and_saturated(folder):
     mix = textures.source("mix", seed=0, size=32, imagenet=folder, pool_size=4)
-    assert mix.pool_size == 4
+    assert mix.pool_size == 4 and mix.size == 64
     out = mix.get(torch.tensor([0, 3]), "cpu")
-    assert torch.equal(out[1], textures.generate("statistical", [1], seed=0, size=32)[0])
+    assert torch.equal(out[1], _twice(textures.generate("statistical", [1], seed=0, size=32)[0]))
     sat = textures.source("imagenet", seed=0, size=32, imagenet=folder, pool_size=3, saturated=True)
     plain = textures.source("imagenet", seed=0, size=32, imagenet=folder, pool_size=3)
     s, p = sat.get(torch.tensor([1]), "cpu"), plain.get(torch.tensor([1]), "cpu")
@@ -52,7 +71,7 @@ def test_mix_halves(folder, mix_with):
     images = textures.source("imagenet", seed=3, size=32, imagenet=folder, pool_size=3)
     out = mix.get(torch.arange(6), "cpu")
     assert torch.equal(out[:3], images.get(torch.arange(3), "cpu"))
-    assert torch.equal(out[3:], textures.generate(mix_with, 3, seed=3, size=32))
+    assert torch.equal(out[3:], _twice(textures.generate(mix_with, 3, seed=3, size=32)))
     with pytest.raises(ValueError, match="mix_with"):
         textures.source("mix", imagenet=folder, mix_with="noise")
 

@@ -60,15 +60,3 @@ def test_short_side_resize_and_three_crops():
     assert portrait.shape == (1, 20, 10, 3) and three_crops(portrait, 10)[2].shape == (1, 10, 10, 3)
     with pytest.raises(ValueError, match="smaller"):
         three_crops(clip, 300)
-
-
-def test_randaugment_magnitude_follows_timm_levels():
-    """rand-m9: 0.9 of each op's maximum, as timm's level / 10 (Table 6; PROTOCOLS §2.3)."""
-    from torchvision.transforms import v2
-
-    from synvid.data.video_dataset import RANDAUG_LEVELS
-    space = v2.RandAugment(num_magnitude_bins=RANDAUG_LEVELS)._AUGMENTATION_SPACE
-    rotate, _ = space["Rotate"]
-    brightness, _ = space["Brightness"]
-    assert float(rotate(RANDAUG_LEVELS, 224, 224)[9]) == 27.0              # timm: 30 deg x 9/10
-    assert abs(float(brightness(RANDAUG_LEVELS, 224, 224)[9]) - 0.81) < 1e-6   # timm: 0.9 x 9/10

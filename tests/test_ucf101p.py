@@ -1,7 +1,7 @@
-"""UCF101-P: the codec-tree writer on a toy UCF101-layout tree (layout, codec file = `apply`, resume, old trees
-refused), the per-view corruption of the test views (PROTOCOLS §4.3: noise sigma kept, every crop corrupted about
-its own centre, deterministic by (seed, video, view)), and the evaluation script end to end on a tiny fine-tuned
-model (tree + per view, and all on the fly), plus the Figure-3 chart and win count."""
+"""UCF101-P (issue 12 §5, PROTOCOLS §4.4-4.5): profiles and settings, the codec clamp, the benchmark's translate and
+mp4v pass, the tree writer on a toy UCF101 (layout, each file = the corruption + mp4v, resume, refusals), the
+evaluation in both modes with per-severity bookkeeping and re-evaluation on mismatch, wins over 13 and 14, and the
+per-view hook (noise sigma kept, every crop corrupted about its own centre, deterministic by (seed, video, view))."""
 import importlib.util
 import json
 from pathlib import Path
@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from synvid import corruptions, robustness
-from synvid.config import FinetuneConfig, resolve
+from synvid import ucf101p_files as files
+from synvid.config import FinetuneConfig, RobustnessConfig, from_args, load_config, resolve, save_config
 from synvid.data import toy
 from synvid.data.splits import ucf101
 from synvid.data import video_dataset
@@ -19,7 +20,6 @@ from synvid.transforms import IMAGENET_MEAN, IMAGENET_STD
 from synvid.video_io import read_video, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ["gaussian_noise", "static_rotate", "codec2"]
 
 
 def _script(rel):
@@ -40,65 +40,133 @@ def toy_root(tmp_path_factory):
                                clips_per_group=1, frames=8)
 
 
+def test_profiles_and_settings(tmp_path):
+    """PROTOCOLS §4.4-4.5: paper = the benchmark files, all five severities, headline the mean; authors = the per-view
+    hook with headline severity 1 (YU's --severity default); tuples from the command line; clear errors."""
+    paper, authors = resolve(RobustnessConfig, "paper"), resolve(RobustnessConfig, "authors")
+    assert (paper.severities, paper.headline, paper.mode) == ((1, 2, 3, 4, 5), "mean", "benchmark")
+    assert (authors.severities, authors.headline, authors.mode) == ((1, 2, 3, 4, 5), "1", "hook")
+    assert (paper.translate_resize, paper.translate_crop) == (256, 224)
+    make = _script("data_gen/4_2_make_ucf101p.py")
+    args = make.get_args_parser().parse_args(["--data-root", "x", "--out", "y", "--severities", "2", "4"])
+    assert from_args(RobustnessConfig, args).severities == (2, 4)
+    save_config(tmp_path, paper)                                         # JSON lists come back as tuples
+    assert load_config(RobustnessConfig, tmp_path / "config.json") == paper
+    for bad, match in (({"mode": "files"}, "--mode"), ({"severities": (0, 1)}, "--severities"),
+                       ({"severities": (2, 3), "headline": "1"}, "--headline")):
+        with pytest.raises(ValueError, match=match):
+            files.check_settings(resolve(RobustnessConfig, "paper", **bad))
+
+
+def test_codec_quantiser_is_clamped_as_ffmpeg_does():
+    """SCH-VL: codec1 -q:v 20 s (mpeg2video), codec2 -q:v 15 s (mpeg4); FFmpeg clips q to 31, kept, recorded."""
+    assert [files.effective_q("codec1", s) for s in range(1, 6)] == [20, 31, 31, 31, 31]
+    assert [files.effective_q("codec2", s) for s in range(1, 6)] == [15, 30, 31, 31, 31]
+    assert files.set_record("codec1", 4, "benchmark")["effective_q"] == 31
+    assert files.BENCHMARK_PARAMS["rotate"] == tuple(6 * s for s in range(1, 6))   # randint(-6 s, 6 s + 1)
+
+
+def test_translate_shake_is_the_benchmark_crop():
+    """SCH-VL translate: short side to `resize`, then per frame img[x:x + crop, y:y + crop] with x, y ~ randint(0,
+    8 s); a crop running past the frame is dropped (OpenCV's writer refuses a frame of another size)."""
+    video = torch.randint(0, 256, (40, 48, 64, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    resized = torch.nn.functional.interpolate(video.permute(0, 3, 1, 2).float(), size=(64, 85), mode="bilinear",
+                                              align_corners=False).round().clamp(0, 255).to(torch.uint8)
+    for severity in (3, 5):
+        offsets = torch.randint(0, 8 * severity, (40, 2), generator=torch.Generator().manual_seed(11)).tolist()
+        want = [resized[f, :, r:r + 32, c:c + 32].permute(1, 2, 0) for f, (r, c) in enumerate(offsets)
+                if r <= 64 - 32 and c <= 85 - 32]
+        out = files.translate_shake(video, severity, 11, resize=64, crop=32)
+        assert out.shape[1:] == (32, 32, 3) and torch.equal(out, torch.stack(want))
+        assert (len(out) == 40) == (severity == 3)         # s = 5: offsets up to 39 > 32 drop frames
+
+
+def test_mp4v_pass_has_opencvs_settings(tmp_path, monkeypatch):
+    """The re-encode pass: mpeg4 with the mp4v tag, a key frame every 12, bit rate fps w h + half of it (OpenCV
+    cap_ffmpeg_impl.hpp: bitrate_scale 1, lbit_rate += bitrate / 2, gop_size 12)."""
+    import av
+
+    import synvid.video_io
+    base = torch.randint(30, 220, (3, 12, 16), generator=torch.Generator().manual_seed(1)).float()
+    base = torch.nn.functional.interpolate(base[None], size=(96, 128), mode="bilinear")[0]
+    video = torch.stack([base.roll(i, -1) for i in range(30)]).round().to(torch.uint8).permute(0, 2, 3, 1)
+    seen, write = {}, synvid.video_io.write_video
+    monkeypatch.setattr(synvid.video_io, "write_video", lambda *a, **k: seen.update(k) or write(*a, **k))
+    path = files.write_mp4v(tmp_path / "v.avi", video.contiguous(), fps=25)
+    assert seen["bit_rate"] == 25 * 96 * 128 * 3 // 2 and seen["gop_size"] == 12 and seen["codec_tag"] == "mp4v"
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "mpeg4" and stream.codec_context.codec_tag == "mp4v"
+        keyframes = [i for i, frame in enumerate(container.decode(stream)) if frame.key_frame]
+    assert keyframes == [0, 12, 24]
+    error = (read_video(path).float() - video.float()).abs().mean()
+    assert 0 < error < 8                                          # lossy, close
+
+
+SETS = ["translate", "gaussian_noise", "jpeg", "codec2"]
+
+
 @pytest.fixture(scope="module")
 def p_root(toy_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("p") / "ucf101p"
-    _make("--profile", "smoke", "--data-root", str(toy_root), "--out", str(out), "--no-progress")  # run_all's line
+    _make("--profile", "smoke", "--data-root", str(toy_root), "--out", str(out), "--names", *SETS, "--no-progress")
     return out
 
 
-def test_make_writes_codec_trees_and_resumes(toy_root, p_root):
+def test_make_writes_the_benchmark_files_and_resumes(toy_root, p_root):
+    """One UCF101 root per (corruption, severity); each file is the full-resolution corruption re-encoded with mp4v
+    (codecs: the codec's own file); resume writes a lost file again identically; other settings are refused."""
     clean, classes = ucf101(toy_root, subset="test")
     manifest = json.loads((p_root / "manifest.json").read_text())
-    assert manifest["severity"] == 3 and manifest["protocol"] == robustness.PROTOCOL
-    assert sorted(manifest["corruptions"]) == ["codec1", "codec2"] and Path(manifest["source"]) == toy_root.resolve()
-    assert not (p_root / "gaussian_noise").exists()            # pixel corruptions act per view, never written
-    for name in ("codec1", "codec2"):
-        items, got_classes = ucf101(p_root / name, subset="test")
-        assert got_classes == classes and len(items) == len(clean) and (p_root / name / "DONE").is_file()
-        for (path, _), (src, _) in zip(items, clean):
-            original = read_video(src)
-            # the stored file is the codec's own encoding: decoding it is the on-the-fly corruption, bit for bit
+    assert manifest["mode"] == "benchmark" and manifest["protocol"] == files.PROTOCOL
+    assert sorted(manifest["sets"]) == sorted(f"{n}_{s}" for n in SETS for s in (1, 3))
+    cfg = resolve(RobustnessConfig, "smoke")
+    for name in SETS:
+        items, got_classes = ucf101(p_root / f"{name}_3", subset="test")
+        assert got_classes == classes and len(items) == len(clean) and (p_root / f"{name}_3" / "DONE").is_file()
+        path, src = items[0][0], clean[0][0]
+        original = read_video(src)
+        if name == "codec2":
             assert torch.equal(read_video(path), corruptions.apply(name, original, 3))
-    # resume: a finished codec is skipped, a lost video of an unfinished one is written again identically
-    victim = Path(ucf101(p_root / "codec2", subset="test")[0][0][0])
+        elif name == "translate":
+            assert read_video(path).shape[1:3] == (32, 32)               # the smoke crop, at full resolution
+        else:
+            assert read_video(path).shape == original.shape              # full resolution, every frame
+            key = files.video_seed(0, f"{name}_3", Path(path).name)
+            frames = original.flip(-1) if name == "jpeg" else original
+            want = corruptions.apply(name, frames, 3, key)
+            want = want.flip(-1) if name == "jpeg" else want
+            expected = files.write_mp4v(Path(path).parent.parent.parent.parent / "probe.avi", want, 25)
+            assert torch.equal(read_video(path), read_video(expected))   # the mp4v pass of that corruption
+            expected.unlink()
+    victim = Path(ucf101(p_root / "gaussian_noise_1", subset="test")[0][0][0])
     before = read_video(victim)
     victim.unlink()
-    (p_root / "codec2" / "DONE").unlink()
-    _make("--profile", "smoke", "--data-root", str(toy_root), "--out", str(p_root), "--names", "codec2",
+    (p_root / "gaussian_noise_1" / "DONE").unlink()
+    _make("--profile", "smoke", "--data-root", str(toy_root), "--out", str(p_root), "--names", "gaussian_noise",
           "--no-progress")
     assert torch.equal(read_video(victim), before)
-    assert sorted(json.loads((p_root / "manifest.json").read_text())["corruptions"]) == ["codec1", "codec2"]
     with pytest.raises(SystemExit, match="other settings"):
-        _make("--data-root", str(toy_root), "--out", str(p_root), "--names", "codec1", "--severity", "2",
-              "--no-progress")
+        _make("--profile", "smoke", "--data-root", str(toy_root), "--out", str(p_root), "--names", "jpeg",
+              "--seed", "2", "--no-progress")
 
 
-def test_make_refuses_pixel_corruptions_and_old_trees(toy_root, tmp_path):
+def test_make_refuses_sets_outside_the_mode_and_old_trees(toy_root, tmp_path):
+    with pytest.raises(SystemExit, match="not UCF101-P files"):
+        _make("--data-root", str(toy_root), "--out", str(tmp_path / "a"), "--names", "glass_blur")
     with pytest.raises(SystemExit, match="each test view"):
-        _make("--data-root", str(toy_root), "--out", str(tmp_path / "a"), "--names", "gaussian_noise", "codec1")
+        _make("--profile", "authors", "--data-root", str(toy_root), "--out", str(tmp_path / "a"), "--names", "jpeg")
     assert not (tmp_path / "a").exists()                                # refused before writing anything
     old = tmp_path / "old"
     old.mkdir()
-    (old / "manifest.json").write_text(json.dumps({"split": 1, "severity": 3, "seed": 0, "corruptions": {}}))
-    with pytest.raises(SystemExit, match="protocol v1"):
+    (old / "manifest.json").write_text(json.dumps({"split": 1, "severity": 3, "seed": 0, "protocol": "v2-per-view"}))
+    with pytest.raises(SystemExit, match="protocol v2-per-view"):
         _make("--data-root", str(toy_root), "--out", str(old), "--no-progress")
-    with pytest.raises(ValueError, match="protocol v1"):                 # nor evaluated
-        robustness.read_tree(old, 3, 1)
-    moved = tmp_path / "moved"                                            # a tree whose clean source is gone
-    moved.mkdir()
-    (moved / "manifest.json").write_text(json.dumps({"split": 1, "severity": 3, "seed": 0, "corruptions": {},
-                                                     "protocol": robustness.PROTOCOL, "source": str(tmp_path / "x")}))
-    with pytest.raises(FileNotFoundError, match="--data-root"):
-        robustness.evaluate_ucf101p(None, SimpleNamespace(split=1), tmp_path / "ev", names=["jpeg"], p_root=moved)
-
-
-def test_make_rejects_bad_arguments(toy_root, tmp_path):
-    make = _script("data_gen/4_2_make_ucf101p.py")
-    for extra in (["--names", "fog"], ["--severity", "6"]):
+    with pytest.raises(ValueError, match="protocol v2-per-view"):       # nor evaluated
+        files.read_tree(old, resolve(RobustnessConfig, "paper"), 1)
+    for extra in (["--names", "fog"], ["--severities", "6"]):
         with pytest.raises(SystemExit, match="error"):
-            make.main(make.get_args_parser().parse_args(["--data-root", str(toy_root), "--out",
-                                                         str(tmp_path / "x"), *extra]))
+            _make("--data-root", str(toy_root), "--out", str(tmp_path / "x"), *extra)
 
 
 @pytest.fixture(scope="module")
@@ -110,34 +178,68 @@ def ft_run(toy_root, tmp_path_factory):
     return out
 
 
-def test_eval_end_to_end(ft_run, p_root, toy_root, tmp_path):
+def _eval(*argv):
     ev = _script("finetune/4_2_eval_ucf101p.py")
-    out = tmp_path / "ours"
-    res = ev.main(ev.get_args_parser().parse_args(["--profile", "smoke", "--run", str(ft_run), "--p-root",
-                                                   str(p_root), "--out", str(out), "--names", *NAMES,
-                                                   "--num-segments", "2", "--device", "cpu"]))
+    return ev.main(ev.get_args_parser().parse_args([*argv, "--num-segments", "2", "--device", "cpu"]))
+
+
+def test_eval_benchmark_mode_per_severity(ft_run, p_root, tmp_path):
+    """Paper profile: the files are read, every severity recorded with its mean, headline = mean; each result
+    records severity, seed, mode and tree; glass_blur acts per view; DONE carries what the tables read."""
+    out = tmp_path / "bench"
+    names = SETS + ["glass_blur"]
+    _eval("--profile", "smoke", "--run", str(ft_run), "--p-root", str(p_root), "--out", str(out), "--names", *names)
     summary = json.loads((out / "summary.json").read_text())
-    assert sorted(summary["top1"]) == sorted(NAMES) and res["models"]["model"] == summary["top1"]
-    for name in NAMES:
-        saved = json.loads((out / name / "results.json").read_text())
-        assert saved["corruption"] == name and saved["num_videos"] == 2 and 0 <= saved["top1"] <= 100
-        assert saved["applied"] == ("whole_video" if name == "codec2" else "per_view")
-        # pixel corruptions read the clean videos named in the tree's manifest, codecs the tree
-        assert Path(saved["videos"][0]["path"]).is_relative_to(toy_root if name != "codec2" else p_root)
-    fly = tmp_path / "fly"
-    ev.main(ev.get_args_parser().parse_args(["--run", str(ft_run), "--data-root", str(toy_root), "--out", str(fly),
-                                             "--names", *NAMES, "--num-segments", "2", "--device", "cpu",
-                                             "--compare", f"written={out / 'summary.json'}"]))
-    assert (fly / "figure3.png").stat().st_size > 1000
-    assert "model > written" in json.loads((fly / "wins.json").read_text())
-    # the same protocol with or without the tree: identical scores
-    for name in NAMES:
-        scores = [[v["scores"] for v in json.loads((d / name / "results.json").read_text())["videos"]]
-                  for d in (out, fly)]
-        assert scores[0] == scores[1], name
-    with pytest.raises(SystemExit, match="severity"):
-        ev.main(ev.get_args_parser().parse_args(["--run", str(ft_run), "--p-root", str(p_root), "--severity", "2",
-                                                 "--out", str(tmp_path / "s2"), "--device", "cpu"]))
+    assert summary["mode"] == "benchmark" and summary["headline"] == "mean"
+    for name in names:
+        per = summary["severities"][name]
+        assert sorted(per) == ["1", "3", "mean"] and per["mean"] == pytest.approx((per["1"] + per["3"]) / 2)
+        assert summary["top1"][name] == per["mean"]
+        saved = json.loads((out / name / "3" / "results.json").read_text())
+        assert (saved["severity"], saved["seed"], saved["mode"]) == (3, 0, "benchmark")
+        if name == "glass_blur":
+            assert saved["applied"] == "per_view" and saved["tree"] is None
+        else:
+            assert saved["applied"] == "file" and saved["tree"] == str(p_root / f"{name}_3")
+            assert Path(saved["videos"][0]["path"]).is_relative_to(p_root / f"{name}_3")
+    assert summary["effective_q"]["codec2"] == {"1": 15, "3": 31}
+    done = json.loads((out / "DONE").read_text())
+    assert done["corruptions"] == summary["top1"] and done["mode"] == "benchmark" and done["headline"] == "mean"
+    assert done["severities"] == summary["severities"] and done["tree"] == str(p_root) and done["seed"] == 0
+    with pytest.raises(SystemExit, match="--p-root"):
+        _eval("--run", str(ft_run), "--data-root", str(p_root), "--out", str(tmp_path / "x"), "--names", "jpeg")
+
+
+def test_eval_reuses_only_a_matching_result(ft_run, toy_root, tmp_path, monkeypatch):
+    """Authors profile (hook, headline severity 1). A rerun reuses finished (corruption, severity) results; another
+    seed, or a DONE that records another severity, is evaluated again, never relabelled."""
+    from synvid.engine import evaluate as engine
+    out, calls, real = tmp_path / "hook", [], engine.evaluate
+    monkeypatch.setattr(engine, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    argv = ["--profile", "authors", "--severities", "1", "3", "--run", str(ft_run), "--data-root", str(toy_root),
+            "--out", str(out), "--names", "gaussian_noise", "codec1"]
+    _eval(*argv)
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(calls) == 4 and summary["mode"] == "hook" and summary["headline"] == "1"
+    assert summary["top1"]["gaussian_noise"] == summary["severities"]["gaussian_noise"]["1"]
+    assert summary["applied"] == {"gaussian_noise": "per_view", "codec1": "whole_video"}
+    _eval(*argv)
+    assert len(calls) == 4                                               # all reused
+    done = json.loads((out / "codec1" / "3" / "DONE").read_text())
+    (out / "codec1" / "3" / "DONE").write_text(json.dumps({**done, "severity": 1}))
+    _eval(*argv)
+    assert len(calls) == 5                                               # the mislabelled one only
+    _eval(*argv, "--seed", "1")
+    assert len(calls) == 9 and json.loads((out / "gaussian_noise" / "1" / "DONE").read_text())["seed"] == 1
+
+
+def test_wins_over_13_and_14_and_chart(tmp_path):
+    a = {n: 50.0 + i for i, n in enumerate(corruptions.NAMES)}
+    b = {n: 55.0 for n in corruptions.NAMES}
+    assert robustness.wins(a, b) == {"all": 8, "all_of": 14, "benchmark": 7, "benchmark_of": 13}  # glass_blur: 56
+    assert robustness.bar_chart({"A": a, "B": b}, tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="share no"):
+        robustness.wins({"x": 1.0}, b)
 
 
 # ---------------------------------------------------------------------------------------------- per-view protocol
@@ -196,12 +298,3 @@ def test_views_deterministic_by_seed_video_and_view(grey_video):
         hook(torch.zeros(1, 8, 8, 3, dtype=torch.uint8))
     with pytest.raises(ValueError, match="not a per-view"):
         robustness.ViewCorruption("codec1", 3, 0)
-
-
-def test_wins_and_chart(tmp_path):
-    a = {n: 50.0 + i for i, n in enumerate(robustness.corruptions.NAMES)}
-    b = {n: 55.0 for n in robustness.corruptions.NAMES}
-    assert robustness.wins(a, b) == 8  # 56..63 beat 55
-    assert robustness.bar_chart({"A": a, "B": b}, tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
-    with pytest.raises(ValueError, match="share no"):
-        robustness.wins({"x": 1.0}, b)

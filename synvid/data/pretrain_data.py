@@ -13,14 +13,9 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from synvid.data.lists import read_list
+from synvid.data.sampling import sample_generator
 from synvid.transforms import MultiScaleCrop, normalize
 from synvid.video_io import read_video, video_info
-
-
-def sample_generator(*keys: int) -> torch.Generator:
-    """A torch.Generator seeded from integer keys (order matters; no collisions between (a, b) and (b, a))."""
-    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
 def clip_indices(num_video_frames: int, num_frames: int, sampling_rate: int, generator: torch.Generator) -> list[int]:
@@ -39,6 +34,8 @@ class VideoListClips(Dataset):
         missing = [p for p in self.items if not Path(p).is_file()]
         if missing:
             raise FileNotFoundError(f"{len(missing)} video(s) of {list_file} not found, e.g. {missing[0]}")
+        from synvid.render.writer import check_listed_videos
+        check_listed_videos(self.items)             # a materialised synthetic set of another render version fails
         self.num_frames, self.sampling_rate, self.seed, self.epoch = num_frames, sampling_rate, seed, 0
 
     def set_epoch(self, epoch: int) -> None:

@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+
+def keyed_seed(*keys: int) -> int:
+    """A 64-bit seed from integer keys (order matters; no collisions between (a, b) and (b, a))."""
+    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(2, dtype=np.uint32)
+    return int(state[0]) << 32 | int(state[1])
+
+
+def sample_generator(*keys: int) -> torch.Generator:
+    """A torch.Generator seeded from integer keys, e.g. (seed, epoch, sample index, stream)."""
+    return torch.Generator().manual_seed(keyed_seed(*keys))
 
 
 def clip_indices(num_video_frames: int, *, num_frames: int = 16, sampling_rate: int = 4, mode: str = "train",

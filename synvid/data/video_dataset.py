@@ -13,9 +13,9 @@ from typing import Callable
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from torchvision.transforms import v2
 
-from synvid.data.sampling import clip_indices
+from synvid.augment import train_augment
+from synvid.data.sampling import clip_indices, sample_generator
 from synvid.transforms import normalize, short_side_resize, three_crops
 from synvid.video_io import VideoReadError, read_video, video_info
 
@@ -26,37 +26,6 @@ Corrupt = Callable[[torch.Tensor], torch.Tensor]  # uint8 [T,H,W,3] -> uint8 [T,
 class Failed:
     path: str
     error: str
-
-
-RANDAUG_LEVELS = 11   # timm's _LEVEL_DENOM = 10: magnitudes 0..10
-
-
-def train_augment(cfg) -> Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]:
-    """uint8 [T,H,W,3] -> float [3,T,S,S]. v2 transforms get the clip as [T,C,H,W], so every frame
-    shares the same parameters (VM applies one op/magnitude and one crop box to the whole clip).
-
-    Deviation: torchvision's RandAugment has no magnitude noise (timm's `mstd`) and no per-op p = 0.5;
-    `randaug_std` is recorded but not used, and geometric ops use bilinear (VM: bicubic), because torchvision's
-    tensor kernels for rotate/affine have no bicubic mode (README (Fine-tuning))."""
-    # timm levels run 0..10 (m9 = 0.9 of each op's maximum); torchvision's default 31 bins would make m9 = 9/30
-    randaug = v2.RandAugment(num_ops=cfg.randaug_num_ops, magnitude=cfg.randaug_magnitude,
-                             num_magnitude_bins=RANDAUG_LEVELS, interpolation=v2.InterpolationMode.BILINEAR)
-    spatial = [v2.RandomResizedCrop(cfg.input_size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), antialias=True)]
-    if cfg.flip:
-        spatial.append(v2.RandomHorizontalFlip(0.5))
-    post = v2.Compose(spatial)
-    # VM random_erasing.py: p 0.25, mode 'pixel' (normal noise), area (0.02, 1/3), cube=True (same box per frame)
-    erase = v2.RandomErasing(p=cfg.random_erase, scale=(0.02, 1 / 3), ratio=(0.3, 3.3), value="random") \
-        if cfg.random_erase > 0 else None
-
-    def apply(clip: torch.Tensor) -> torch.Tensor:
-        x = randaug(clip.permute(0, 3, 1, 2).contiguous())              # uint8 [T,C,H,W]
-        x = normalize(x.permute(0, 2, 3, 1)).permute(1, 0, 2, 3)        # float [T,C,H,W], normalised first (VM)
-        x = post(x)
-        if erase is not None:
-            x = erase(x)
-        return x.permute(1, 0, 2, 3).contiguous()                      # [3,T,S,S]
-    return apply
 
 
 class _Videos(Dataset):
@@ -77,7 +46,9 @@ class _Videos(Dataset):
 
 
 class TrainClips(_Videos):
-    """Item i -> (float [R,3,T,S,S] with R = repeated_aug independent augmentations, label) or Failed."""
+    """Item i -> (float [R,3,T,S,S] with R = repeated_aug independent augmentations, label) or Failed.
+    Every draw (clip start, RandAugment, crop, flip, erasing) is keyed by (seed, epoch, i): ranks see disjoint
+    indices, so they draw different augmentations, and a resumed epoch draws the same ones."""
 
     def __init__(self, items, cfg, *, seed: int = 0, strict: bool = False):
         super().__init__(items, strict=strict)
@@ -93,8 +64,10 @@ class TrainClips(_Videos):
             rng = np.random.default_rng([self.seed, self.epoch, index])
             clip = read_video(path, clip_indices(n, num_frames=self.cfg.num_frames,
                                                  sampling_rate=self.cfg.sampling_rate, mode="train", seed=rng))
-            # VM --num_sample: one decoded clip, R independent augmentations (PROTOCOLS §2.3)
-            return torch.stack([self.augment(clip) for _ in range(self.cfg.repeated_aug)])
+            # VM --num_sample: one decoded clip, R independent augmentations (PROTOCOLS §2.3), each from its own
+            # generator keyed by (seed, epoch, video, repeat): the same view in any worker, rank or resumed run
+            return torch.stack([self.augment(clip, sample_generator(self.seed, self.epoch, index, r))
+                                for r in range(self.cfg.repeated_aug)])
         out = self._guard(index, load)
         return out if isinstance(out, Failed) else (out, self.items[index][1])
 

@@ -6,6 +6,7 @@
 - `StepTimer`: clips/s and the fraction of wall time spent waiting for data;
 - `StopSignal`: SIGTERM/SIGUSR1 (SLURM's warning before a time limit or preemption) stop the run at the next
   step boundary with last.pth saved and exit code `PREEMPTED_EXIT`; rerunning the command resumes exactly;
+- `seed_rank` / `seed_step`: per-rank and per-step randomness (issue 13 §1);
 - `autocast`, `per_rank_batch`, `set_lr` helpers.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 
 from synvid import dist
 from synvid.checkpoint import load_checkpoint, save_checkpoint, unwrap
+from synvid.data.sampling import keyed_seed
 from synvid.optim import apply_schedule
 from synvid.runs import JsonlLog
 
@@ -104,6 +106,24 @@ def set_rng_state(state: dict) -> None:
     np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_rank(seed: int) -> None:
+    """After every rank has built the same model from `seed`: seed + rank for torch, NumPy and Python, so that
+    nothing drawn from the global generators afterwards repeats across ranks."""
+    torch.manual_seed(seed + dist.rank())
+    np.random.seed(seed + dist.rank())
+    random.seed(seed + dist.rank())
+
+
+STEP_STREAM = 5  # distinguishes step keys from the sample streams of synvid.data (1-4)
+
+
+def seed_step(seed: int, step: int) -> None:
+    """Seed the global torch generator (CPU and every CUDA device) from (seed, step, rank) before a training step.
+    MixUp/CutMix, classifier dropout and drop path draw from it, so each rank draws its own numbers and a run
+    resumed at any step draws exactly those of the uninterrupted run (no RNG state has to survive a SIGKILL)."""
+    torch.manual_seed(keyed_seed(seed, step, dist.rank(), STEP_STREAM))
 
 
 def save(run_dir: str | Path, *, model, optimizer, step: int, epoch: int, config: dict, scaler=None,

@@ -22,7 +22,7 @@ from synvid.data.video_dataset import FailureLog, TrainClips, collate
 from synvid.engine import common
 from synvid.engine.evaluate import evaluate, test_dataset
 from synvid.optim import build_adamw, cosine_schedule, param_groups, scaled_lr
-from synvid.runs import atomic_write_json, is_done, mark_done, read_done
+from synvid.runs import atomic_write_json, is_done, mark_done, read_done, upstream_objective
 
 RESUME_FREE = {"num_workers", "save_every", "compile", "strict"}
 
@@ -125,6 +125,7 @@ class Finetuner:
         groups = param_groups(self.model, cfg.weight_decay, cfg.layer_decay)  # PROTOCOLS §2.3: L + 2 layer ids
         self.optimizer = build_adamw(groups, float(self.lr[0]), betas=(cfg.beta1, cfg.beta2))
         self.start = common.resume(run_dir, model=self.model, optimizer=self.optimizer)
+        common.seed_rank(cfg.seed)  # the model is identical on every rank; from here on each rank draws its own
         self.mix = build_mixing(cfg, num_classes)
         self.net = self.model
         if dist.world_size() > 1:
@@ -145,7 +146,9 @@ class Finetuner:
                           persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
 
     def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int) -> tuple[float, float]:
-        """clips [B,R,3,T,S,S] (R repeated augmentations of each video); one AdamW step."""
+        """clips [B,R,3,T,S,S] (R repeated augmentations of each video); one AdamW step. MixUp/CutMix, dropout and
+        drop path draw from the global generator seeded by (seed, step, rank) (issue 13 §1)."""
+        common.seed_step(self.cfg.seed, step)
         lr = common.set_lr(self.optimizer, self.lr, step)
         videos, labels = flatten_repeats(clips, labels)
         videos, labels = videos.to(self.device, non_blocking=True), labels.to(self.device)
@@ -211,8 +214,9 @@ def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | 
     test_items, test_classes = registry.load(dataset, data_root, "test", cfg.split)
     if test_classes != classes:
         raise ValueError(f"{dataset}: train and test splits list different classes")
+    extra = {"objective": upstream_objective(init), **(extra or {})}  # issue 16: carried from the pre-training
     config = to_dict(cfg, dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(classes),
-                     **(extra or {}))
+                     **extra)
     common.check_resumable(run_dir, config, "FinetuneConfig", RESUME_FREE, ("dataset", "data_root", "init"))
     if dist.is_main():
         save_config(run_dir, cfg, dataset=dataset, data_root=str(data_root), init=str(init),
@@ -222,6 +226,7 @@ def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | 
     failures = FailureLog()
     steps = trainer.fit(failures, stop_after, progress)
     results = {"steps": steps, "total_steps": trainer.total_steps, "dataset": dataset, "classes": classes,
+               "objective": extra["objective"],
                **{f"train_{k}": v for k, v in failures.summary().items()}}
     if steps < trainer.total_steps:
         return results

@@ -1,17 +1,18 @@
 """Linear probing (Section 4.3, Table 7, PROTOCOLS.md §2.6 and Q10).
 
 Frozen encoder; head = BatchNorm1d(D, affine=False, eps=1e-6) -> Linear(D, C) on the mean-pooled features
-(MAE / YU `run_linear_probe.py`). Two modes:
-- cached (`cache_features=True`, paper profile): features of the unaugmented test-style views of every training
-  video (num_segments x test_crops per video) are extracted once with the encoder in eval mode; the head then
-  trains on that cache with the fine-tuning schedule: floor(N_videos / batch) steps per epoch, each step a batch
-  of videos with one random cached view each, AdamW, cross-entropy with the fine-tuning label smoothing
-  (no mixup/RandAug/drop path; far cheaper);
-- augmented clips (`cache_features=False`, authors profile): the fine-tuning loop as the authors ran it: every
-  step decodes and augments clips (RandAug, mixup/cutmix, erasing, repeated aug) and the frozen encoder stays in
-  train mode, so drop path stays active (§2.6).
-Both resume from `last.pth` (cached: the head and optimizer, saved every epoch) and end with the same multi-view
-test (`evaluate`).
+(MAE / YU `run_linear_probe.py`). Two modes, recorded as `probe_mode` in results.json and DONE:
+- finetune_aug (`cache_features=False`, profiles paper, authors, mini, smoke): §4.3 "the same hyper-parameters as
+  used for fine-tuning, replacing only the base learning rate to 0.01, and do not use weight decay", run as the
+  authors' probe: the fine-tuning loop (RandAug, random resized crop, flip, erasing, repeated aug, mixup/cutmix,
+  label smoothing) with only the head trainable and the model in train mode, so drop path stays active in the
+  frozen encoder (§2.6);
+- cached (`cache_features=True`, an explicit fast mode): features of the unaugmented test-style views of every
+  training video (num_segments x test_crops per video) are extracted once with the encoder in eval mode; the head
+  then trains on that cache with the fine-tuning schedule: floor(N_videos / batch) steps per epoch, each step a
+  batch of videos with one random cached view each, AdamW, cross-entropy with the fine-tuning label smoothing
+  (no mixup/RandAug/drop path; far cheaper, not the paper's protocol).
+Both resume from `last.pth` at any step and end with the same multi-view test (`evaluate`).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from synvid.engine import common
 from synvid.engine import finetune as ft
 from synvid.engine.evaluate import evaluate, iter_views, test_dataset
 from synvid.optim import cosine_schedule, scaled_lr
-from synvid.runs import atomic_torch_save, atomic_write_json, is_done, mark_done, read_done
+from synvid.runs import atomic_torch_save, atomic_write_json, is_done, mark_done, read_done, upstream_objective
 
 RESUME_FREE = {"num_workers"}
 # settings that change the cached features (a features.pt extracted under other values is refused)
@@ -39,16 +40,23 @@ FEATURE_KEYS = ("model", "num_frames", "sampling_rate", "input_size", "short_sid
 
 
 def probe_model(cfg, num_classes: int, init: str, device) -> nn.Module:
-    """Classifier with a frozen encoder and the BN + linear head (the only trainable parameters)."""
+    """Classifier with a frozen encoder and the BN + linear head (the only trainable parameters). The linear layer
+    is the classifier's own fresh head (timm trunc-normal 0.02 x init_scale 0.001, zero bias), as YU
+    `run_linear_probe.py` wraps `model.head` (MAE's probe re-initialises it with std 0.01 instead)."""
     model = ft.build_model(cfg, num_classes, init, device)
     for p in model.parameters():
         p.requires_grad_(False)
-    dim = model.head.in_features
-    linear = nn.Linear(dim, num_classes)
-    nn.init.trunc_normal_(linear.weight, std=0.01)  # MAE main_linprobe.py
-    nn.init.zeros_(linear.bias)
-    model.head = nn.Sequential(nn.BatchNorm1d(dim, affine=False, eps=1e-6), linear).to(device)
+    linear = model.head
+    model.head = nn.Sequential(nn.BatchNorm1d(linear.in_features, affine=False, eps=1e-6), linear).to(device)
+    for p in model.head.parameters():
+        p.requires_grad_(True)
     return model
+
+
+def probe_mode(cfg: LinprobeConfig) -> str:
+    """RECORDS.md `probe_mode`: "finetune_aug" (§4.3: fine-tuning augmentations, frozen encoder in train mode) or
+    "cached" (fast mode: head on cached features of unaugmented views); tables never mix the two."""
+    return "cached" if cfg.cache_features else "finetune_aug"
 
 
 def finetune_settings(cfg: LinprobeConfig, profile: str) -> FinetuneConfig:
@@ -103,45 +111,46 @@ def cached_batch(x: torch.Tensor, order: np.ndarray, batch: int, *, seed: int, e
 
 
 def train_head_on_cache(head: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: FinetuneConfig, run_dir: Path,
-                        config: dict, *, stop_after_epoch: int | None = None) -> dict:
+                        config: dict, *, stop_after: int | None = None) -> dict:
     """Train `head` on cached features x [N_videos, V, D], labels y [N_videos] with the fine-tuning schedule
     (§3.2 'the same number of ... linear probing steps'): floor(N_videos / batch) steps per epoch (tail dropped),
-    lr = base_lr * batch / 256 with warm-up + cosine per step (Table 7), AdamW, label smoothing. Saves
-    `run_dir/last.pth` after every epoch and resumes from it."""
+    lr = base_lr * batch / 256 with warm-up + cosine per step (Table 7), AdamW, label smoothing. Logs every step,
+    saves `run_dir/last.pth` after every epoch and at `stop_after` steps, and resumes from it at any step."""
     n = len(x)
     steps = n // cfg.batch_size
     if steps < 1:
         raise ValueError(f"{n} training videos are fewer than the total batch {cfg.batch_size}")
+    total = cfg.epochs * steps
     lr = cosine_schedule(scaled_lr(cfg.base_lr, cfg.batch_size), scaled_lr(cfg.min_lr, cfg.batch_size),
                          cfg.epochs, steps, cfg.warmup_epochs)
     opt = torch.optim.AdamW(head.parameters(), lr=float(lr[0]), betas=(cfg.beta1, cfg.beta2),
                             weight_decay=cfg.weight_decay)
-    start = common.resume(run_dir, model=head, optimizer=opt) // steps
-    stop = cfg.epochs if stop_after_epoch is None else min(stop_after_epoch, cfg.epochs)
-    log = common.RunLogger(run_dir, resume_step=start * steps)
+    start = common.resume(run_dir, model=head, optimizer=opt)
+    stop = total if stop_after is None else min(stop_after, total)
+    log = common.RunLogger(run_dir, resume_step=start)
     head.train()  # BN running statistics update, as in MAE's probe
     with common.StopSignal() as signals:
-        for epoch in range(start, stop):
-            order = ft.epoch_order(n, cfg.seed, epoch)          # as ft.EpochSampler orders videos
-            total = 0.0
-            for s in range(steps):
-                for group in opt.param_groups:
-                    group["lr"] = float(lr[epoch * steps + s])
-                feats, videos = cached_batch(x, order, cfg.batch_size, seed=cfg.seed, epoch=epoch, step=s,
-                                             dropout=cfg.dropout)
-                loss = probe_loss(head(feats), y[videos], cfg.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.item()
-            step = (epoch + 1) * steps
-            common.check_finite(total, step, run_dir)
-            log.write(step, epoch=epoch, loss=total / steps, lr=float(lr[step - 1]))
-            common.save(run_dir, model=head, optimizer=opt, step=step, epoch=epoch + 1, config=config)
-            if epoch + 1 < stop and signals.requested():   # an epoch on cached features takes seconds
-                raise common.Preempted(step, run_dir)
+        for step in range(start, stop):
+            epoch, s = divmod(step, steps)
+            for group in opt.param_groups:
+                group["lr"] = float(lr[step])
+            # as ft.EpochSampler orders videos; every draw is keyed by (seed, epoch, step), so a resume repeats it
+            feats, videos = cached_batch(x, ft.epoch_order(n, cfg.seed, epoch), cfg.batch_size, seed=cfg.seed,
+                                         epoch=epoch, step=s, dropout=cfg.dropout)
+            loss = probe_loss(head(feats), y[videos], cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            common.check_finite(loss.item(), step + 1, run_dir)
+            log.write(step + 1, epoch=epoch, loss=loss.item(), lr=float(lr[step]))
+            preempted = signals.requested()   # SLURM's warning signal: save now, requeue, resume
+            if preempted or (step + 1) % steps == 0 or step + 1 == stop:
+                common.save(run_dir, model=head, optimizer=opt, step=step + 1, epoch=(step + 1) // steps,
+                            config=config)
+            if preempted:
+                raise common.Preempted(step + 1, run_dir)
     log.close()
-    return {"steps": max(start, stop) * steps, "steps_per_epoch": steps, "total_steps": cfg.epochs * steps}
+    return {"steps": max(start, stop), "steps_per_epoch": steps, "total_steps": total}
 
 
 def _features(cfg, fcfg, model, run_dir, train_items, segments, device, failures, extra) -> tuple:
@@ -163,16 +172,18 @@ def _features(cfg, fcfg, model, run_dir, train_items, segments, device, failures
     return x, y
 
 
-def _cached(cfg, fcfg, model, run_dir, train_items, segments, device, failures, config, extra) -> dict:
+def _cached(cfg, fcfg, model, run_dir, train_items, segments, device, failures, config, extra, stop_after) -> dict:
     x, y = _features(cfg, fcfg, model, run_dir, train_items, segments, device, failures,
                      {k: extra[k] for k in ("dataset", "data_root", "init")})
-    results = train_head_on_cache(model.head.cpu(), x.float(), y, fcfg, run_dir, config)
+    results = train_head_on_cache(model.head.cpu(), x.float(), y, fcfg, run_dir, config, stop_after=stop_after)
     model.head.to(device)
     return {**results, "cached_videos": len(x), "cached_views_per_video": x.shape[1]}
 
 
 def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: str, profile: str = "paper",
-        progress: bool = True, extra: dict | None = None) -> dict:
+        stop_after: int | None = None, progress: bool = True, extra: dict | None = None) -> dict:
+    """Probe `init` on `dataset` and run the multi-view test; returns DONE's dict (`stop_after` steps: stop early,
+    without the test or DONE; rerunning resumes)."""
     run_dir = Path(out)
     if is_done(run_dir):
         return read_done(run_dir)
@@ -187,7 +198,7 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
     fcfg = finetune_settings(cfg, profile)
     segments = cfg.test_clips or record.test_clips
     extra = {**dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(classes),
-                    profile=profile), **(extra or {})}
+                    profile=profile, objective=upstream_objective(init)), **(extra or {})}  # issue 16
     config = to_dict(cfg, fcfg, **extra)
     common.check_resumable(run_dir, config, "LinprobeConfig", RESUME_FREE, ("dataset", "data_root", "init"))
     if dist.is_main():
@@ -197,20 +208,23 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
     frozen = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
     failures = FailureLog()
     if cfg.cache_features:
-        results = _cached(cfg, fcfg, model, run_dir, train_items, segments, device, failures, config, extra)
-    else:  # the authors' way: the fine-tuning loop with only the head trainable
+        results = _cached(cfg, fcfg, model, run_dir, train_items, segments, device, failures, config, extra,
+                          stop_after)
+    else:  # §4.3 as the authors ran it: the fine-tuning loop (train mode, augmentations) with only the head trainable
         trainer = ft.Finetuner(fcfg, run_dir, train_items, len(classes), init, config, device, model=model)
-        results = {"steps": trainer.fit(failures, progress=progress), "steps_per_epoch": trainer.steps_per_epoch,
-                   "total_steps": trainer.total_steps}
+        results = {"steps": trainer.fit(failures, stop_after, progress=progress),
+                   "steps_per_epoch": trainer.steps_per_epoch, "total_steps": trainer.total_steps}
     changed = [k for k, v in model.state_dict().items() if k in frozen and not torch.equal(v, frozen[k])]
     if changed:
         raise RuntimeError(f"linear probing changed frozen encoder weights: {changed[:5]}")
-    results.update({f"train_{k}": v for k, v in failures.summary().items()})
+    results.update({f"train_{k}": v for k, v in failures.summary().items()}, probe_mode=probe_mode(cfg))
+    if results["steps"] < results["total_steps"]:
+        return results
     test = test_dataset(test_items, fcfg, num_segments=segments)
     results.update(evaluate(model, test, batch_size=max(cfg.batch_size // 8, 1), device=device,
                             num_workers=cfg.num_workers, bf16=fcfg.bf16))
     results.update(mode="cached" if cfg.cache_features else "augmented", views=f"{segments}x{cfg.test_crops}",
-                   label_smoothing=fcfg.label_smoothing)
+                   label_smoothing=fcfg.label_smoothing, objective=extra["objective"])
     if dist.is_main():
         atomic_write_json(run_dir / "results.json", results)
         mark_done(run_dir, {k: v for k, v in results.items() if k != "videos"})

@@ -1,5 +1,6 @@
-"""VideoMAE pre-training loop (Section 3.2, Table 5, PROTOCOLS §2.2; VM `run_mae_pretraining.py`,
-`engine_for_pretraining.py`), one DDP code path from 1 process to N nodes under torchrun.
+"""Pre-training loop (Section 3.2, Table 5, PROTOCOLS §2.2; VM `run_mae_pretraining.py`,
+`engine_for_pretraining.py`), one DDP code path from 1 process to N nodes under torchrun. The objective
+(VideoMAE, the paper's, or V-JEPA, issue 16) is a pluggable piece: synvid/engine/objectives.py.
 
 A run directory holds config.json (first), log.jsonl, last.pth (every `save_every` steps, atomic) and DONE (last).
 Rerunning the same command resumes from last.pth with the same data order, schedule and losses.
@@ -14,11 +15,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from synvid import dist
-from synvid.config import PretrainConfig, save_config, to_dict
+from synvid.config import PretrainConfig, VjepaConfig, save_config, to_dict
 from synvid.data.batched import ClipPlans, DeviceBatches
 from synvid.data.pretrain_data import PretrainDataset, StepSampler, raw_clips
-from synvid.engine import common
-from synvid.optim import build_adamw, cosine_schedule, param_groups, scaled_lr
+from synvid.engine import common, objectives
 from synvid.runs import is_done, mark_done, read_done
 
 # Settings that may change between a run and its resume without changing the result.
@@ -46,35 +46,21 @@ def build_dataset(cfg: PretrainConfig, *, dataset=None, list_file=None, render_s
                            seed=cfg.seed)
 
 
-def build_model(cfg: PretrainConfig, device: torch.device) -> torch.nn.Module:
-    from synvid.models import build
-    torch.manual_seed(cfg.seed)  # identical initial weights on every rank and every fresh run
-    model = build(cfg.model, decoder_depth=cfg.decoder_depth, num_frames=cfg.num_frames, img_size=cfg.input_size,
-                  grad_checkpointing=cfg.grad_checkpointing)
-    return model.to(device)
-
-
-def schedules(cfg: PretrainConfig, steps_per_epoch: int):
-    """Per-step lr (VM: lr, min_lr both scaled by total_batch/256; warm-up from 0)."""
-    lr, min_lr = scaled_lr(cfg.base_lr, cfg.batch_size), scaled_lr(cfg.min_lr, cfg.batch_size)
-    return cosine_schedule(lr, min_lr, cfg.epochs, steps_per_epoch, cfg.warmup_epochs)
-
-
 class Trainer:
     """Holds the model, optimizer, data and schedule of one pre-training run."""
 
-    def __init__(self, cfg: PretrainConfig, run_dir: Path, data: PretrainDataset, config: dict, device):
+    def __init__(self, cfg: PretrainConfig, run_dir: Path, data: PretrainDataset, config: dict, device,
+                 vjepa: VjepaConfig | None = None):
         self.cfg, self.run_dir, self.data, self.config, self.device = cfg, run_dir, data, config, device
+        self.objective = objectives.build(cfg, vjepa)
         self.world, self.rank = dist.world_size(), dist.rank()
         self.per_rank = common.per_rank_batch(cfg.batch_size, self.world)
         self.steps_per_epoch = len(data) // cfg.batch_size  # drop_last (PROTOCOLS §2.2)
         if self.steps_per_epoch < 1:
             raise ValueError(f"dataset of {len(data)} clips is smaller than the total batch {cfg.batch_size}")
         self.total_steps = cfg.epochs * self.steps_per_epoch
-        self.lr = schedules(cfg, self.steps_per_epoch)
-        self.model = build_model(cfg, device)
-        self.optimizer = build_adamw(param_groups(self.model, cfg.weight_decay), float(self.lr[0]),
-                                     betas=(cfg.beta1, cfg.beta2))
+        self.model = self.objective.build_model(device)
+        self.optimizer = self.objective.build_optimizer(self.model, self.steps_per_epoch)
         self.start = common.resume(run_dir, model=self.model, optimizer=self.optimizer)
         self.net = self.model
         if self.world > 1:
@@ -102,21 +88,19 @@ class Trainer:
         for plans in self.loader(stop):
             yield self.data.batch(plans)
 
-    def step(self, videos: torch.Tensor, mask: torch.Tensor, step: int) -> tuple[float, float]:
-        """One optimisation step; returns (loss averaged over ranks, lr)."""
-        from synvid.models import pixel_targets, pretrain_loss
-        lr = common.set_lr(self.optimizer, self.lr, step)
+    def step(self, videos: torch.Tensor, mask: torch.Tensor, step: int) -> tuple[float, dict]:
+        """One optimisation step; returns (loss averaged over ranks, this step's scheduled values: lr, ...)."""
+        scheduled = self.objective.schedule(self.optimizer, step)
         videos = videos.to(self.device, non_blocking=True)
         mask = mask.to(self.device, non_blocking=True)
-        target = pixel_targets(videos, mask, self.model.tubelet, self.model.patch)
         with common.autocast(self.device, self.cfg.bf16):
-            loss = pretrain_loss(self.net(videos, mask), target)
+            loss = self.objective.loss(self.net, self.model, videos, mask, step)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.cfg.clip_grad > 0:  # off by default: the official code clips nothing
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_grad)
+        self.objective.clip_gradients(self.model, step)
         self.optimizer.step()
-        return dist.all_reduce_mean(loss.detach()), lr
+        self.objective.after_step(self.model, step)
+        return dist.all_reduce_mean(loss.detach()), scheduled
 
     def save(self, step: int) -> None:
         common.save(self.run_dir, model=self.model, optimizer=self.optimizer, step=step,
@@ -133,11 +117,11 @@ class Trainer:
         with common.StopSignal() as signals:
             for step, (videos, mask) in enumerate(self.batches(stop), start=self.start):
                 timer.data_ready()
-                loss, lr = self.step(videos, mask, step)
+                loss, scheduled = self.step(videos, mask, step)
                 common.check_finite(loss, step + 1, self.run_dir)
                 timer.step_done(self.cfg.batch_size)
-                log.write(step + 1, epoch=step // self.steps_per_epoch, loss=loss, lr=lr, **timer.stats())
-                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
+                log.write(step + 1, epoch=step // self.steps_per_epoch, loss=loss, **scheduled, **timer.stats())
+                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{scheduled['lr']:.2e}")
                 bar.update()
                 timer.reset()
                 preempted = signals.requested()   # SLURM's warning signal: save now, requeue, resume
@@ -148,17 +132,19 @@ class Trainer:
         bar.close()
         log.close()
         return {"steps": stop, "total_steps": self.total_steps, "final_loss": loss,
-                "steps_per_epoch": self.steps_per_epoch, "world_size": self.world}
+                "steps_per_epoch": self.steps_per_epoch, "world_size": self.world, "objective": self.objective.name}
 
 
 def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, render_size: int = 256,
         synthetic: dict | None = None, mix_list: str | None = None, stop_after: int | None = None,
-        progress: bool = True, extra: dict | None = None) -> dict:
+        progress: bool = True, extra: dict | None = None, vjepa: VjepaConfig | None = None) -> dict:
     """Pre-train into `out` (resuming if last.pth exists); returns the results written to DONE.
-    `synthetic`: rendering options of an on-the-fly set (build_dataset); recorded in config.json."""
+    `synthetic`: rendering options of an on-the-fly set (build_dataset); recorded in config.json.
+    `vjepa`: the V-JEPA recipe when cfg.objective == 'vjepa' (default: VjepaConfig())."""
     run_dir = Path(out)
     if is_done(run_dir):
         return read_done(run_dir)
+    objective = objectives.build(cfg, vjepa)  # an unknown objective fails here, before any work
     _, _, _, device = dist.init_distributed()
     if cfg.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -166,16 +152,18 @@ def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, r
         torch.use_deterministic_algorithms(True, warn_only=True)
     data = build_dataset(cfg, dataset=dataset, list_file=list_file, render_size=render_size, synthetic=synthetic,
                          device=device, mix_list=mix_list)
+    sections = objective.configs()
     # clips per epoch: a list's length, or RenderConfig.num_videos for an on-the-fly set (equal compute rule)
-    config = to_dict(cfg, dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
-                     clips_per_epoch=len(data), **(extra or {}))
-    common.check_resumable(run_dir, config, "PretrainConfig", RESUME_FREE,
-                           ("dataset", "list", "mix_list", "clips_per_epoch"))
+    info = dict(dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
+                clips_per_epoch=len(data), objective=cfg.objective, **(extra or {}))  # RECORDS.md: `objective`
+    config = to_dict(*sections, **info)
+    for section in sections:
+        common.check_resumable(run_dir, config, type(section).__name__, RESUME_FREE,
+                               ("dataset", "list", "mix_list", "clips_per_epoch"))
     if dist.is_main():
-        save_config(run_dir, cfg, dataset=dataset, list=list_file, mix_list=mix_list, render_size=render_size,
-                    clips_per_epoch=len(data), world_size=dist.world_size(), **(extra or {}))
+        save_config(run_dir, *sections, world_size=dist.world_size(), **info)
     dist.barrier()
-    trainer = Trainer(cfg, run_dir, data, config, device)
+    trainer = Trainer(cfg, run_dir, data, config, device, vjepa=vjepa)
     results = trainer.fit(stop_after, progress)
     if results["steps"] == trainer.total_steps and dist.is_main():
         mark_done(run_dir, results)  # DONE last: after the final last.pth

@@ -1,8 +1,9 @@
-"""VideoMAE models for synvid: builders, tube mask, normalised-pixel target, checkpoint loading."""
+"""Models for synvid: builders, VideoMAE (tube mask, normalised-pixel target), V-JEPA, checkpoint loading."""
 from .classifier import VideoClassifier
-from .registry import SIZES, build, names
+from .registry import SIZES, build, encoder_name, names
 from .videomae import PretrainVideoMAE, patchify, pixel_targets, pretrain_loss, tube_mask
 from .vit import sinusoid_table
+from .vjepa import PretrainVJEPA
 
 
 def load_pretrained(model, path, allow_missing=(), allow_unexpected=(), **kw):
@@ -18,4 +19,4 @@ def export_official(model, path):
 
 
 __all__ = ["build", "names", "SIZES", "tube_mask", "pixel_targets", "pretrain_loss", "patchify", "sinusoid_table",
-           "load_pretrained", "export_official", "PretrainVideoMAE", "VideoClassifier"]
+           "load_pretrained", "export_official", "PretrainVideoMAE", "PretrainVJEPA", "VideoClassifier", "encoder_name"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .vit import LN_EPS, PatchEmbed, Transformer, init_weights, sinusoid_table, trunc_normal
+from .vit import LN_EPS, PatchEmbed, Transformer, init_weights, sinusoid_table, timm_trunc_normal
 
 
 class VideoClassifier(Transformer):
@@ -24,9 +24,9 @@ class VideoClassifier(Transformer):
         self.head = nn.Linear(dim, num_classes)
         self.dim, self.num_layers = dim, depth
         self.register_buffer("pos_table", sinusoid_table(self.num_patches, dim), persistent=False)  # not saved
-        init_weights(self, "trunc_normal")  # VM fine-tuning init: trunc-normal 0.02
+        init_weights(self, "trunc_normal")  # VM fine-tuning init: timm trunc-normal 0.02
         with torch.no_grad():  # VM: head weight and bias multiplied by init_scale (0.001)
-            trunc_normal(self.head.weight, 0.02).mul_(init_scale)
+            timm_trunc_normal(self.head.weight, 0.02).mul_(init_scale)
             self.head.bias.mul_(init_scale)
 
     def tokens(self, videos: torch.Tensor, upto: int | None = None) -> torch.Tensor:

@@ -8,6 +8,7 @@ from torch import nn
 
 from .classifier import VideoClassifier
 from .videomae import PretrainVideoMAE
+from .vjepa import PretrainVJEPA
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,26 @@ SIZES: dict[str, Size] = {
     "large": Size(24, 1024, 16, 512, 8),
     "huge": Size(32, 1280, 16, 640, 8),
 }
-_NAME = re.compile(r"^(pretrain_videomae|vit)_(\w+?)_patch(\d+)_(\d+)$")
+_NAME = re.compile(r"^(pretrain_videomae|pretrain_vjepa|vit)_(\w+?)_patch(\d+)_(\d+)$")
 _PRETRAIN_KW = {"decoder_depth", "num_frames", "img_size", "tubelet_size", "drop_path", "grad_checkpointing"}
+_VJEPA_KW = {"predictor_dim", "predictor_depth", "num_mask_kinds", "loss_exp", "num_frames", "img_size",
+             "tubelet_size", "drop_path", "grad_checkpointing"}
 _CLS_KW = {"num_classes", "num_frames", "img_size", "tubelet_size", "drop_path", "dropout", "init_scale",
            "grad_checkpointing"}
 
 
 def names() -> list[str]:
     """All builder names, e.g. `pretrain_videomae_base_patch16_224`, `vit_small_patch16_224`."""
-    return [f"{kind}_{size}_patch16_224" for kind in ("pretrain_videomae", "vit") for size in SIZES]
+    return [f"{kind}_{size}_patch16_224" for kind in ("pretrain_videomae", "pretrain_vjepa", "vit") for size in SIZES]
+
+
+def encoder_name(name: str, kind: str) -> str:
+    """The same encoder size under another builder kind: ('pretrain_videomae_base_patch16_224', 'pretrain_vjepa')
+    -> 'pretrain_vjepa_base_patch16_224'. PretrainConfig.model names the encoder size for every objective."""
+    m = _NAME.match(name)
+    if m is None or m.group(2) not in SIZES:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(names())}")
+    return f"{kind}_{m.group(2)}_patch{m.group(3)}_{m.group(4)}"
 
 
 def build(name: str, **kw) -> nn.Module:
@@ -45,7 +57,7 @@ def build(name: str, **kw) -> nn.Module:
     if m is None or m.group(2) not in SIZES:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(names())}")
     kind, size, patch, img = m.group(1), SIZES[m.group(2)], int(m.group(3)), int(m.group(4))
-    allowed = _PRETRAIN_KW if kind == "pretrain_videomae" else _CLS_KW
+    allowed = {"pretrain_videomae": _PRETRAIN_KW, "pretrain_vjepa": _VJEPA_KW}.get(kind, _CLS_KW)
     bad = sorted(set(kw) - allowed)
     if bad:
         raise TypeError(f"{name}: unsupported argument(s) {bad}; allowed: {sorted(allowed)}")
@@ -54,4 +66,6 @@ def build(name: str, **kw) -> nn.Module:
         kw.setdefault("decoder_depth", size.decoder_depth)
         return PretrainVideoMAE(depth=size.depth, dim=size.dim, heads=size.heads, decoder_dim=size.decoder_dim,
                                 decoder_heads=size.decoder_heads, patch=patch, **kw)
+    if kind == "pretrain_vjepa":
+        return PretrainVJEPA(depth=size.depth, dim=size.dim, heads=size.heads, patch=patch, **kw)
     return VideoClassifier(depth=size.depth, dim=size.dim, heads=size.heads, patch=patch, **kw)

@@ -73,14 +73,20 @@ class Encoder(Transformer):
         # fixed table as a non-persistent buffer: follows .to(device), never in state_dict (as VM)
         self.register_buffer("pos_table", sinusoid_table(num_patches, dim), persistent=False)
 
+    def embed(self, videos: torch.Tensor) -> torch.Tensor:
+        """videos [B,3,T,H,W] -> all tokens [B, N, D] with the sinusoid table added (before the blocks)."""
+        x = self.patch_embed(videos)
+        if x.shape[1] != self.num_patches:
+            raise ValueError(f"model expects {self.num_patches} tokens per clip; input {tuple(videos.shape)} "
+                             f"gives {x.shape[1]}")
+        return x + self.pos_table.to(x.dtype)
+
     def forward(self, videos: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """videos [B,3,T,H,W], mask bool [B,N] -> visible tokens [B, N_vis, D] after the final norm."""
-        x = self.patch_embed(videos)
+        x = self.embed(videos)
         b, n, d = x.shape
-        if n != self.num_patches or mask.shape != (b, n):
-            raise ValueError(f"model expects {self.num_patches} tokens per clip; got {n} tokens and mask "
-                             f"{tuple(mask.shape)} for input {tuple(videos.shape)}")
-        x = x + self.pos_table.to(x.dtype)
+        if mask.shape != (b, n):
+            raise ValueError(f"mask {tuple(mask.shape)} does not fit {n} tokens of input {tuple(videos.shape)}")
         x = x[~mask].reshape(b, -1, d)  # same visible count per clip (tube mask)
         return self.norm(self.run_blocks(x))
 

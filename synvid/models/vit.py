@@ -119,13 +119,16 @@ class Transformer(nn.Module):
 
 
 def init_weights(module: nn.Module, linear: str) -> None:
-    """VM init: Linear xavier-uniform (pre-training) or trunc-normal 0.02 (fine-tuning); zero bias; LN 1/0."""
+    """VM init: Linear xavier-uniform (pre-training, `modeling_pretrain.py`) or timm trunc-normal 0.02
+    (fine-tuning, `modeling_finetune.py` imports timm's `trunc_normal_`); zero bias; LN 1/0."""
+    if linear not in ("xavier", "trunc_normal"):
+        raise ValueError(f"linear init must be 'xavier' or 'trunc_normal', got {linear!r}")
     for m in module.modules():
         if isinstance(m, nn.Linear):
             if linear == "xavier":
                 nn.init.xavier_uniform_(m.weight)
             else:
-                trunc_normal(m.weight, 0.02)
+                timm_trunc_normal(m.weight, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.LayerNorm):
@@ -134,9 +137,16 @@ def init_weights(module: nn.Module, linear: str) -> None:
 
 
 def trunc_normal(t: torch.Tensor, std: float) -> torch.Tensor:
-    """VM's local `trunc_normal_`: normal(0, std) truncated at +-1 std (not timm's +-2 absolute)."""
+    """VM `modeling_pretrain.py`'s local `trunc_normal_`: normal(0, std) truncated at +-1 std (std ~0.54 x std).
+    Pre-training only (the mask token)."""
     return nn.init.trunc_normal_(t, std=std, a=-std, b=std)
 
 
+def timm_trunc_normal(t: torch.Tensor, std: float) -> torch.Tensor:
+    """timm `trunc_normal_(t, std=std)` as VM `modeling_finetune.py` calls it: truncated at a=-2, b=2 in absolute
+    units, so at std 0.02 it is N(0, 0.02) in effect (the cut lies 100 std out)."""
+    return nn.init.trunc_normal_(t, std=std, a=-2.0, b=2.0)
+
+
 __all__ = ["sinusoid_table", "PatchEmbed", "Attention", "Block", "Transformer", "init_weights", "trunc_normal",
-           "LN_EPS"]
+           "timm_trunc_normal", "LN_EPS"]

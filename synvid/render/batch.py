@@ -149,9 +149,11 @@ def render_clips(name: str, indices: Sequence[int], frames_per_clip, *, seed: in
     return render_shapes(_shapes(name, indices, seed, cfg, device), back, frames, size)
 
 
-def render_shapes(sh: dict, back: torch.Tensor, frames: torch.Tensor, size: int) -> torch.Tensor:
+def render_shapes(sh: dict, back: torch.Tensor, frames: torch.Tensor, size: int, textures=None) -> torch.Tensor:
     """The pixel half of render_clips: clips sh (clip_shapes stacked, [B, N, ...] tensors on the target device),
-    background colours back uint8 [B, 3], frame ids [B, T] (already validated) -> uint8 [B, T, size, size, 3]."""
+    background colours back uint8 [B, 3], frame ids [B, T] (already validated) -> uint8 [B, T, size, size, 3].
+    `textures`: None (flat colours) or (table uint8 [U, S, S, 3], ids int64 [B, N] rows of it) with sh["tex_origin"]
+    [B, N, 2]: each covered pixel then reads its shape's texel as shapes.render_frame_torch does."""
     device = sh["centre"].device
     if size % TILE:
         raise ValueError(f"render size must be a multiple of {TILE}, got {size}")
@@ -186,4 +188,24 @@ def render_shapes(sh: dict, back: torch.Tensor, frames: torch.Tensor, size: int)
         top.scatter_reduce_(0, dst, (ins * (k_[:, None] + 1)).reshape(-1).int(), "amax")
     top = top.view(b, t * size * size).long()
     colour = torch.cat([back.to(device, torch.uint8)[:, None], sh["colour"].to(torch.uint8)], 1)  # row 0 = back
-    return torch.gather(colour, 1, top[..., None].expand(-1, -1, 3)).view(b, t, size, size, 3)
+    out = torch.gather(colour, 1, top[..., None].expand(-1, -1, 3))
+    if textures is not None:
+        origin = pivot + sh["tex_origin"].to(**f32)           # texture point = A^-1 (p - off) + pivot + origin
+        out[top > 0] = _texels(top, textures, ainv, off, origin, grid, t, step * TILE * TILE)
+    return out.view(b, t, size, size, 3)
+
+
+def _texels(top, textures, ainv, off, origin, grid, t, chunk):
+    """Texel floor((A^-1 (p - off) + pivot + origin) S / 512) of every covered pixel of top [B, T*size^2] (1 + shape
+    index; 0 = none), in the row-major order of top > 0, chunk pixels at a time (PROTOCOLS §6)."""
+    table, ids = textures
+    s_px, px = table.shape[1], grid.shape[0]
+    clip, pix = (top > 0).nonzero(as_tuple=True)
+    out = torch.empty(len(clip), 3, dtype=torch.uint8, device=top.device)
+    for s in range(0, len(clip), chunk):
+        c_, p_ = clip[s:s + chunk], pix[s:s + chunk]
+        k_, f_ = top[c_, p_] - 1, c_ * t + torch.div(p_, px, rounding_mode="floor")
+        q = torch.einsum("pij,pj->pi", ainv[f_, k_], grid[p_ % px] - off[f_, k_]) + origin[c_, k_]
+        uv = (q * (s_px / 512.0)).floor().long().clamp(0, s_px - 1)
+        out[s:s + chunk] = table[ids[c_, k_], uv[:, 1], uv[:, 0]]
+    return out

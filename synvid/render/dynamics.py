@@ -69,10 +69,22 @@ def sample_shapes(rng, spec, cfg) -> dict:
     corners = _corners(kinds, radius, rng)
     is_circle = kinds == 0
     shear[is_circle] = 0.0                   # circles get scale only (PROTOCOLS §6)
+    if spec.fixed:      # offline generator (gen_syn_video.py:157-160): rotate_angle = 0, radius_x = radius_y = r
+        omega[is_circle], scale[is_circle] = 0.0, 0.0
     omega = np.where(is_circle, np.deg2rad(omega), omega)  # code passes the circle angle to cv2 as degrees
     pivot = np.where(is_circle[:, None], 0.0, (radius // 2)[:, None].repeat(2, 1))
     return dict(kind=kinds, radius=radius, centre=centre, colour=colour, theta=theta, speed=speed,
-                accel=accel, omega=omega, scale=scale, shear=shear, corners=corners, pivot=pivot)
+                accel=accel, omega=omega, scale=scale, shear=shear, corners=corners, pivot=pivot,
+                tex_origin=texture_origin(kinds, radius))
+
+
+def texture_origin(kinds, radius) -> np.ndarray:
+    """[N, 2] texel (in 512-px texture units) of the local origin: (r, r) for circles, 0 for polygons.
+    A circle's local frame is centred on the circle, while the offline generator maps the circle's texture by
+    getAffineTransform((0, r), (r, 0), (2r, r) -> (cx - r, cy), (cx, cy - r), (cx + r, cy)) (gen_syn_video.py:162-
+    167), i.e. centre at texel (r, r): a circle shows the window [0, 2r]^2 of its texture, like the polygons, whose
+    local corners already lie in [0, 2r]^2 (texel = local point, :260)."""
+    return np.where(np.asarray(kinds)[:, None] == 0, np.asarray(radius, np.float64)[:, None], 0.0).repeat(2, 1)
 
 
 def state_at(sh: dict, t: int, device) -> dict:

@@ -88,14 +88,15 @@ def _span(is_circle, r2, nrm, bias, ux, uy, vx, vy, size):
 
 
 @njit(cache=True)
-def raster(out, idx, kind, radius, corners, pivot, centre, a, colour, tex):
+def raster(out, idx, kind, radius, corners, pivot, centre, a, colour, tex, tex_row, tex_origin):
     """Paint shapes idx (ascending = back to front) into out uint8 [size, size, 3] in place.
-    tex: uint8 [len(idx), S, S, 3] texture per visible shape, or [0, 1, 1, 3] for flat colours.
+    tex: uint8 [M, S, S, 3] textures, visible shape k reads tex[tex_row[k]]; [0, 1, 1, 3] for flat colours;
+    tex_origin [N, 2]: texel of the local origin (dynamics.texture_origin), folded into the texel map only.
     Spans fill a label map first (one int32 store per pixel and shape), then each pixel is coloured once."""
     size = out.shape[0]
     s = CANVAS / size
     label = np.zeros((size, size), np.int32)          # 1 + position in idx of the top-most shape; 0 = none
-    inv = np.zeros((len(idx), 6))                     # q = (m00 x + m01 y, m10 x + m11 y) + (c0, c1), pixel units
+    inv = np.zeros((len(idx), 6))                     # texture point q + origin, from pixel (x, y) (pixel units)
     for k in range(len(idx)):
         i = idx[k]
         det = a[i, 0, 0] * a[i, 1, 1] - a[i, 0, 1] * a[i, 1, 0]
@@ -104,7 +105,8 @@ def raster(out, idx, kind, radius, corners, pivot, centre, a, colour, tex):
         m00, m01, m10, m11 = a[i, 1, 1] / det, -a[i, 0, 1] / det, -a[i, 1, 0] / det, a[i, 0, 0] / det
         ox, oy = centre[i, 0] + pivot[i, 0], centre[i, 1] + pivot[i, 1]
         c0, c1 = -(m00 * ox + m01 * oy) + pivot[i, 0], -(m10 * ox + m11 * oy) + pivot[i, 1]
-        inv[k, 0], inv[k, 1], inv[k, 2], inv[k, 3], inv[k, 4], inv[k, 5] = m00 * s, m01 * s, m10 * s, m11 * s, c0, c1
+        inv[k, 0], inv[k, 1], inv[k, 2], inv[k, 3] = m00 * s, m01 * s, m10 * s, m11 * s
+        inv[k, 4], inv[k, 5] = c0 + tex_origin[i, 0], c1 + tex_origin[i, 1]
         nrm, bias = _edges(corners[i])
         _, wlo, whi = _box_meets(i, kind, radius, corners, pivot, centre, a)
         y0, y1 = max(0, int(math.floor(wlo / s))), min(size - 1, int(math.ceil(whi / s)))
@@ -112,13 +114,14 @@ def raster(out, idx, kind, radius, corners, pivot, centre, a, colour, tex):
             vx, vy = inv[k, 1] * y + c0, inv[k, 3] * y + c1
             x0, x1 = _span(kind[i] == 0, radius[i] ** 2, nrm, bias, inv[k, 0], inv[k, 2], vx, vy, size)
             label[y, x0:x1 + 1] = k + 1
-    _colour(out, label, idx, inv, colour, tex)
+    _colour(out, label, idx, inv, colour, tex, tex_row)
     return out
 
 
 @njit(cache=True)
-def _colour(out, label, idx, inv, colour, tex):
-    """Each covered pixel takes its shape's colour, or texel floor(q * S / 512) of its texture (PROTOCOLS §6)."""
+def _colour(out, label, idx, inv, colour, tex, tex_row):
+    """Each covered pixel takes its shape's colour, or texel floor((q + origin) * S / 512) of its texture, the
+    offline generator's warpAffine of the texture resized to 512^2 (nearest), sampled nearest (PROTOCOLS §6)."""
     s_px = tex.shape[1]
     for y in range(out.shape[0]):
         for x in range(out.shape[1]):
@@ -133,7 +136,8 @@ def _colour(out, label, idx, inv, colour, tex):
                 qy = inv[k, 2] * x + inv[k, 3] * y + inv[k, 5]
                 tx = min(max(int(math.floor(qx * (s_px / 512.0))), 0), s_px - 1)
                 ty = min(max(int(math.floor(qy * (s_px / 512.0))), 0), s_px - 1)
-                out[y, x, 0], out[y, x, 1], out[y, x, 2] = tex[k, ty, tx, 0], tex[k, ty, tx, 1], tex[k, ty, tx, 2]
+                r = tex_row[k]
+                out[y, x, 0], out[y, x, 1], out[y, x, 2] = tex[r, ty, tx, 0], tex[r, ty, tx, 1], tex[r, ty, tx, 2]
 
 
 _NO_TEX = np.zeros((0, 1, 1, 3), np.uint8)
@@ -145,10 +149,13 @@ def render_frame_cpu(sh: dict, st: dict, size: int, textures=None, tex_ids=None,
     idx = visible(*geo, st["alive"])
     out = np.zeros((size, size, 3), np.uint8) if background is None else \
         np.array(background.cpu().numpy(), dtype=np.uint8, copy=True)
-    tex = _NO_TEX
+    tex, rows = _NO_TEX, np.arange(len(idx))
     if textures is not None and len(idx):
-        import torch
-        ids = torch.as_tensor(np.asarray(tex_ids)[idx], dtype=torch.int64)
-        tex = np.ascontiguousarray(textures.get(ids, "cpu").numpy())
+        ids = np.asarray(tex_ids)[idx]
+        if hasattr(textures, "rows"):       # a per-video table (progression._PerVideo): no copy per frame
+            tex, rows = textures.rows(ids)
+        else:
+            import torch
+            tex = np.ascontiguousarray(textures.get(torch.as_tensor(ids, dtype=torch.int64), "cpu").numpy())
     colour = np.ascontiguousarray(sh["colour"], dtype=np.uint8)
-    return raster(out, idx, *geo, colour, tex)
+    return raster(out, idx, *geo, colour, tex, rows, np.ascontiguousarray(sh["tex_origin"], dtype=np.float64))

@@ -103,8 +103,9 @@ def render_frame_torch(sh: dict, st: dict, size: int, device, textures=None, tex
     if textures is None:
         out[hit] = torch.as_tensor(sh["colour"][idx], dtype=torch.uint8, device=device)[k]
         return out.view(size, size, 3)
-    # Texture resized to 512^2 (nearest) and moving with the shape: local (u, v) -> texel (PROTOCOLS §6)
-    q = torch.einsum("pij,pj->pi", ainv[k], grid[hit] - off[k]) + pivot[k]
+    # Texture resized to 512^2 (nearest) and moving with the shape: local q + origin -> texel (PROTOCOLS §6)
+    origin = torch.as_tensor(sh["tex_origin"][idx], **f32)
+    q = torch.einsum("pij,pj->pi", ainv[k], grid[hit] - off[k]) + pivot[k] + origin[k]
     tex = textures.get(torch.as_tensor(tex_ids[idx], dtype=torch.int64), device)
     s_px = tex.shape[1]
     uv = (q * (s_px / 512.0)).floor().long().clamp(0, s_px - 1)

@@ -1,11 +1,40 @@
 """Materialise a synthetic set as H.264 .mp4 + official list file + manifest.json (issue 3). Resumable."""
 import hashlib
+import json
 from multiprocessing import get_context
 from pathlib import Path
 
 from synvid.data.lists import write_list
+from synvid.render import RENDER_VERSION
 from synvid.runs import atomic_write_json
 from synvid.video_io import write_video
+
+STAMP = "render_version.json"
+
+
+def check_render_version(root) -> None:
+    """A clear error when `root` holds a synthetic set rendered by another RENDER_VERSION (no record = 1). A folder
+    that holds no synthetic set (natural videos: no stamp and no synthetic manifest.json) passes."""
+    root = Path(root)
+    stamp, manifest = root / STAMP, root / "manifest.json"
+    if stamp.is_file():
+        recorded = json.loads(stamp.read_text()).get("render_version", 1)
+    elif manifest.is_file() and {"name", "files"} <= json.loads(manifest.read_text()).keys():
+        recorded = json.loads(manifest.read_text()).get("render_version", 1)
+    elif any(root.glob("videos/*.mp4")) and (root / "config.json").is_file():
+        recorded = 1                                      # an unfinished set of 3_1_generate.py from before stamps
+    else:
+        return
+    if recorded != RENDER_VERSION:
+        raise ValueError(f"{root} was rendered by render version {recorded}; this code renders version "
+                         f"{RENDER_VERSION} (see synvid.render.RENDER_VERSION): delete {root} and run "
+                         "data_gen/3_1_generate.py again")
+
+
+def check_listed_videos(paths) -> None:
+    """check_render_version for every set a list's videos come from (a set keeps them in <root>/videos/)."""
+    for root in sorted({Path(p).parent.parent for p in paths}):
+        check_render_version(root)
 
 
 def _sha1(path: Path) -> str:
@@ -28,7 +57,10 @@ def materialise(name: str, num_videos: int, out, *, seed: int, cfg, workers: int
     `imagenet`, `tex_cfg`, `bank`: the texture source (synvid.progression.texture_source); `texture_device`:
     where textures are generated (e.g. "cuda"; the frames are still drawn by the CPU rasteriser)."""
     out = Path(out)
+    check_render_version(out)                          # never resume a set of another render version
     (out / "videos").mkdir(parents=True, exist_ok=True)
+    if not (out / STAMP).is_file():
+        atomic_write_json(out / STAMP, {"render_version": RENDER_VERSION})
     textures = dict(imagenet=imagenet, tex_cfg=tex_cfg, bank=bank, texture_device=texture_device)
     jobs = [(name, i, seed, cfg, str(out), textures) for i in range(num_videos)]
     if workers > 1:
@@ -39,6 +71,7 @@ def materialise(name: str, num_videos: int, out, *, seed: int, cfg, workers: int
     else:
         rows = [_one(j) for j in jobs]
     write_list(out / "train.csv", [(str(out / rel), 0) for rel, _ in rows])   # official `path 0` lines
-    manifest = dict(name=name, seed=seed, num_videos=num_videos, files={rel: h for rel, h in rows})
+    manifest = dict(name=name, seed=seed, num_videos=num_videos, render_version=RENDER_VERSION,
+                    files={rel: h for rel, h in rows})
     atomic_write_json(out / "manifest.json", manifest)
     return manifest

@@ -9,6 +9,7 @@ import numpy as np
 
 from synvid import metrics
 from synvid.config import PretrainConfig, StatsConfig
+from synvid.render import RENDER_VERSION
 from synvid.stats import i3d, inception
 from synvid.stats.cache import cache_path, cached
 from synvid.stats.sources import Source, sample_clips, sample_frames, sample_pretrain_clips
@@ -36,7 +37,7 @@ def check_weights(stats, inception_weights=None, i3d_weights=None) -> None:
 def render_key(size: int, synthetic: dict | None) -> str:
     """A short hash of how synthetic frames are made (size, RenderConfig, TextureConfig, sources)."""
     opts = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in (synthetic or {}).items()}
-    text = json.dumps({"size": size, **opts}, sort_keys=True, default=str)
+    text = json.dumps({"size": size, "render_version": RENDER_VERSION, **opts}, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 

@@ -9,6 +9,7 @@ from synvid import progression
 from synvid.config import RenderConfig
 from synvid.data.lists import read_list
 from synvid.data.pretrain_data import clip_indices, sample_generator
+from synvid.render.writer import check_listed_videos
 from synvid.video_io import read_video, video_info
 
 
@@ -26,6 +27,7 @@ class Source:
             self.num_videos = (self.synthetic.get("cfg") or RenderConfig()).num_videos
         elif Path(name).is_file():
             self.videos = [p for p, _ in read_list(name, root)]  # root: e.g. UCF-101/ for trainlist01
+            check_listed_videos(self.videos)      # a materialised synthetic set of another render version fails
             self.num_videos = len(self.videos)
         else:
             raise ValueError(f"{name!r} is neither a registered synthetic dataset "

@@ -102,6 +102,9 @@ def source(kind: str, *, seed: int = 0, size: int = 256, device="cpu", imagenet=
     "statistical" is Table 10's "150k images & 150k statistical textures", "stylegan" Table 2's
     "150k images & 150k StyleGAN".
     `saturated`: add a random per-texture colour (Appendix 9.4, Table 12).
+    `imagenet` and `mix` sources hold 2S^2 textures (images resized straight to 512^2 at S = 256, nearest, as the
+    authors' offline generator; a mix's generated half repeated to match); generated kinds hold S^2, which the
+    renderer reads as their nearest 512^2 enlargement (texel floor(q S / 512)).
     """
     from synvid.textures.image_crops import ImageCrops, Mix, Saturated
     if kind not in KINDS:
@@ -115,7 +118,8 @@ def source(kind: str, *, seed: int = 0, size: int = 256, device="cpu", imagenet=
         if not imagenet:
             raise ValueError(f"texture kind {kind!r} needs an ImageFolder directory: pass --imagenet DIR")
         half = pool_size // 2 if kind == "mix" else pool_size
-        src = ImageCrops(imagenet, seed=seed, size=size, pool_size=half)
+        # images go straight to 2S (512^2 at S = 256), the texture the authors' warp reads (gen_syn_video.py:156)
+        src = ImageCrops(imagenet, seed=seed, size=2 * size, pool_size=half)
         if kind == "mix":     # the generated half may come from a bank of `mix_with` (same pixels)
             other = _bank(bank, mix_with, seed, half) if bank else \
                 Generated(mix_with, seed=seed, size=size, device=device, pool_size=half)

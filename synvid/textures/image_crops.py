@@ -2,8 +2,10 @@
 
 Tables 2 and 10: the textured shapes show crops of 300k (or 1.3M) ImageNet images, or a mix of 150k images and
 150k statistical textures. The pool is a deterministic subset of the sorted file list chosen by seed; texture
-id k is image pool[k] resized to S x S (the renderer then shows the part inside the shape's outline; images
-are not segmented). `Saturated` (Appendix 9.4, Table 12) adds a random per-id colour to any source.
+id k is the full-resolution image pool[k] resized straight to its size (textures.source: 2S = 512^2, as the
+authors' offline generator does per shape with cv2 INTER_NEAREST, gen_syn_video.py:156); the renderer then shows
+the part inside the shape's outline (images are not segmented). `Saturated` (Appendix 9.4, Table 12) adds a random
+per-id colour to any source.
 """
 from __future__ import annotations
 
@@ -43,13 +45,20 @@ def pool_indices(total: int, pool_size: int, seed: int) -> np.ndarray:
 
 
 def load(path: Path, size: int) -> torch.Tensor:
-    """RGB image resized (bilinear) to size x size -> uint8 [S, S, 3]; an unreadable file is named."""
+    """RGB image resized (nearest) to size x size -> uint8 [size, size, 3]; an unreadable file is named."""
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB").resize((size, size), Image.BILINEAR)
-            return torch.from_numpy(np.asarray(im).copy())
+            return torch.from_numpy(resize_nearest(np.asarray(im.convert("RGB")), size))
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise ValueError(f"unreadable image {path}: {e}") from e
+
+
+def resize_nearest(image: np.ndarray, size: int) -> np.ndarray:
+    """[H, W, C] -> [size, size, C] as cv2.resize INTER_NEAREST: output pixel i takes input floor(i * H / size)
+    (PIL's NEAREST samples pixel centres instead, a half-pixel shift)."""
+    rows = np.arange(size) * image.shape[0] // size
+    cols = np.arange(size) * image.shape[1] // size
+    return np.ascontiguousarray(image[rows][:, cols])
 
 
 class ImageCrops:
@@ -66,12 +75,15 @@ class ImageCrops:
 
 
 class Mix:
-    """Table 2 / 10 mix: ids [0, a) from source a, ids [a, a+b) from source b (e.g. 150k images + 150k stat)."""
+    """Table 2 / 10 mix: ids [0, a) from source a, ids [a, a+b) from source b (e.g. 150k images + 150k stat).
+    A part of a smaller size (generated S^2 beside 2S^2 images) is enlarged by pixel repetition, which the renderer's
+    texel floor(q size / 512) reads exactly as the part itself."""
 
     def __init__(self, first, second):
-        if first.size != second.size:
-            raise ValueError(f"mixed texture sources need one size, got {first.size} and {second.size}")
-        self.parts, self.size = (first, second), first.size
+        self.parts, self.size = (first, second), max(first.size, second.size)
+        if self.size % first.size or self.size % second.size:
+            raise ValueError(f"mixed texture sources need sizes that divide each other, got {first.size} and "
+                             f"{second.size}")
         self.pool_size = first.pool_size + second.pool_size
 
     def get(self, ids: torch.Tensor, device="cpu") -> torch.Tensor:
@@ -80,7 +92,8 @@ class Mix:
         n0 = self.parts[0].pool_size
         for part, sel, offset in ((self.parts[0], ids < n0, 0), (self.parts[1], ids >= n0, n0)):
             if sel.any():
-                out[sel] = part.get(ids[sel] - offset, "cpu").cpu()
+                rep = self.size // part.size
+                out[sel] = part.get(ids[sel] - offset, "cpu").cpu().repeat_interleave(rep, 1).repeat_interleave(rep, 2)
         return out.to(device)
 
 

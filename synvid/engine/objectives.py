@@ -1,0 +1,167 @@
+"""Pre-training objectives: the pluggable part of the pre-training engine (issue 16).
+
+An objective owns the model, its optimiser groups, its per-step schedules, the loss of one batch and what happens
+after the optimiser step. The engine (synvid/engine/pretrain.py) owns everything else (data order, DDP, resume,
+logging, DONE) and is the same for every objective.
+
+- `videomae`: the paper (Section 3.2, Table 5): tube mask, normalised-pixel MSE (synvid.models.videomae).
+- `vjepa`: V-JEPA (facebookresearch/jepa app/vjepa/train.py): multi-block masks drawn per step, L1 on
+  layer-normed EMA-target features, scheduled weight decay and momentum (synvid.models.vjepa, VjepaConfig).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from synvid import dist
+from synvid.config import PretrainConfig, VjepaConfig
+from synvid.optim import apply_schedule, build_adamw, cosine_schedule, param_groups, scaled_lr
+
+
+class VideoMAE:
+    """VideoMAE pixel reconstruction (the paper's objective); unchanged behaviour of the engine before issue 16."""
+    name = "videomae"
+
+    def __init__(self, cfg: PretrainConfig, vjepa: VjepaConfig | None = None):
+        self.cfg = cfg
+
+    def configs(self) -> tuple:
+        """The config sections of a run of this objective (config.json, resume check)."""
+        return (self.cfg,)
+
+    def build_model(self, device) -> torch.nn.Module:
+        from synvid.models import build
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)  # identical initial weights on every rank and every fresh run
+        model = build(cfg.model, decoder_depth=cfg.decoder_depth, num_frames=cfg.num_frames,
+                      img_size=cfg.input_size, grad_checkpointing=cfg.grad_checkpointing)
+        return model.to(device)
+
+    def build_optimizer(self, model, steps_per_epoch: int) -> torch.optim.Optimizer:
+        """Per-step lr (VM: lr, min_lr both scaled by total_batch/256; warm-up from 0) and AdamW."""
+        cfg = self.cfg
+        lr, min_lr = scaled_lr(cfg.base_lr, cfg.batch_size), scaled_lr(cfg.min_lr, cfg.batch_size)
+        self.lr = cosine_schedule(lr, min_lr, cfg.epochs, steps_per_epoch, cfg.warmup_epochs)
+        return build_adamw(param_groups(model, cfg.weight_decay), float(self.lr[0]), betas=(cfg.beta1, cfg.beta2))
+
+    def schedule(self, optimizer, step: int) -> dict:
+        """Apply this step's scheduled values; returns them for the log."""
+        lr = float(self.lr[step])
+        apply_schedule(optimizer, lr)
+        return {"lr": lr}
+
+    def loss(self, net, model, videos: torch.Tensor, mask: torch.Tensor, step: int) -> torch.Tensor:
+        from synvid import models  # looked up per call, so tests can patch models.pretrain_loss
+        target = models.pixel_targets(videos, mask, model.tubelet, model.patch)
+        return models.pretrain_loss(net(videos, mask), target)
+
+    def clip_gradients(self, model, step: int) -> None:
+        if self.cfg.clip_grad > 0:  # off by default: the official code clips nothing
+            torch.nn.utils.clip_grad_norm_(model.parameters(), self.cfg.clip_grad)
+
+    def after_step(self, model, step: int) -> None:
+        pass
+
+
+def warmup_cosine(start: float, peak: float, final: float, total: int, warmup: int, stretch: float) -> np.ndarray:
+    """jepa src/utils/schedulers.py `WarmupCosineSchedule` as called before each step (its counter is 1 at the
+    first step): linear start -> peak over `warmup` steps, then cosine towards `final` over the stretched span
+    int(stretch * total) - warmup, never below `final`."""
+    span = int(stretch * total)
+    out = np.empty(total)
+    for i in range(total):
+        k = i + 1
+        if k < warmup:
+            out[i] = start + k / max(1, warmup) * (peak - start)
+        else:
+            progress = (k - warmup) / max(1, span - warmup)
+            out[i] = max(final, final + (peak - final) * 0.5 * (1 + math.cos(math.pi * progress)))
+    return out
+
+
+def cosine_weight_decay(start: float, final: float, total: int, stretch: float) -> np.ndarray:
+    """jepa `CosineWDSchedule`: cosine from start to final over int(stretch * total) steps (counter from 1),
+    clamped at `final` on the side it approaches from."""
+    span = int(stretch * total)
+    k = np.arange(1, total + 1)
+    wd = final + (start - final) * 0.5 * (1 + np.cos(np.pi * k / span))
+    return np.maximum(wd, final) if final <= start else np.minimum(wd, final)
+
+
+class VJEPA:
+    """V-JEPA feature prediction (issue 16); the recipe is VjepaConfig, the run PretrainConfig."""
+    name = "vjepa"
+
+    def __init__(self, cfg: PretrainConfig, vjepa: VjepaConfig | None = None):
+        from synvid.models.multiblock import MaskKind
+        self.cfg, self.vj = cfg, vjepa or VjepaConfig()
+        v = self.vj
+        self.kinds = (MaskKind(v.short_blocks, v.short_scale, v.aspect_min, v.aspect_max),
+                      MaskKind(v.long_blocks, v.long_scale, v.aspect_min, v.aspect_max))
+
+    def configs(self) -> tuple:
+        return (self.cfg, self.vj)
+
+    def build_model(self, device) -> torch.nn.Module:
+        from synvid.models import build, encoder_name
+        cfg, v = self.cfg, self.vj
+        torch.manual_seed(cfg.seed)
+        model = build(encoder_name(cfg.model, "pretrain_vjepa"), predictor_dim=v.predictor_dim,
+                      predictor_depth=v.predictor_depth, num_mask_kinds=len(self.kinds), loss_exp=v.loss_exp,
+                      num_frames=cfg.num_frames, img_size=cfg.input_size, grad_checkpointing=cfg.grad_checkpointing)
+        return model.to(device)
+
+    def build_optimizer(self, model, steps_per_epoch: int) -> torch.optim.Optimizer:
+        """app/vjepa/utils.py `init_opt`: AdamW, decay on every non-bias non-1-D tensor; lr, wd and momentum
+        schedules over the stretched run (ipe_scale); lrs scaled from per-256 values like VideoMAE's."""
+        cfg, v = self.cfg, self.vj
+        total = cfg.epochs * steps_per_epoch
+        self.warmup = int(round(v.warmup_fraction * total))
+        lrs = [scaled_lr(x, cfg.batch_size) for x in (v.start_lr, v.base_lr, v.min_lr)]
+        self.lr = warmup_cosine(*lrs, total, self.warmup, v.schedule_stretch)
+        self.wd = cosine_weight_decay(v.weight_decay, v.final_weight_decay, total, v.schedule_stretch)
+        from synvid.models.vjepa import momentum_schedule
+        self.momentum = momentum_schedule(v.ema_start, v.ema_end, total, v.schedule_stretch)
+        return build_adamw(param_groups(model, v.weight_decay), float(self.lr[0]), betas=(v.beta1, v.beta2))
+
+    def schedule(self, optimizer, step: int) -> dict:
+        lr, wd = float(self.lr[step]), float(self.wd[step])
+        apply_schedule(optimizer, lr, weight_decay=wd)
+        return {"lr": lr, "weight_decay": wd, "momentum": float(self.momentum[step])}
+
+    def masks(self, batch: int, window, step: int, device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """This rank's masks of `step`, drawn from (seed, step, rank): the same after a resume."""
+        from synvid.data.pretrain_data import sample_generator
+        from synvid.models.multiblock import sample_masks
+        g = sample_generator(self.cfg.seed, step, dist.rank(), 5)
+        return sample_masks(batch, window, self.kinds, g, device=device)
+
+    def loss(self, net, model, videos: torch.Tensor, mask: torch.Tensor, step: int) -> torch.Tensor:
+        """The loader's tube mask is not used (it is drawn anyway, so crops equal VideoMAE's for a seed)."""
+        return net(videos, self.masks(videos.shape[0], model.window, step, videos.device))
+
+    def clip_gradients(self, model, step: int) -> None:
+        """train.py clips encoder and predictor norms separately, and only after the warm-up (`epoch > warmup`;
+        here from the first step after it)."""
+        if self.vj.clip_grad > 0 and step >= self.warmup:
+            torch.nn.utils.clip_grad_norm_(model.encoder.parameters(), self.vj.clip_grad)
+            torch.nn.utils.clip_grad_norm_(model.predictor.parameters(), self.vj.clip_grad)
+
+    def after_step(self, model, step: int) -> None:
+        from synvid.models.vjepa import ema_update
+        ema_update(model.target_encoder, model.encoder, float(self.momentum[step]))
+
+
+OBJECTIVES = {"videomae": VideoMAE, "vjepa": VJEPA}
+
+
+def build(cfg: PretrainConfig, vjepa: VjepaConfig | None = None):
+    """The objective named by cfg.objective."""
+    if cfg.objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {cfg.objective!r}; choose from {', '.join(OBJECTIVES)}")
+    return OBJECTIVES[cfg.objective](cfg, vjepa)
+
+
+__all__ = ["OBJECTIVES", "VideoMAE", "VJEPA", "build", "warmup_cosine", "cosine_weight_decay"]

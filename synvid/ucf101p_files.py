@@ -1,0 +1,210 @@
+"""UCF101-P as files (paper Section 4.2, Figure 3; PROTOCOLS.md §4.4-4.5): corrupted copies of the UCF101 test
+split, one ordinary UCF101 root per (corruption, severity), named as SCH-VL `generate_noisy_videos.py` names them:
+    <out>/<name>_<s>/UCF-101/<Class>/v_<Class>_gXX_cYY.avi + <out>/<name>_<s>/ucfTrainTestlist/ (copied) + DONE
+    <out>/manifest.json (source = the clean UCF101 root, split, seed, mode, severities, protocol, one entry per set)
+
+Mode "benchmark" (paper profile) writes the 13 sets of UCF101-P (`corruptions.BENCHMARK`) as the benchmark's
+generator does: each frame corrupted at full resolution, then written once more with OpenCV's `mp4v` writer
+(here PyAV's mpeg4 encoder with OpenCV's writer settings, since OpenCV is not a dependency), except the two codecs,
+which FFmpeg writes directly. Mode "hook" (authors profile) writes only the two codecs: the other corruptions act on
+each test view at evaluation time (`synvid.robustness`).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import zlib
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from synvid import corruptions
+from synvid.runs import atomic_write_json, is_done, mark_done
+
+# Bumped when what a tree or a result means changes: trees and results of another protocol are not reused.
+# v1 (unversioned): everything once at full resolution, mpeg4 q1; v2-per-view: per-view hook only, one severity;
+# v3: benchmark files or hook, all severities, ImageMagick's motion blur, YU's glass blur, truncation to uint8.
+PROTOCOL = "v3"
+MODES = ("benchmark", "hook")
+# SCH-VL variable_rotate: np.random.randint(-6 s, 6 s + 1) (YU / SCH on the fly: random.randint(-6s-1, 6s+1))
+BENCHMARK_PARAMS = {"rotate": (6, 12, 18, 24, 30)}
+MP4V_GOP = 12            # OpenCV cap_ffmpeg_impl.hpp: c->gop_size = 12
+
+
+def video_seed(seed: int, name: str, key: str) -> int:
+    """Seed of one video or view: stable across runs and machines (crc32, not Python's salted hash)."""
+    return zlib.crc32(f"{seed}/{name}/{key}".encode())
+
+
+def set_name(name: str, severity: int) -> str:
+    return f"{name}_{severity}"
+
+
+def tree_names(mode: str) -> tuple[str, ...]:
+    """The corruptions a tree of `mode` holds as files."""
+    return corruptions.BENCHMARK if mode == "benchmark" else corruptions.WHOLE_VIDEO
+
+
+def effective_q(name: str, severity: int) -> int:
+    """FFmpeg clips -q:v to [2, 31] (mpegvideo_enc.c): codec1 (q = 20 s) is 31 from s = 2, codec2 (15 s) from s = 3."""
+    return min(corruptions.REGISTRY[name].params[severity - 1], 31)
+
+
+def check_settings(cfg) -> None:
+    """Clear errors for a RobustnessConfig before any work."""
+    if cfg.mode not in MODES:
+        raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
+    bad = [s for s in cfg.severities if s not in (1, 2, 3, 4, 5)]
+    if bad or not cfg.severities or len(set(cfg.severities)) != len(cfg.severities):
+        raise ValueError(f"--severities must be distinct values in 1-5, got {list(cfg.severities)}")
+    allowed = ["mean"] + [str(s) for s in cfg.severities]
+    if cfg.headline not in allowed:
+        raise ValueError(f"--headline must be one of {', '.join(allowed)} (the severities evaluated), "
+                         f"got {cfg.headline!r}")
+
+
+def translate_shake(video: torch.Tensor, severity: int, seed: int, resize: int = 256, crop: int = 224):
+    """SCH-VL translate: the short side resized to `resize` (cv2.resize, bilinear), then per frame a crop of
+    `crop` at (row, col) offsets ~ randint(0, 8 s) each: camera shake, no black border. A frame whose crop runs past
+    the resized frame is smaller than the writer's size, and OpenCV's writeFrame drops it ((height & -2) !=
+    frame_height); only s = 5 on 4:3 video does this (offsets 33-39 > 256 - 224). uint8 [T, H, W, 3] ->
+    uint8 [T', crop, crop, 3]."""
+    t, h, w, _ = video.shape
+    size = (resize, int(w * resize / h)) if w > h else (int(h * resize / w), resize)   # int() as SCH-VL
+    x = video.permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=size, mode="bilinear", align_corners=False).round_().clamp_(0, 255).to(torch.uint8)
+    g = torch.Generator().manual_seed(seed)
+    offsets = torch.randint(0, 8 * severity, (t, 2), generator=g)
+    kept = [x[f, :, r:r + crop, c:c + crop] for f, (r, c) in enumerate(offsets.tolist())
+            if r + crop <= size[0] and c + crop <= size[1]]
+    if not kept:
+        raise ValueError(f"translate s={severity}: every crop of {crop} runs past the {size} frame")
+    return torch.stack(kept).permute(0, 2, 3, 1).contiguous()
+
+
+def write_mp4v(path, video: torch.Tensor, fps: float) -> Path:
+    """OpenCV VideoWriter(fourcc 'mp4v') as SCH-VL uses it: FFmpeg's mpeg4 encoder, yuv420p, gop 12, bit rate
+    fps * w * h (bitrate_scale 1) plus half of it (cap_ffmpeg_impl.hpp icv_add_video_stream_FFMPEG)."""
+    from synvid.video_io import write_video
+    rate = int(fps * video.shape[1] * video.shape[2] + 0.5)
+    return write_video(path, video, fps=fps, codec="mpeg4", crf=None, bit_rate=rate + rate // 2,
+                       gop_size=MP4V_GOP, codec_tag="mp4v")
+
+
+def write_benchmark_video(name: str, video: torch.Tensor, severity: int, seed: int, path, fps: float,
+                          cfg) -> Path:
+    """One UCF101-P file: `video` (uint8 [T, H, W, 3], full resolution) corrupted as SCH-VL does, at `path`."""
+    if name in corruptions.WHOLE_VIDEO:                          # ffmpeg -c:v mpeg2video|mpeg4 -q:v ..., no mp4v pass
+        return corruptions.write_whole_video(name, video, severity, path, fps)
+    if name not in corruptions.BENCHMARK:
+        raise ValueError(f"{name!r} has no UCF101-P file; the benchmark's sets are {', '.join(corruptions.BENCHMARK)}")
+    key = video_seed(seed, set_name(name, severity), Path(path).name)
+    if name == "translate":
+        out = translate_shake(video, severity, key, cfg.translate_resize, cfg.translate_crop)
+    elif name == "jpeg":                  # SCH-VL hands OpenCV's BGR frames to PIL as RGB: JPEG sees B and R swapped
+        out = corruptions.apply(name, video.flip(-1), severity, key).flip(-1)
+    else:
+        out = corruptions.apply(name, video, severity, key, params=BENCHMARK_PARAMS.get(name))
+    return write_mp4v(path, out, fps)
+
+
+def check_protocol(manifest: dict, root, problem: str, remedy: str) -> None:
+    """A tree of another protocol is never reused."""
+    if manifest.get("protocol") != PROTOCOL:
+        raise ValueError(f"{root} {problem} (protocol {manifest.get('protocol', 'v1')}, this code writes "
+                         f"{PROTOCOL}): {remedy}")
+
+
+def check_resume(out_root, **settings) -> dict:
+    """Resuming or adding sets to a UCF101-P root needs the same settings and protocol; returns its sets."""
+    path = Path(out_root) / "manifest.json"
+    if not path.is_file():
+        return {}
+    previous = json.loads(path.read_text())
+    check_protocol(previous, out_root, "was written with other settings", "use a new --out")
+    changed = [k for k, v in settings.items() if previous.get(k) != v]
+    if changed:
+        raise ValueError(f"{out_root} was written with other settings ({', '.join(changed)}): use a new --out")
+    return previous.get("sets", {})
+
+
+def tree_settings(cfg, split: int) -> dict:
+    """What a tree's files depend on besides the corruption and severity (its manifest keys)."""
+    return {"split": split, "seed": cfg.seed, "mode": cfg.mode, "translate_resize": cfg.translate_resize,
+            "translate_crop": cfg.translate_crop}
+
+
+def set_record(name: str, severity: int, mode: str) -> dict:
+    record = corruptions.REGISTRY[name]
+    entry = {"corruption": name, "severity": severity, "family": record.family, "inferred": record.inferred,
+             "param": (BENCHMARK_PARAMS.get(name) or record.params)[severity - 1]}
+    if name in corruptions.WHOLE_VIDEO:
+        entry.update(effective_q=effective_q(name, severity), written="codec's own file")
+    else:
+        entry["written"] = "mp4v (PyAV mpeg4, OpenCV writer settings)"
+    return entry
+
+
+def make_ucf101p(src_root, out_root, cfg, *, names=None, split: int = 1, progress: bool = True,
+                 print_fn=print) -> dict:
+    """Write the sets of `cfg.mode` for `cfg.severities` from the UCF101 test split `split` of `src_root`.
+    Resumable: finished sets (DONE) and written videos (atomic files) are skipped."""
+    from tqdm import tqdm
+
+    from synvid.data.splits import ucf101
+    from synvid.video_io import read_video, video_info
+    check_settings(cfg)
+    names = check_tree_names(names or tree_names(cfg.mode), cfg.mode)
+    src_root, out_root = Path(src_root).resolve(), Path(out_root)
+    items, _ = ucf101(src_root, split=split, subset="test")
+    missing = [p for p, _ in items if not Path(p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} of {len(items)} UCF101 test videos are missing, e.g. {missing[0]}")
+    settings = tree_settings(cfg, split)
+    manifest = {"source": str(src_root), "protocol": PROTOCOL, "num_videos": len(items), **settings,
+                "sets": check_resume(out_root, **settings)}
+    for name in names:
+        for severity in cfg.severities:
+            root = out_root / set_name(name, severity)
+            manifest["sets"][root.name] = set_record(name, severity, cfg.mode)
+            if is_done(root):
+                print_fn(f"{root.name}: done, skipping")
+                continue
+            shutil.copytree(src_root / "ucfTrainTestlist", root / "ucfTrainTestlist", dirs_exist_ok=True)
+            for path, _ in tqdm(items, desc=root.name, disable=not progress):
+                dst = root / "UCF-101" / Path(path).relative_to(src_root / "UCF-101")
+                if not dst.is_file():
+                    write_benchmark_video(name, read_video(path), severity, cfg.seed, dst, video_info(path)["fps"], cfg)
+            mark_done(root, {**manifest["sets"][root.name], "seed": cfg.seed, "num_videos": len(items),
+                             "protocol": PROTOCOL})
+    atomic_write_json(out_root / "manifest.json", manifest)
+    return manifest
+
+
+def check_tree_names(names, mode: str) -> list[str]:
+    """The corruptions a tree of `mode` may hold."""
+    unknown = [n for n in names if n not in corruptions.NAMES]
+    if unknown:
+        raise ValueError(f"unknown corruption(s) {unknown}; choose from {', '.join(corruptions.NAMES)}")
+    other = [n for n in names if n not in tree_names(mode)]
+    if other:
+        where = ("act on each test view at evaluation time (PROTOCOLS §4.3)" if mode == "hook"
+                 else "are not UCF101-P files (glass_blur is only in the authors' hook table, PROTOCOLS §4.5)")
+        raise ValueError(f"{other} {where}; a {mode} tree holds only {', '.join(tree_names(mode))}")
+    return list(names)
+
+
+def read_tree(p_root, cfg, split: int) -> dict:
+    """The manifest of a tree written by `make_ucf101p`, checked against this evaluation's settings."""
+    path = Path(p_root) / "manifest.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{p_root} has no manifest.json: not a UCF101-P root (data_gen/4_2_make_ucf101p.py)")
+    manifest = json.loads(path.read_text())
+    check_protocol(manifest, p_root, "was written by another protocol",
+                   "write it again with data_gen/4_2_make_ucf101p.py")
+    want = {"split": split, "seed": cfg.seed, "mode": cfg.mode}
+    wrong = {k: manifest.get(k) for k, v in want.items() if manifest.get(k) != v}
+    if wrong:
+        raise ValueError(f"{p_root} was written with {wrong}; this evaluation uses {want}")
+    return manifest
