@@ -4,7 +4,11 @@
 #
 #   bash run_all.sh [--profile paper|authors|mini|smoke] [--ablations] [--vit-l] [--seeds K [--seed-pretraining]]
 #                   [--objective videomae|vjepa] [--objectives videomae,vjepa] [--only STAGE] [--from STAGE] [--dry-run]
+#   bash run_all.sh ... --slurm [--partition P] [--account A] [--qos Q] [--time HH:MM:SS]
+#                       [--nodes-per-pretrain N] [--gpus-per-node G] [--wait]
 #
+# --slurm submits every run as a SLURM job with per-run dependencies (synvid/slurm.py, docs/cluster.md);
+# batch scripts and logs go to runs/<profile>/slurm/. With --dry-run it prints them and the dependency graph.
 # --ablations adds the ablation sets of Tables 2, 3, 9, 10, 11 and 12 (pre-training + UCF101 fine-tuning each).
 # --vit-l adds Figure 2's ViT-L series (ViT-L pre-training and UCF101 fine-tuning, batch halved, §9.3).
 # --seeds K repeats fine-tuning and probing over seeds 0..K-1 (and pre-training with --seed-pretraining); the
@@ -26,7 +30,8 @@ cd "$ROOT"
 
 STAGES=(data pretrain finetune ucf101p analysis tables)
 PROFILE=paper; ONLY=""; FROM=""; DRY=0; ABLATIONS=0; VIT_L=0; SEEDS=1; SEED_PRETRAINING=0; OBJECTIVES=(videomae)
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+SLURM=0; SLURM_ARGS=()             # --slurm and its options, handed to synvid/slurm.py
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
@@ -38,6 +43,10 @@ while [ $# -gt 0 ]; do
     --seeds) SEEDS="${2:?--seeds needs a count}"; shift 2 ;;
     --seed-pretraining) SEED_PRETRAINING=1; shift ;;
     --objective|--objectives) IFS=, read -r -a OBJECTIVES <<<"${2:?$1 needs a value}"; shift 2 ;;
+    --slurm) SLURM=1; shift ;;
+    --partition|--account|--qos|--time|--nodes-per-pretrain|--gpus-per-node)
+      SLURM_ARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --wait) SLURM_ARGS+=("$1"); shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_all.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -78,6 +87,19 @@ missing_script() {  # prints the script of a command when it does not exist yet
   [ -n "$script" ] && [ ! -f "$script" ] && echo "$script"
   return 0
 }
+
+if [ "$SLURM" = 1 ]; then          # one SLURM job per run (synvid/slurm.py); the commands come from stage_commands
+  [ "$DRY" = 1 ] && SLURM_ARGS+=(--dry-run) || check_inputs "$PROFILE" $(selected_stages)
+  source "$ROOT/scripts/bootstrap.sh"
+  for stage in "${STAGES[@]}"; do
+    selected "$stage" || continue
+    if [ -f "$RUNS/stages/$stage$DONE_TAG.DONE" ]; then echo "== $stage: done, skipped" >&2; continue; fi
+    sed "/^$/d; s/^/$stage\t/" < <(stage_commands "$stage")
+  done | "$SYNVID_PYTHON" -m synvid.slurm --profile "$PROFILE" --runs "$RUNS" --root "$ROOT" \
+           --python "$SYNVID_PYTHON" "${SLURM_ARGS[@]}"
+  exit
+fi
+[ ${#SLURM_ARGS[@]} = 0 ] || { echo "run_all.sh: ${SLURM_ARGS[0]} needs --slurm" >&2; exit 2; }
 
 if [ "$DRY" = 1 ]; then
   for stage in "${STAGES[@]}"; do

@@ -118,6 +118,33 @@ def test_missing_video_fails_before_training(toy_root, tmp_path):
         video.write_bytes(saved)
 
 
+def test_sigterm_saves_last_pth_and_the_rerun_resumes_exactly(toy_root, tmp_path, monkeypatch):
+    """SIGTERM (a time limit, or run_all.sh --slurm forwarding its warning signal) stops fine-tuning at the step
+    boundary with last.pth saved (smoke saves every 4 steps; the signal comes during step 1)."""
+    import os
+    import signal
+    from synvid.engine import common
+    cfg = _cfg(epochs=2)
+    ft.run(cfg, tmp_path / "full", dataset="toy_ucf101", data_root=toy_root, stop_after=3, progress=False)
+    real_step = ft.Finetuner.step
+
+    def step_then_signal(self, clips, labels, step):
+        result = real_step(self, clips, labels, step)
+        if step == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return result
+
+    monkeypatch.setattr(ft.Finetuner, "step", step_then_signal)
+    with pytest.raises(common.Preempted):
+        ft.run(cfg, tmp_path / "part", dataset="toy_ucf101", data_root=toy_root, progress=False)
+    assert torch.load(tmp_path / "part" / "last.pth", weights_only=True)["step"] == 1
+    monkeypatch.undo()
+    ft.run(cfg, tmp_path / "part", dataset="toy_ucf101", data_root=toy_root, stop_after=3, progress=False)
+    full = torch.load(tmp_path / "full" / "last.pth", weights_only=True)["model"]
+    part = torch.load(tmp_path / "part" / "last.pth", weights_only=True)["model"]
+    assert all(torch.equal(v, part[k]) for k, v in full.items())
+
+
 def _losses(run_dir):
     return [json.loads(line)["loss"] for line in (run_dir / "log.jsonl").read_text().splitlines()]
 

@@ -205,3 +205,22 @@ def test_cli_records_an_official_checkpoints_name(setup, tmp_path):
     assert out.returncode == 0, out.stderr
     record = record_from_run(tmp_path / "lp")
     assert (record["task"], record["pretrain_dataset"], record["profile"]) == ("linprobe", "ucf101", "smoke")
+
+
+def test_cached_training_stops_on_a_signal_at_the_step_and_resumes_exactly(tmp_path, monkeypatch):
+    import os
+    import signal
+    from synvid.engine import common
+    x, y = _cache()
+    straight = _head()
+    linprobe.train_head_on_cache(straight, x, y, _cfg(), tmp_path / "a", {})
+    real_loss = linprobe.probe_loss
+    monkeypatch.setattr(linprobe, "probe_loss", lambda *a: (os.kill(os.getpid(), signal.SIGUSR1), real_loss(*a))[1])
+    with pytest.raises(common.Preempted):
+        linprobe.train_head_on_cache(_head(), x, y, _cfg(), tmp_path / "b", {})
+    assert [r["step"] for r in _log(tmp_path / "b")] == [1]   # stopped after the step in progress, saved
+    assert load_checkpoint(tmp_path / "b" / "last.pth")["step"] == 1
+    monkeypatch.undo()
+    resumed = _head()
+    linprobe.train_head_on_cache(resumed, x, y, _cfg(), tmp_path / "b", {})
+    assert all(torch.equal(v, resumed.state_dict()[k]) for k, v in straight.state_dict().items())

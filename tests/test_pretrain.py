@@ -197,6 +197,33 @@ def test_a_run_from_before_a_new_setting_resumes_when_it_is_at_its_default(video
             mix_list=str(video_list))
 
 
+def test_a_stop_signal_saves_last_pth_and_the_rerun_resumes_exactly(video_list, tmp_path, monkeypatch):
+    """SLURM's warning signal (run_all.sh --slurm): the step in progress ends, last.pth is saved at that step
+    (smoke saves every 2 steps, the signal comes during step 3), the run exits with PREEMPTED_EXIT, and the same
+    call again continues as if it had never stopped."""
+    import signal
+    from synvid.engine.pretrain import Trainer
+    run(smoke(), tmp_path / "full", list_file=str(video_list), render_size=64, progress=False)
+    real_step = Trainer.step
+
+    def step_then_signal(self, videos, mask, step):
+        result = real_step(self, videos, mask, step)
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return result
+
+    monkeypatch.setattr(Trainer, "step", step_then_signal)
+    part = tmp_path / "part"
+    with pytest.raises(common.Preempted) as stopped:
+        run(smoke(), part, list_file=str(video_list), render_size=64, progress=False)
+    assert stopped.value.code == common.PREEMPTED_EXIT == 75
+    assert torch.load(part / "last.pth", weights_only=True)["step"] == 3 and not (part / "DONE").exists()
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL  # the handler is the run's only
+    monkeypatch.undo()
+    run(smoke(), part, list_file=str(video_list), render_size=64, progress=False)
+    assert losses(part) == losses(tmp_path / "full") and (part / "DONE").exists()
+
+
 def _script_module(path):
     import importlib.util
     spec = importlib.util.spec_from_file_location(Path(path).stem.replace("3_", "s3_"), path)

@@ -4,6 +4,8 @@
 - `check_finite`: stop on a NaN/inf loss with a clear message, leaving the last good checkpoint untouched;
 - `RunLogger`: JSON lines (rank 0) plus optional TensorBoard;
 - `StepTimer`: clips/s and the fraction of wall time spent waiting for data;
+- `StopSignal`: SIGTERM/SIGUSR1 (SLURM's warning before a time limit or preemption) stop the run at the next
+  step boundary with last.pth saved and exit code `PREEMPTED_EXIT`; rerunning the command resumes exactly;
 - `seed_rank` / `seed_step`: per-rank and per-step randomness (issue 13 §1);
 - `autocast`, `per_rank_batch`, `set_lr` helpers.
 """
@@ -15,6 +17,8 @@ import hashlib
 import json
 import os
 import random
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -28,6 +32,8 @@ from synvid.optim import apply_schedule
 from synvid.runs import JsonlLog, atomic_write_json, mark_done
 
 LAST = "last.pth"
+PREEMPTED_EXIT = 75   # EX_TEMPFAIL: stopped by a signal with last.pth saved (scripts/slurm_job.sh requeues on it)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -47,6 +53,44 @@ def check_finite(loss: float, step: int, run_dir: str | Path) -> None:
         kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved yet"
         raise NonFiniteLossError(f"loss is {loss} at step {step}; stopping ({kept}). Lower the learning rate, "
                                  f"enable --clip-grad, or check the data, then rerun the same command to resume.")
+
+
+class Preempted(SystemExit):
+    """Raised at a step boundary after a stop signal, once last.pth is saved; exits with PREEMPTED_EXIT."""
+
+    def __init__(self, step: int, run_dir: str | Path):
+        super().__init__(PREEMPTED_EXIT)
+        self.step, self.run_dir = step, run_dir
+
+    def __str__(self) -> str:
+        return f"stopped by a signal at step {self.step}; {Path(self.run_dir) / LAST} saved, rerun to resume"
+
+
+class StopSignal:
+    """Context manager: SIGTERM/SIGUSR1 only set a flag (a save in the middle of a step would be inconsistent);
+    the training loop asks `requested()` at each step boundary, then saves and raises Preempted. With several ranks
+    the flag is OR-ed over all of them, so every rank stops at the same step even if one alone got the signal."""
+
+    def __init__(self):
+        self.received, self._previous = False, {}
+
+    def _handle(self, signum, frame) -> None:
+        self.received = True
+
+    def __enter__(self) -> "StopSignal":
+        if threading.current_thread() is threading.main_thread():   # handlers can only be set there
+            self._previous = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    def requested(self) -> bool:
+        if dist.world_size() == 1:
+            return self.received
+        return dist.all_reduce_mean(float(self.received)) > 0
+
 
 
 def rng_state() -> dict:

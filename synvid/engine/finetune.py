@@ -166,8 +166,11 @@ class Finetuner:
         self.data.set_epoch(epoch)
         sampler = EpochSampler(len(self.data), self.cfg.batch_size, seed=self.cfg.seed, epoch=epoch, skip_steps=skip)
         workers = self.cfg.num_workers
+        # its own generator: a DataLoader iterator otherwise draws its base seed from the global RNG, which then
+        # differs between a resumed and a straight run (mixup, drop path and dropout read the global RNG)
+        loader_rng = torch.Generator().manual_seed(self.cfg.seed + epoch)
         return DataLoader(self.data, batch_size=self.per_rank, sampler=sampler, num_workers=workers,
-                          collate_fn=collate, pin_memory=self.device.type == "cuda",
+                          generator=loader_rng, collate_fn=collate, pin_memory=self.device.type == "cuda",
                           persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
 
     def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int, weight: float = 1.0) -> tuple[float, float]:
@@ -187,33 +190,42 @@ class Finetuner:
         self.optimizer.step()
         return dist.all_reduce_mean(loss.detach()), lr
 
+    def epoch(self, step: int, stop: int, failures: FailureLog, log, bar, timer, signals) -> int:
+        """The steps of the current epoch from `step` (at most up to `stop`); returns the step reached."""
+        epoch = step // self.steps_per_epoch
+        for fields, failed in self.loader(epoch, step % self.steps_per_epoch):
+            failures.add(failed)
+            timer.data_ready()
+            size = 0 if fields is None else int(fields[0].shape[0])
+            weight = agree(size, failed, strict=self.cfg.strict, min_size=self.min_videos)
+            if weight is not None:  # a step with a rank whose videos were all unreadable is skipped, not replaced
+                loss, lr = self.step(*fields, step, weight)
+                common.check_finite(loss, step + 1, self.run_dir)
+                timer.step_done(fields[0].shape[0] * fields[0].shape[1] * dist.world_size())
+                log.write(step + 1, epoch=epoch, loss=loss, lr=lr, **timer.stats())
+                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
+            timer.reset()
+            step += 1
+            bar.update()
+            preempted = signals.requested()   # SLURM's warning signal: save now, requeue, resume
+            if preempted or step % self.cfg.save_every == 0 or step == stop:
+                common.save(self.run_dir, model=self.model, optimizer=self.optimizer, step=step,
+                            epoch=step // self.steps_per_epoch, config=self.config)
+            if preempted:
+                raise common.Preempted(step, self.run_dir)
+            if step >= stop:
+                break
+        return step
+
     def fit(self, failures: FailureLog, stop_after: int | None = None, progress: bool = True) -> int:
         stop = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
         log = common.RunLogger(self.run_dir, resume_step=self.start)
         bar = tqdm(total=stop, initial=self.start, disable=not (progress and dist.is_main()), desc="finetune")
         step, timer = self.start, common.StepTimer()
         self.net.train()
-        while step < stop:
-            epoch = step // self.steps_per_epoch
-            for fields, failed in self.loader(epoch, step % self.steps_per_epoch):
-                failures.add(failed)
-                timer.data_ready()
-                size = 0 if fields is None else int(fields[0].shape[0])
-                weight = agree(size, failed, strict=self.cfg.strict, min_size=self.min_videos)
-                if weight is not None:  # a step with a rank whose videos were all unreadable is skipped, not replaced
-                    loss, lr = self.step(*fields, step, weight)
-                    common.check_finite(loss, step + 1, self.run_dir)
-                    timer.step_done(fields[0].shape[0] * fields[0].shape[1] * dist.world_size())
-                    log.write(step + 1, epoch=epoch, loss=loss, lr=lr, **timer.stats())
-                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
-                timer.reset()
-                step += 1
-                bar.update()
-                if step % self.cfg.save_every == 0 or step == stop:
-                    common.save(self.run_dir, model=self.model, optimizer=self.optimizer, step=step,
-                                epoch=step // self.steps_per_epoch, config=self.config)
-                if step >= stop:
-                    break
+        with common.StopSignal() as signals:
+            while step < stop:
+                step = self.epoch(step, stop, failures, log, bar, timer, signals)
         bar.close()
         log.close()
         return step

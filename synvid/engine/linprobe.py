@@ -129,21 +129,26 @@ def train_head_on_cache(head: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: 
     stop = total if stop_after is None else min(stop_after, total)
     log = common.RunLogger(run_dir, resume_step=start)
     head.train()  # BN running statistics update, as in MAE's probe
-    for step in range(start, stop):
-        epoch, s = divmod(step, steps)
-        for group in opt.param_groups:
-            group["lr"] = float(lr[step])
-        # as ft.EpochSampler orders videos; every draw is keyed by (seed, epoch, step), so a resume repeats it
-        feats, videos = cached_batch(x, ft.epoch_order(n, cfg.seed, epoch), cfg.batch_size, seed=cfg.seed,
-                                     epoch=epoch, step=s, dropout=cfg.dropout)
-        loss = probe_loss(head(feats), y[videos], cfg.label_smoothing)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        common.check_finite(loss.item(), step + 1, run_dir)
-        log.write(step + 1, epoch=epoch, loss=loss.item(), lr=float(lr[step]))
-        if (step + 1) % steps == 0 or step + 1 == stop:
-            common.save(run_dir, model=head, optimizer=opt, step=step + 1, epoch=(step + 1) // steps, config=config)
+    with common.StopSignal() as signals:
+        for step in range(start, stop):
+            epoch, s = divmod(step, steps)
+            for group in opt.param_groups:
+                group["lr"] = float(lr[step])
+            # as ft.EpochSampler orders videos; every draw is keyed by (seed, epoch, step), so a resume repeats it
+            feats, videos = cached_batch(x, ft.epoch_order(n, cfg.seed, epoch), cfg.batch_size, seed=cfg.seed,
+                                         epoch=epoch, step=s, dropout=cfg.dropout)
+            loss = probe_loss(head(feats), y[videos], cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            common.check_finite(loss.item(), step + 1, run_dir)
+            log.write(step + 1, epoch=epoch, loss=loss.item(), lr=float(lr[step]))
+            preempted = signals.requested()   # SLURM's warning signal: save now, requeue, resume
+            if preempted or (step + 1) % steps == 0 or step + 1 == stop:
+                common.save(run_dir, model=head, optimizer=opt, step=step + 1, epoch=(step + 1) // steps,
+                            config=config)
+            if preempted:
+                raise common.Preempted(step + 1, run_dir)
     log.close()
     return {"steps": max(start, stop), "steps_per_epoch": steps, "total_steps": total}
 

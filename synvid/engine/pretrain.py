@@ -114,17 +114,21 @@ class Trainer:
                    desc="pretrain", dynamic_ncols=True)
         timer, loss = common.StepTimer(), float("nan")
         self.net.train()
-        for step, (videos, mask) in enumerate(self.batches(stop), start=self.start):
-            timer.data_ready()
-            loss, scheduled = self.step(videos, mask, step)
-            common.check_finite(loss, step + 1, self.run_dir)
-            timer.step_done(self.cfg.batch_size)
-            log.write(step + 1, epoch=step // self.steps_per_epoch, loss=loss, **scheduled, **timer.stats())
-            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{scheduled['lr']:.2e}")
-            bar.update()
-            timer.reset()
-            if (step + 1) % self.cfg.save_every == 0 or step + 1 == stop:
-                self.save(step + 1)
+        with common.StopSignal() as signals:
+            for step, (videos, mask) in enumerate(self.batches(stop), start=self.start):
+                timer.data_ready()
+                loss, scheduled = self.step(videos, mask, step)
+                common.check_finite(loss, step + 1, self.run_dir)
+                timer.step_done(self.cfg.batch_size)
+                log.write(step + 1, epoch=step // self.steps_per_epoch, loss=loss, **scheduled, **timer.stats())
+                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{scheduled['lr']:.2e}")
+                bar.update()
+                timer.reset()
+                preempted = signals.requested()   # SLURM's warning signal: save now, requeue, resume
+                if preempted or (step + 1) % self.cfg.save_every == 0 or step + 1 == stop:
+                    self.save(step + 1)
+                if preempted:
+                    raise common.Preempted(step + 1, self.run_dir)
         bar.close()
         log.close()
         return {"steps": stop, "total_steps": self.total_steps, "final_loss": loss,

@@ -1,0 +1,267 @@
+"""`run_all.sh --slurm`: every run of the selected stages as one SLURM job, with per-run `afterok` dependencies.
+
+run_all.sh pipes "STAGE<TAB>COMMAND" lines (scripts/stages.sh `stage_commands`, the single source of commands)
+into `python -m synvid.slurm`. Each command becomes a readable sbatch script in runs/<profile>/slurm/:
+- dependencies come from the commands themselves: a job waits for every earlier job whose `--out` is a path it
+  names (`--init RUNS/pretrain/X/last.pth`, `--list RUNS/data/X/train.csv`, `--run`, `--data-root`, ...), or
+  that lies inside a folder it names (`--runs RUNS`); two jobs with the same `--out` run one after the other;
+  the tables job waits for every job;
+- idempotent: a run whose job finished (`<name>.DONE` next to its script) or whose `--out` holds DONE is skipped;
+  a job of the same name that is still queued or running (squeue) is reused, not submitted twice; a failed or
+  timed-out run is submitted again and resumes from its last.pth (the engines resume by themselves);
+- preemption and time limits: `--signal=B:USR1@WARN` warns the batch shell, which forwards SIGTERM to the run
+  (synvid.engine.common.StopSignal saves last.pth at the step boundary) and requeues the job
+  (scripts/slurm_job.sh).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+# Python scripts that use a GPU by default (the others get one when their command says --device cuda)
+GPU_SCRIPTS = ("4_2_eval_ucf101p.py",)
+WARN_SECONDS = 300        # --signal lead time: enough for one training step plus an atomic last.pth of ViT-B
+RDZV_PORT = 29500         # c10d rendezvous port on the first node of a multi-node pre-training
+
+
+@dataclass
+class Job:
+    stage: str
+    command: str
+    out: str
+    name: str = ""
+    deps: list[str] = field(default_factory=list)   # names of the jobs it waits for (afterok)
+
+    @property
+    def script(self) -> str:
+        return next(t for t in shlex.split(self.command) if t.endswith(".py"))
+
+
+def option(command: str, flag: str) -> str | None:
+    tokens = shlex.split(command)
+    return tokens[tokens.index(flag) + 1] if flag in tokens[:-1] else None
+
+
+def named_paths(command: str) -> list[PurePosixPath]:
+    """Every path-like argument of a command (comma-separated lists split); shell variables are left out."""
+    paths = []
+    for token in shlex.split(command):
+        for part in token.split(","):
+            if "/" in part and not part.startswith("$") and not part.endswith(".py"):
+                paths.append(PurePosixPath(part))
+    return paths
+
+
+def needs(path: PurePosixPath, out: PurePosixPath) -> bool:
+    """A command naming `path` reads (or writes) what the job writing `out` makes."""
+    return path == out or out in path.parents or path in out.parents
+
+
+def build_jobs(lines: list[str], profile: str, runs: str) -> list[Job]:
+    """Jobs in command order, named after their --out (unique per profile), with their dependencies."""
+    jobs = []
+    for line in lines:
+        stage, command = line.rstrip("\n").split("\t", 1)
+        out = option(command, "--out")
+        if out is None:
+            raise ValueError(f"run_all.sh --slurm: a command without --out cannot be a job: {command}")
+        jobs.append(Job(stage, command, out))
+    outs = [j.out for j in jobs]
+    for job in jobs:
+        rel = str(PurePosixPath(job.out).relative_to(runs)) if job.out.startswith(runs + "/") else job.out
+        if outs.count(job.out) > 1:       # e.g. 5_3 and 5_4 share the statistics folder
+            rel += "/" + Path(job.script).stem
+        job.name = f"synvid.{profile}." + re.sub(r"[^A-Za-z0-9_.-]+", ".", rel)
+    for i, job in enumerate(jobs):
+        paths = named_paths(job.command)
+        for earlier in jobs[:i]:
+            if job.stage == "tables" or any(needs(p, PurePosixPath(earlier.out)) for p in paths):
+                job.deps.append(earlier.name)
+    return jobs
+
+
+@dataclass
+class Options:
+    profile: str
+    runs: str
+    root: str
+    python: str
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time: str = "24:00:00"
+    nodes_per_pretrain: int = 1
+    gpus_per_node: int = 8
+
+    @property
+    def gpus(self) -> bool:
+        return self.profile != "smoke"    # the smoke profile runs on CPUs only
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.root, self.runs, "slurm")
+
+
+def resources(job: Job, opts: Options) -> list[str]:
+    """sbatch resource options of a job."""
+    if not opts.gpus:
+        return ["--nodes=1", "--ntasks=1", "--cpus-per-task=1"]
+    if job.command.startswith("torchrun "):   # whole nodes; pre-training spans --nodes-per-pretrain of them
+        nodes = opts.nodes_per_pretrain if job.stage == "pretrain" else 1
+        return [f"--nodes={nodes}", "--ntasks-per-node=1", f"--gpus-per-node={opts.gpus_per_node}", "--exclusive"]
+    wants_gpu = Path(job.script).name in GPU_SCRIPTS or option(job.command, "--device") == "cuda"
+    gpu = ["--gpus-per-node=1"] if wants_gpu else []
+    return ["--nodes=1", "--ntasks=1", f"--cpus-per-task={16 if job.stage == 'data' else 8}", *gpu]
+
+
+def launch(job: Job, opts: Options) -> str:
+    """The command with its launcher for SLURM: the interpreter for python, torchrun per node for torchrun."""
+    tokens = job.command.split(" ")
+    if tokens[0] == "python":
+        return " ".join([shlex.quote(opts.python), *tokens[1:]])
+    rest = " ".join(tokens[next(i for i, t in enumerate(tokens) if t.endswith(".py")):])   # drop torchrun's flags
+    run = f"{shlex.quote(opts.python)} -m torch.distributed.run --nproc_per_node={opts.gpus_per_node}"
+    if job.stage == "pretrain" and opts.nodes_per_pretrain > 1:
+        return (f'srun --ntasks-per-node=1 {run} --nnodes="$SLURM_NNODES" --rdzv_backend=c10d '
+                f'--rdzv_endpoint="$FIRST_NODE:{RDZV_PORT}" --rdzv_id="$SLURM_JOB_ID" {rest}')
+    return f"{run} --standalone {rest}"
+
+
+def batch_script(job: Job, opts: Options) -> str:
+    folder = opts.folder
+    header = [f"--job-name={job.name}", f"--output={folder}/logs/{job.name}.%j.log", "--open-mode=append",
+              f"--time={opts.time}", f"--signal=B:USR1@{WARN_SECONDS}", "--requeue", "--kill-on-invalid-dep=yes",
+              *resources(job, opts)]
+    header += [f"--{k}={v}" for k, v in (("partition", opts.partition), ("account", opts.account),
+                                         ("qos", opts.qos)) if v]
+    lines = ["#!/bin/bash", f"# run_all.sh --profile {opts.profile} --slurm: stage {job.stage}, run {job.out}",
+             f"# after (afterok): {' '.join(job.deps) if job.deps else 'nothing'}",
+             *[f"#SBATCH {h}" for h in header], "set -uo pipefail", f"cd {shlex.quote(opts.root)}",
+             "source scripts/slurm_job.sh   # run_job: warning signal -> checkpoint -> requeue; DONE marker"]
+    if "$FIRST_NODE" in launch(job, opts):
+        lines.append('FIRST_NODE=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)')
+    lines.append(f"run_job {shlex.quote(str(folder / (job.name + '.DONE')))} {launch(job, opts)}")
+    return "\n".join(lines) + "\n"
+
+
+def finished(job: Job, opts: Options, jobs: list[Job]) -> bool:
+    """The job's own DONE marker, or the run's DONE when no other job writes the same --out."""
+    if (opts.folder / f"{job.name}.DONE").exists():
+        return True
+    shared = sum(j.out == job.out for j in jobs) > 1
+    return not shared and Path(opts.root, job.out, "DONE").exists()
+
+
+def queued() -> dict[str, str]:
+    """Job name -> id of this user's jobs that are pending or running (a requeued job is pending)."""
+    lines = subprocess.run(["squeue", "--me", "-h", "-o", "%j|%i"], check=True, capture_output=True,
+                           text=True).stdout.splitlines()
+    return dict(line.split("|", 1) for line in lines if "|" in line)
+
+
+def submit(jobs: list[Job], opts: Options) -> dict[str, str]:
+    """Submit the jobs not finished and not queued; returns name -> job id of every job now in the queue."""
+    (opts.folder / "logs").mkdir(parents=True, exist_ok=True)
+    active = queued()
+    ids = {}
+    for job in jobs:
+        if finished(job, opts, jobs):
+            print(f"== {job.name}: done, skipped")
+            continue
+        if job.name in active:
+            ids[job.name] = active[job.name]
+            print(f"== {job.name}: already queued or running as job {ids[job.name]}")
+            continue
+        script = opts.folder / f"{job.name}.sbatch"
+        script.write_text(batch_script(job, opts))
+        after = [ids[d] for d in job.deps if d in ids]   # finished dependencies need no wait
+        cmd = ["sbatch", "--parsable", *([f"--dependency=afterok:{':'.join(after)}"] if after else []), str(script)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"run_all.sh --slurm: sbatch refused {script}: {done.stderr.strip()}")
+        ids[job.name] = done.stdout.strip().split(";")[0]
+        print(f"== {job.name}: submitted job {ids[job.name]}{' after ' + ','.join(after) if after else ''}")
+    return ids
+
+
+def wait(ids: dict[str, str], opts: Options, poll: float = 5.0) -> int:
+    """Block until none of the jobs is queued or running; non-zero when one ended without its DONE marker."""
+    remaining = set(ids.values())
+    while remaining:
+        time.sleep(poll)
+        remaining &= set(queued().values())
+    failed = [name for name in ids if not (opts.folder / f"{name}.DONE").exists()]
+    for name in failed:
+        print(f"run_all.sh --slurm: job {ids[name]} ({name}) failed; log: "
+              f"{opts.folder}/logs/{name}.{ids[name]}.log", file=sys.stderr)
+    if not failed:
+        print(f"== all {len(ids)} jobs done")
+    return 1 if failed else 0
+
+
+def direct(jobs: list[Job]) -> dict[str, list[str]]:
+    """The dependency graph without the edges implied by others (the tables job waits for the last jobs only)."""
+    ancestors, graph = {}, {}
+    for job in jobs:
+        graph[job.name] = [d for d in job.deps if not any(d in ancestors[e] for e in job.deps if e != d)]
+        ancestors[job.name] = set(job.deps).union(*(ancestors[d] for d in job.deps))
+    return graph
+
+
+def dry_run(jobs: list[Job], opts: Options) -> None:
+    """Print every batch script and the dependency graph; submit nothing."""
+    for job in jobs:
+        state = " (DONE, would be skipped)" if finished(job, opts, jobs) else ""
+        print(f"#### {opts.folder / (job.name + '.sbatch')}{state}\n{batch_script(job, opts)}")
+    print("## dependency graph (job <- the jobs it waits for; edges implied by others left out)")
+    for name, deps in direct(jobs).items():
+        print(f"{name} <- {', '.join(deps) if deps else '(none)'}")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                epilog='reads "STAGE<TAB>COMMAND" lines on stdin (run_all.sh --slurm)')
+    p.add_argument("--profile", required=True)
+    p.add_argument("--runs", required=True, help="runs/<profile>, relative to --root")
+    p.add_argument("--root", default=".", help="repository root (jobs run there)")
+    p.add_argument("--python", default=sys.executable, help="interpreter the jobs run")
+    for name in ("partition", "account", "qos"):
+        p.add_argument(f"--{name}", help=f"sbatch --{name}")
+    p.add_argument("--time", default="24:00:00", help="sbatch --time of each job (HH:MM:SS)")
+    p.add_argument("--nodes-per-pretrain", type=int, default=1, help="nodes of each pre-training job")
+    p.add_argument("--gpus-per-node", type=int, default=8, help="GPUs per node of the training jobs")
+    p.add_argument("--wait", action="store_true", help="block until every job ended; non-zero if one failed")
+    p.add_argument("--dry-run", action="store_true", help="print the batch scripts and the dependency graph")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_args_parser().parse_args(argv)
+    if not re.fullmatch(r"\d+(-\d+)?:\d\d:\d\d|\d+", args.time):
+        raise SystemExit(f"run_all.sh --slurm: --time must be HH:MM:SS, got {args.time!r}")
+    if args.nodes_per_pretrain < 1 or args.gpus_per_node < 1:
+        raise SystemExit("run_all.sh --slurm: --nodes-per-pretrain and --gpus-per-node must be at least 1")
+    opts = Options(args.profile, args.runs.rstrip("/"), str(Path(args.root).resolve()), args.python,
+                   args.partition, args.account, args.qos, args.time, args.nodes_per_pretrain, args.gpus_per_node)
+    jobs = build_jobs([line for line in sys.stdin if line.strip()], opts.profile, opts.runs)
+    missing = sorted({j.script for j in jobs if not Path(opts.root, j.script).exists()})
+    if missing:
+        raise SystemExit(f"run_all.sh --slurm: not implemented yet ({', '.join(missing)} missing)")
+    if args.dry_run:
+        dry_run(jobs, opts)
+        return 0
+    if not (shutil.which("sbatch") and shutil.which("squeue")):
+        raise SystemExit("run_all.sh --slurm: sbatch/squeue not found; run it on a SLURM login node (or --dry-run)")
+    ids = submit(jobs, opts)
+    return wait(ids, opts) if args.wait else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
