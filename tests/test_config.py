@@ -134,3 +134,31 @@ def test_paper_probe_is_section_4_3():
     assert all(not resolve(LinprobeConfig, p).cache_features for p in config.PROFILES)
     authors = resolve(LinprobeConfig, "authors")  # LP.sh through DeepSpeed: AdamW (0.9, 0.999) 0.1, fc_drop 0.5
     assert (authors.base_lr, authors.beta2, authors.dropout, authors.drop_path) == (0.1, 0.999, 0.5, 0.2)
+
+
+def _script(path: str):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("dataset", ["ucf101", "k400"])
+def test_runs_record_only_the_command_lines_changes_as_overrides(dataset):
+    # issue 14 §2: the dataset recipe and settings that change nothing measured (seed, workers) are the profile's
+    # run; a changed hyper-parameter is recorded, so that the tables show the run apart
+    from synvid.data.registry import run_extra
+    finetune, probe = _script("finetune/4_1_finetune.py"), _script("linprobe/4_3_linprobe.py")
+    common = ["--profile", "paper", "--dataset", dataset, "--data-root", "x", "--init", "scratch", "--out", "y"]
+
+    def recorded(script, cls, build, flags):
+        args = script.get_args_parser().parse_args(common + flags)
+        return run_extra(args, config.cli_overrides(cls, args, build))["overrides"]
+
+    assert recorded(finetune, FinetuneConfig, finetune.config_from_args, ["--seed", "3", "--num-workers", "2"]) == {}
+    assert recorded(finetune, FinetuneConfig, finetune.config_from_args,
+                    ["--base-lr", "0.5", "--epochs", "3"]) == {"base_lr": 0.5, "epochs": 3}
+    probe_build = lambda a: config.from_args(LinprobeConfig, a)  # noqa: E731
+    assert recorded(probe, LinprobeConfig, probe_build, ["--seed", "1"]) == {}
+    assert recorded(probe, LinprobeConfig, probe_build, ["--cache-features", "true"]) == {"cache_features": True}

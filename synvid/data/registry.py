@@ -131,6 +131,8 @@ def add_run_arguments(parser, init_help: str = "'scratch' or a checkpoint path")
                              "VideoMAE checkpoints: ucf101, k400); recorded as pretrain_dataset")
 
 
-def run_extra(args) -> dict:
-    """What a fine-tune / probe run records besides its config: the profile and an explicit pre-training name."""
-    return {"profile": args.profile, **({"pretrain_dataset": args.pretrain_name} if args.pretrain_name else {})}
+def run_extra(args, overrides: dict) -> dict:
+    """What a fine-tune / probe run records besides its config: the profile, an explicit pre-training name and the
+    settings the command line changed from the profile (`config.cli_overrides`; {} = the profile's run)."""
+    return {"profile": args.profile, "overrides": overrides,
+            **({"pretrain_dataset": args.pretrain_name} if args.pretrain_name else {})}
