@@ -128,8 +128,8 @@ def test_sigterm_saves_last_pth_and_the_rerun_resumes_exactly(toy_root, tmp_path
     ft.run(cfg, tmp_path / "full", dataset="toy_ucf101", data_root=toy_root, stop_after=3, progress=False)
     real_step = ft.Finetuner.step
 
-    def step_then_signal(self, clips, labels, step):
-        result = real_step(self, clips, labels, step)
+    def step_then_signal(self, clips, labels, step, weight=1.0):
+        result = real_step(self, clips, labels, step, weight)
         if step == 0:
             os.kill(os.getpid(), signal.SIGTERM)
         return result
