@@ -11,7 +11,7 @@ Rerunning the same command resumes from <out>/last.pth; a finished run (DONE) is
 """
 import argparse
 
-from synvid.config import FinetuneConfig, add_arguments, add_profile_argument, cli_overrides, resolve
+from synvid.config import FinetuneConfig, add_arguments, add_profile_argument, resolve
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ def main(args: argparse.Namespace) -> dict:
     from synvid.video_io import VideoReadError
     try:
         cfg = config_from_args(args)
-        extra = run_extra(args, cli_overrides(FinetuneConfig, args, config_from_args))
+        extra = run_extra(args, FinetuneConfig, config_from_args)
         results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
                       stop_after=args.stop_after, progress=not args.no_progress, extra=extra,
                       allow_unfinished=args.allow_unfinished)

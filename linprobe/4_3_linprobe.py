@@ -13,7 +13,7 @@ at that step. See README (Fine-tuning).
 """
 import argparse
 
-from synvid.config import LinprobeConfig, add_arguments, add_profile_argument, cli_overrides, from_args
+from synvid.config import LinprobeConfig, add_arguments, add_profile_argument, from_args
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -34,7 +34,7 @@ def main(args: argparse.Namespace) -> dict:
     from synvid.video_io import VideoReadError
     try:
         cfg = from_args(LinprobeConfig, args)
-        extra = run_extra(args, cli_overrides(LinprobeConfig, args, lambda a: from_args(LinprobeConfig, a)))
+        extra = run_extra(args, LinprobeConfig, lambda a: from_args(LinprobeConfig, a))
         results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
                       profile=args.profile, stop_after=args.stop_after, progress=not args.no_progress,
                       extra=extra, allow_unfinished=args.allow_unfinished)

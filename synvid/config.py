@@ -351,19 +351,6 @@ def from_args(cls, args: argparse.Namespace, prefix: str = ""):
     return resolve(cls, getattr(args, "profile", "paper"), **values)
 
 
-# Settings that do not change what a run measures: setting them keeps a run the profile's run (issue 14 §2). The seed
-# is recorded on its own (`--seeds`); denominators of --allow-missing are recorded as test_listed / test_evaluated.
-RESULT_FREE = frozenset({"seed", "num_workers", "save_every", "compile", "strict", "allow_missing"})
-
-
-def cli_overrides(cls, args: argparse.Namespace, build: typing.Callable[[argparse.Namespace], typing.Any]) -> dict:
-    """The settings in which the command line changed `cls` from what the profile alone gives, through the script's
-    own resolution `build(args)` (profile < dataset recipe < flags). The tables show such runs apart (issue 14 §2)."""
-    bare = argparse.Namespace(**{**vars(args), **{f.name: None for f in dataclasses.fields(cls)}})
-    given, base = dataclasses.asdict(build(args)), dataclasses.asdict(build(bare))
-    return {k: v for k, v in given.items() if v != base[k] and k not in RESULT_FREE}
-
-
 def add_profile_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="paper", choices=sorted(PROFILES),
                         help="settings profile (default: paper = Tables 5-8)")
@@ -399,4 +386,4 @@ def field_default(cls, name: str):
 
 __all__ = ["RenderConfig", "TextureConfig", "PretrainConfig", "VjepaConfig", "FinetuneConfig", "LinprobeConfig",
            "RobustnessConfig", "StatsConfig", "CONFIGS", "PROFILES", "resolve", "add_arguments", "from_args",
-           "add_profile_argument", "cli_overrides", "to_dict", "save_config", "load_config", "field_default"]
+           "add_profile_argument", "to_dict", "save_config", "load_config", "field_default"]

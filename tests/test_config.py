@@ -154,7 +154,7 @@ def test_runs_record_only_the_command_lines_changes_as_overrides(dataset):
 
     def recorded(script, cls, build, flags):
         args = script.get_args_parser().parse_args(common + flags)
-        return run_extra(args, config.cli_overrides(cls, args, build))["overrides"]
+        return run_extra(args, cls, build)["overrides"]
 
     assert recorded(finetune, FinetuneConfig, finetune.config_from_args, ["--seed", "3", "--num-workers", "2"]) == {}
     assert recorded(finetune, FinetuneConfig, finetune.config_from_args,

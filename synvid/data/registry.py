@@ -7,6 +7,8 @@ under the paper and authors profiles (mini and smoke keep their own), `authors` 
 """
 from __future__ import annotations
 
+import argparse
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -131,8 +133,21 @@ def add_run_arguments(parser, init_help: str = "'scratch' or a checkpoint path")
                              "VideoMAE checkpoints: ucf101, k400); recorded as pretrain_dataset")
 
 
-def run_extra(args, overrides: dict) -> dict:
+# Settings that do not change what a run measures: setting them keeps a run the profile's run (issue 14 §2). The seed
+# is recorded on its own (`--seeds`); denominators of --allow-missing are recorded as test_listed / test_evaluated.
+RESULT_FREE = frozenset({"seed", "num_workers", "save_every", "compile", "strict", "allow_missing"})
+
+
+def cli_overrides(cls, args: argparse.Namespace, build: Callable) -> dict:
+    """The settings in which the command line changed `cls` from what the profile alone gives, through the script's
+    own resolution `build(args)` (profile < dataset recipe < flags). The tables show such runs apart (issue 14 §2)."""
+    bare = argparse.Namespace(**{**vars(args), **{f.name: None for f in dataclasses.fields(cls)}})
+    given, base = dataclasses.asdict(build(args)), dataclasses.asdict(build(bare))
+    return {k: v for k, v in given.items() if v != base[k] and k not in RESULT_FREE}
+
+
+def run_extra(args, cls, build: Callable) -> dict:
     """What a fine-tune / probe run records besides its config: the profile, an explicit pre-training name and the
-    settings the command line changed from the profile (`config.cli_overrides`; {} = the profile's run)."""
-    return {"profile": args.profile, "overrides": overrides,
+    settings the command line changed from the profile (`cli_overrides`; {} = the profile's run)."""
+    return {"profile": args.profile, "overrides": cli_overrides(cls, args, build),
             **({"pretrain_dataset": args.pretrain_name} if args.pretrain_name else {})}

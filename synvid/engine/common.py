@@ -92,7 +92,6 @@ class StopSignal:
         return dist.all_reduce_mean(float(self.received)) > 0
 
 
-
 def rng_state() -> dict:
     """All RNG states as weights_only-loadable tensors/ints."""
     np_state = np.random.get_state()
