@@ -5,6 +5,7 @@ Example (paper):
       --datasets moving_shapes --reference UCF101/ucfTrainTestlist/trainlist01.txt --video-root UCF101/UCF-101 \
       --inception-weights pt_inception-2015-12-05-6726825d.pth --i3d-weights i3d_torchscript.pt
 """
+from synvid.cli import command
 from synvid.stats import cli
 
 
@@ -12,6 +13,7 @@ def get_args_parser():
     return cli.get_args_parser(__doc__, "fid,fvd")
 
 
+@command
 def main(args):
     cli.main(args)
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from synvid import config
+from synvid.cli import command
 from synvid.runs import mark_done
 from synvid.stats import correlation
 
@@ -27,16 +28,14 @@ def get_args_parser():
     return p
 
 
+@command
 def main(args):
-    try:
-        stats = correlation.load_statistics(args.stats_dir)
-        acc = (correlation.accuracies_from_runs(args.runs, args.only_profile) if args.runs
-               else correlation.accuracies_from_csv(args.accuracy_csv))
-        out = Path(args.out)
-        config.save_config(out, stats_dir=args.stats_dir, runs=args.runs, accuracy_csv=args.accuracy_csv)
-        summary = correlation.plot_correlations(stats, acc, out / "fig4_correlations.png")
-    except (ValueError, FileNotFoundError) as e:
-        raise SystemExit(f"error: {e}")
+    stats = correlation.load_statistics(args.stats_dir)
+    acc = (correlation.accuracies_from_runs(args.runs, args.only_profile) if args.runs
+           else correlation.accuracies_from_csv(args.accuracy_csv))
+    out = Path(args.out)
+    config.save_config(out, stats_dir=args.stats_dir, runs=args.runs, accuracy_csv=args.accuracy_csv)
+    summary = correlation.plot_correlations(stats, acc, out / "fig4_correlations.png")
     print(json.dumps(summary, indent=1))
     mark_done(out, summary)
 

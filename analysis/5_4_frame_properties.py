@@ -5,6 +5,7 @@ Example (smoke, no weights):
       --datasets static_circles,moving_shapes --size 64 --stats spectrum,color \
       --reference data/toy_ucf101/ucfTrainTestlist/trainlist01.txt --video-root data/toy_ucf101/UCF-101
 """
+from synvid.cli import command
 from synvid.stats import cli
 
 
@@ -12,6 +13,7 @@ def get_args_parser():
     return cli.get_args_parser(__doc__, "diversity,spectrum,color")
 
 
+@command
 def main(args):
     cli.main(args)
 

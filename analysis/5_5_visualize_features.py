@@ -8,7 +8,9 @@ Example (paper):
 import argparse
 
 from synvid import config, models
-from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, CheckpointError
+from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER
+from synvid.cli import command
+from synvid.errors import BadInput
 from synvid.runs import mark_done
 from synvid.stats import pca_keys
 
@@ -31,24 +33,21 @@ def get_args_parser():
     return p
 
 
+@command
 def main(args):
     ckpts = [c for c in args.checkpoints.split(",") if c]
     labels = [s for s in args.labels.split(",") if s] or [c.rstrip("/").split("/")[-1] for c in ckpts]
     if len(labels) != len(ckpts):
-        raise SystemExit(f"error: {len(labels)} labels for {len(ckpts)} checkpoints")
+        raise BadInput(f"{len(labels)} labels for {len(ckpts)} checkpoints")
     cfg = config.from_args(config.StatsConfig, args)
-    try:
-        clips = pca_keys.load_clips(pca_keys.class_videos(args.data_root, args.class_name, cfg.pca_videos),
-                                    cfg.pca_frames, args.img_size)
-        config.save_config(args.out, cfg, checkpoints=ckpts, labels=labels, model=args.model,
-                           class_name=args.class_name)
-        rows = []
-        for ck in ckpts:
-            model = models.build(args.model, num_frames=args.num_frames, img_size=args.img_size)
-            models.load_pretrained(model, ck, **PRETRAIN_TO_CLASSIFIER)
-            rows.append(pca_keys.key_pca_frames(model, clips, args.num_frames, args.device))
-    except (ValueError, FileNotFoundError, CheckpointError) as e:
-        raise SystemExit(f"error: {e}")
+    clips = pca_keys.load_clips(pca_keys.class_videos(args.data_root, args.class_name, cfg.pca_videos),
+                                cfg.pca_frames, args.img_size)
+    config.save_config(args.out, cfg, checkpoints=ckpts, labels=labels, model=args.model, class_name=args.class_name)
+    rows = []
+    for ck in ckpts:
+        model = models.build(args.model, num_frames=args.num_frames, img_size=args.img_size)
+        models.load_pretrained(model, ck, **PRETRAIN_TO_CLASSIFIER)
+        rows.append(pca_keys.key_pca_frames(model, clips, args.num_frames, args.device))
     png = pca_keys.save_grid(clips, rows, labels, f"{args.out}/fig5_key_pca.png", args.show_videos, args.show_frames)
     mark_done(args.out, {"png": str(png), "videos": len(clips), "frames": cfg.pca_frames, "labels": labels})
 

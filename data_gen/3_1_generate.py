@@ -1,10 +1,11 @@
 """Materialise a registered synthetic dataset (Section 3.1): python data_gen/3_1_generate.py --dataset NAME."""
 import argparse
-import sys
 from pathlib import Path
 
 from synvid import progression
+from synvid.cli import command
 from synvid.config import RenderConfig, TextureConfig, add_profile_argument, resolve, save_config
+from synvid.errors import BadInput, MissingInput
 from synvid.render import RENDER_VERSION
 from synvid.render.writer import check_render_version, materialise
 from synvid.runs import mark_done
@@ -28,21 +29,22 @@ def get_args_parser():
     return p
 
 
+@command
 def main(args):
     if args.list:
         print("\n".join(progression.DATASETS))
         return
     if not args.dataset or not args.out:
-        raise SystemExit("error: --dataset and --out are required (or --list)")
+        raise BadInput("--dataset and --out are required (or --list)")
     if args.imagenet and not Path(args.imagenet).is_dir():
-        raise SystemExit(f"error: --imagenet directory {args.imagenet} does not exist")
+        raise MissingInput(f"--imagenet directory {args.imagenet} does not exist")
     if args.bank and not (Path(args.bank) / "manifest.json").is_file():
-        raise SystemExit(f"error: --bank {args.bank} is not a texture bank (no manifest.json)")
+        raise MissingInput(f"--bank {args.bank} is not a texture bank (no manifest.json)")
     cfg = resolve(RenderConfig, args.profile)
     tex = resolve(TextureConfig, args.profile, imagenet=args.imagenet)
     n = args.num_videos or cfg.num_videos
     if n < 1:
-        raise SystemExit(f"error: --num-videos must be >= 1, got {n}")
+        raise BadInput(f"--num-videos must be >= 1, got {n}")
     check_render_version(args.out)      # before config.json is rewritten: an old set is refused, not resumed
     save_config(args.out, cfg, tex, dataset=args.dataset, seed=args.seed, num_videos=n, bank=args.bank,
                 profile=args.profile, render_version=RENDER_VERSION)
@@ -52,7 +54,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    try:
-        main(get_args_parser().parse_args())
-    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as e:
-        sys.exit(f"error: {e}")
+    main(get_args_parser().parse_args())

@@ -9,7 +9,9 @@ import torch
 from PIL import Image
 
 from synvid import progression
+from synvid.cli import command
 from synvid.config import RenderConfig, TextureConfig, add_profile_argument, resolve, save_config
+from synvid.errors import UnknownName
 from synvid.runs import atomic_write, mark_done
 
 FRAMES = (0, 10, 20, 30)   # Figure 1
@@ -27,11 +29,12 @@ def get_args_parser():
     return p
 
 
+@command
 def main(args):
     names = args.names or [n for n in progression.NAMES if args.imagenet or "image_crops" not in n]
     unknown = [n for n in names if n not in progression.DATASETS]
     if unknown:
-        raise SystemExit(f"error: unknown dataset(s) {unknown}; see data_gen/3_1_generate.py --list")
+        raise UnknownName(f"unknown dataset(s) {unknown}; see data_gen/3_1_generate.py --list")
     cfg, tex = resolve(RenderConfig, args.profile), resolve(TextureConfig, args.profile)
     save_config(args.out, cfg, tex, seed=args.seed, index=args.index, names=names, frames=list(FRAMES),
                 profile=args.profile)

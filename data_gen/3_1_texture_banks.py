@@ -6,6 +6,8 @@ Re-running the same command resumes an interrupted bank (verified shards are kep
 """
 import argparse
 
+from synvid.cli import command
+
 
 def get_args_parser() -> argparse.ArgumentParser:
     from synvid.config import TextureConfig, add_profile_argument
@@ -21,23 +23,22 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(args: argparse.Namespace) -> None:
     from synvid.config import TextureConfig, resolve, save_config
+    from synvid.errors import BadInput
     from synvid.runs import is_done, mark_done
     from synvid.textures.banks import write_bank
     cfg = resolve(TextureConfig, args.profile, size=args.size)
     num = args.num if args.num is not None else cfg.pool_size
     if num <= 0 or args.shard <= 0:
-        raise SystemExit(f"error: --num and --shard must be positive, got {num} and {args.shard}")
+        raise BadInput(f"--num and --shard must be positive, got {num} and {args.shard}")
     if is_done(args.out):
         print(f"{args.out} is done; skipping")
         return
     save_config(args.out, cfg, source=args.source, num=num, seed=args.seed, shard=args.shard, profile=args.profile)
-    try:
-        manifest = write_bank(args.out, args.source, num, seed=args.seed, size=cfg.size, shard=args.shard,
-                              device=args.device, progress=lambda i, n: print(f"{i}/{n} textures", flush=True))
-    except ValueError as e:
-        raise SystemExit(f"error: {e}") from e
+    manifest = write_bank(args.out, args.source, num, seed=args.seed, size=cfg.size, shard=args.shard,
+                          device=args.device, progress=lambda i, n: print(f"{i}/{n} textures", flush=True))
     mark_done(args.out, {"source": args.source, "num": num, "shards": len(manifest["shards"])})
     print(f"wrote {num} {args.source} textures to {args.out}")
 

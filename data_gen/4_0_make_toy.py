@@ -5,6 +5,8 @@
 """
 import argparse
 
+from synvid.cli import command
+
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -17,6 +19,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(args: argparse.Namespace) -> None:
     from synvid.config import save_config
     from synvid.data import toy
@@ -26,10 +29,7 @@ def main(args: argparse.Namespace) -> None:
         return
     save_config(args.out, dataset=args.dataset, seed=args.seed, num_classes=args.num_classes, frames=args.frames,
                 profile=args.profile)
-    try:
-        toy.make(args.dataset, args.out, num_classes=args.num_classes, frames=args.frames, seed=args.seed)
-    except ValueError as e:
-        raise SystemExit(f"error: {e}") from e
+    toy.make(args.dataset, args.out, num_classes=args.num_classes, frames=args.frames, seed=args.seed)
     mark_done(args.out, {"dataset": args.dataset, "num_classes": args.num_classes})
     print(f"wrote {args.dataset} to {args.out}")
 

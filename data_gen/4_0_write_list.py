@@ -4,8 +4,9 @@
     python data_gen/4_0_write_list.py --dataset ucf101 --data-root $UCF101_ROOT --subset train --out ucf101_train.csv
 """
 import argparse
-import sys
 from pathlib import Path
+
+from synvid.cli import command
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -20,13 +21,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(args: argparse.Namespace) -> None:
     from synvid.data import registry
     from synvid.data.lists import write_list
-    try:
-        items, classes = registry.load(args.dataset, args.data_root, args.subset, args.split)
-    except (ValueError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
+    items, classes = registry.load(args.dataset, args.data_root, args.subset, args.split)
     write_list(args.out, [(str(Path(path).resolve()), label) for path, label in items])
     print(f"wrote {len(items)} {args.dataset} {args.subset} videos ({len(classes)} classes) to {args.out}")
 

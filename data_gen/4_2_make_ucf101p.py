@@ -10,6 +10,8 @@ Resumable; deterministic given --seed.
 """
 import argparse
 
+from synvid.cli import command
+
 
 def get_args_parser() -> argparse.ArgumentParser:
     from synvid.config import RobustnessConfig, add_arguments, add_profile_argument
@@ -24,22 +26,19 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(args: argparse.Namespace) -> dict:
     from synvid.config import RobustnessConfig, from_args, save_config
     from synvid.runs import mark_done
     from synvid.ucf101p_files import (check_resume, check_settings, check_tree_names, make_ucf101p, tree_names,
                                       tree_settings)
-    from synvid.video_io import VideoReadError
-    try:
-        cfg = from_args(RobustnessConfig, args)
-        check_settings(cfg)
-        names = check_tree_names(args.names or tree_names(cfg.mode), cfg.mode)
-        check_resume(args.out, **tree_settings(cfg, args.split))           # refused before config.json is written
-        save_config(args.out, cfg, data_root=args.data_root, names=names, split=args.split, profile=args.profile)
-        manifest = make_ucf101p(args.data_root, args.out, cfg, names=names, split=args.split,
-                                progress=not args.no_progress)
-    except (ValueError, FileNotFoundError, VideoReadError) as e:
-        raise SystemExit(f"error: {e}") from e
+    cfg = from_args(RobustnessConfig, args)
+    check_settings(cfg)
+    names = check_tree_names(args.names or tree_names(cfg.mode), cfg.mode)
+    check_resume(args.out, **tree_settings(cfg, args.split))           # refused before config.json is written
+    save_config(args.out, cfg, data_root=args.data_root, names=names, split=args.split, profile=args.profile)
+    manifest = make_ucf101p(args.data_root, args.out, cfg, names=names, split=args.split,
+                            progress=not args.no_progress)
     mark_done(args.out, {"sets": sorted(manifest["sets"]), "mode": cfg.mode})  # DONE last (per-set DONEs inside)
     return manifest
 

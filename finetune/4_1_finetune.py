@@ -11,6 +11,7 @@ Rerunning the same command resumes from <out>/last.pth; a finished run (DONE) is
 """
 import argparse
 
+from synvid.cli import command
 from synvid.config import FinetuneConfig, add_arguments, add_profile_argument, resolve
 
 
@@ -33,27 +34,16 @@ def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
     return resolve(FinetuneConfig, args.profile, **{**recipe(args.dataset, args.profile), **cli})
 
 
+@command
 def main(args: argparse.Namespace) -> dict:
     from synvid import dist
-    from synvid.dist import MainRankError
-    from synvid.checkpoint import CheckpointError
-    from synvid.engine.common import NonFiniteLossError
     from synvid.data.registry import run_extra
     from synvid.engine.finetune import run
-    from synvid.video_io import VideoReadError
-    try:
-        cfg = config_from_args(args)
-        extra = run_extra(args, FinetuneConfig, config_from_args)
-        results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
-                      stop_after=args.stop_after, progress=not args.no_progress, extra=extra,
-                      allow_unfinished=args.allow_unfinished)
-        main_rank = dist.is_main()
-    except (ValueError, FileNotFoundError, NonFiniteLossError, CheckpointError, VideoReadError,
-            MainRankError) as e:
-        raise SystemExit(f"error: {e}") from e
-    finally:
-        dist.cleanup()
-    if main_rank and "top1" in results:
+    cfg = config_from_args(args)
+    results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
+                  stop_after=args.stop_after, progress=not args.no_progress,
+                  extra=run_extra(args, FinetuneConfig, config_from_args), allow_unfinished=args.allow_unfinished)
+    if dist.is_main() and "top1" in results:
         print(f"{args.dataset}: top-1 {results['top1']:.2f} top-5 {results['top5']:.2f} over "
               f"{results['num_videos']} videos ({results['views']} views); skipped {results['skipped_videos']}")
     return results

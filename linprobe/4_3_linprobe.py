@@ -13,6 +13,7 @@ at that step. See README (Fine-tuning).
 """
 import argparse
 
+from synvid.cli import command
 from synvid.config import LinprobeConfig, add_arguments, add_profile_argument, from_args
 
 
@@ -26,26 +27,21 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(args: argparse.Namespace) -> dict:
     from synvid import dist
-    from synvid.checkpoint import CheckpointError
     from synvid.data.registry import run_extra
     from synvid.engine.linprobe import run
-    from synvid.video_io import VideoReadError
-    try:
-        cfg = from_args(LinprobeConfig, args)
-        extra = run_extra(args, LinprobeConfig, lambda a: from_args(LinprobeConfig, a))
-        results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
-                      profile=args.profile, stop_after=args.stop_after, progress=not args.no_progress,
-                      extra=extra, allow_unfinished=args.allow_unfinished)
-        main_rank = dist.is_main()
-    except (ValueError, FileNotFoundError, RuntimeError, CheckpointError, VideoReadError) as e:
-        raise SystemExit(f"error: {e}") from e
-    finally:
-        dist.cleanup()
-    if main_rank and "top1" not in results:
+    cfg = from_args(LinprobeConfig, args)
+    extra = run_extra(args, LinprobeConfig, lambda a: from_args(LinprobeConfig, a))
+    results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
+                  profile=args.profile, stop_after=args.stop_after, progress=not args.no_progress,
+                  extra=extra, allow_unfinished=args.allow_unfinished)
+    if not dist.is_main():
+        return results
+    if "top1" not in results:
         print(f"stopped after {results['steps']} of {results['total_steps']} steps; rerun to resume")
-    elif main_rank:
+    else:
         mode = results.get("probe_mode", results.get("mode"))  # a DONE written before probe_mode existed
         print(f"{args.dataset} linear probe ({mode}): top-1 {results['top1']:.2f} "
               f"top-5 {results['top5']:.2f} over {results['num_videos']} videos ({results['views']} views; "

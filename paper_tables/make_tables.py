@@ -12,7 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from synvid.cli import command
 from synvid.config import add_profile_argument
+from synvid.errors import MissingInput
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -29,16 +31,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(args: argparse.Namespace) -> dict:
     from synvid.report import write_all
     if not Path(args.runs).is_dir():
-        raise SystemExit(f"error: --runs {args.runs} is not a folder")
+        raise MissingInput(f"--runs {args.runs} is not a folder")
     planned = None if args.planned is None else {c for c in args.planned.split(",") if c}
-    try:
-        summary = write_all(args.runs, args.out, profile=args.profile, reported_csv=args.reported,
-                            figures=not args.no_figures, planned=planned)
-    except (ValueError, FileNotFoundError) as e:
-        raise SystemExit(f"error: {e}") from e
+    summary = write_all(args.runs, args.out, profile=args.profile, reported_csv=args.reported,
+                        figures=not args.no_figures, planned=planned)
     for problem in summary["problems"]:
         print(f"warning: refused run: {problem}", file=sys.stderr)
     print(f"{summary['records']} results -> {len(summary['written'])} files under {args.out} "

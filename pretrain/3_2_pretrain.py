@@ -10,6 +10,7 @@ Rerunning the same command resumes from <out>/last.pth; a finished run (DONE) is
 """
 import argparse
 
+from synvid.cli import command
 from synvid.config import (PretrainConfig, RenderConfig, TextureConfig, VjepaConfig, add_arguments,
                            add_profile_argument, from_args, resolve)
 
@@ -34,26 +35,18 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(args: argparse.Namespace) -> dict:
     from synvid import dist
-    from synvid.checkpoint import CheckpointError
-    from synvid.engine.common import NonFiniteLossError
     from synvid.engine.pretrain import run
-    from synvid.video_io import VideoReadError
     cfg = from_args(PretrainConfig, args)
     render = resolve(RenderConfig, args.profile)
     synthetic = dict(cfg=render, tex_cfg=resolve(TextureConfig, args.profile), imagenet=args.imagenet, bank=args.bank)
-    try:
-        results = run(cfg, args.out, dataset=args.dataset, list_file=args.list_file, render_size=render.size,
-                      synthetic=synthetic, mix_list=args.mix_list, stop_after=args.stop_after,
-                      progress=not args.no_progress, vjepa=from_args(VjepaConfig, args, prefix="vjepa"),
-                      extra={"profile": args.profile, "mix_name": args.mix_name})
-        main_rank = dist.is_main()
-    except (ValueError, FileNotFoundError, ImportError, NonFiniteLossError, CheckpointError, VideoReadError) as e:
-        raise SystemExit(f"error: {e}") from e
-    finally:
-        dist.cleanup()
-    if main_rank:
+    results = run(cfg, args.out, dataset=args.dataset, list_file=args.list_file, render_size=render.size,
+                  synthetic=synthetic, mix_list=args.mix_list, stop_after=args.stop_after,
+                  progress=not args.no_progress, vjepa=from_args(VjepaConfig, args, prefix="vjepa"),
+                  extra={"profile": args.profile, "mix_name": args.mix_name})
+    if dist.is_main():
         state = "finished" if results["steps"] == results["total_steps"] else "stopped"
         print(f"pre-training {state}: {results}")
     return results

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
+from synvid.errors import BadInput
 from synvid.transforms import normalize
 
 LEVEL_DENOM = 10.0                     # timm _LEVEL_DENOM: magnitudes run 0..10
@@ -104,8 +105,8 @@ class VideoRandAugment:
 
     def __init__(self, magnitude: float, num_ops: int, magnitude_std: float, prob: float = APPLY_PROB):
         if num_ops < 0 or not 0 <= magnitude <= LEVEL_DENOM or magnitude_std < 0:
-            raise ValueError(f"RandAugment needs num_ops >= 0, 0 <= magnitude <= 10, std >= 0; got n={num_ops}, "
-                             f"m={magnitude}, std={magnitude_std}")
+            raise BadInput(f"RandAugment needs num_ops >= 0, 0 <= magnitude <= 10, std >= 0; got n={num_ops}, "
+                           f"m={magnitude}, std={magnitude_std}")
         self.magnitude, self.num_ops, self.std, self.prob = float(magnitude), int(num_ops), magnitude_std, prob
 
     def draw(self, generator: torch.Generator) -> list[tuple[str, float, object]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from synvid.errors import CheckpointError
 from synvid.runs import atomic_torch_save, atomic_write
 
 FORMAT = "synvid-checkpoint-1"
@@ -25,10 +26,6 @@ PRETRAIN_TO_CLASSIFIER = {
                          "target_encoder.*", "predictor.*"),  # V-JEPA: the context encoder is the one loaded
 }
 VJEPA_SECTIONS = ("encoder", "target_encoder", "predictor")  # jepa app/vjepa/train.py save_checkpoint keys
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file that cannot be read or does not fit the model; the message names the file."""
 
 
 def unwrap(model: nn.Module) -> nn.Module:

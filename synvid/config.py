@@ -22,6 +22,8 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
+from synvid.errors import BadInput
+
 
 # --------------------------------------------------------------------------------------------------
 # Stage configurations (defaults = profile `paper`)
@@ -282,7 +284,7 @@ def _check_profiles() -> None:
         for cls_name, values in overrides.items():
             unknown = set(values) - names.get(cls_name, set())
             if cls_name not in names or unknown:
-                raise ValueError(f"profile {profile!r}: unknown setting {cls_name}.{sorted(unknown) or ''}")
+                raise BadInput(f"profile {profile!r}: unknown setting {cls_name}.{sorted(unknown) or ''}")
 
 
 _check_profiles()
@@ -295,13 +297,13 @@ _check_profiles()
 def resolve(cls, profile: str = "paper", **overrides):
     """The config of `cls` under `profile`, then `overrides` (None values are ignored)."""
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+        raise BadInput(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     values = dict(PROFILES[profile].get(cls.__name__, {}))
     values.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - known
     if unknown:
-        raise ValueError(f"{cls.__name__} has no setting {', '.join(sorted(unknown))}")
+        raise BadInput(f"{cls.__name__} has no setting {', '.join(sorted(unknown))}")
     return cls(**_tuples(cls, values))
 
 
@@ -375,7 +377,7 @@ def load_config(cls, path: str | Path):
     """Read one config back from a config.json written by `save_config`."""
     data = json.loads(Path(path).read_text())
     if cls.__name__ not in data:
-        raise ValueError(f"{path} holds no {cls.__name__}")
+        raise BadInput(f"{path} holds no {cls.__name__}")
     return cls(**_tuples(cls, data[cls.__name__]))
 
 

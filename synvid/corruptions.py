@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from numba import njit
 
+from synvid.errors import BadInput
+
 
 @dataclass(frozen=True)
 class Corruption:
@@ -379,12 +381,12 @@ def apply(name: str, video: torch.Tensor, severity: int, seed: int = 0, params: 
 
 def _check(name: str, video, severity: int) -> None:
     if name not in REGISTRY:
-        raise ValueError(f"unknown corruption {name!r}; choose from {', '.join(NAMES)}")
+        raise BadInput(f"unknown corruption {name!r}; choose from {', '.join(NAMES)}")
     if severity not in (1, 2, 3, 4, 5):
-        raise ValueError(f"severity must be 1-5, got {severity!r}")
+        raise BadInput(f"severity must be 1-5, got {severity!r}")
     if not isinstance(video, torch.Tensor) or video.dtype != torch.uint8 or video.ndim != 4 or video.shape[-1] != 3:
-        raise ValueError(f"expected a uint8 tensor [T, H, W, 3], got {getattr(video, 'dtype', type(video))} "
-                         f"{list(getattr(video, 'shape', []))}")
+        raise BadInput(f"expected a uint8 tensor [T, H, W, 3], got {getattr(video, 'dtype', type(video))} "
+                       f"{list(getattr(video, 'shape', []))}")
 
 
 def write_whole_video(name: str, video: torch.Tensor, severity: int, path, fps: float) -> Path:
@@ -392,6 +394,6 @@ def write_whole_video(name: str, video: torch.Tensor, severity: int, path, fps: 
     stored video is the re-encoding itself, not a second encoding of it; decoding it gives `apply(name, video,
     severity)`."""
     if name not in WHOLE_VIDEO:
-        raise ValueError(f"{name!r} is not a whole-video corruption; those are {', '.join(WHOLE_VIDEO)}")
+        raise BadInput(f"{name!r} is not a whole-video corruption; those are {', '.join(WHOLE_VIDEO)}")
     _check(name, video, severity)
     return _encode(CODEC_OF[name], video, REGISTRY[name].params[severity - 1], Path(path), fps)

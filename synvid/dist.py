@@ -10,6 +10,8 @@ import os
 import torch
 import torch.distributed as tdist
 
+from synvid.errors import MainRankError
+
 
 def init_distributed(device: str | None = None) -> tuple[int, int, int, torch.device]:
     """-> (rank, world_size, local_rank, device). Initialises the process group when launched by torchrun."""
@@ -61,10 +63,6 @@ def all_reduce_sum(values) -> torch.Tensor:
             t = t.cuda()
         tdist.all_reduce(t)
     return t.cpu()
-
-
-class MainRankError(RuntimeError):
-    """Work done by rank 0 alone (a checkpoint save, DONE) failed; every rank stops with its message."""
 
 
 def on_main(work, *args, **kwargs):

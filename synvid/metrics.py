@@ -9,6 +9,8 @@ import numpy as np
 from scipy import linalg
 from skimage.color import rgb2lab
 
+from synvid.errors import BadInput
+
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2).
@@ -20,7 +22,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
-        raise ValueError(f"shape mismatch: mu {mu1.shape}/{mu2.shape}, sigma {sigma1.shape}/{sigma2.shape}")
+        raise BadInput(f"shape mismatch: mu {mu1.shape}/{mu2.shape}, sigma {sigma1.shape}/{sigma2.shape}")
     diff = mu1 - mu2
     # scipy >= 1.16 deprecates `disp`; plain sqrtm returns the matrix and non-finite entries on failure.
     covmean = linalg.sqrtm(sigma1.dot(sigma2))
@@ -30,7 +32,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
         covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise ValueError(f"sqrtm has imaginary component {np.max(np.abs(covmean.imag)):.3g}")
+            raise BadInput(f"sqrtm has imaginary component {np.max(np.abs(covmean.imag)):.3g}")
         covmean = covmean.real
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
@@ -46,7 +48,7 @@ def grey(frames: np.ndarray) -> np.ndarray:
     """uint8 [N,H,W,3] -> float64 [N,H,W]: the mean of the 3 channels (TEXTURES.md §5 "gray")."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"expected frames [N,H,W,3], got shape {frames.shape}")
+        raise BadInput(f"expected frames [N,H,W,3], got shape {frames.shape}")
     return frames.astype(np.float64).mean(-1)
 
 
@@ -57,8 +59,8 @@ def _bands(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     radius = np.hypot(ky[:, None] * (side / h), kx[None, :] * (side / w))
     edges = np.unique(np.round(np.logspace(np.log10(4), np.log10(side / 4), 20)).astype(int))
     if len(edges) < 4:
-        raise ValueError(f"frames of {h}x{w} px give {max(len(edges) - 1, 0)} frequency bands between 4 and "
-                         f"{side / 4:g} cycles/image; the spectrum fit needs 3 (use frames of >= 32 px)")
+        raise BadInput(f"frames of {h}x{w} px give {max(len(edges) - 1, 0)} frequency bands between 4 and "
+                       f"{side / 4:g} cycles/image; the spectrum fit needs 3 (use frames of >= 32 px)")
     return radius, edges
 
 
@@ -95,7 +97,7 @@ def lab_gaussian(frames) -> tuple[np.ndarray, np.ndarray]:
     """Mean [3] and covariance [3,3] of the L*a*b* pixels of uint8 frames [N,H,W,3] (sRGB, D65)."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"expected uint8 frames [N,H,W,3], got {frames.dtype} {frames.shape}")
+        raise BadInput(f"expected uint8 frames [N,H,W,3], got {frames.dtype} {frames.shape}")
     lab = rgb2lab(frames.reshape(-1, 1, 3)).reshape(-1, 3)
     return lab.mean(axis=0), np.cov(lab, rowvar=False)
 

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from synvid.errors import BadInput
+
 NO_DECAY_NAMES = ("pos_embed", "cls_token", "mask_token")  # VM optim_factory skip list
 
 
@@ -54,7 +56,7 @@ def cosine_schedule(base_value: float, final_value: float, epochs: int, steps_pe
     Length is exactly epochs * steps_per_epoch (the official `--epochs 3201` off-by-one work-around is not needed).
     """
     if steps_per_epoch < 1 or epochs < 1:
-        raise ValueError(f"schedule needs epochs >= 1 and steps_per_epoch >= 1, got {epochs}, {steps_per_epoch}")
+        raise BadInput(f"schedule needs epochs >= 1 and steps_per_epoch >= 1, got {epochs}, {steps_per_epoch}")
     total = epochs * steps_per_epoch
     warm = min(warmup_epochs * steps_per_epoch, total)
     warmup = np.linspace(warmup_start, base_value, warm) if warm > 0 else np.array([])

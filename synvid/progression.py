@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from synvid.config import RenderConfig, TextureConfig
+from synvid.errors import BadInput, MissingInput, UnknownName
 from synvid.render import dynamics, shapes
 
 ALL = dynamics.KINDS
@@ -93,7 +94,7 @@ _SOURCES: dict = {}                          # built texture sources, one per (n
 
 def _spec(name: str) -> Spec:
     if name not in DATASETS:
-        raise KeyError(f"unknown synthetic dataset {name!r}; registered: {', '.join(DATASETS)}")
+        raise UnknownName(f"unknown synthetic dataset {name!r}; registered: {', '.join(DATASETS)}")
     return DATASETS[name]
 
 
@@ -103,11 +104,11 @@ def num_frames(name: str, index: int, seed: int = 0, cfg: RenderConfig = RenderC
     min_frames..max_frames - 1 (gen_syn_video.py:386, NumPy np.random.randint(100, 200), upper bound excluded)."""
     spec = _spec(name)
     if index < 0:
-        raise ValueError(f"video index must be >= 0, got {index}")
+        raise BadInput(f"video index must be >= 0, got {index}")
     high = cfg.max_frames if spec.fixed else cfg.max_frames + 1
     if high <= cfg.min_frames:
-        raise ValueError(f"{name}: no video length in [{cfg.min_frames}, {high}) (min_frames {cfg.min_frames}, "
-                         f"max_frames {cfg.max_frames}; a fixed set excludes max_frames)")
+        raise BadInput(f"{name}: no video length in [{cfg.min_frames}, {high}) (min_frames {cfg.min_frames}, "
+                       f"max_frames {cfg.max_frames}; a fixed set excludes max_frames)")
     return int(dynamics.rng_for(seed, name, index, 1).integers(cfg.min_frames, high))
 
 
@@ -127,9 +128,9 @@ def texture_source(name: str, seed: int = 0, size: int = 256, device="cpu", imag
     spec = _spec(name)
     kind = spec.texture
     if kind is None:
-        raise ValueError(f"{name} has no texture source (background='image' needs one: pass textures=...)")
+        raise BadInput(f"{name} has no texture source (background='image' needs one: pass textures=...)")
     if kind in ("imagenet", "mix") and not imagenet:
-        raise FileNotFoundError(f"{name} needs an ImageNet directory (--imagenet DIR / TextureConfig.imagenet)")
+        raise MissingInput(f"{name} needs an ImageNet directory (--imagenet DIR / TextureConfig.imagenet)")
     tex_cfg = tex_cfg or TextureConfig()
     key = (name, seed, str(device), imagenet, tex_cfg.size, tex_cfg.pool_size, bank)
     if key in _SOURCES:
@@ -141,8 +142,8 @@ def texture_source(name: str, seed: int = 0, size: int = 256, device="cpu", imag
         kw = dict(seed=seed, size=tex_cfg.size, device=device, pool_size=pool)
         if spec.dynamic:
             if bank:
-                raise ValueError(f"{name} walks StyleGAN latents frame by frame; a texture bank holds static "
-                                 "textures (generate on the fly: drop --bank)")
+                raise BadInput(f"{name} walks StyleGAN latents frame by frame; a texture bank holds static "
+                               "textures (generate on the fly: drop --bank)")
             src = tex_mod.DynamicStyleGAN(highfreq=kind == "stylegan_highfreq", **kw)
             if spec.saturated:
                 src = _SaturatedWalk(src, seed)
@@ -259,10 +260,10 @@ def render(name: str, index: int, *, seed: int = 0, frames: Optional[Sequence[in
     n = num_frames(name, index, seed, cfg)
     frames = list(range(n)) if frames is None else [int(t) for t in frames]
     if any(t < 0 or t >= n for t in frames):
-        raise ValueError(f"frames must lie in [0, {n}) for {name} video {index}, got {frames}")
+        raise BadInput(f"frames must lie in [0, {n}) for {name} video {index}, got {frames}")
     bg = background or (spec.background if spec.background != "black" else cfg.background)
     if bg not in BACKGROUNDS:
-        raise ValueError(f"background must be one of {BACKGROUNDS}, got {bg!r}")
+        raise BadInput(f"background must be one of {BACKGROUNDS}, got {bg!r}")
     if (spec.texture is not None or bg == "image") and textures is None:
         textures = texture_source(name, seed, size, texture_device or device, imagenet, tex_cfg, bank)
     empty = torch.zeros(0, size, size, 3, dtype=torch.uint8)

@@ -31,6 +31,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synvid.errors import BadInput
+
 TASKS = ("finetune", "linprobe", "ucf101p", "stats")
 DEFAULT_OBJECTIVE = "videomae"          # RECORDS.md: a run without `objective` is VideoMAE
 STRICT_PROFILES = ("paper", "authors", "mini")   # toy data never enters their tables
@@ -164,12 +166,12 @@ def record_from_run(run_dir: str | Path) -> dict | None:
     if task is None:
         return None
     if task not in TASKS:
-        raise ValueError(f"{run_dir}: unknown task {task!r}; choose from {', '.join(TASKS)}")
+        raise BadInput(f"{run_dir}: unknown task {task!r}; choose from {', '.join(TASKS)}")
     key, objective, upstream = _upstream(run_dir, merged)
     pretrain = merged.get("pretrain_dataset") or key
     if pretrain is None:
-        raise ValueError(f"{run_dir}: cannot tell the pre-training dataset; write \"pretrain_dataset\" "
-                         f"into its config.json (e.g. for official checkpoints)")
+        raise BadInput(f"{run_dir}: cannot tell the pre-training dataset; write \"pretrain_dataset\" "
+                       f"into its config.json (e.g. for official checkpoints)")
     cfg = config.get({"linprobe": "LinprobeConfig", "finetune": "FinetuneConfig"}.get(task, ""), {})
     dataset = str(merged.get("dataset", ""))
     listed, evaluated = _test_counts(merged)
@@ -184,7 +186,7 @@ def record_from_run(run_dir: str | Path) -> dict | None:
         if name in merged:
             rec[name] = merged[name]
     if task in ("finetune", "linprobe") and "top1" not in rec:
-        raise ValueError(f"{run_dir}: a finished {task} run has no top1 in DONE")
+        raise BadInput(f"{run_dir}: a finished {task} run has no top1 in DONE")
     return rec
 
 

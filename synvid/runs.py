@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from synvid.errors import MissingInput
+
 
 PARTIAL = ".partial"   # infix of the temporary files; a killed run may leave them behind (`remove_partials`)
 
@@ -80,7 +82,7 @@ def mark_done(run_dir: str | Path, results: dict | None = None) -> Path:
 def read_done(run_dir: str | Path) -> dict:
     path = Path(run_dir) / "DONE"
     if not path.exists():
-        raise FileNotFoundError(f"{run_dir} is not finished (no DONE file)")
+        raise MissingInput(f"{run_dir} is not finished (no DONE file)")
     return json.loads(path.read_text())
 
 

@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from synvid.errors import BadInput
+
 # Python scripts that use a GPU by default (the others get one when their command says --device cuda)
 GPU_SCRIPTS = ("4_2_eval_ucf101p.py",)
 WARN_SECONDS = 300        # --signal lead time: enough for one training step plus an atomic last.pth of ViT-B
@@ -71,7 +73,7 @@ def build_jobs(lines: list[str], profile: str, runs: str) -> list[Job]:
         stage, command = line.rstrip("\n").split("\t", 1)
         out = option(command, "--out")
         if out is None:
-            raise ValueError(f"run_all.sh --slurm: a command without --out cannot be a job: {command}")
+            raise BadInput(f"run_all.sh --slurm: a command without --out cannot be a job: {command}")
         jobs.append(Job(stage, command, out))
     outs = [j.out for j in jobs]
     for job in jobs:

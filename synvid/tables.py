@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from synvid.errors import BadInput
 # collect_records, record_from_run, select, STAT_KEYS: re-exported for finetune/4_2_eval_ucf101p.py, synvid.stats
 from synvid.provenance import (DEFAULT_OBJECTIVE, STAT_KEYS, CellKey, Expected, Selection,  # noqa: F401
                                collect_records, record_from_run, select, summarize)
@@ -89,11 +90,11 @@ def read_reported(path: str | Path = REPORTED_CSV) -> list[dict]:
         for line, row in enumerate(csv.DictReader(f), start=2):
             missing = [k for k in ("table", "row", "column", "dataset", "value") if not row.get(k)]
             if missing:
-                raise ValueError(f"{path}:{line}: empty {', '.join(missing)}")
+                raise BadInput(f"{path}:{line}: empty {', '.join(missing)}")
             try:
                 row["value"] = float(row["value"])
             except ValueError as e:
-                raise ValueError(f"{path}:{line}: value {row['value']!r} is not a number") from e
+                raise BadInput(f"{path}:{line}: value {row['value']!r} is not a number") from e
             rows.append(row)
     return rows
 
@@ -101,7 +102,7 @@ def read_reported(path: str | Path = REPORTED_CSV) -> list[dict]:
 def gap_closed(ours: float, scratch: float, reference: float) -> float:
     """Percent of the scratch -> reference gap closed, rounded to 1 decimal (PROTOCOLS Q2)."""
     if reference == scratch:
-        raise ValueError(f"no gap to close: reference == scratch == {scratch}")
+        raise BadInput(f"no gap to close: reference == scratch == {scratch}")
     return round(100.0 * (ours - scratch) / (reference - scratch), 1)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from synvid.errors import BadInput
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # PROTOCOLS §2.2
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SCALES = (1.0, 0.875, 0.75, 0.66)      # VM datasets.py DataAugmentationForVideoMAE
@@ -93,7 +95,7 @@ def three_crops(clip: torch.Tensor, size: int = 224, num_crops: int = 3) -> list
     """
     _, h, w, _ = clip.shape
     if min(h, w) < size:
-        raise ValueError(f"clip {h}x{w} is smaller than the crop size {size}; resize the short side first")
+        raise BadInput(f"clip {h}x{w} is smaller than the crop size {size}; resize the short side first")
     step = (max(h, w) - size) / max(num_crops - 1, 1)
     crops = []
     for j in range(num_crops):

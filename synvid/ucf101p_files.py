@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from synvid import corruptions
+from synvid.errors import BadInput, MissingInput
 from synvid.runs import atomic_write_json, is_done, mark_done
 
 # Bumped when what a tree or a result means changes: trees and results of another protocol are not reused.
@@ -54,14 +55,14 @@ def effective_q(name: str, severity: int) -> int:
 def check_settings(cfg) -> None:
     """Clear errors for a RobustnessConfig before any work."""
     if cfg.mode not in MODES:
-        raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
+        raise BadInput(f"--mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
     bad = [s for s in cfg.severities if s not in (1, 2, 3, 4, 5)]
     if bad or not cfg.severities or len(set(cfg.severities)) != len(cfg.severities):
-        raise ValueError(f"--severities must be distinct values in 1-5, got {list(cfg.severities)}")
+        raise BadInput(f"--severities must be distinct values in 1-5, got {list(cfg.severities)}")
     allowed = ["mean"] + [str(s) for s in cfg.severities]
     if cfg.headline not in allowed:
-        raise ValueError(f"--headline must be one of {', '.join(allowed)} (the severities evaluated), "
-                         f"got {cfg.headline!r}")
+        raise BadInput(f"--headline must be one of {', '.join(allowed)} (the severities evaluated), "
+                       f"got {cfg.headline!r}")
 
 
 def translate_shake(video: torch.Tensor, severity: int, seed: int, resize: int = 256, crop: int = 224):
@@ -79,7 +80,7 @@ def translate_shake(video: torch.Tensor, severity: int, seed: int, resize: int =
     kept = [x[f, :, r:r + crop, c:c + crop] for f, (r, c) in enumerate(offsets.tolist())
             if r + crop <= size[0] and c + crop <= size[1]]
     if not kept:
-        raise ValueError(f"translate s={severity}: every crop of {crop} runs past the {size} frame")
+        raise BadInput(f"translate s={severity}: every crop of {crop} runs past the {size} frame")
     return torch.stack(kept).permute(0, 2, 3, 1).contiguous()
 
 
@@ -98,7 +99,7 @@ def write_benchmark_video(name: str, video: torch.Tensor, severity: int, seed: i
     if name in corruptions.WHOLE_VIDEO:                          # ffmpeg -c:v mpeg2video|mpeg4 -q:v ..., no mp4v pass
         return corruptions.write_whole_video(name, video, severity, path, fps)
     if name not in corruptions.BENCHMARK:
-        raise ValueError(f"{name!r} has no UCF101-P file; the benchmark's sets are {', '.join(corruptions.BENCHMARK)}")
+        raise BadInput(f"{name!r} has no UCF101-P file; the benchmark's sets are {', '.join(corruptions.BENCHMARK)}")
     key = video_seed(seed, set_name(name, severity), Path(path).name)
     if name == "translate":
         out = translate_shake(video, severity, key, cfg.translate_resize, cfg.translate_crop)
@@ -112,8 +113,8 @@ def write_benchmark_video(name: str, video: torch.Tensor, severity: int, seed: i
 def check_protocol(manifest: dict, root, problem: str, remedy: str) -> None:
     """A tree of another protocol is never reused."""
     if manifest.get("protocol") != PROTOCOL:
-        raise ValueError(f"{root} {problem} (protocol {manifest.get('protocol', 'v1')}, this code writes "
-                         f"{PROTOCOL}): {remedy}")
+        raise BadInput(f"{root} {problem} (protocol {manifest.get('protocol', 'v1')}, this code writes "
+                       f"{PROTOCOL}): {remedy}")
 
 
 def check_resume(out_root, **settings) -> dict:
@@ -125,7 +126,7 @@ def check_resume(out_root, **settings) -> dict:
     check_protocol(previous, out_root, "was written with other settings", "use a new --out")
     changed = [k for k, v in settings.items() if previous.get(k) != v]
     if changed:
-        raise ValueError(f"{out_root} was written with other settings ({', '.join(changed)}): use a new --out")
+        raise BadInput(f"{out_root} was written with other settings ({', '.join(changed)}): use a new --out")
     return previous.get("sets", {})
 
 
@@ -160,7 +161,7 @@ def make_ucf101p(src_root, out_root, cfg, *, names=None, split: int = 1, progres
     items, _ = ucf101(src_root, split=split, subset="test")
     missing = [p for p, _ in items if not Path(p).is_file()]
     if missing:
-        raise FileNotFoundError(f"{len(missing)} of {len(items)} UCF101 test videos are missing, e.g. {missing[0]}")
+        raise MissingInput(f"{len(missing)} of {len(items)} UCF101 test videos are missing, e.g. {missing[0]}")
     settings = tree_settings(cfg, split)
     manifest = {"source": str(src_root), "protocol": PROTOCOL, "num_videos": len(items), **settings,
                 "sets": check_resume(out_root, **settings)}
@@ -186,12 +187,12 @@ def check_tree_names(names, mode: str) -> list[str]:
     """The corruptions a tree of `mode` may hold."""
     unknown = [n for n in names if n not in corruptions.NAMES]
     if unknown:
-        raise ValueError(f"unknown corruption(s) {unknown}; choose from {', '.join(corruptions.NAMES)}")
+        raise BadInput(f"unknown corruption(s) {unknown}; choose from {', '.join(corruptions.NAMES)}")
     other = [n for n in names if n not in tree_names(mode)]
     if other:
         where = ("act on each test view at evaluation time (PROTOCOLS §4.3)" if mode == "hook"
                  else "are not UCF101-P files (glass_blur is only in the authors' hook table, PROTOCOLS §4.5)")
-        raise ValueError(f"{other} {where}; a {mode} tree holds only {', '.join(tree_names(mode))}")
+        raise BadInput(f"{other} {where}; a {mode} tree holds only {', '.join(tree_names(mode))}")
     return list(names)
 
 
@@ -199,12 +200,12 @@ def read_tree(p_root, cfg, split: int) -> dict:
     """The manifest of a tree written by `make_ucf101p`, checked against this evaluation's settings."""
     path = Path(p_root) / "manifest.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{p_root} has no manifest.json: not a UCF101-P root (data_gen/4_2_make_ucf101p.py)")
+        raise MissingInput(f"{p_root} has no manifest.json: not a UCF101-P root (data_gen/4_2_make_ucf101p.py)")
     manifest = json.loads(path.read_text())
     check_protocol(manifest, p_root, "was written by another protocol",
                    "write it again with data_gen/4_2_make_ucf101p.py")
     want = {"split": split, "seed": cfg.seed, "mode": cfg.mode}
     wrong = {k: manifest.get(k) for k, v in want.items() if manifest.get(k) != v}
     if wrong:
-        raise ValueError(f"{p_root} was written with {wrong}; this evaluation uses {want}")
+        raise BadInput(f"{p_root} was written with {wrong}; this evaluation uses {want}")
     return manifest

@@ -13,11 +13,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from synvid.errors import BadInput, VideoReadError
 from synvid.runs import atomic_write
-
-
-class VideoReadError(RuntimeError):
-    """A video that does not exist, cannot be decoded, or has no frames. The message names the file."""
 
 
 # codec name -> (container suffixes it is written to, PyAV options)
@@ -31,7 +28,7 @@ CODECS = {
 def _as_uint8_thwc(frames) -> np.ndarray:
     array = frames.cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
     if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3:
-        raise ValueError(f"expected uint8 frames [T, H, W, 3], got {array.dtype} {list(array.shape)}")
+        raise BadInput(f"expected uint8 frames [T, H, W, 3], got {array.dtype} {list(array.shape)}")
     return array
 
 
@@ -57,10 +54,10 @@ def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264
 
     array = _as_uint8_thwc(frames)
     if codec not in CODECS:
-        raise ValueError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
+        raise BadInput(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
     height, width = array.shape[1:3]
     if height % 2 or width % 2:
-        raise ValueError(f"{path}: frame size {width}x{height} must be even for yuv420p")
+        raise BadInput(f"{path}: frame size {width}x{height} must be even for yuv420p")
 
     def write(tmp: str) -> None:
         with av.open(tmp, mode="w") as container:

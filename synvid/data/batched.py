@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from synvid.config import RenderConfig
 from synvid.data.pretrain_data import sample_generator
+from synvid.errors import BadInput
 from synvid.render import batch as render_batch
 from synvid.render.stream import clip_plan
 from synvid.transforms import IMAGENET_MEAN, IMAGENET_STD, MultiScaleCrop
@@ -37,19 +38,19 @@ class ClipPlans(torch.utils.data.Dataset):
         from synvid import progression
         from synvid.models import tube_mask
         if name not in progression.DATASETS:
-            raise ValueError(f"unknown dataset {name!r}; on-the-fly names: {', '.join(progression.DATASETS)}")
+            raise BadInput(f"unknown dataset {name!r}; on-the-fly names: {', '.join(progression.DATASETS)}")
         if name not in device_datasets():
-            raise ValueError(f"render_device='device' renders the shape datasets only "
-                             f"({', '.join(device_datasets())}); {name} is textured: use --render-device loader "
-                             "(DataLoader workers)")
+            raise BadInput(f"render_device='device' renders the shape datasets only "
+                           f"({', '.join(device_datasets())}); {name} is textured: use --render-device loader "
+                           "(DataLoader workers)")
         self.cfg = render_cfg or RenderConfig()
         self.bg = render_batch.resolve_background(name, self.cfg)
         if self.bg not in BACKGROUNDS:
-            raise ValueError(f"render_device='device' draws the {' and '.join(BACKGROUNDS)} backgrounds, not "
-                             f"{self.bg!r}: use --render-device loader")
+            raise BadInput(f"render_device='device' draws the {' and '.join(BACKGROUNDS)} backgrounds, not "
+                           f"{self.bg!r}: use --render-device loader")
         if size % render_batch.TILE:
-            raise ValueError(f"render_device='device' needs a render size that is a multiple of "
-                             f"{render_batch.TILE}, got {size}")
+            raise BadInput(f"render_device='device' needs a render size that is a multiple of "
+                           f"{render_batch.TILE}, got {size}")
         p = pretrain_cfg
         self.name, self.size, self.seed, self.epoch_size = name, size, p.seed, self.cfg.num_videos   # as SyntheticClips
         self.t, self.stride, self.mask_ratio = p.num_frames, p.sampling_rate, p.mask_ratio

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+from synvid.errors import BadInput, MissingInput
 from synvid.runs import atomic_write_text
 
 
@@ -16,7 +17,7 @@ def read_list(path: str | Path, root: str | Path | None = None) -> list[tuple[st
     """Read `(video_path, label)` pairs; relative paths are taken under `root` (default: the list's folder)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"list file not found: {path}")
+        raise MissingInput(f"list file not found: {path}")
     base = Path(root) if root is not None else path.parent
     items = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
@@ -24,14 +25,14 @@ def read_list(path: str | Path, root: str | Path | None = None) -> list[tuple[st
         if not fields:
             continue
         if len(fields) != 2:
-            raise ValueError(f"{path}:{number}: expected '<path> <label>', got {line!r}")
+            raise BadInput(f"{path}:{number}: expected '<path> <label>', got {line!r}")
         video, label = fields
         try:
             items.append((str(base / video), int(label)))
         except ValueError:
-            raise ValueError(f"{path}:{number}: label {label!r} is not an integer") from None
+            raise BadInput(f"{path}:{number}: label {label!r} is not an integer") from None
     if not items:
-        raise ValueError(f"list file is empty: {path}")
+        raise BadInput(f"list file is empty: {path}")
     return items
 
 
@@ -40,6 +41,6 @@ def write_list(path: str | Path, items: Iterable[tuple[str | Path, int]]) -> Pat
     lines = []
     for video, label in items:
         if any(c.isspace() for c in str(video)):
-            raise ValueError(f"path contains whitespace, which the official list format cannot hold: {video!r}")
+            raise BadInput(f"path contains whitespace, which the official list format cannot hold: {video!r}")
         lines.append(f"{video} {int(label)}\n")
     return atomic_write_text(path, "".join(lines))

@@ -14,6 +14,7 @@ from torch.utils.data import Dataset, Sampler
 
 from synvid.data.lists import read_list
 from synvid.data.sampling import sample_generator
+from synvid.errors import BadInput, MissingInput
 from synvid.transforms import MultiScaleCrop, normalize
 from synvid.video_io import read_video, video_info
 
@@ -33,7 +34,7 @@ class VideoListClips(Dataset):
         self.items = [p for p, _ in read_list(list_file, root)]
         missing = [p for p in self.items if not Path(p).is_file()]
         if missing:
-            raise FileNotFoundError(f"{len(missing)} video(s) of {list_file} not found, e.g. {missing[0]}")
+            raise MissingInput(f"{len(missing)} video(s) of {list_file} not found, e.g. {missing[0]}")
         from synvid.render.writer import check_listed_videos
         check_listed_videos(self.items)             # a materialised synthetic set of another render version fails
         self.num_frames, self.sampling_rate, self.seed, self.epoch = num_frames, sampling_rate, seed, 0
@@ -57,10 +58,10 @@ def raw_clips(dataset: str | None, list_file: str | None, *, pretrain_cfg, size:
     clips = _clips(dataset, list_file, pretrain_cfg=pretrain_cfg, size=size, textures=textures, **synthetic)
     if pretrain_cfg.mix_fraction == 0:
         if mix_list:
-            raise ValueError("--mix-list given but mix_fraction is 0 (set --mix-fraction)")
+            raise BadInput("--mix-list given but mix_fraction is 0 (set --mix-fraction)")
         return clips
     if not mix_list:
-        raise ValueError(f"mix_fraction {pretrain_cfg.mix_fraction} needs --mix-list FILE (the real videos)")
+        raise BadInput(f"mix_fraction {pretrain_cfg.mix_fraction} needs --mix-list FILE (the real videos)")
     real = VideoListClips(mix_list, num_frames=pretrain_cfg.num_frames, sampling_rate=pretrain_cfg.sampling_rate,
                           seed=pretrain_cfg.seed)
     return MixedClips(clips, real, pretrain_cfg.mix_fraction, seed=pretrain_cfg.seed)
@@ -71,7 +72,7 @@ def _clips(dataset: str | None, list_file: str | None, *, pretrain_cfg, size: in
     """The clip source: a synthetic name (synvid.progression) or a list file (materialised or natural videos).
     `synthetic`: SyntheticClips' rendering options (cfg = RenderConfig, tex_cfg, imagenet, bank)."""
     if (dataset is None) == (list_file is None):
-        raise ValueError("give exactly one of --dataset NAME or --list FILE")
+        raise BadInput("give exactly one of --dataset NAME or --list FILE")
     if list_file is not None:
         return VideoListClips(list_file, num_frames=pretrain_cfg.num_frames,
                               sampling_rate=pretrain_cfg.sampling_rate, seed=pretrain_cfg.seed)
@@ -80,8 +81,8 @@ def _clips(dataset: str | None, list_file: str | None, *, pretrain_cfg, size: in
     except ImportError as e:
         raise ImportError(f"on-the-fly dataset {dataset!r} needs synvid.progression, which is missing ({e})") from e
     if dataset not in progression.DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; on-the-fly names: {', '.join(progression.DATASETS)}; "
-                         f"or pass a list file with --list")
+        raise BadInput(f"unknown dataset {dataset!r}; on-the-fly names: {', '.join(progression.DATASETS)}; "
+                       f"or pass a list file with --list")
     # an epoch has RenderConfig.num_videos clips (synthetic["cfg"]), as many as a fixed set has videos
     return progression.SyntheticClips(dataset, num_frames=pretrain_cfg.num_frames,
                                       sampling_rate=pretrain_cfg.sampling_rate, seed=pretrain_cfg.seed, size=size,
@@ -95,7 +96,7 @@ class MixedClips(Dataset):
 
     def __init__(self, primary: Dataset, real: Dataset, fraction: float, seed: int = 0):
         if not 0.0 < fraction < 1.0:
-            raise ValueError(f"mix_fraction must lie in (0, 1), got {fraction}")
+            raise BadInput(f"mix_fraction must lie in (0, 1), got {fraction}")
         self.primary, self.real, self.seed, self.epoch = primary, real, seed, 0
         self.first_real = int(len(primary) * (1.0 - fraction))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from synvid.data import splits
+from synvid.errors import BadInput, MissingInput
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ MAX_MISSING = 0.2   # a partial copy missing more than this fraction is more lik
 
 def get(name: str) -> DatasetRecord:
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+        raise BadInput(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
     return DATASETS[name]
 
 
@@ -91,16 +92,16 @@ def load_split(name: str, root: str | Path, subset: str, split: int = 1, allow_m
     record = get(name)
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"--data-root {root} does not exist (expected for {name}: {record.layout})")
+        raise MissingInput(f"--data-root {root} does not exist (expected for {name}: {record.layout})")
     items, classes = record.parser(root, split=split, subset=subset)
     if not items:
-        raise ValueError(f"{name} split {split} {subset}: no videos listed under {root}")
+        raise BadInput(f"{name} split {split} {subset}: no videos listed under {root}")
     missing = [p for p, _ in items if not Path(p).is_file()]
     partial = record.partial_ok and len(missing) <= MAX_MISSING * len(items)
     if missing and not (allow_missing or partial):
         shown = "\n  ".join(missing[:10])
-        raise FileNotFoundError(f"{name} {subset}: {len(missing)} of {len(items)} listed videos are missing, e.g.\n"
-                                f"  {shown}\n(--allow-missing evaluates without them and records their names)")
+        raise MissingInput(f"{name} {subset}: {len(missing)} of {len(items)} listed videos are missing, e.g.\n"
+                           f"  {shown}\n(--allow-missing evaluates without them and records their names)")
     if missing:
         print(f"warning: {name} {subset}: {len(missing)} of {len(items)} listed videos are not under {root} and are "
               f"left out (recorded as {subset}_missing), e.g. {missing[0]}")
@@ -108,8 +109,8 @@ def load_split(name: str, root: str | Path, subset: str, split: int = 1, allow_m
     if subset == "train":
         empty = sorted(set(range(len(classes))) - {label for _, label in present})
         if empty:
-            raise ValueError(f"{name} train split has {len(classes)} classes but no video for "
-                             f"{[classes[i] for i in empty[:10]]}")
+            raise BadInput(f"{name} train split has {len(classes)} classes but no video for "
+                           f"{[classes[i] for i in empty[:10]]}")
     return Split(present, classes, len(items), missing)
 
 

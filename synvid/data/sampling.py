@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from synvid.errors import BadInput
+
 
 def keyed_seed(*keys: int) -> int:
     """A 64-bit seed from integer keys (order matters; no collisions between (a, b) and (b, a))."""
@@ -29,12 +31,12 @@ def clip_indices(num_video_frames: int, *, num_frames: int = 16, sampling_rate: 
       int(k * max(M - num_frames, 0) / (num_segments - 1)).
     """
     if num_video_frames < 1:
-        raise ValueError(f"video has {num_video_frames} frames")
+        raise BadInput(f"video has {num_video_frames} frames")
     if mode == "train":
         return _train(num_video_frames, num_frames, sampling_rate, np.random.default_rng(seed))
     if mode == "test":
         return _test(num_video_frames, num_frames, sampling_rate, num_segments)
-    raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
+    raise BadInput(f"mode must be 'train' or 'test', got {mode!r}")
 
 
 def _train(n: int, num_frames: int, rate: int, rng: np.random.Generator) -> np.ndarray:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from synvid.errors import BadInput, MissingInput
+
 
 def _lines(path: Path) -> list[str]:
     if not path.is_file():
-        raise FileNotFoundError(f"split file not found: {path}")
+        raise MissingInput(f"split file not found: {path}")
     # splitlines() also strips the CRLF endings of the distributed UCF101 lists (PROTOCOLS §1.1)
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
@@ -23,10 +25,10 @@ def ucf101_classes(split_dir: str | Path) -> list[str]:
     for number, line in enumerate(_lines(path), start=1):
         fields = line.split()
         if len(fields) != 2 or not fields[0].isdigit():
-            raise ValueError(f"{path}:{number}: expected '<index> <ClassName>', got {line!r}")
+            raise BadInput(f"{path}:{number}: expected '<index> <ClassName>', got {line!r}")
         entries.append((int(fields[0]), fields[1]))
     if sorted(i for i, _ in entries) != list(range(1, len(entries) + 1)):
-        raise ValueError(f"{path}: class indices are not 1..{len(entries)}")
+        raise BadInput(f"{path}: class indices are not 1..{len(entries)}")
     return [name for _, name in sorted(entries)]
 
 
@@ -46,10 +48,10 @@ def ucf101(root: str | Path, split: int = 1, subset: str = "train", split_dir: s
         fields = line.split()
         folder = fields[0].replace("\\", "/").split("/")[0]
         if folder not in index:
-            raise ValueError(f"{path}:{number}: class folder {folder!r} is not in classInd.txt")
+            raise BadInput(f"{path}:{number}: class folder {folder!r} is not in classInd.txt")
         label = index[folder]
         if len(fields) > 1 and int(fields[1]) - 1 != label:  # trainlist labels are 1-based
-            raise ValueError(f"{path}:{number}: label {fields[1]} disagrees with classInd for {folder!r}")
+            raise BadInput(f"{path}:{number}: label {fields[1]} disagrees with classInd for {folder!r}")
         items.append((str(root / "UCF-101" / fields[0]), label))
     return items, classes
 
@@ -64,14 +66,14 @@ def hmdb51(root: str | Path, split: int = 1, subset: str = "train", split_dir: s
     suffix = f"_test_split{split}.txt"
     files = sorted(split_dir.glob(f"*{suffix}"))
     if not files:
-        raise FileNotFoundError(f"no '*{suffix}' files in {split_dir}")
+        raise MissingInput(f"no '*{suffix}' files in {split_dir}")
     classes = [f.name[:-len(suffix)] for f in files]
     items = []
     for label, (name, path) in enumerate(zip(classes, files)):
         for number, line in enumerate(_lines(path), start=1):
             fields = line.split()
             if len(fields) != 2 or fields[1] not in "012":
-                raise ValueError(f"{path}:{number}: expected '<video>.avi <0|1|2>', got {line!r}")
+                raise BadInput(f"{path}:{number}: expected '<video>.avi <0|1|2>', got {line!r}")
             if fields[1] == HMDB_FLAGS[subset]:
                 items.append((str(root / name / fields[0]), label))
     return items, classes
@@ -91,7 +93,7 @@ def kinetics400(root: str | Path, split: int = 1, subset: str = "train", annotat
     items = []
     for row in _csv(path):
         if row["label"] not in index:
-            raise ValueError(f"{path}: label {row['label']!r} is not in the training CSV")
+            raise BadInput(f"{path}: label {row['label']!r} is not in the training CSV")
         name = f"{row['youtube_id']}_{int(row['time_start']):06d}_{int(row['time_end']):06d}.mp4"
         items.append((str(root / folder / row["label"] / name), index[row["label"]]))
     return items, classes
@@ -99,11 +101,11 @@ def kinetics400(root: str | Path, split: int = 1, subset: str = "train", annotat
 
 def _csv(path: Path) -> list[dict]:
     if not path.is_file():
-        raise FileNotFoundError(f"annotation CSV not found: {path}")
+        raise MissingInput(f"annotation CSV not found: {path}")
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows or "label" not in rows[0]:
-        raise ValueError(f"{path}: expected a header with 'label,youtube_id,time_start,time_end'")
+        raise BadInput(f"{path}: expected a header with 'label,youtube_id,time_start,time_end'")
     return rows
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from synvid.errors import BadInput
 from synvid.runs import atomic_write_text
 from synvid.video_io import write_video
 
@@ -52,7 +54,7 @@ def render_action(action: str, rng: np.random.Generator, *, frames: int, height:
         xs, ys = np.full(frames, cx), np.full(frames, cy)
         radius = radius * (0.5 + 1.5 * t)
     else:
-        raise ValueError(f"unknown toy action {action!r}; choose from {ACTIONS}")
+        raise BadInput(f"unknown toy action {action!r}; choose from {ACTIONS}")
     yy, xx = np.mgrid[:height, :width]
     video = np.repeat(canvas[None], frames, 0)
     inside = (yy[None] - ys[:, None, None]) ** 2 + (xx[None] - xs[:, None, None]) ** 2 <= radius[:, None, None] ** 2
@@ -63,7 +65,7 @@ def render_action(action: str, rng: np.random.Generator, *, frames: int, height:
 def _videos(num_classes, count, seed, **kw):
     """Yield (class name, video index within class, frames) deterministically from the seed."""
     if not 2 <= num_classes <= len(ACTIONS):
-        raise ValueError(f"toy sets have 2..{len(ACTIONS)} classes, got {num_classes}")
+        raise BadInput(f"toy sets have 2..{len(ACTIONS)} classes, got {num_classes}")
     backgrounds = _backgrounds()
     for c, action in enumerate(ACTIONS[:num_classes]):
         for i in range(count):
@@ -119,5 +121,5 @@ MAKERS = {"toy_ucf101": make_toy_ucf101, "toy_hmdb51": make_toy_hmdb51}
 
 def make(name: str, out: str | Path, **kw) -> Path:
     if name not in MAKERS:
-        raise ValueError(f"unknown toy set {name!r}; choose from {', '.join(MAKERS)}")
+        raise BadInput(f"unknown toy set {name!r}; choose from {', '.join(MAKERS)}")
     return MAKERS[name](out, **kw)

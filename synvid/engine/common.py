@@ -28,6 +28,7 @@ import torch
 from synvid import dist
 from synvid.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from synvid.data.sampling import keyed_seed
+from synvid.errors import BadInput, NonFiniteLossError
 from synvid.optim import apply_schedule
 from synvid.runs import JsonlLog, atomic_write_json, mark_done
 
@@ -36,14 +37,10 @@ PREEMPTED_EXIT = 75   # EX_TEMPFAIL: stopped by a signal with last.pth saved (sc
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or inf; the run stops and keeps its last good checkpoint."""
-
-
 def per_rank_batch(total_batch: int, world_size: int) -> int:
     """Total batch = per-rank batch x world size (PROTOCOLS §2.2); refuse a total that does not divide."""
     if total_batch < world_size or total_batch % world_size:
-        raise ValueError(f"total batch {total_batch} is not divisible by the number of processes {world_size}")
+        raise BadInput(f"total batch {total_batch} is not divisible by the number of processes {world_size}")
     return total_batch // world_size
 
 
@@ -194,8 +191,8 @@ def check_resumable(run_dir: str | Path, config: dict, resume_free: set) -> None
     diff = sorted(k for k in set(saved) | set(new) if saved.get(k) != new.get(k))
     if not diff:    # the same values, written differently (1 and 1.0, a tuple and a list)
         return
-    raise ValueError(f"{run_dir} holds a run with different settings ({', '.join(diff)}); "
-                     f"use another --out or delete {last}")
+    raise BadInput(f"{run_dir} holds a run with different settings ({', '.join(diff)}); "
+                   f"use another --out or delete {last}")
 
 
 def resume(run_dir: str | Path, *, model, optimizer, scaler=None) -> int:
@@ -295,8 +292,8 @@ def upstream(init: str | Path, run_dir: str | Path, *, allow_unfinished: bool = 
         return None
     finished = (source / "DONE").is_file()
     if not finished and not allow_unfinished:
-        raise ValueError(f"{source} has no DONE: its run is unfinished (rerun its command to finish it, or give "
-                         f"--allow-unfinished to use {init} as it is)")
+        raise BadInput(f"{source} has no DONE: its run is unfinished (rerun its command to finish it, or give "
+                       f"--allow-unfinished to use {init} as it is)")
     checkpoint = init / LAST if init.is_dir() else init
     done = json.loads((source / "DONE").read_text()) if finished else {}
     config = json.loads((source / "config.json").read_text())

@@ -21,6 +21,7 @@ from synvid.data import registry
 from synvid.data.video_dataset import FailureLog, TrainClips, collate
 from synvid.engine import common
 from synvid.engine.evaluate import evaluate, test_dataset
+from synvid.errors import BadInput, MissingInput
 from synvid.optim import build_adamw, cosine_schedule, param_groups, scaled_lr
 from synvid.runs import is_done, read_done, upstream_objective
 from synvid.video_io import VideoReadError
@@ -125,8 +126,8 @@ def min_videos(model: torch.nn.Module, cfg, per_rank: int) -> int:
     has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
     need = 2 if has_bn and cfg.repeated_aug < 2 else 1
     if per_rank < need:
-        raise ValueError(f"the probe's BatchNorm head needs 2 clips per process: a total batch of {cfg.batch_size} "
-                         f"over {dist.world_size()} processes gives 1 (raise --batch-size)")
+        raise BadInput(f"the probe's BatchNorm head needs 2 clips per process: a total batch of {cfg.batch_size} "
+                       f"over {dist.world_size()} processes gives 1 (raise --batch-size)")
     return need
 
 
@@ -144,7 +145,7 @@ class Finetuner:
         self.data = TrainClips(train_items, cfg, seed=cfg.seed, strict=False)
         self.steps_per_epoch = len(self.data) // cfg.batch_size  # drop_last, as VM
         if self.steps_per_epoch < 1:
-            raise ValueError(f"{len(self.data)} training videos are fewer than the total batch {cfg.batch_size}")
+            raise BadInput(f"{len(self.data)} training videos are fewer than the total batch {cfg.batch_size}")
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.lr = cosine_schedule(scaled_lr(cfg.base_lr, cfg.batch_size), scaled_lr(cfg.min_lr, cfg.batch_size),
                                   cfg.epochs, self.steps_per_epoch, cfg.warmup_epochs)
@@ -236,7 +237,7 @@ def load_splits(dataset: str, data_root, cfg) -> tuple:
     train = registry.load_split(dataset, data_root, "train", cfg.split)
     test = registry.load_split(dataset, data_root, "test", cfg.split, allow_missing=cfg.allow_missing)
     if test.classes != train.classes:
-        raise ValueError(f"{dataset}: train and test splits list different classes")
+        raise BadInput(f"{dataset}: train and test splits list different classes")
     return train, test
 
 
@@ -256,7 +257,7 @@ def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | 
     if is_done(run_dir):
         return read_done(run_dir)
     if init != "scratch" and not Path(init).exists():
-        raise FileNotFoundError(f"--init checkpoint not found: {init}")
+        raise MissingInput(f"--init checkpoint not found: {init}")
     source = common.upstream(init, run_dir, allow_unfinished=allow_unfinished)
     _, _, _, device = dist.init_distributed()
     record = registry.get(dataset)

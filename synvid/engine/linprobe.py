@@ -31,6 +31,7 @@ from synvid.data.video_dataset import FailureLog
 from synvid.engine import common
 from synvid.engine import finetune as ft
 from synvid.engine.evaluate import evaluate, iter_views, test_dataset, to_model_input
+from synvid.errors import BadInput, MissingInput, VideoReadError
 from synvid.optim import cosine_schedule, scaled_lr
 from synvid.runs import atomic_torch_save, is_done, read_done, upstream_objective
 
@@ -83,7 +84,7 @@ def extract_features(model: nn.Module, dataset, *, batch_size: int, device, num_
     for part in dist.all_gather_objects(feats):
         gathered.update(part)
     if not gathered:
-        raise RuntimeError(f"no training video could be read ({len(failures.names)} unreadable)")
+        raise VideoReadError(f"no training video could be read ({len(failures.names)} unreadable)")
     x = torch.stack([gathered[i] for i in sorted(gathered)])
     y = torch.tensor([dataset.items[i][1] for i in sorted(gathered)])
     return x, y
@@ -119,7 +120,7 @@ def train_head_on_cache(head: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: 
     n = len(x)
     steps = n // cfg.batch_size
     if steps < 1:
-        raise ValueError(f"{n} training videos are fewer than the total batch {cfg.batch_size}")
+        raise BadInput(f"{n} training videos are fewer than the total batch {cfg.batch_size}")
     total = cfg.epochs * steps
     lr = cosine_schedule(scaled_lr(cfg.base_lr, cfg.batch_size), scaled_lr(cfg.min_lr, cfg.batch_size),
                          cfg.epochs, steps, cfg.warmup_epochs)
@@ -160,8 +161,8 @@ def _features(cfg, fcfg, model, run_dir, train_items, segments, device, failures
     if cache.exists():
         saved = torch.load(cache, weights_only=True)
         if saved.get("settings") != key:
-            raise ValueError(f"{cache} was extracted with other settings ({saved.get('settings')}); "
-                             f"use another --out or delete it")
+            raise BadInput(f"{cache} was extracted with other settings ({saved.get('settings')}); "
+                           f"use another --out or delete it")
         return saved["x"], saved["y"]
     model.eval()
     data = test_dataset(train_items, fcfg, num_segments=segments)
@@ -188,9 +189,9 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
     if is_done(run_dir):
         return read_done(run_dir)
     if cfg.optimizer != "adamw":
-        raise ValueError(f"only the AdamW probe of Table 7 is implemented, got optimizer={cfg.optimizer!r}")
+        raise BadInput(f"only the AdamW probe of Table 7 is implemented, got optimizer={cfg.optimizer!r}")
     if init != "scratch" and not Path(init).exists():   # scratch: Table 1's "Random initialization" probe (8.9)
-        raise FileNotFoundError(f"--init checkpoint not found: {init}")
+        raise MissingInput(f"--init checkpoint not found: {init}")
     source = common.upstream(init, run_dir, allow_unfinished=allow_unfinished)
     _, _, _, device = dist.init_distributed()
     record = registry.get(dataset)

@@ -17,6 +17,7 @@ import torch
 
 from synvid import dist
 from synvid.config import PretrainConfig, VjepaConfig
+from synvid.errors import BadInput
 from synvid.optim import apply_schedule, build_adamw, cosine_schedule, param_groups, scaled_lr
 
 
@@ -160,7 +161,7 @@ OBJECTIVES = {"videomae": VideoMAE, "vjepa": VJEPA}
 def build(cfg: PretrainConfig, vjepa: VjepaConfig | None = None):
     """The objective named by cfg.objective."""
     if cfg.objective not in OBJECTIVES:
-        raise ValueError(f"unknown objective {cfg.objective!r}; choose from {', '.join(OBJECTIVES)}")
+        raise BadInput(f"unknown objective {cfg.objective!r}; choose from {', '.join(OBJECTIVES)}")
     return OBJECTIVES[cfg.objective](cfg, vjepa)
 
 

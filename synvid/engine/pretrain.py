@@ -19,6 +19,7 @@ from synvid.config import PretrainConfig, VjepaConfig, to_dict
 from synvid.data.batched import ClipPlans, DeviceBatches
 from synvid.data.pretrain_data import PretrainDataset, StepSampler, raw_clips
 from synvid.engine import common, objectives
+from synvid.errors import BadInput
 from synvid.runs import is_done, mark_done, read_done
 
 # Settings that may change between a run and its resume without changing the result.
@@ -34,11 +35,11 @@ def build_dataset(cfg: PretrainConfig, *, dataset=None, list_file=None, render_s
     """`synthetic`: how a synthetic set is rendered (SyntheticClips' cfg, tex_cfg, imagenet, bank).
     cfg.render_device 'device': a shape set rendered batch by batch on `device` (synvid.data.batched)."""
     if cfg.render_device not in RENDER_DEVICES:
-        raise ValueError(f"render_device must be one of {', '.join(RENDER_DEVICES)}, got {cfg.render_device!r}")
+        raise BadInput(f"render_device must be one of {', '.join(RENDER_DEVICES)}, got {cfg.render_device!r}")
     if cfg.render_device == "device":
         if dataset is None or cfg.mix_fraction > 0:
-            raise ValueError("render_device='device' renders on-the-fly synthetic sets only; a --list file or a "
-                             "--mix-list is decoded by the DataLoader workers (use --render-device loader)")
+            raise BadInput("render_device='device' renders on-the-fly synthetic sets only; a --list file or a "
+                           "--mix-list is decoded by the DataLoader workers (use --render-device loader)")
         render_cfg = (synthetic or {}).get("cfg")
         return DeviceBatches(ClipPlans(dataset, pretrain_cfg=cfg, render_cfg=render_cfg, size=render_size), device)
     clips = raw_clips(dataset, list_file, pretrain_cfg=cfg, size=render_size, mix_list=mix_list, **(synthetic or {}))
@@ -57,7 +58,7 @@ class Trainer:
         self.per_rank = common.per_rank_batch(cfg.batch_size, self.world)
         self.steps_per_epoch = len(data) // cfg.batch_size  # drop_last (PROTOCOLS §2.2)
         if self.steps_per_epoch < 1:
-            raise ValueError(f"dataset of {len(data)} clips is smaller than the total batch {cfg.batch_size}")
+            raise BadInput(f"dataset of {len(data)} clips is smaller than the total batch {cfg.batch_size}")
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.model = self.objective.build_model(device)
         self.optimizer = self.objective.build_optimizer(self.model, self.steps_per_epoch)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from synvid.errors import BadInput
+
 from .vit import LN_EPS, PatchEmbed, Transformer, init_weights, sinusoid_table, timm_trunc_normal
 
 
@@ -33,8 +35,8 @@ class VideoClassifier(Transformer):
         """Patch embed + sinusoid table + blocks[:upto] -> [B, N, D]."""
         x = self.patch_embed(videos)
         if x.shape[1] != self.num_patches:
-            raise ValueError(f"model expects {self.num_patches} tokens per clip, input {tuple(videos.shape)} gives "
-                             f"{x.shape[1]}; build it with matching num_frames/img_size")
+            raise BadInput(f"model expects {self.num_patches} tokens per clip, input {tuple(videos.shape)} gives "
+                           f"{x.shape[1]}; build it with matching num_frames/img_size")
         x = x + self.pos_table.to(x.dtype)
         if upto is None:
             return self.run_blocks(x)

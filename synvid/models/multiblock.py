@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from synvid.errors import BadInput
+
 
 @dataclass(frozen=True)
 class MaskKind:
@@ -44,7 +46,7 @@ def block_size(window: tuple[int, int, int], kind: MaskKind, g: torch.Generator)
     if h == h_win and w == w_win:
         w = w_win - 1 if w_win > 1 else w
         if w == w_win:
-            raise ValueError(f"window {window} is too small for multi-block masks (1x1 frame)")
+            raise BadInput(f"window {window} is too small for multi-block masks (1x1 frame)")
     return t, h, w
 
 

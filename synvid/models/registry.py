@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from synvid.errors import BadInput
+
 from .classifier import VideoClassifier
 from .videomae import PretrainVideoMAE
 from .vjepa import PretrainVJEPA
@@ -47,7 +49,7 @@ def encoder_name(name: str, kind: str) -> str:
     -> 'pretrain_vjepa_base_patch16_224'. PretrainConfig.model names the encoder size for every objective."""
     m = _NAME.match(name)
     if m is None or m.group(2) not in SIZES:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(names())}")
+        raise BadInput(f"unknown model {name!r}; known: {', '.join(names())}")
     return f"{kind}_{m.group(2)}_patch{m.group(3)}_{m.group(4)}"
 
 
@@ -55,7 +57,7 @@ def build(name: str, **kw) -> nn.Module:
     """Build a model by official name. `img_size` defaults to the 224 of the name; patch is 16."""
     m = _NAME.match(name)
     if m is None or m.group(2) not in SIZES:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(names())}")
+        raise BadInput(f"unknown model {name!r}; known: {', '.join(names())}")
     kind, size, patch, img = m.group(1), SIZES[m.group(2)], int(m.group(3)), int(m.group(4))
     allowed = {"pretrain_videomae": _PRETRAIN_KW, "pretrain_vjepa": _VJEPA_KW}.get(kind, _CLS_KW)
     bad = sorted(set(kw) - allowed)

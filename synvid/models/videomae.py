@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synvid.errors import BadInput
+
 from .vit import LN_EPS, PatchEmbed, Transformer, init_weights, sinusoid_table, trunc_normal
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # PROTOCOLS §2.2
@@ -21,7 +23,7 @@ def tube_mask(batch: int, window: tuple[int, int, int], ratio: float,
     """
     t, h, w = window
     if not 0.0 <= ratio < 1.0:
-        raise ValueError(f"mask ratio must be in [0, 1), got {ratio}")
+        raise BadInput(f"mask ratio must be in [0, 1), got {ratio}")
     per_frame = h * w
     n_mask = int(ratio * per_frame)
     order = torch.stack([torch.randperm(per_frame, generator=generator) for _ in range(batch)])
@@ -59,7 +61,7 @@ def pixel_targets(videos: torch.Tensor, mask: torch.Tensor, tubelet: int = 2, pa
 def pretrain_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """MSE over all masked tokens and values (VM `nn.MSELoss()`), computed in float32."""
     if pred.shape != target.shape:
-        raise ValueError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+        raise BadInput(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
     return F.mse_loss(pred.float(), target.float())
 
 
@@ -78,8 +80,8 @@ class Encoder(Transformer):
         """videos [B,3,T,H,W] -> all tokens [B, N, D] with the sinusoid table added (before the blocks)."""
         x = self.patch_embed(videos)
         if x.shape[1] != self.num_patches:
-            raise ValueError(f"model expects {self.num_patches} tokens per clip; input {tuple(videos.shape)} "
-                             f"gives {x.shape[1]}")
+            raise BadInput(f"model expects {self.num_patches} tokens per clip; input {tuple(videos.shape)} "
+                           f"gives {x.shape[1]}")
         return x + self.pos_table.to(x.dtype)
 
     def forward(self, videos: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -87,7 +89,7 @@ class Encoder(Transformer):
         x = self.embed(videos)
         b, n, d = x.shape
         if mask.shape != (b, n):
-            raise ValueError(f"mask {tuple(mask.shape)} does not fit {n} tokens of input {tuple(videos.shape)}")
+            raise BadInput(f"mask {tuple(mask.shape)} does not fit {n} tokens of input {tuple(videos.shape)}")
         x = x[~mask].reshape(b, -1, d)  # same visible count per clip (tube mask)
         return self.norm(self.run_blocks(x))
 

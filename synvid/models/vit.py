@@ -6,6 +6,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from synvid.errors import BadInput
+
 LN_EPS = 1e-6  # VM: partial(nn.LayerNorm, eps=1e-6) for blocks and final norms
 
 
@@ -35,8 +37,8 @@ class PatchEmbed(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, _, t, h, w = x.shape
         if t % self.tubelet or h % self.patch or w % self.patch:
-            raise ValueError(f"input {tuple(x.shape)} is not divisible into "
-                             f"{self.tubelet}x{self.patch}x{self.patch} tubelets")
+            raise BadInput(f"input {tuple(x.shape)} is not divisible into "
+                           f"{self.tubelet}x{self.patch}x{self.patch} tubelets")
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
@@ -46,7 +48,7 @@ class Attention(nn.Module):
     def __init__(self, dim: int, heads: int):
         super().__init__()
         if dim % heads:
-            raise ValueError(f"width {dim} is not divisible by {heads} heads")
+            raise BadInput(f"width {dim} is not divisible by {heads} heads")
         self.heads = heads
         self.qkv = nn.Linear(dim, 3 * dim, bias=False)
         self.q_bias = nn.Parameter(torch.zeros(dim))
@@ -123,7 +125,7 @@ def init_weights(module: nn.Module, linear: str) -> None:
     """VM init: Linear xavier-uniform (pre-training, `modeling_pretrain.py`) or timm trunc-normal 0.02
     (fine-tuning, `modeling_finetune.py` imports timm's `trunc_normal_`); zero bias; LN 1/0."""
     if linear not in ("xavier", "trunc_normal"):
-        raise ValueError(f"linear init must be 'xavier' or 'trunc_normal', got {linear!r}")
+        raise BadInput(f"linear init must be 'xavier' or 'trunc_normal', got {linear!r}")
     for m in module.modules():
         if isinstance(m, nn.Linear):
             if linear == "xavier":

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synvid.errors import BadInput
+
 from .videomae import Encoder
 from .vit import LN_EPS, Transformer, init_weights, sinusoid_table
 
@@ -25,7 +27,7 @@ def gather_tokens(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 def jepa_loss(preds: list[torch.Tensor], targets: list[torch.Tensor], loss_exp: float = 1.0) -> torch.Tensor:
     """train.py `loss_fn`: mean(|z - h|^p) / p per mask, averaged over masks (p = loss_exp = 1: L1). float32."""
     if len(preds) != len(targets) or not preds:
-        raise ValueError(f"need one target per prediction, got {len(preds)} and {len(targets)}")
+        raise BadInput(f"need one target per prediction, got {len(preds)} and {len(targets)}")
     total = sum(torch.mean((z.float() - h.float()).abs() ** loss_exp) / loss_exp for z, h in zip(preds, targets))
     return total / len(preds)
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from synvid.config import RenderConfig
+from synvid.errors import BadInput
 from synvid.render import dynamics
 from synvid.render.shapes import TILE, _TILE_OFFSETS, _inside
 
@@ -140,12 +141,12 @@ def render_clips(name: str, indices: Sequence[int], frames_per_clip, *, seed: in
     bg = resolve_background(name, cfg, background)
     back = torch.as_tensor(np.stack([background_of(name, i, seed, bg) for i in indices]), device=device)
     if size % TILE:
-        raise ValueError(f"render size must be a multiple of {TILE}, got {size}")
+        raise BadInput(f"render size must be a multiple of {TILE}, got {size}")
     frames = torch.as_tensor(np.asarray(frames_per_clip, dtype=np.int64).reshape(len(indices), -1))
     for i, fr in zip(indices, frames.tolist()):
         n = progression.num_frames(name, int(i), seed, cfg)
         if any(t < 0 or t >= n for t in fr):
-            raise ValueError(f"frames must lie in [0, {n}) for {name} video {i}, got {fr}")
+            raise BadInput(f"frames must lie in [0, {n}) for {name} video {i}, got {fr}")
     return render_shapes(_shapes(name, indices, seed, cfg, device), back, frames, size)
 
 
@@ -156,7 +157,7 @@ def render_shapes(sh: dict, back: torch.Tensor, frames: torch.Tensor, size: int,
     [B, N, 2]: each covered pixel then reads its shape's texel as shapes.render_frame_torch does."""
     device = sh["centre"].device
     if size % TILE:
-        raise ValueError(f"render size must be a multiple of {TILE}, got {size}")
+        raise BadInput(f"render size must be a multiple of {TILE}, got {size}")
     b, t, nsh = frames.shape[0], frames.shape[1], sh["kind"].shape[1]
     st = states(sh, frames.to(device))
     lo, hi = _boxes(sh, st)

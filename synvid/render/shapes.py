@@ -2,6 +2,8 @@
 import numpy as np
 import torch
 
+from synvid.errors import BadInput
+
 TILE = 16     # canvas tiles: a shape is tested only on the tiles its bounding box meets
 PAIRS = 1024  # (tile, shape) pairs per batch (bounds memory at PAIRS * TILE^2)
 
@@ -74,7 +76,7 @@ def render_frame_torch(sh: dict, st: dict, size: int, device, textures=None, tex
                        background=None) -> torch.Tensor:
     """render_frame by tiles of vectorised inside-tests (any device; the reference the other paths match)."""
     if size % TILE:
-        raise ValueError(f"render size must be a multiple of {TILE}, got {size}")
+        raise BadInput(f"render size must be a multiple of {TILE}, got {size}")
     idx = _visible(sh, st, 256.0)
     if background is None:
         out = torch.zeros(size * size, 3, dtype=torch.uint8, device=device)

@@ -8,6 +8,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from synvid.data.lists import write_list
+from synvid.errors import BadInput
 from synvid.render import RENDER_VERSION
 from synvid.runs import atomic_write_json, remove_partials
 from synvid.video_io import write_video
@@ -29,9 +30,9 @@ def check_render_version(root) -> None:
     else:
         return
     if recorded != RENDER_VERSION:
-        raise ValueError(f"{root} was rendered by render version {recorded}; this code renders version "
-                         f"{RENDER_VERSION} (see synvid.render.RENDER_VERSION): delete {root} and run "
-                         "data_gen/3_1_generate.py again")
+        raise BadInput(f"{root} was rendered by render version {recorded}; this code renders version "
+                       f"{RENDER_VERSION} (see synvid.render.RENDER_VERSION): delete {root} and run "
+                       "data_gen/3_1_generate.py again")
 
 
 def check_listed_videos(paths) -> None:
@@ -96,9 +97,9 @@ def check_settings(out: Path, **settings) -> None:
         old = json.loads(path.read_text())
         diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
         if diff and written:
-            raise ValueError(f"{out} holds videos written with other settings ({', '.join(diff)}): "
-                             "use another --out or delete it")
+            raise BadInput(f"{out} holds videos written with other settings ({', '.join(diff)}): "
+                           "use another --out or delete it")
     elif written:
-        raise ValueError(f"{out} holds videos but no {SETTINGS} (their settings are unknown): "
-                         "use another --out or delete it")
+        raise BadInput(f"{out} holds videos but no {SETTINGS} (their settings are unknown): "
+                       "use another --out or delete it")
     atomic_write_json(path, settings)

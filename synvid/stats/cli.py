@@ -29,11 +29,8 @@ def get_args_parser(doc: str, default_stats: str) -> argparse.ArgumentParser:
 
 
 def main(args) -> dict:
-    try:
-        stats = parse_stats(args.stats)
-        check_weights(stats, args.inception_weights, args.i3d_weights)  # before any expensive work
-    except (ValueError, FileNotFoundError) as e:
-        raise SystemExit(f"error: {e}")
+    stats = parse_stats(args.stats)
+    check_weights(stats, args.inception_weights, args.i3d_weights)  # before any expensive work
     cfg = config.from_args(config.StatsConfig, args)
     render = config.resolve(config.RenderConfig, args.profile)
     size = args.size or render.size

@@ -9,6 +9,7 @@ import numpy as np
 
 from synvid import metrics
 from synvid.config import PretrainConfig, StatsConfig
+from synvid.errors import BadInput
 from synvid.render import RENDER_VERSION
 from synvid.stats import i3d, inception
 from synvid.stats.cache import cache_path, cached
@@ -22,7 +23,7 @@ def parse_stats(text: str) -> tuple[str, ...]:
     names = tuple(s.strip() for s in text.split(",") if s.strip())
     bad = [s for s in names if s not in STATS]
     if bad or not names:
-        raise ValueError(f"unknown statistics {bad}; choose from {', '.join(STATS)}")
+        raise BadInput(f"unknown statistics {bad}; choose from {', '.join(STATS)}")
     return names
 
 

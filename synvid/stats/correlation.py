@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from synvid import tables
+from synvid.errors import BadInput, MissingInput
 
 # panel label -> key path in results/<dataset>.json; Fig. 4 a-e of the paper
 METRICS = {"FID": tables.STAT_KEYS["fid"], "FVD": tables.STAT_KEYS["fvd"],
@@ -21,7 +22,7 @@ def load_statistics(results_dir) -> dict[str, dict]:
     """{dataset: results dict} from every results/<dataset>.json written by synvid.stats.cli."""
     files = sorted(Path(results_dir).glob("*.json"))
     if not files:
-        raise FileNotFoundError(f"no <dataset>.json in {results_dir} (run analysis/5_3_similarity.py or 5_4)")
+        raise MissingInput(f"no <dataset>.json in {results_dir} (run analysis/5_3_similarity.py or 5_4)")
     return {f.stem: json.loads(f.read_text()) for f in files}
 
 
@@ -45,7 +46,7 @@ def accuracies_from_csv(path) -> dict[str, float]:
         return {r["dataset"]: float(r["value"]) for r in rows
                 if r["column"] == "ucf101_finetune" and r["table"] == "table1"}
     if not rows or not {"dataset", "accuracy"} <= set(rows[0]):
-        raise ValueError(f"{path}: expected a header `dataset,accuracy` (or reported.csv columns)")
+        raise BadInput(f"{path}: expected a header `dataset,accuracy` (or reported.csv columns)")
     return {r["dataset"]: float(r["accuracy"]) for r in rows}
 
 
@@ -74,8 +75,8 @@ def plot_correlations(statistics: dict, accuracies: dict, path) -> dict[str, dic
     summary = {m: points(statistics, accuracies, m) for m in METRICS}
     summary = {m: p for m, p in summary.items() if p}
     if not summary:
-        raise ValueError(f"no dataset has both a statistic and an accuracy (statistics: {sorted(statistics)}, "
-                         f"accuracies: {sorted(accuracies)})")
+        raise BadInput(f"no dataset has both a statistic and an accuracy (statistics: {sorted(statistics)}, "
+                       f"accuracies: {sorted(accuracies)})")
     fig, axes = plt.subplots(1, len(summary), figsize=(4 * len(summary), 3.6), squeeze=False)
     out = {}
     for ax, (metric, pts) in zip(axes[0], summary.items()):

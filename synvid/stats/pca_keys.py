@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from synvid.errors import BadInput, MissingInput
 from synvid.transforms import IMAGENET_MEAN, IMAGENET_STD
 from synvid.video_io import read_video, video_info
 
@@ -22,7 +23,7 @@ def class_videos(data_root, class_name: str, n: int) -> list[Path]:
     folder = Path(data_root) / class_name
     files = sorted(p for p in folder.glob("*") if p.suffix.lower() in VIDEO_EXT) if folder.is_dir() else []
     if not files:
-        raise FileNotFoundError(f"no videos in {folder} (expected UCF-101/<ClassName>/v_*.avi)")
+        raise MissingInput(f"no videos in {folder} (expected UCF-101/<ClassName>/v_*.avi)")
     return files[:n]
 
 
@@ -43,7 +44,7 @@ def last_layer_keys(model, clips: np.ndarray, num_frames: int, device="cpu") -> 
     """[V, T/tubelet, h, w, D] keys (heads concatenated) of model.blocks[-1]; clips cut into model-length chunks."""
     v, t, hgt, wid, _ = clips.shape
     if t % num_frames:
-        raise ValueError(f"{t} frames is not a multiple of the model's {num_frames} frames")
+        raise BadInput(f"{t} frames is not a multiple of the model's {num_frames} frames")
     attn, grabbed = model.blocks[-1].attn, []
     hook = attn.register_forward_pre_hook(lambda mod, inp: grabbed.append(mod.qkv_heads(inp[0])[1]))
     mean = torch.tensor(IMAGENET_MEAN, device=device)[:, None, None, None]

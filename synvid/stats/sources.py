@@ -9,6 +9,7 @@ from synvid import progression
 from synvid.config import RenderConfig
 from synvid.data.lists import read_list
 from synvid.data.pretrain_data import clip_indices, sample_generator
+from synvid.errors import BadInput
 from synvid.render.writer import check_listed_videos
 from synvid.video_io import read_video, video_info
 
@@ -30,8 +31,8 @@ class Source:
             check_listed_videos(self.videos)      # a materialised synthetic set of another render version fails
             self.num_videos = len(self.videos)
         else:
-            raise ValueError(f"{name!r} is neither a registered synthetic dataset "
-                             f"({', '.join(progression.NAMES)}) nor a list file")
+            raise BadInput(f"{name!r} is neither a registered synthetic dataset "
+                           f"({', '.join(progression.NAMES)}) nor a list file")
 
     def length(self, index: int) -> int:
         if self.videos is None:
@@ -66,7 +67,7 @@ def sample_clips(source: Source, n: int, num_frames: int, seed: int = 0) -> np.n
     for v in _pick_videos(source, n, rng):
         length = source.length(int(v))
         if length < num_frames:
-            raise ValueError(f"{source.name} video {v} has {length} frames < {num_frames}")
+            raise BadInput(f"{source.name} video {v} has {length} frames < {num_frames}")
         start = int(rng.integers(length - num_frames + 1))
         out.append(source.read(int(v), list(range(start, start + num_frames))))
     return _stack(out, source)
@@ -86,5 +87,5 @@ def sample_pretrain_clips(source: Source, n: int, num_frames: int, sampling_rate
 def _stack(arrays, source):
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
-        raise ValueError(f"{source.name}: videos have different sizes {sorted(shapes)}; resize them first")
+        raise BadInput(f"{source.name}: videos have different sizes {sorted(shapes)}; resize them first")
     return np.stack(arrays)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from synvid.errors import BadInput
+
 GENERATED = ("statistical", "stylegan", "stylegan_highfreq")
 KINDS = GENERATED + ("imagenet", "mix")
 
@@ -28,7 +30,7 @@ def generate(source: str, n, *, seed: int = 0, size: int = 256, device="cpu") ->
         from synvid.textures import stylegan
         variant = "oriented" if source == "stylegan" else "highfreq"
         return stylegan.generate(ids, seed=seed, size=size, device=device, variant=variant)
-    raise ValueError(f"unknown generated texture source {source!r}; choose from {GENERATED}")
+    raise BadInput(f"unknown generated texture source {source!r}; choose from {GENERATED}")
 
 
 class Generated:
@@ -36,7 +38,7 @@ class Generated:
 
     def __init__(self, kind: str, *, seed: int = 0, size: int = 256, device="cpu", pool_size: int = 300_000):
         if kind not in GENERATED:
-            raise ValueError(f"unknown generated texture source {kind!r}; choose from {GENERATED}")
+            raise BadInput(f"unknown generated texture source {kind!r}; choose from {GENERATED}")
         self.kind, self.seed, self.size, self.device, self.pool_size = kind, seed, size, device, pool_size
 
     def get(self, ids, device="cpu") -> torch.Tensor:
@@ -84,18 +86,18 @@ def _bank(root, kind: str, seed: int, size: int, pool_size: int, first: int | No
     from synvid.textures.banks import Bank
     src = Bank(root)
     if src.manifest["source"] != kind or src.manifest["seed"] != seed:
-        raise ValueError(f"bank {root} holds {src.manifest['source']} seed {src.manifest['seed']}, "
-                         f"not {kind} seed {seed}")
+        raise BadInput(f"bank {root} holds {src.manifest['source']} seed {src.manifest['seed']}, "
+                       f"not {kind} seed {seed}")
     wrong = {k: (have, want) for k, have, want in (("texture size", src.size, size),
                                                    ("pool size", src.pool_size, pool_size)) if have != want}
     if first is None and wrong or "texture size" in wrong:
-        raise ValueError(f"bank {root} differs from the configured textures: " +
-                         ", ".join(f"{k} {have} (configured {want})" for k, (have, want) in wrong.items()) +
-                         "; write a bank with the configured pool/size (data_gen/3_1_texture_banks.py --num, "
-                         "--size) or set TextureConfig to match it")
+        raise BadInput(f"bank {root} differs from the configured textures: " +
+                       ", ".join(f"{k} {have} (configured {want})" for k, (have, want) in wrong.items()) +
+                       "; write a bank with the configured pool/size (data_gen/3_1_texture_banks.py --num, "
+                       "--size) or set TextureConfig to match it")
     if first is not None:
         if src.pool_size < first:
-            raise ValueError(f"bank {root} holds {src.pool_size} textures; the mix needs {first}")
+            raise BadInput(f"bank {root} holds {src.pool_size} textures; the mix needs {first}")
         src.pool_size = first
     return src
 
@@ -116,15 +118,15 @@ def source(kind: str, *, seed: int = 0, size: int = 256, device="cpu", imagenet=
     """
     from synvid.textures.image_crops import ImageCrops, Mix, Saturated
     if kind not in KINDS:
-        raise ValueError(f"unknown texture kind {kind!r}; choose from {KINDS}")
+        raise BadInput(f"unknown texture kind {kind!r}; choose from {KINDS}")
     if mix_with not in MIX_WITH:
-        raise ValueError(f"mix_with must be one of {MIX_WITH}, got {mix_with!r}")
+        raise BadInput(f"mix_with must be one of {MIX_WITH}, got {mix_with!r}")
     if kind in GENERATED:
         src = _bank(bank, kind, seed, size, pool_size) if bank else \
             Generated(kind, seed=seed, size=size, device=device, pool_size=pool_size)
     else:
         if not imagenet:
-            raise ValueError(f"texture kind {kind!r} needs an ImageFolder directory: pass --imagenet DIR")
+            raise BadInput(f"texture kind {kind!r} needs an ImageFolder directory: pass --imagenet DIR")
         half = pool_size // 2 if kind == "mix" else pool_size
         # images go straight to 2S (512^2 at S = 256), the texture the authors' warp reads (gen_syn_video.py:156)
         src = ImageCrops(imagenet, seed=seed, size=2 * size, pool_size=half)
@@ -133,5 +135,5 @@ def source(kind: str, *, seed: int = 0, size: int = 256, device="cpu", imagenet=
                 Generated(mix_with, seed=seed, size=size, device=device, pool_size=half)
             src = Mix(src, other)
         elif bank:
-            raise ValueError(f"texture kind {kind!r} reads images from --imagenet; a bank is for generated kinds")
+            raise BadInput(f"texture kind {kind!r} reads images from --imagenet; a bank is for generated kinds")
     return Saturated(src, seed=seed) if saturated else src

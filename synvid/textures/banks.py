@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from synvid.errors import BadInput, MissingInput
 from synvid.runs import atomic_write, atomic_write_json, atomic_write_text
 
 MANIFEST = "manifest.json"
@@ -28,8 +29,8 @@ def check_version(root: Path, source: str, recorded) -> None:
     """A clear error when a bank was written by another version of the generator (missing record = 1)."""
     want = VERSIONS.get(source, 1)
     if (recorded or 1) != want:
-        raise ValueError(f"texture bank {root} was written by {source} generator version {recorded or 1}, "
-                         f"this code generates version {want}: delete the bank and write it again")
+        raise BadInput(f"texture bank {root} was written by {source} generator version {recorded or 1}, "
+                       f"this code generates version {want}: delete the bank and write it again")
 
 
 def _sha256(path: Path) -> str:
@@ -88,8 +89,8 @@ class Bank:
     def __init__(self, root, *, verify: bool = False):
         root = Path(root)
         if not (root / MANIFEST).exists():
-            raise FileNotFoundError(f"{root} is not a finished texture bank: {MANIFEST} is missing "
-                                    "(run data_gen/3_1_texture_banks.py to write or resume it)")
+            raise MissingInput(f"{root} is not a finished texture bank: {MANIFEST} is missing "
+                               "(run data_gen/3_1_texture_banks.py to write or resume it)")
         self.manifest = json.loads((root / MANIFEST).read_text())
         check_version(root, self.manifest["source"], self.manifest.get("version"))
         self.root, self.pool_size, self.size = root, self.manifest["num"], self.manifest["size"]
@@ -97,7 +98,7 @@ class Bank:
         if verify:
             for s in self.manifest["shards"]:
                 if _sha256(root / s["file"]) != s["sha256"]:
-                    raise ValueError(f"texture bank shard {root / s['file']} fails its checksum")
+                    raise BadInput(f"texture bank shard {root / s['file']} fails its checksum")
 
     def _array(self, i: int) -> np.ndarray:
         if i not in self._arrays:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from synvid.errors import BadInput, MissingInput
 from synvid.textures.rng import np_rng
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff", ".JPEG")
@@ -24,16 +25,16 @@ def list_images(root: str | Path) -> list[Path]:
     """Sorted image files of an ImageFolder tree root/<class>/<image>; clear errors otherwise."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"image-crop textures: directory {root} does not exist (pass --imagenet DIR, "
-                                "an ImageFolder root such as ImageNet train/)")
+        raise MissingInput(f"image-crop textures: directory {root} does not exist (pass --imagenet DIR, "
+                           "an ImageFolder root such as ImageNet train/)")
     classes = sorted(p for p in root.iterdir() if p.is_dir())
     if not classes:
-        raise ValueError(f"{root} is not ImageFolder-shaped: expected class sub-directories root/<class>/<img>")
+        raise BadInput(f"{root} is not ImageFolder-shaped: expected class sub-directories root/<class>/<img>")
     files = sorted(f for c in classes for f in c.iterdir() if f.is_file() and f.suffix.lower() in
                    {e.lower() for e in EXTENSIONS})
     if not files:
-        raise ValueError(f"{root} is not ImageFolder-shaped: no image files in its class directories "
-                         f"(first class: {classes[0]})")
+        raise BadInput(f"{root} is not ImageFolder-shaped: no image files in its class directories "
+                       f"(first class: {classes[0]})")
     return files
 
 
@@ -50,7 +51,7 @@ def load(path: Path, size: int) -> torch.Tensor:
         with Image.open(path) as im:
             return torch.from_numpy(resize_nearest(np.asarray(im.convert("RGB")), size))
     except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise ValueError(f"unreadable image {path}: {e}") from e
+        raise BadInput(f"unreadable image {path}: {e}") from e
 
 
 def resize_nearest(image: np.ndarray, size: int) -> np.ndarray:
@@ -82,8 +83,8 @@ class Mix:
     def __init__(self, first, second):
         self.parts, self.size = (first, second), max(first.size, second.size)
         if self.size % first.size or self.size % second.size:
-            raise ValueError(f"mixed texture sources need sizes that divide each other, got {first.size} and "
-                             f"{second.size}")
+            raise BadInput(f"mixed texture sources need sizes that divide each other, got {first.size} and "
+                           f"{second.size}")
         self.pool_size = first.pool_size + second.pool_size
 
     def get(self, ids: torch.Tensor, device="cpu") -> torch.Tensor:

@@ -12,13 +12,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from synvid.errors import BadInput
+
 _FILTERS = Path(__file__).with_name("sp3_filters.npz")
 
 
 def num_scales(n: int) -> int:
     """3 levels at 128^2 and 4 at 256^2 as the original (TEXTURES.md §1.2c); the coarsest band stays 32^2."""
     if n < 32 or n & (n - 1):
-        raise ValueError(f"statistical textures need a power-of-two size >= 32, got {n}")
+        raise BadInput(f"statistical textures need a power-of-two size >= 32, got {n}")
     return int(np.log2(n)) - 4
 
 

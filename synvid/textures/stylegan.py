@@ -16,6 +16,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from synvid.errors import BadInput
 from synvid.textures.rng import torch_gen
 from synvid.textures.stylegan_bank import highfreq_bank, oriented_bank
 from synvid.textures.stylegan_noise import draw_pink
@@ -27,7 +28,7 @@ _COLOUR = [((0.483, 0.145), (0.219, 0.063)), ((0.455, 0.142), (0.213, 0.062)), (
 def layout(size: int) -> list[tuple[int, int, bool]]:
     """Conv layers as (resolution, input channels, upsample?); channels = min(32768/res, 512) (§2.1)."""
     if size < 8 or size & (size - 1):
-        raise ValueError(f"StyleGAN textures need a power-of-two size >= 8, got {size}")
+        raise BadInput(f"StyleGAN textures need a power-of-two size >= 8, got {size}")
     ch = lambda r: min(32768 // r, 512)  # noqa: E731
     layers, res = [(4, 512, False)], 8
     while res <= size:
@@ -76,7 +77,7 @@ def draw(seed: int, k: int, size: int, variant: str = "oriented", frames: int = 
     """Every random quantity of texture k (CPU, from (seed, k) only); `frames` > 1 gives a latent random walk
     (dynamic textures), `at` only its frame `at` (one frame, index 0 of the result)."""
     if at is not None and at < 0:
-        raise ValueError(f"dynamic texture frame index must be >= 0, got {at}")
+        raise BadInput(f"dynamic texture frame index must be >= 0, got {at}")
     g = torch_gen(seed, k, "stylegan" if variant == "oriented" else "stylegan_highfreq")
     lay = layout(size)
     z0 = torch.randn(len(lay) + 1, 512, generator=g)
@@ -165,7 +166,7 @@ def dynamic_at(ids, t, *, seed: int = 0, size: int = 256, device="cpu", step: fl
     ts = [int(t)] * len(ids) if isinstance(t, int) or torch.as_tensor(t).ndim == 0 else \
         [int(x) for x in torch.as_tensor(t).tolist()]
     if len(ts) != len(ids):
-        raise ValueError(f"get_at: {len(ts)} frame indices for {len(ids)} ids (give one int or one per id)")
+        raise BadInput(f"get_at: {len(ts)} frame indices for {len(ids)} ids (give one int or one per id)")
     if not ids:
         return torch.empty(0, size, size, 3, dtype=torch.uint8)
     ds = [draw(seed, k, size, variant, step=step, at=tk) for k, tk in zip(ids, ts)]
