@@ -1,6 +1,7 @@
 """The paper's figures from finished runs, all under `<out>/figures/` (issue 14): Figure 2 (Table 1 columns as bars,
-paper vs ours with 95% t-interval error bars, plus our ViT-L series), Figure 3 (UCF101-P per corruption), Figure 4
-(statistics vs accuracy, synvid.stats.correlation) and copies of the Figure 1 and Figure 5 images their runs drew."""
+paper vs ours with 95% t-interval error bars, plus our ViT-L series), Figure 3 (UCF101-P per corruption; also the
+chart of each finetune/4_2_eval_ucf101p.py run), Figure 4 (statistics vs accuracy, synvid.stats.correlation) and
+copies of the Figure 1 and Figure 5 images their runs drew."""
 from __future__ import annotations
 
 import json
@@ -74,19 +75,27 @@ def fig2_progression(ctx: Context, path: str | Path) -> Path:
     return _save(fig, Path(path))
 
 
+def ucf101p_chart(models: dict[str, dict[str, float]], path: str | Path, *, names: list[str] | None = None,
+                  title: str = "UCF101-P top-1 (%)") -> Path:
+    """Figure 3: top-1 per corruption (`names` in order; default: every corruption of `models`), one bar series
+    per model."""
+    names = names or list(dict.fromkeys(c for acc in models.values() for c in acc))
+    fig, ax = _pyplot().subplots(figsize=(max(6, len(names)), 4))
+    _bars(ax, names, {k: ([v.get(c, float("nan")) for c in names], None) for k, v in models.items()})
+    ax.legend(fontsize=7)
+    ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, Path(path))
+
+
 def fig3_ucf101p(ctx: Context, path: str | Path) -> Path | None:
-    """Figure 3: UCF101-P top-1 per corruption, one bar series per pre-training; None without results."""
+    """Figure 3 of the report: one bar series per pre-training; None without results."""
     per = ucf101p_means(ctx)
     if not per:
         return None
-    names = sorted({c for v in per.values() for c in v})
-    fig, ax = _pyplot().subplots(figsize=(max(6, len(names)), 4))
-    _bars(ax, names, {k: ([v.get(c, float("nan")) for c in names], None) for k, v in sorted(per.items())})
-    ax.legend(fontsize=7)
-    ax.set_title("Figure 3: UCF101-P" + (f" — {NOT_PAPER[ctx.expected.profile]}" if ctx.expected.profile in NOT_PAPER
-                                          else ""))
-    fig.tight_layout()
-    return _save(fig, Path(path))
+    note = NOT_PAPER.get(ctx.expected.profile)
+    return ucf101p_chart(dict(sorted(per.items())), path, names=sorted({c for v in per.values() for c in v}),
+                         title="Figure 3: UCF101-P" + (f" — {note}" if note else ""))
 
 
 def fig4_correlations(ctx: Context, path: str | Path) -> Path | None:

@@ -1,5 +1,6 @@
-"""UCF101-P evaluation: a fine-tuned model on every corruption at every severity (paper Section 4.2, Fig. 3;
-PROTOCOLS.md §4.4-4.5).
+"""UCF101-P evaluation: a fine-tuned model on every corruption at every severity, charted beside other models with
+their win counts (paper Section 4.2, Fig. 3; PROTOCOLS.md §4.4-4.5). The tree of corrupted files is written by
+`synvid.ucf101p_files`; the chart is `synvid.figures.ucf101p_chart`.
 
 Where each corruption acts, by mode:
 - "benchmark" (paper profile): the 13 UCF101-P sets are read as files from a tree written by
@@ -18,30 +19,34 @@ import json
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset
 
 from synvid import corruptions
+from synvid.checkpoint import load_pretrained
+from synvid.config import FinetuneConfig, load_config, save_config
+from synvid.data.splits import ucf101
+from synvid.engine.common import upstream
+from synvid.engine import evaluate as multiview   # the module: tests replace multiview.evaluate
+from synvid.errors import BadInput, MissingInput
+from synvid.figures import ucf101p_chart
+from synvid.models import build
+from synvid.provenance import record_from_run
 from synvid.runs import atomic_write_json, is_done, mark_done, read_done
-from synvid.ucf101p_files import PROTOCOL, effective_q, read_tree, set_name, video_seed
+from synvid.ucf101p_files import PROTOCOL, check_settings, effective_q, read_tree, set_name, video_seed
 
 
 def check_names(names) -> list[str]:
     unknown = [n for n in names if n not in corruptions.NAMES]
     if unknown:
-        raise ValueError(f"unknown corruption(s) {unknown}; choose from {', '.join(corruptions.NAMES)}")
+        raise BadInput(f"unknown corruption(s) {unknown}; choose from {', '.join(corruptions.NAMES)}")
     return list(names)
 
 
 def load_finetuned(run_dir, device, allow_unfinished: bool = False) -> tuple[torch.nn.Module, object, int]:
     """The classifier of a `finetune/4_1_finetune.py` run directory (config.json + last.pth); a run without DONE
     is refused unless `allow_unfinished` (engine.common.upstream)."""
-    from synvid.checkpoint import load_pretrained
-    from synvid.config import FinetuneConfig, load_config
-    from synvid.engine.common import upstream
-    from synvid.models import build
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file() or not (run_dir / "last.pth").is_file():
-        raise FileNotFoundError(f"{run_dir} is not a fine-tuning run directory (needs config.json and last.pth)")
+        raise MissingInput(f"{run_dir} is not a fine-tuning run directory (needs config.json and last.pth)")
     upstream(run_dir, run_dir, allow_unfinished=allow_unfinished)
     cfg = load_config(FinetuneConfig, run_dir / "config.json")
     num_classes = int(json.loads((run_dir / "config.json").read_text())["num_classes"])
@@ -61,34 +66,31 @@ def applied(name: str, mode: str, p_root) -> str:
 def corrupted_test_set(name: str, cfg, *, severity: int, seed: int, num_segments: int, how: str, p_root=None,
                        data_root=None):
     """The multi-view test set of one corruption at one severity, acting as `how` (see `applied`)."""
-    from synvid.data.splits import ucf101
-    from synvid.engine.evaluate import test_dataset
     if how == "file":
         root = Path(p_root) / set_name(name, severity)
         if not is_done(root):
-            raise FileNotFoundError(f"{root} is missing or unfinished: run data_gen/4_2_make_ucf101p.py with "
-                                    f"--names {name} --severities {severity}")
-        return test_dataset(ucf101(root, split=cfg.split, subset="test")[0], cfg, num_segments=num_segments)
+            raise MissingInput(f"{root} is missing or unfinished: run data_gen/4_2_make_ucf101p.py with "
+                               f"--names {name} --severities {severity}")
+        return multiview.test_dataset(ucf101(root, split=cfg.split, subset="test")[0], cfg, num_segments=num_segments)
     items, _ = ucf101(data_root, split=cfg.split, subset="test")
     if how == "whole_video":
-        return test_dataset(items, cfg, num_segments=num_segments, corrupt=WholeVideoCorruption(name, severity),
-                            corrupt_per="video")
-    views = test_dataset(items, cfg, num_segments=num_segments, corrupt=ViewCorruption(name, severity, seed),
-                         corrupt_per="view")
-    return KeyedViews(views)
+        hook, per = WholeVideoCorruption(name, severity), "video"
+    else:
+        hook, per = ViewCorruption(name, severity, seed), "view"
+    return multiview.test_dataset(items, cfg, num_segments=num_segments, corrupt=hook, corrupt_per=per)
 
 
 def _sources(rcfg, names, p_root, data_root, split: int):
     """(tree, clean root) of an evaluation, checked before any work."""
     if rcfg.mode == "benchmark" and p_root is None and any(n in corruptions.BENCHMARK for n in names):
-        raise ValueError("benchmark mode reads the UCF101-P files: give --p-root (data_gen/4_2_make_ucf101p.py)")
+        raise BadInput("benchmark mode reads the UCF101-P files: give --p-root (data_gen/4_2_make_ucf101p.py)")
     if p_root is None and data_root is None:
-        raise ValueError("give p_root (written UCF101-P), data_root (clean UCF101) or both")
+        raise BadInput("give p_root (written UCF101-P), data_root (clean UCF101) or both")
     if p_root is not None:
         data_root = data_root or read_tree(p_root, rcfg, split)["source"]
         if not Path(data_root).is_dir() and any(applied(n, rcfg.mode, p_root) != "file" for n in names):
-            raise FileNotFoundError(f"the clean UCF101 root {data_root} named by {p_root}/manifest.json is gone: "
-                                    "give --data-root for the corruptions that act on each view")
+            raise MissingInput(f"the clean UCF101 root {data_root} named by {p_root}/manifest.json is gone: "
+                               "give --data-root for the corruptions that act on each view")
     return p_root, data_root
 
 
@@ -96,7 +98,6 @@ def evaluate_ucf101p(model, cfg, rcfg, out, *, names=corruptions.NAMES, p_root=N
                      num_segments: int = 5, device="cpu", print_fn=print) -> dict:
     """Multi-view top-1 on each corruption at each severity of `rcfg` (a RobustnessConfig), as its mode says.
     Writes <out>/<name>/<s>/results.json (+ DONE) and <out>/summary.json; returns the summary."""
-    from synvid.ucf101p_files import check_settings
     check_settings(rcfg)
     names = check_names(names)
     p_root, data_root = _sources(rcfg, names, p_root, data_root, cfg.split)
@@ -124,7 +125,6 @@ def evaluate_ucf101p(model, cfg, rcfg, out, *, names=corruptions.NAMES, p_root=N
 def _evaluate_one(model, cfg, rcfg, run: Path, name: str, severity: int, how: str, *, p_root, data_root,
                   num_segments: int, device, print_fn) -> dict:
     """One (corruption, severity): the DONE of `run` when it records this very evaluation, else evaluated again."""
-    from synvid.engine.evaluate import evaluate
     tree = str(Path(p_root) / set_name(name, severity)) if how == "file" else None
     source = None if how == "file" else str(Path(data_root).resolve())     # the clean videos corrupted on the fly
     want = {"corruption": name, "severity": severity, "seed": rcfg.seed, "mode": rcfg.mode, "tree": tree,
@@ -133,8 +133,9 @@ def _evaluate_one(model, cfg, rcfg, run: Path, name: str, severity: int, how: st
         return read_done(run)
     data = corrupted_test_set(name, cfg, severity=severity, seed=rcfg.seed, num_segments=num_segments, how=how,
                               p_root=p_root, data_root=data_root)
-    results = evaluate(model, data, batch_size=max(cfg.batch_size // 16, 1), device=device,
-                       num_workers=cfg.num_workers, bf16=cfg.bf16, allow_missing=rcfg.allow_missing, print_fn=print_fn)
+    results = multiview.evaluate(model, data, batch_size=max(cfg.batch_size // 16, 1), device=device,
+                                 num_workers=cfg.num_workers, bf16=cfg.bf16, allow_missing=rcfg.allow_missing,
+                                 print_fn=print_fn)
     atomic_write_json(run / "results.json", {**want, **results})
     record = {**want, **{k: v for k, v in results.items() if k != "videos"}}   # per-video scores: results.json
     mark_done(run, record)
@@ -143,45 +144,17 @@ def _evaluate_one(model, cfg, rcfg, run: Path, name: str, severity: int, how: st
 
 class ViewCorruption:
     """Picklable `TestViews(corrupt_per="view")` hook: corrupts each uint8 view with the seed of (seed, corruption,
-    video, view index). `start(video)` names the video; the views of one item then come in (segment, crop) order,
-    which numbers them. `KeyedViews` calls `start`; each DataLoader worker holds its own copy."""
+    video file name, view index), the key TestViews passes (the same in any DataLoader worker, rank or copy)."""
 
     def __init__(self, name: str, severity: int, seed: int):
         if name not in corruptions.PER_VIEW:
-            raise ValueError(f"{name!r} is not a per-view corruption; those are {', '.join(corruptions.PER_VIEW)}")
+            raise BadInput(f"{name!r} is not a per-view corruption; those are {', '.join(corruptions.PER_VIEW)}")
         self.name, self.severity, self.seed = name, severity, seed
-        self.video, self.view = None, 0
 
-    def start(self, video: str) -> None:
-        self.video, self.view = video, 0
-
-    def __call__(self, view: torch.Tensor) -> torch.Tensor:
-        if self.video is None:
-            raise RuntimeError("ViewCorruption needs start(video) before the views of each video (use KeyedViews)")
-        key = video_seed(self.seed, set_name(self.name, self.severity), f"{self.video}/{self.view}")
-        self.view += 1
-        return corruptions.apply(self.name, view, self.severity, key)
-
-
-class KeyedViews(Dataset):
-    """A `TestViews` whose `ViewCorruption` hook is told which video each item is (its file name, the same in the
-    clean root and any copy), so the views' draws depend on (seed, video, view) only."""
-
-    def __init__(self, views):
-        if not isinstance(views.corrupt, ViewCorruption) or views.corrupt_per != "view":
-            raise ValueError("KeyedViews needs a TestViews with a ViewCorruption hook and corrupt_per='view'")
-        self.views = views
-
-    @property
-    def items(self):
-        return self.views.items
-
-    def __len__(self) -> int:
-        return len(self.views)
-
-    def __getitem__(self, index: int):
-        self.views.corrupt.start(Path(self.views.items[index][0]).name)
-        return self.views[index]
+    def __call__(self, view: torch.Tensor, key: tuple[str, int]) -> torch.Tensor:
+        video, index = key
+        seed = video_seed(self.seed, set_name(self.name, self.severity), f"{video}/{index}")
+        return corruptions.apply(self.name, view, self.severity, seed)
 
 
 class WholeVideoCorruption:
@@ -189,11 +162,11 @@ class WholeVideoCorruption:
 
     def __init__(self, name: str, severity: int):
         if name not in corruptions.WHOLE_VIDEO:
-            raise ValueError(f"{name!r} is not a whole-video corruption; those are "
-                             f"{', '.join(corruptions.WHOLE_VIDEO)}")
+            raise BadInput(f"{name!r} is not a whole-video corruption; those are "
+                           f"{', '.join(corruptions.WHOLE_VIDEO)}")
         self.name, self.severity = name, severity
 
-    def __call__(self, video: torch.Tensor) -> torch.Tensor:
+    def __call__(self, video: torch.Tensor, key=None) -> torch.Tensor:
         return corruptions.apply(self.name, video, self.severity)
 
 
@@ -202,30 +175,64 @@ def wins(a: dict[str, float], b: dict[str, float]) -> dict[str, int]:
     (the paper: 11 of 14) and over the 13 UCF101-P sets alone (glass_blur is only in the authors' hook table)."""
     common = [n for n in corruptions.NAMES if n in a and n in b]
     if not common:
-        raise ValueError("the two summaries share no corruption")
+        raise BadInput("the two summaries share no corruption")
     bench = [n for n in common if n in corruptions.BENCHMARK]
     return {"all": sum(a[n] > b[n] for n in common), "all_of": len(common),
             "benchmark": sum(a[n] > b[n] for n in bench), "benchmark_of": len(bench)}
 
 
-def bar_chart(models: dict[str, dict[str, float]], path, *, title: str = "UCF101-P top-1 (%)") -> Path:
-    """Figure 3: grouped bars, one group per corruption (NAMES order), one bar per model."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
+def read_summaries(compare) -> dict[str, dict[str, float]]:
+    """`LABEL=summary.json` specs (earlier evaluations) -> {label: headline top-1 per corruption}."""
+    models = {}
+    for spec in compare:
+        label, sep, path = spec.partition("=")
+        if not sep or not Path(path).is_file():
+            raise BadInput(f"--compare expects LABEL=existing summary.json, got {spec!r}")
+        models[label] = json.loads(Path(path).read_text())["top1"]
+    return models
 
-    from synvid.runs import atomic_write
-    names = [n for n in corruptions.NAMES if any(n in m for m in models.values())]
-    x, width = np.arange(len(names)), 0.8 / max(len(models), 1)
-    fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(names)), 3.5))
-    for k, (label, acc) in enumerate(models.items()):
-        ax.bar(x + k * width - 0.4 + width / 2, [acc.get(n, np.nan) for n in names], width, label=label)
-    ax.set_xticks(x, [n.replace("_", "\n") for n in names], fontsize=7)
-    ax.set_ylabel("top-1 (%)")
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=150))
-    plt.close(fig)
-    return path
+
+def _evaluate_run(run_dir, rcfg, out, names, *, p_root, data_root, num_segments, device, allow_unfinished):
+    """Evaluate the fine-tuning run `run_dir`; -> (summary, the DONE record the tables place the result by)."""
+    if not run_dir or not (p_root or data_root):
+        raise BadInput("give --run and --p-root and/or --data-root (or --chart-only)")
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model, ft_cfg, _ = load_finetuned(run_dir, device, allow_unfinished=allow_unfinished)
+    summary = evaluate_ucf101p(model, ft_cfg, rcfg, out, names=names, p_root=p_root, data_root=data_root,
+                               num_segments=num_segments, device=device)
+    finetuned = record_from_run(run_dir)
+    record = {"task": "ucf101p", "corruptions": summary["top1"], "model": finetuned["model"],
+              "pretrain_dataset": finetuned["pretrain_dataset"], "objective": finetuned["objective"],
+              "dataset": ("toy_" if finetuned["toy"] else "") + finetuned["dataset"],
+              **{k: summary[k] for k in ("mode", "severities", "headline", "seed", "tree", "effective_q")},
+              "upstream": upstream(run_dir, out, allow_unfinished=allow_unfinished)}
+    return summary, record
+
+
+def run(rcfg, out, *, run_dir=None, chart_only: bool = False, label: str = "model", compare=(), names=None,
+        p_root=None, data_root=None, num_segments: int = 5, device=None, allow_unfinished: bool = False,
+        profile=None) -> dict:
+    """finetune/4_2_eval_ucf101p.py: evaluate the fine-tuning run `run_dir` (unless `chart_only`), chart its
+    headline top-1 beside the `compare` summaries (<out>/figure3.png), count the wins of the first model over each
+    other one (<out>/wins.json) and write DONE last, with the record the tables read."""
+    check_settings(rcfg)
+    names = check_names(names or corruptions.NAMES)
+    models, record, out = read_summaries(compare), {}, Path(out)
+    save_config(out, rcfg, run=run_dir, p_root=p_root, data_root=data_root, names=names, compare=list(compare),
+                profile=profile)
+    if not chart_only:
+        summary, record = _evaluate_run(run_dir, rcfg, out, names, p_root=p_root, data_root=data_root,
+                                        num_segments=num_segments, device=device, allow_unfinished=allow_unfinished)
+        models = {label: summary["top1"], **models}
+    if not models:
+        raise BadInput("nothing to chart: --chart-only needs --compare")
+    labels = list(models)
+    counts = {f"{labels[0]} > {b}": wins(models[labels[0]], models[b]) for b in labels[1:]}
+    for pair, n in counts.items():
+        print(f"{pair} on {n['all']} of {n['all_of']} corruptions, {n['benchmark']} of {n['benchmark_of']} "
+              "UCF101-P sets")
+    atomic_write_json(out / "wins.json", counts)
+    shown = [n for n in corruptions.NAMES if any(n in m for m in models.values())]
+    ucf101p_chart(models, out / "figure3.png", names=shown, title=f"UCF101-P top-1 (%), severity {rcfg.headline}")
+    mark_done(out, {"wins": counts, **record})  # DONE last
+    return {"models": models, "wins": counts}

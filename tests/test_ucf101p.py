@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from synvid import corruptions, robustness
+from synvid import corruptions, figures, robustness
 from synvid import ucf101p_files as files
 from synvid.config import FinetuneConfig, RobustnessConfig, from_args, load_config, resolve, save_config
 from synvid.data import toy
@@ -236,7 +236,7 @@ def test_wins_over_13_and_14_and_chart(tmp_path):
     a = {n: 50.0 + i for i, n in enumerate(corruptions.NAMES)}
     b = {n: 55.0 for n in corruptions.NAMES}
     assert robustness.wins(a, b) == {"all": 8, "all_of": 14, "benchmark": 7, "benchmark_of": 13}  # glass_blur: 56
-    assert robustness.bar_chart({"A": a, "B": b}, tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert figures.ucf101p_chart({"A": a, "B": b}, tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="share no"):
         robustness.wins({"x": 1.0}, b)
 
@@ -255,7 +255,7 @@ def _views(path, name=None, seed=0, severity=3):
     hook = robustness.ViewCorruption(name, severity, seed) if name else None
     views = video_dataset.TestViews([(path, 0)], num_frames=4, sampling_rate=1, num_segments=1, num_crops=3,
                                     corrupt=hook)
-    x = (robustness.KeyedViews(views) if hook else views)[0][0]            # uint8 [V, T, S, S, 3]
+    x = views[0][0]                                                        # uint8 [V, T, S, S, 3]
     return x.float() / 255
 
 
@@ -285,14 +285,19 @@ def test_views_deterministic_by_seed_video_and_view(grey_video):
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert not torch.equal(a[0], a[1])                                    # the 3 (identical) crops get own draws
     # DataLoader workers (each with its own copy of the hook) give the same views as the main process
-    keyed = robustness.KeyedViews(video_dataset.TestViews([(grey_video, 0)] * 3, num_frames=4, sampling_rate=1,
-                                                          num_segments=1, corrupt=robustness.ViewCorruption(
-                                                              "gaussian_noise", 3, 0)))
+    keyed = video_dataset.TestViews([(grey_video, 0)] * 3, num_frames=4, sampling_rate=1, num_segments=1,
+                                    corrupt=robustness.ViewCorruption("gaussian_noise", 3, 0))
     loader = torch.utils.data.DataLoader(keyed, batch_size=1, num_workers=2, collate_fn=video_dataset.collate)
     for i, (fields, _) in enumerate(loader):
         assert torch.equal(fields[0][0], keyed[i][0])
+    # view k of video v is the clean view corrupted with the seed of (seed, "<name>_<s>", "v/k") (PROTOCOLS §4.3)
+    clean = video_dataset.TestViews([(grey_video, 0)], num_frames=4, sampling_rate=1, num_segments=1)[0][0]
+    keys = [files.video_seed(0, "gaussian_noise_3", f"{Path(grey_video).name}/{k}") for k in range(len(clean))]
+    want = torch.stack([corruptions.apply("gaussian_noise", v, 3, key) for v, key in zip(clean, keys)])
+    assert torch.equal(keyed[0][0], want)
+    view = torch.full((1, 8, 8, 3), 128, dtype=torch.uint8)            # the key alone decides the draw
     hook = robustness.ViewCorruption("gaussian_noise", 3, 0)
-    with pytest.raises(RuntimeError, match="start"):
-        hook(torch.zeros(1, 8, 8, 3, dtype=torch.uint8))
+    assert torch.equal(hook(view, ("v.avi", 1)), hook(view, ("v.avi", 1)))
+    assert not torch.equal(hook(view, ("v.avi", 1)), hook(view, ("v.avi", 2)))
     with pytest.raises(ValueError, match="not a per-view"):
         robustness.ViewCorruption("codec1", 3, 0)

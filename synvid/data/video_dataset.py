@@ -8,6 +8,7 @@ loop can report each one and count them. With `strict=True` the first one raises
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -16,10 +17,12 @@ from torch.utils.data import Dataset
 
 from synvid.augment import train_augment
 from synvid.data.sampling import clip_indices, sample_generator
+from synvid.errors import BadInput
 from synvid.transforms import normalize, short_side_resize, three_crops
 from synvid.video_io import VideoReadError, read_video, video_info
 
-Corrupt = Callable[[torch.Tensor], torch.Tensor]  # uint8 [T,H,W,3] -> uint8 [T,H,W,3]
+# (uint8 [T,H,W,3], (video file name, view index or None for the whole video)) -> uint8 [T,H,W,3]
+Corrupt = Callable[[torch.Tensor, tuple[str, int | None]], torch.Tensor]
 
 
 @dataclass
@@ -79,22 +82,24 @@ class TestViews(_Videos):
     15 x 16 x 224^2 x 3 B = 36 MB instead of 145 MB of float32 (issue 13 §3).
 
     `corrupt` (UCF101-P): with corrupt_per="view" it runs on each uint8 view after the resize and crop,
-    before normalisation (YU, PROTOCOLS §4.3); with "video" once on the whole decoded video (codecs)."""
+    before normalisation (YU, PROTOCOLS §4.3); with "video" once on the whole decoded video (codecs). It is given
+    the key (video file name, view index in (segment, crop) order; None for the whole video), the same in the clean
+    root and any copy of it, so a seeded corruption depends on (video, view) only, in any worker or rank."""
 
     def __init__(self, items, *, num_frames=16, sampling_rate=4, num_segments=5, num_crops=3, size=224,
                  strict=False, corrupt: Corrupt | None = None, corrupt_per: str = "view"):
         super().__init__(items, strict=strict)
         if corrupt_per not in ("view", "video"):
-            raise ValueError(f"corrupt_per must be 'view' or 'video', got {corrupt_per!r}")
+            raise BadInput(f"corrupt_per must be 'view' or 'video', got {corrupt_per!r}")
         self.num_frames, self.rate, self.segments = num_frames, sampling_rate, num_segments
         self.crops, self.size, self.corrupt, self.corrupt_per = num_crops, size, corrupt, corrupt_per
 
     def _views(self, path: str) -> torch.Tensor:
-        n = video_info(path)["num_frames"]
+        n, video = video_info(path)["num_frames"], Path(path).name
         idx = clip_indices(n, num_frames=self.num_frames, sampling_rate=self.rate, mode="test",
                            num_segments=self.segments)
         if self.corrupt is not None and self.corrupt_per == "video":
-            frames = self.corrupt(read_video(path))[torch.from_numpy(idx.reshape(-1))]
+            frames = self.corrupt(read_video(path), (video, None))[torch.from_numpy(idx.reshape(-1))]
         else:
             frames = read_video(path, idx.reshape(-1))
         # filled in place (no list + stack copy); resized one segment at a time (float copies of 16 frames, not 80)
@@ -103,7 +108,7 @@ class TestViews(_Videos):
             segment = short_side_resize(segment, self.size)
             for c, crop in enumerate(three_crops(segment, self.size, self.crops)):
                 if self.corrupt is not None and self.corrupt_per == "view":
-                    crop = self.corrupt(crop)
+                    crop = self.corrupt(crop, (video, k * self.crops + c))
                 views[k * self.crops + c] = crop
         return views
 

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Subset
 from synvid import dist
 from synvid.data.video_dataset import FailureLog, TestViews, collate
 from synvid.engine.common import autocast
+from synvid.errors import BadInput
 from synvid.transforms import normalize
 from synvid.video_io import VideoReadError
 
@@ -31,8 +32,8 @@ def test_dataset(items, cfg, *, num_segments: int, corrupt=None, corrupt_per: st
     input_size, test_crops, allow_missing). `missing`: listed videos absent from the disk (registry.load_split
     with allow_missing); they count in the denominator record (`test_listed`, `test_missing`)."""
     if cfg.short_side_size != cfg.input_size:
-        raise ValueError("the official test crops the full short side: short_side_size must equal input_size "
-                         f"(got {cfg.short_side_size} and {cfg.input_size})")
+        raise BadInput("the official test crops the full short side: short_side_size must equal input_size "
+                       f"(got {cfg.short_side_size} and {cfg.input_size})")
     views = TestViews(items, num_frames=cfg.num_frames, sampling_rate=cfg.sampling_rate, num_segments=num_segments,
                       num_crops=cfg.test_crops, size=cfg.input_size, corrupt=corrupt, corrupt_per=corrupt_per)
     views.missing = list(missing)
@@ -58,11 +59,6 @@ def loader_batch_size(requested: int, item_bytes: int, num_workers: int) -> int:
     return batch
 
 
-def base_views(dataset) -> TestViews:
-    """The TestViews under a wrapper (robustness.KeyedViews keeps it as `.views`)."""
-    return getattr(dataset, "views", dataset)
-
-
 def to_model_input(views: torch.Tensor, device) -> torch.Tensor:
     """uint8 views [B,V,T,S,S,3] (kept as bytes until here: 4x less host and shared memory than float) ->
     normalised float [B*V,3,T,S,S] on `device`."""
@@ -76,7 +72,7 @@ def iter_views(dataset: TestViews, *, batch_size: int, num_workers: int, device,
     the unreadable counts in one small all-reduce per step; with `strict` a count above zero stops every rank
     at that step, naming the files, instead of one rank stopping while the others wait in a collective."""
     shard = Subset(dataset, list(range(dist.rank(), len(dataset), dist.world_size())))
-    batch_size = loader_batch_size(batch_size, base_views(dataset).item_bytes(), num_workers)
+    batch_size = loader_batch_size(batch_size, dataset.item_bytes(), num_workers)
     loader = DataLoader(shard, batch_size=batch_size, num_workers=num_workers, collate_fn=collate,
                         pin_memory=device.type == "cuda", prefetch_factor=PREFETCH if num_workers > 0 else None)
     batches = iter(loader)
@@ -106,19 +102,12 @@ def _score_shard(model, data, *, batch_size, device, num_workers, bf16, failures
 
 
 def evaluate(model, dataset: TestViews, *, batch_size: int = 4, device=None, num_workers: int = 0,
-             bf16: bool = True, corrupt=None, corrupt_per: str | None = None, allow_missing: bool | None = None,
-             print_fn=print) -> dict:
+             bf16: bool = True, allow_missing: bool | None = None, print_fn=print) -> dict:
     """Multi-view accuracy of `model` on `dataset`. Returns {"top1", "top5" (percent), "num_videos",
     "test_listed", "test_evaluated", "test_missing", "videos": [{"path", "label", "pred", "scores"}]} on every
-    rank. Strict unless `allow_missing` (default: the dataset's): an unreadable test video stops every rank.
-
-    `corrupt` / `corrupt_per` (UCF101-P) replace the dataset's corruption hook for this call."""
+    rank. Strict unless `allow_missing` (default: the dataset's): an unreadable test video stops every rank."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    views = base_views(dataset)
-    allow = getattr(views, "allow_missing", False) if allow_missing is None else allow_missing
-    if corrupt is not None:
-        dataset.corrupt = corrupt
-        dataset.corrupt_per = corrupt_per or dataset.corrupt_per
+    allow = getattr(dataset, "allow_missing", False) if allow_missing is None else allow_missing
     was_training = model.training
     model.eval()
     failures = FailureLog(print_fn)
@@ -130,12 +119,12 @@ def evaluate(model, dataset: TestViews, *, batch_size: int = 4, device=None, num
     for part, names in gathered:
         scores.update(part)
         skipped += names
-    return _summarise(dataset, scores, getattr(views, "missing", []), skipped, print_fn)
+    return _summarise(dataset, scores, getattr(dataset, "missing", []), skipped, print_fn)
 
 
 def _summarise(dataset, scores: dict[int, np.ndarray], absent: list[str], skipped: list[str], print_fn) -> dict:
     if not scores:
-        raise RuntimeError(f"no test video could be read ({len(skipped)} unreadable), e.g. {skipped[:3]}")
+        raise VideoReadError(f"no test video could be read ({len(skipped)} unreadable), e.g. {skipped[:3]}")
     videos, top1, top5 = [], 0, 0
     for i in sorted(scores):
         path, label = dataset.items[i]
