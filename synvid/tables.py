@@ -106,10 +106,14 @@ def gap_closed(ours: float, scratch: float, reference: float) -> float:
     return round(100.0 * (ours - scratch) / (reference - scratch), 1)
 
 
-def pearson(x: list[float], y: list[float], min_points: int = 3) -> float | None:
-    """Pearson r, or None with fewer than `min_points` points (the Fig. 4 table: 3, as two points always give
-    ±1) or a constant series."""
-    if len(x) < max(min_points, 2):
+# Figure 4 (§5.3-5.4) prints r over the pre-training sets; two points always give r = ±1, so r needs three.
+PEARSON_MIN_POINTS = 3
+
+
+def pearson(x: list[float], y: list[float]) -> float | None:
+    """Figure 4's Pearson r (its table and its panels), or None with fewer than PEARSON_MIN_POINTS points or a
+    constant series."""
+    if len(x) < PEARSON_MIN_POINTS:
         return None
     mx, my = sum(x) / len(x), sum(y) / len(y)
     sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))

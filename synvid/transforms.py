@@ -67,12 +67,22 @@ class MultiScaleCrop:
         return _resize(clip[:, y:y + h, x:x + w], self.size, self.size, antialias=True)
 
 
+def _mean_std(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """ImageNet mean and std shaped [3, 1, 1, 1], to broadcast over [..., 3, T, H, W]."""
+    return x.new_tensor(IMAGENET_MEAN)[:, None, None, None], x.new_tensor(IMAGENET_STD)[:, None, None, None]
+
+
 def normalize(clip: torch.Tensor) -> torch.Tensor:
     """uint8 [...,T,H,W,3] -> float [...,3,T,H,W] on [0,1] pixels with ImageNet mean/std (PROTOCOLS §2.2)."""
     x = clip.movedim(-1, -4).float().div_(255)
-    mean = x.new_tensor(IMAGENET_MEAN)[:, None, None, None]
-    std = x.new_tensor(IMAGENET_STD)[:, None, None, None]
+    mean, std = _mean_std(x)
     return (x - mean) / std
+
+
+def unnormalize(videos: torch.Tensor) -> torch.Tensor:
+    """`normalize` undone: float [...,3,T,H,W] -> the same on [0,1] pixels."""
+    mean, std = _mean_std(videos)
+    return videos * std + mean
 
 
 def short_side_resize(clip: torch.Tensor, size: int = 224) -> torch.Tensor:

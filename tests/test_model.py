@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import synvid.models as M
-from synvid.models.videomae import IMAGENET_MEAN, IMAGENET_STD
+from synvid.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 T, S = 4, 32  # 4 frames of 32x32 -> window (2, 2, 2), 8 tokens
 

@@ -19,7 +19,7 @@ from synvid.data.pretrain_data import sample_generator
 from synvid.errors import BadInput
 from synvid.render import batch as render_batch
 from synvid.render.stream import clip_plan
-from synvid.transforms import IMAGENET_MEAN, IMAGENET_STD, MultiScaleCrop
+from synvid.transforms import MultiScaleCrop, normalize
 
 BACKGROUNDS = ("black", "color")      # what render_shapes draws; 'image' needs the texture source (CPU path)
 
@@ -89,14 +89,6 @@ def crop_resize(clips: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Te
     return out
 
 
-def normalize_batch(clips: torch.Tensor) -> torch.Tensor:
-    """uint8 [B, T, H, W, 3] -> float [B, 3, T, H, W], transforms.normalize per clip (same arithmetic)."""
-    x = clips.permute(0, 4, 1, 2, 3).float().div_(255)
-    mean = x.new_tensor(IMAGENET_MEAN)[:, None, None, None]
-    std = x.new_tensor(IMAGENET_STD)[:, None, None, None]
-    return (x - mean) / std
-
-
 class DeviceBatches:
     """The on-device data source of Trainer: `len` clips per epoch like SyntheticClips; `batch(plans)` turns a
     collated batch of ClipPlans into (videos float [B, 3, T, S, S], mask bool [B, N]) on `device`."""
@@ -113,7 +105,7 @@ class DeviceBatches:
         return render_batch.render_shapes(sh, plans["background"], plans["frames"], self.plans.size)
 
     def batch(self, plans: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        videos = normalize_batch(crop_resize(self.clips(plans), plans["crop"], self.plans.crop.size))
+        videos = normalize(crop_resize(self.clips(plans), plans["crop"], self.plans.crop.size))
         mask = plans["mask"].to(self.device, non_blocking=True)
         if self.device.type == "cuda":   # kernels are asynchronous: wait, so StepTimer books rendering as data time
             torch.cuda.synchronize(self.device)

@@ -7,11 +7,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from synvid.errors import BadInput
+from synvid.transforms import unnormalize
 
 from .vit import LN_EPS, PatchEmbed, Transformer, init_weights, sinusoid_table, trunc_normal
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # PROTOCOLS §2.2
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def tube_mask(batch: int, window: tuple[int, int, int], ratio: float,
@@ -47,10 +45,7 @@ def pixel_targets(videos: torch.Tensor, mask: torch.Tensor, tubelet: int = 2, pa
     per colour channel subtract the mean and divide by (unbiased std + 1e-6); flatten (dt,dy,dx,c), channel fastest;
     keep masked tokens in ascending index order. Computed in float32.
     """
-    x = videos.float()
-    mean = x.new_tensor(IMAGENET_MEAN)[None, :, None, None, None]
-    std = x.new_tensor(IMAGENET_STD)[None, :, None, None, None]
-    tokens = patchify(x * std + mean, tubelet, patch)
+    tokens = patchify(unnormalize(videos.float()), tubelet, patch)
     std_per_patch = tokens.var(dim=-2, unbiased=True, keepdim=True).sqrt()
     tokens = (tokens - tokens.mean(dim=-2, keepdim=True)) / (std_per_patch + 1e-6)
     tokens = tokens.flatten(2)

@@ -1,5 +1,5 @@
 """Figure 4 (a-e): each dataset statistic against the UCF101 fine-tune top-1 of models pre-trained on those
-datasets, Pearson r (scipy.stats.pearsonr) on each panel. Accuracies come from our fine-tune runs (read with
+datasets, Pearson r (tables.pearson, the same r as the Figure 4 table) on each panel. Accuracies come from our fine-tune runs (read with
 synvid.tables, the same reader as the tables) or from a CSV (`dataset,accuracy` or paper_tables/reported.csv)."""
 from __future__ import annotations
 
@@ -59,11 +59,6 @@ def points(statistics: dict, accuracies: dict, metric: str) -> list[tuple[str, f
     return [p for p in pts if np.isfinite(p[1])]
 
 
-def pearson_r(x, y) -> float | None:
-    """Pearson r of a panel; None for fewer than 2 points or a constant series (r undefined)."""
-    return tables.pearson([float(v) for v in x], [float(v) for v in y], min_points=2)
-
-
 def plot_correlations(statistics: dict, accuracies: dict, path) -> dict[str, dict]:
     """One panel per statistic present; returns {metric: {"r", "n", "datasets"}}; writes a PNG atomically."""
     import matplotlib
@@ -81,11 +76,11 @@ def plot_correlations(statistics: dict, accuracies: dict, path) -> dict[str, dic
     out = {}
     for ax, (metric, pts) in zip(axes[0], summary.items()):
         x, y = [p[1] for p in pts], [p[2] for p in pts]
-        r = pearson_r(x, y)
+        r = tables.pearson(x, y)
         ax.scatter(x, y)
         for d, a, b in pts:
             ax.annotate(d, (a, b), fontsize=6)
-        note = f"r = {r:.2f}" if r is not None else f"r undefined ({len(pts)} point(s); need >= 2, not constant)"
+        note = f"r = {r:.2f}" if r is not None else f"r undefined ({len(pts)} point(s); need >= {tables.PEARSON_MIN_POINTS}, not constant)"
         ax.set_title(f"{metric}\n{note}", fontsize=9)
         ax.set_xlabel(metric)
         ax.set_ylabel("UCF101 fine-tune top-1 (%)")

@@ -1,7 +1,6 @@
 """Figure 5 (§5.5): PCA of the keys of the last encoder layer. Keys of all tokens of all videos are fitted
 jointly; the first three principal components, min-max scaled over everything, become RGB per token and are
-upsampled (nearest) to the frames. Keys are captured with a forward pre-hook on blocks[-1].attn, so the
-model code is untouched."""
+upsampled (nearest) to the frames. The keys are the classifier's own `last_block_keys`."""
 from __future__ import annotations
 
 import textwrap
@@ -12,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from synvid.errors import BadInput, MissingInput
-from synvid.transforms import IMAGENET_MEAN, IMAGENET_STD
+from synvid.transforms import normalize
 from synvid.video_io import read_video, video_info
 
 VIDEO_EXT = (".avi", ".mp4", ".mkv", ".webm")
@@ -41,23 +40,14 @@ def load_clips(paths, frames: int, size: int) -> np.ndarray:
 
 @torch.no_grad()
 def last_layer_keys(model, clips: np.ndarray, num_frames: int, device="cpu") -> np.ndarray:
-    """[V, T/tubelet, h, w, D] keys (heads concatenated) of model.blocks[-1]; clips cut into model-length chunks."""
+    """[V, T/tubelet, h, w, D] keys (heads concatenated) of model.blocks[-1] (VideoClassifier.last_block_keys);
+    clips cut into model-length chunks."""
     v, t, hgt, wid, _ = clips.shape
     if t % num_frames:
         raise BadInput(f"{t} frames is not a multiple of the model's {num_frames} frames")
-    attn, grabbed = model.blocks[-1].attn, []
-    hook = attn.register_forward_pre_hook(lambda mod, inp: grabbed.append(mod.qkv_heads(inp[0])[1]))
-    mean = torch.tensor(IMAGENET_MEAN, device=device)[:, None, None, None]
-    std = torch.tensor(IMAGENET_STD, device=device)[:, None, None, None]
     model.eval().to(device)
-    try:
-        for i in range(v):
-            for s in range(0, t, num_frames):
-                x = torch.from_numpy(clips[i, s:s + num_frames]).to(device).permute(3, 0, 1, 2).float() / 255
-                model.tokens(((x - mean) / std)[None])
-    finally:
-        hook.remove()
-    keys = torch.cat([k.transpose(1, 2).flatten(2) for k in grabbed])   # [V*chunks, N, D]
+    keys = torch.cat([model.last_block_keys(normalize(torch.from_numpy(clips[i, s:s + num_frames]).to(device))[None])
+                      for i in range(v) for s in range(0, t, num_frames)])   # [V*chunks, N, D]
     patch = model.patch_embed.proj.kernel_size
     return keys.reshape(v, t // patch[0], hgt // patch[1], wid // patch[2], -1).float().cpu().numpy()
 
