@@ -6,12 +6,9 @@ Examples:
       --accuracy-csv paper_tables/reported.csv --out runs/analysis/fig4_reported
 """
 import argparse
-import json
-from pathlib import Path
 
 from synvid import config
 from synvid.cli import command
-from synvid.runs import mark_done
 from synvid.stats import correlation
 
 
@@ -30,14 +27,8 @@ def get_args_parser():
 
 @command
 def main(args):
-    stats = correlation.load_statistics(args.stats_dir)
-    acc = (correlation.accuracies_from_runs(args.runs, args.only_profile) if args.runs
-           else correlation.accuracies_from_csv(args.accuracy_csv))
-    out = Path(args.out)
-    config.save_config(out, stats_dir=args.stats_dir, runs=args.runs, accuracy_csv=args.accuracy_csv)
-    summary = correlation.plot_correlations(stats, acc, out / "fig4_correlations.png")
-    print(json.dumps(summary, indent=1))
-    mark_done(out, summary)
+    return correlation.figure4(args.stats_dir, args.out, runs=args.runs, accuracy_csv=args.accuracy_csv,
+                               only_profile=args.only_profile)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,8 @@ Example (paper):
 """
 import argparse
 
-from synvid import config, models
-from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER
+from synvid import config
 from synvid.cli import command
-from synvid.errors import BadInput
-from synvid.runs import mark_done
 from synvid.stats import pca_keys
 
 
@@ -35,21 +32,11 @@ def get_args_parser():
 
 @command
 def main(args):
-    ckpts = [c for c in args.checkpoints.split(",") if c]
-    labels = [s for s in args.labels.split(",") if s] or [c.rstrip("/").split("/")[-1] for c in ckpts]
-    if len(labels) != len(ckpts):
-        raise BadInput(f"{len(labels)} labels for {len(ckpts)} checkpoints")
-    cfg = config.from_args(config.StatsConfig, args)
-    clips = pca_keys.load_clips(pca_keys.class_videos(args.data_root, args.class_name, cfg.pca_videos),
-                                cfg.pca_frames, args.img_size)
-    config.save_config(args.out, cfg, checkpoints=ckpts, labels=labels, model=args.model, class_name=args.class_name)
-    rows = []
-    for ck in ckpts:
-        model = models.build(args.model, num_frames=args.num_frames, img_size=args.img_size)
-        models.load_pretrained(model, ck, **PRETRAIN_TO_CLASSIFIER)
-        rows.append(pca_keys.key_pca_frames(model, clips, args.num_frames, args.device))
-    png = pca_keys.save_grid(clips, rows, labels, f"{args.out}/fig5_key_pca.png", args.show_videos, args.show_frames)
-    mark_done(args.out, {"png": str(png), "videos": len(clips), "frames": cfg.pca_frames, "labels": labels})
+    return pca_keys.figure5(config.from_args(config.StatsConfig, args), [c for c in args.checkpoints.split(",") if c],
+                            [s for s in args.labels.split(",") if s], args.out, data_root=args.data_root,
+                            class_name=args.class_name, model=args.model, num_frames=args.num_frames,
+                            img_size=args.img_size, device=args.device, show_videos=args.show_videos,
+                            show_frames=args.show_frames)
 
 
 if __name__ == "__main__":

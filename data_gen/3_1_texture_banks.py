@@ -7,10 +7,11 @@ Re-running the same command resumes an interrupted bank (verified shards are kep
 import argparse
 
 from synvid.cli import command
+from synvid.config import TextureConfig, add_profile_argument, resolve
+from synvid.textures.banks import build_bank
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    from synvid.config import TextureConfig, add_profile_argument
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_argument(parser)
     parser.add_argument("--source", required=True, choices=["statistical", "stylegan", "stylegan_highfreq"])
@@ -25,22 +26,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @command
 def main(args: argparse.Namespace) -> None:
-    from synvid.config import TextureConfig, resolve, save_config
-    from synvid.errors import BadInput
-    from synvid.runs import is_done, mark_done
-    from synvid.textures.banks import write_bank
-    cfg = resolve(TextureConfig, args.profile, size=args.size)
-    num = args.num if args.num is not None else cfg.pool_size
-    if num <= 0 or args.shard <= 0:
-        raise BadInput(f"--num and --shard must be positive, got {num} and {args.shard}")
-    if is_done(args.out):
-        print(f"{args.out} is done; skipping")
-        return
-    save_config(args.out, cfg, source=args.source, num=num, seed=args.seed, shard=args.shard, profile=args.profile)
-    manifest = write_bank(args.out, args.source, num, seed=args.seed, size=cfg.size, shard=args.shard,
-                          device=args.device, progress=lambda i, n: print(f"{i}/{n} textures", flush=True))
-    mark_done(args.out, {"source": args.source, "num": num, "shards": len(manifest["shards"])})
-    print(f"wrote {num} {args.source} textures to {args.out}")
+    build_bank(resolve(TextureConfig, args.profile, size=args.size), args.out, args.source, args.num, seed=args.seed,
+               shard=args.shard, device=args.device, profile=args.profile)
 
 
 if __name__ == "__main__":

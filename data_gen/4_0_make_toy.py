@@ -6,6 +6,7 @@
 import argparse
 
 from synvid.cli import command
+from synvid.data import toy
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -21,17 +22,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @command
 def main(args: argparse.Namespace) -> None:
-    from synvid.config import save_config
-    from synvid.data import toy
-    from synvid.runs import is_done, mark_done
-    if is_done(args.out):
-        print(f"{args.out} is done; skipping")
-        return
-    save_config(args.out, dataset=args.dataset, seed=args.seed, num_classes=args.num_classes, frames=args.frames,
-                profile=args.profile)
-    toy.make(args.dataset, args.out, num_classes=args.num_classes, frames=args.frames, seed=args.seed)
-    mark_done(args.out, {"dataset": args.dataset, "num_classes": args.num_classes})
-    print(f"wrote {args.dataset} to {args.out}")
+    toy.write(args.dataset, args.out, num_classes=args.num_classes, frames=args.frames, seed=args.seed,
+              profile=args.profile)
 
 
 if __name__ == "__main__":

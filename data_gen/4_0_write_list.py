@@ -4,13 +4,12 @@
     python data_gen/4_0_write_list.py --dataset ucf101 --data-root $UCF101_ROOT --subset train --out ucf101_train.csv
 """
 import argparse
-from pathlib import Path
 
 from synvid.cli import command
+from synvid.data.registry import DATASETS, split_to_list
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    from synvid.data.registry import DATASETS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="paper", help="recorded only")
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
@@ -23,11 +22,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @command
 def main(args: argparse.Namespace) -> None:
-    from synvid.data import registry
-    from synvid.data.lists import write_list
-    items, classes = registry.load(args.dataset, args.data_root, args.subset, args.split)
-    write_list(args.out, [(str(Path(path).resolve()), label) for path, label in items])
-    print(f"wrote {len(items)} {args.dataset} {args.subset} videos ({len(classes)} classes) to {args.out}")
+    split_to_list(args.dataset, args.data_root, args.subset, args.split, args.out)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@ Resumable; deterministic given --seed.
 import argparse
 
 from synvid.cli import command
+from synvid.config import RobustnessConfig, add_arguments, add_profile_argument, from_args
+from synvid.ucf101p_files import write_tree
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    from synvid.config import RobustnessConfig, add_arguments, add_profile_argument
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_argument(parser)
     parser.add_argument("--data-root", required=True, help="UCF101 root (UCF-101/ and ucfTrainTestlist/)")
@@ -28,19 +29,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @command
 def main(args: argparse.Namespace) -> dict:
-    from synvid.config import RobustnessConfig, from_args, save_config
-    from synvid.runs import mark_done
-    from synvid.ucf101p_files import (check_resume, check_settings, check_tree_names, make_ucf101p, tree_names,
-                                      tree_settings)
-    cfg = from_args(RobustnessConfig, args)
-    check_settings(cfg)
-    names = check_tree_names(args.names or tree_names(cfg.mode), cfg.mode)
-    check_resume(args.out, **tree_settings(cfg, args.split))           # refused before config.json is written
-    save_config(args.out, cfg, data_root=args.data_root, names=names, split=args.split, profile=args.profile)
-    manifest = make_ucf101p(args.data_root, args.out, cfg, names=names, split=args.split,
-                            progress=not args.no_progress)
-    mark_done(args.out, {"sets": sorted(manifest["sets"]), "mode": cfg.mode})  # DONE last (per-set DONEs inside)
-    return manifest
+    return write_tree(from_args(RobustnessConfig, args), args.data_root, args.out, names=args.names, split=args.split,
+                      progress=not args.no_progress, profile=args.profile)
 
 
 if __name__ == "__main__":

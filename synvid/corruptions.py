@@ -12,6 +12,7 @@ SCH-VL `generate_noisy_videos.py`).
 from __future__ import annotations
 
 import functools
+import io
 import math
 import tempfile
 import warnings
@@ -20,11 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from numba import njit
+from PIL import Image
 
 from synvid.errors import BadInput
+from synvid.video_io import read_video, write_video
 
 
 @dataclass(frozen=True)
@@ -295,11 +299,6 @@ def translate(x, max_offset, g):
 # ---------------------------------------------------------------------------------------------- digital
 def jpeg(video, quality, g):
     """PIL JPEG round-trip per frame, as the reference (PROTOCOLS §4.2)."""
-    import io
-
-    import numpy as np
-    from PIL import Image
-
     out = []
     for frame in video.numpy():
         buffer = io.BytesIO()
@@ -310,8 +309,6 @@ def jpeg(video, quality, g):
 
 def _codec(codec: str) -> Callable:
     def reencode(video, q, g):
-        from synvid.video_io import read_video
-
         with tempfile.TemporaryDirectory() as tmp:
             out = read_video(_encode(codec, video, q, Path(tmp) / "v.avi", fps=25))
         if out.shape != video.shape:
@@ -321,8 +318,6 @@ def _codec(codec: str) -> Callable:
 
 
 def _encode(codec: str, video: torch.Tensor, q: int, path: Path, fps: float) -> Path:
-    from synvid.video_io import write_video
-
     # Q13: SCH-VL passes -q:v up to 100; MPEG quantisers stop at 31, so q is clamped to 31. With a fixed quantiser
     # the decoded frames do not depend on fps (checked for both codecs), so a file written here decodes to `apply`.
     return write_video(path, video, fps=fps, codec=codec, crf=None, qscale=min(q, 31))   # exact rate: video_io

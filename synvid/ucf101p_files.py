@@ -18,8 +18,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
-from synvid import corruptions
+from synvid import corruptions, video_io   # the module: tests watch video_io.write_video
+from synvid.config import save_config
+from synvid.data.splits import ucf101
 from synvid.errors import BadInput, MissingInput
 from synvid.runs import atomic_write_json, is_done, mark_done
 
@@ -87,9 +90,8 @@ def translate_shake(video: torch.Tensor, severity: int, seed: int, resize: int =
 def write_mp4v(path, video: torch.Tensor, fps: float) -> Path:
     """OpenCV VideoWriter(fourcc 'mp4v') as SCH-VL uses it: FFmpeg's mpeg4 encoder, yuv420p, gop 12, bit rate
     fps * w * h (bitrate_scale 1) plus half of it (cap_ffmpeg_impl.hpp icv_add_video_stream_FFMPEG)."""
-    from synvid.video_io import write_video
     rate = int(fps * video.shape[1] * video.shape[2] + 0.5)
-    return write_video(path, video, fps=fps, codec="mpeg4", crf=None, bit_rate=rate + rate // 2,
+    return video_io.write_video(path, video, fps=fps, codec="mpeg4", crf=None, bit_rate=rate + rate // 2,
                        gop_size=MP4V_GOP, codec_tag="mp4v")
 
 
@@ -151,10 +153,6 @@ def make_ucf101p(src_root, out_root, cfg, *, names=None, split: int = 1, progres
                  print_fn=print) -> dict:
     """Write the sets of `cfg.mode` for `cfg.severities` from the UCF101 test split `split` of `src_root`.
     Resumable: finished sets (DONE) and written videos (atomic files) are skipped."""
-    from tqdm import tqdm
-
-    from synvid.data.splits import ucf101
-    from synvid.video_io import read_video, video_info
     check_settings(cfg)
     names = check_tree_names(names or tree_names(cfg.mode), cfg.mode)
     src_root, out_root = Path(src_root).resolve(), Path(out_root)
@@ -176,7 +174,8 @@ def make_ucf101p(src_root, out_root, cfg, *, names=None, split: int = 1, progres
             for path, _ in tqdm(items, desc=root.name, disable=not progress):
                 dst = root / "UCF-101" / Path(path).relative_to(src_root / "UCF-101")
                 if not dst.is_file():
-                    write_benchmark_video(name, read_video(path), severity, cfg.seed, dst, video_info(path)["fps"], cfg)
+                    write_benchmark_video(name, video_io.read_video(path), severity, cfg.seed, dst,
+                                          video_io.video_info(path)["fps"], cfg)
             mark_done(root, {**manifest["sets"][root.name], "seed": cfg.seed, "num_videos": len(items),
                              "protocol": PROTOCOL})
     atomic_write_json(out_root / "manifest.json", manifest)
@@ -208,4 +207,16 @@ def read_tree(p_root, cfg, split: int) -> dict:
     wrong = {k: manifest.get(k) for k, v in want.items() if manifest.get(k) != v}
     if wrong:
         raise BadInput(f"{p_root} was written with {wrong}; this evaluation uses {want}")
+    return manifest
+
+
+def write_tree(cfg, data_root, out, *, names=None, split: int = 1, progress: bool = True, profile=None) -> dict:
+    """data_gen/4_2_make_ucf101p.py: `make_ucf101p` after its checks (settings, names, a resumed tree's settings:
+    all refused before config.json is written), then DONE last (each set has its own DONE inside)."""
+    check_settings(cfg)
+    names = check_tree_names(names or tree_names(cfg.mode), cfg.mode)
+    check_resume(out, **tree_settings(cfg, split))
+    save_config(out, cfg, data_root=data_root, names=names, split=split, profile=profile)
+    manifest = make_ucf101p(data_root, out, cfg, names=names, split=split, progress=progress)
+    mark_done(out, {"sets": sorted(manifest["sets"]), "mode": cfg.mode})
     return manifest

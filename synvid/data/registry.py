@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from synvid.data import splits
+from synvid.data.lists import write_list
 from synvid.errors import BadInput, MissingInput
 
 
@@ -152,3 +153,11 @@ def run_extra(args, cls, build: Callable) -> dict:
     settings the command line changed from the profile (`cli_overrides`; {} = the profile's run)."""
     return {"profile": args.profile, "overrides": cli_overrides(cls, args, build),
             **({"pretrain_dataset": args.pretrain_name} if args.pretrain_name else {})}
+
+
+def split_to_list(name: str, root, subset: str, split: int, out) -> Path:
+    """data_gen/4_0_write_list.py: the checked split as an official list file (absolute paths)."""
+    items, classes = load(name, root, subset, split)
+    write_list(out, [(str(Path(path).resolve()), label) for path, label in items])
+    print(f"wrote {len(items)} {name} {subset} videos ({len(classes)} classes) to {out}")
+    return Path(out)

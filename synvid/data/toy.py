@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from synvid.config import save_config
 from synvid.errors import BadInput
-from synvid.runs import atomic_write_text
+from synvid.runs import atomic_write_text, is_done, mark_done
 from synvid.video_io import write_video
 
 ACTIONS = ("MoveLeft", "MoveRight", "Orbit", "Grow")
@@ -123,3 +124,14 @@ def make(name: str, out: str | Path, **kw) -> Path:
     if name not in MAKERS:
         raise BadInput(f"unknown toy set {name!r}; choose from {', '.join(MAKERS)}")
     return MAKERS[name](out, **kw)
+
+
+def write(name: str, out, *, num_classes: int, frames: int, seed: int, profile: str) -> None:
+    """data_gen/4_0_make_toy.py: `make` into `out` once (a finished set, DONE, is skipped); DONE last."""
+    if is_done(out):
+        print(f"{out} is done; skipping")
+        return
+    save_config(out, dataset=name, seed=seed, num_classes=num_classes, frames=frames, profile=profile)
+    make(name, out, num_classes=num_classes, frames=frames, seed=seed)
+    mark_done(out, {"dataset": name, "num_classes": num_classes})
+    print(f"wrote {name} to {out}")

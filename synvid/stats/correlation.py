@@ -1,6 +1,7 @@
 """Figure 4 (a-e): each dataset statistic against the UCF101 fine-tune top-1 of models pre-trained on those
-datasets, Pearson r (tables.pearson, the same r as the Figure 4 table) on each panel. Accuracies come from our fine-tune runs (read with
-synvid.tables, the same reader as the tables) or from a CSV (`dataset,accuracy` or paper_tables/reported.csv)."""
+datasets, Pearson r (tables.pearson, the r of the Figure 4 table) on each panel. Accuracies come from our fine-tune
+runs (read with synvid.tables, the same reader as the tables) or from a CSV (`dataset,accuracy` or
+paper_tables/reported.csv)."""
 from __future__ import annotations
 
 import csv
@@ -10,7 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from synvid import tables
+from synvid.config import save_config
 from synvid.errors import BadInput, MissingInput
+from synvid.runs import atomic_write, mark_done
 
 # panel label -> key path in results/<dataset>.json; Fig. 4 a-e of the paper
 METRICS = {"FID": tables.STAT_KEYS["fid"], "FVD": tables.STAT_KEYS["fvd"],
@@ -65,8 +68,6 @@ def plot_correlations(statistics: dict, accuracies: dict, path) -> dict[str, dic
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from synvid.runs import atomic_write
-
     summary = {m: points(statistics, accuracies, m) for m in METRICS}
     summary = {m: p for m, p in summary.items() if p}
     if not summary:
@@ -80,7 +81,8 @@ def plot_correlations(statistics: dict, accuracies: dict, path) -> dict[str, dic
         ax.scatter(x, y)
         for d, a, b in pts:
             ax.annotate(d, (a, b), fontsize=6)
-        note = f"r = {r:.2f}" if r is not None else f"r undefined ({len(pts)} point(s); need >= {tables.PEARSON_MIN_POINTS}, not constant)"
+        note = (f"r = {r:.2f}" if r is not None else
+                f"r undefined ({len(pts)} point(s); need >= {tables.PEARSON_MIN_POINTS}, not constant)")
         ax.set_title(f"{metric}\n{note}", fontsize=9)
         ax.set_xlabel(metric)
         ax.set_ylabel("UCF101 fine-tune top-1 (%)")
@@ -89,3 +91,15 @@ def plot_correlations(statistics: dict, accuracies: dict, path) -> dict[str, dic
     atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=120))
     plt.close(fig)
     return out
+
+
+def figure4(stats_dir, out, *, runs=None, accuracy_csv=None, only_profile: str | None = None) -> dict:
+    """analysis/5_4_correlations.py: the statistics of `stats_dir` against the accuracies of the fine-tune runs
+    under `runs` (of `only_profile`) or of `accuracy_csv`; <out>/fig4_correlations.png, then DONE with the r values."""
+    stats = load_statistics(stats_dir)
+    acc = accuracies_from_runs(runs, only_profile) if runs else accuracies_from_csv(accuracy_csv)
+    save_config(out, stats_dir=stats_dir, runs=runs, accuracy_csv=accuracy_csv)
+    summary = plot_correlations(stats, acc, Path(out) / "fig4_correlations.png")
+    print(json.dumps(summary, indent=1))
+    mark_done(out, summary)
+    return summary

@@ -10,7 +10,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from synvid import models
+from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER
+from synvid.config import save_config
 from synvid.errors import BadInput, MissingInput
+from synvid.runs import atomic_write, mark_done
 from synvid.transforms import normalize
 from synvid.video_io import read_video, video_info
 
@@ -84,8 +88,6 @@ def save_grid(clips: np.ndarray, rows: list[np.ndarray], labels: list[str], path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from synvid.runs import atomic_write
-
     videos, t_idx = min(videos, len(clips)), np.linspace(0, clips.shape[1] - 1, frames).round().astype(int)
     all_rows = [clips.astype(np.float32) / 255] + list(rows)
     names = ["input"] + list(labels)
@@ -102,3 +104,22 @@ def save_grid(clips: np.ndarray, rows: list[np.ndarray], labels: list[str], path
     atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     plt.close(fig)
     return Path(path)
+
+
+def figure5(cfg, checkpoints: list[str], labels: list[str], out, *, data_root, class_name: str, model: str,
+            num_frames: int, img_size: int, device="cpu", show_videos: int = 3, show_frames: int = 4) -> Path:
+    """analysis/5_5_visualize_features.py: one row of key-PCA colours per checkpoint (a `model` encoder; labels
+    default to the file names) on `cfg.pca_videos` videos of `class_name`; <out>/fig5_key_pca.png, then DONE."""
+    labels = labels or [c.rstrip("/").split("/")[-1] for c in checkpoints]
+    if len(labels) != len(checkpoints):
+        raise BadInput(f"{len(labels)} labels for {len(checkpoints)} checkpoints")
+    clips = load_clips(class_videos(data_root, class_name, cfg.pca_videos), cfg.pca_frames, img_size)
+    save_config(out, cfg, checkpoints=checkpoints, labels=labels, model=model, class_name=class_name)
+    rows = []
+    for path in checkpoints:
+        encoder = models.build(model, num_frames=num_frames, img_size=img_size)
+        models.load_pretrained(encoder, path, **PRETRAIN_TO_CLASSIFIER)
+        rows.append(key_pca_frames(encoder, clips, num_frames, device))
+    png = save_grid(clips, rows, labels, f"{out}/fig5_key_pca.png", show_videos, show_frames)
+    mark_done(out, {"png": str(png), "videos": len(clips), "frames": cfg.pca_frames, "labels": labels})
+    return png

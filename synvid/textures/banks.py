@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from synvid.config import save_config
 from synvid.errors import BadInput, MissingInput
-from synvid.runs import atomic_write, atomic_write_json, atomic_write_text
+from synvid.runs import atomic_write, atomic_write_json, atomic_write_text, is_done, mark_done
 
 MANIFEST = "manifest.json"
 # Bumped whenever a generator's pixels for a given (seed, k) change; a bank records the version it was written
@@ -113,3 +114,20 @@ class Bank:
         out = np.stack([self._array(k // self.shard)[k % self.shard] for k in ids]) if ids else \
             np.empty((0, self.size, self.size, 3), np.uint8)
         return torch.from_numpy(np.ascontiguousarray(out)).to(device)
+
+
+def build_bank(cfg, out, source: str, num: int | None = None, *, seed: int = 0, shard: int = 1000, device="cpu",
+               profile=None) -> None:
+    """data_gen/3_1_texture_banks.py: `num` (default: the TextureConfig `cfg`'s pool_size) textures of `source`
+    at cfg.size into the bank `out` (a finished bank, DONE, is skipped), printing progress; DONE last."""
+    num = num if num is not None else cfg.pool_size
+    if num <= 0 or shard <= 0:
+        raise BadInput(f"--num and --shard must be positive, got {num} and {shard}")
+    if is_done(out):
+        print(f"{out} is done; skipping")
+        return
+    save_config(out, cfg, source=source, num=num, seed=seed, shard=shard, profile=profile)
+    manifest = write_bank(out, source, num, seed=seed, size=cfg.size, shard=shard, device=device,
+                          progress=lambda i, n: print(f"{i}/{n} textures", flush=True))
+    mark_done(out, {"source": source, "num": num, "shards": len(manifest["shards"])})
+    print(f"wrote {num} {source} textures to {out}")
