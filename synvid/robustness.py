@@ -31,14 +31,8 @@ from synvid.figures import ucf101p_chart
 from synvid.models import build
 from synvid.provenance import record_from_run
 from synvid.runs import atomic_write_json, is_done, mark_done, read_done
-from synvid.ucf101p_files import PROTOCOL, check_settings, effective_q, read_tree, set_name, video_seed
-
-
-def check_names(names) -> list[str]:
-    unknown = [n for n in names if n not in corruptions.NAMES]
-    if unknown:
-        raise BadInput(f"unknown corruption(s) {unknown}; choose from {', '.join(corruptions.NAMES)}")
-    return list(names)
+from synvid.ucf101p_files import (PROTOCOL, check_names, check_settings, effective_q, read_tree, set_name,
+                                  video_seed)
 
 
 def load_finetuned(run_dir, device, allow_unfinished: bool = False) -> tuple[torch.nn.Module, object, int]:

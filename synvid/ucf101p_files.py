@@ -182,12 +182,16 @@ def make_ucf101p(src_root, out_root, cfg, *, names=None, split: int = 1, progres
     return manifest
 
 
-def check_tree_names(names, mode: str) -> list[str]:
-    """The corruptions a tree of `mode` may hold."""
+def check_names(names) -> list[str]:
     unknown = [n for n in names if n not in corruptions.NAMES]
     if unknown:
         raise BadInput(f"unknown corruption(s) {unknown}; choose from {', '.join(corruptions.NAMES)}")
-    other = [n for n in names if n not in tree_names(mode)]
+    return list(names)
+
+
+def check_tree_names(names, mode: str) -> list[str]:
+    """The corruptions a tree of `mode` may hold."""
+    other = [n for n in check_names(names) if n not in tree_names(mode)]
     if other:
         where = ("act on each test view at evaluation time (PROTOCOLS §4.3)" if mode == "hook"
                  else "are not UCF101-P files (glass_blur is only in the authors' hook table, PROTOCOLS §4.5)")
