@@ -12,7 +12,7 @@ import argparse
 
 from synvid.cli import command
 from synvid.config import RobustnessConfig, add_arguments, add_profile_argument, from_args
-from synvid.ucf101p_files import write_tree
+from synvid.ucf101p_files import make_ucf101p
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -29,8 +29,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @command
 def main(args: argparse.Namespace) -> dict:
-    return write_tree(from_args(RobustnessConfig, args), args.data_root, args.out, names=args.names, split=args.split,
-                      progress=not args.no_progress, profile=args.profile)
+    return make_ucf101p(args.data_root, args.out, from_args(RobustnessConfig, args), names=args.names,
+                        split=args.split, progress=not args.no_progress, profile=args.profile)
 
 
 if __name__ == "__main__":

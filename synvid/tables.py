@@ -14,7 +14,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from synvid.errors import BadInput
-# collect_records, record_from_run, select, STAT_KEYS: re-exported for finetune/4_2_eval_ucf101p.py, synvid.stats
+# collect_records, record_from_run, select, STAT_KEYS: re-exported for synvid.stats (and the tests)
 from synvid.provenance import (DEFAULT_OBJECTIVE, STAT_KEYS, CellKey, Expected, Selection,  # noqa: F401
                                collect_records, record_from_run, select, summarize)
 

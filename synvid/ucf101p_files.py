@@ -149,20 +149,23 @@ def set_record(name: str, severity: int, mode: str) -> dict:
     return entry
 
 
-def make_ucf101p(src_root, out_root, cfg, *, names=None, split: int = 1, progress: bool = True,
+def make_ucf101p(src_root, out_root, cfg, *, names=None, split: int = 1, progress: bool = True, profile=None,
                  print_fn=print) -> dict:
-    """Write the sets of `cfg.mode` for `cfg.severities` from the UCF101 test split `split` of `src_root`.
-    Resumable: finished sets (DONE) and written videos (atomic files) are skipped."""
+    """data_gen/4_2_make_ucf101p.py: write the sets of `cfg.mode` for `cfg.severities` from the UCF101 test split
+    `split` of `src_root`, after every check (settings, names, videos, a resumed tree's settings: refused before
+    config.json is written). Resumable: finished sets (DONE) and written videos (atomic files) are skipped; the
+    tree's DONE is written last."""
     check_settings(cfg)
     names = check_tree_names(names or tree_names(cfg.mode), cfg.mode)
-    src_root, out_root = Path(src_root).resolve(), Path(out_root)
-    items, _ = ucf101(src_root, split=split, subset="test")
+    source, out_root = Path(src_root).resolve(), Path(out_root)
+    items, _ = ucf101(source, split=split, subset="test")
     missing = [p for p, _ in items if not Path(p).is_file()]
     if missing:
         raise MissingInput(f"{len(missing)} of {len(items)} UCF101 test videos are missing, e.g. {missing[0]}")
     settings = tree_settings(cfg, split)
-    manifest = {"source": str(src_root), "protocol": PROTOCOL, "num_videos": len(items), **settings,
+    manifest = {"source": str(source), "protocol": PROTOCOL, "num_videos": len(items), **settings,
                 "sets": check_resume(out_root, **settings)}
+    save_config(out_root, cfg, data_root=src_root, names=names, split=split, profile=profile)
     for name in names:
         for severity in cfg.severities:
             root = out_root / set_name(name, severity)
@@ -170,15 +173,16 @@ def make_ucf101p(src_root, out_root, cfg, *, names=None, split: int = 1, progres
             if is_done(root):
                 print_fn(f"{root.name}: done, skipping")
                 continue
-            shutil.copytree(src_root / "ucfTrainTestlist", root / "ucfTrainTestlist", dirs_exist_ok=True)
+            shutil.copytree(source / "ucfTrainTestlist", root / "ucfTrainTestlist", dirs_exist_ok=True)
             for path, _ in tqdm(items, desc=root.name, disable=not progress):
-                dst = root / "UCF-101" / Path(path).relative_to(src_root / "UCF-101")
+                dst = root / "UCF-101" / Path(path).relative_to(source / "UCF-101")
                 if not dst.is_file():
                     write_benchmark_video(name, video_io.read_video(path), severity, cfg.seed, dst,
                                           video_io.video_info(path)["fps"], cfg)
             mark_done(root, {**manifest["sets"][root.name], "seed": cfg.seed, "num_videos": len(items),
                              "protocol": PROTOCOL})
     atomic_write_json(out_root / "manifest.json", manifest)
+    mark_done(out_root, {"sets": sorted(manifest["sets"]), "mode": cfg.mode})   # per-set DONEs inside
     return manifest
 
 
@@ -211,16 +215,4 @@ def read_tree(p_root, cfg, split: int) -> dict:
     wrong = {k: manifest.get(k) for k, v in want.items() if manifest.get(k) != v}
     if wrong:
         raise BadInput(f"{p_root} was written with {wrong}; this evaluation uses {want}")
-    return manifest
-
-
-def write_tree(cfg, data_root, out, *, names=None, split: int = 1, progress: bool = True, profile=None) -> dict:
-    """data_gen/4_2_make_ucf101p.py: `make_ucf101p` after its checks (settings, names, a resumed tree's settings:
-    all refused before config.json is written), then DONE last (each set has its own DONE inside)."""
-    check_settings(cfg)
-    names = check_tree_names(names or tree_names(cfg.mode), cfg.mode)
-    check_resume(out, **tree_settings(cfg, split))
-    save_config(out, cfg, data_root=data_root, names=names, split=split, profile=profile)
-    manifest = make_ucf101p(data_root, out, cfg, names=names, split=split, progress=progress)
-    mark_done(out, {"sets": sorted(manifest["sets"]), "mode": cfg.mode})
     return manifest
