@@ -83,3 +83,11 @@ def test_no_library_line_over_120_characters():
     long = [f"{p.relative_to(ROOT)}:{i}" for p in (ROOT / "synvid").rglob("*.py")
             for i, line in enumerate(p.read_text().splitlines(), 1) if len(line) > 120]
     assert not long, f"lines over 120 characters: {long}"
+
+
+def test_bootstrap_checks_every_runtime_dependency():
+    """bootstrap.sh re-installs an environment that lacks any runtime dependency: its import list covers them."""
+    listed = re.search(r"for name in \(([^)]*)\)", (ROOT / "scripts" / "bootstrap.sh").read_text())[1]
+    provided = importlib.metadata.packages_distributions()
+    covered = {canonicalize_name(d) for m in re.findall(r'"(\w+)"', listed) for d in provided.get(m, [])}
+    assert set(RUNTIME) <= covered, f"bootstrap.sh does not import {sorted(set(RUNTIME) - covered)}"
