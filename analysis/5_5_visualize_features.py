@@ -21,9 +21,6 @@ def get_args_parser():
     p.add_argument("--labels", default="", help="comma-separated row labels (default: file names)")
     p.add_argument("--data-root", required=True, help="UCF-101/ folder with <ClassName>/ video folders")
     p.add_argument("--class-name", required=True, help="UCF101 class, e.g. PlayingGuitar")
-    p.add_argument("--model", default="vit_base_patch16_224", help="encoder architecture of the checkpoints")
-    p.add_argument("--num-frames", type=int, default=16, help="frames per model input clip")
-    p.add_argument("--img-size", type=int, default=224)
     p.add_argument("--show-videos", type=int, default=3, help="videos shown in the grid")
     p.add_argument("--show-frames", type=int, default=4, help="frames shown per video")
     p.add_argument("--device", default="cpu")
@@ -34,8 +31,7 @@ def get_args_parser():
 def main(args):
     return pca_keys.figure5(config.from_args(config.StatsConfig, args), [c for c in args.checkpoints.split(",") if c],
                             [s for s in args.labels.split(",") if s], args.out, data_root=args.data_root,
-                            class_name=args.class_name, model=args.model, num_frames=args.num_frames,
-                            img_size=args.img_size, device=args.device, show_videos=args.show_videos,
+                            class_name=args.class_name, device=args.device, show_videos=args.show_videos,
                             show_frames=args.show_frames)
 
 

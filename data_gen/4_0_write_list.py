@@ -6,6 +6,7 @@
 import argparse
 
 from synvid.cli import command
+from synvid.config import FinetuneConfig
 from synvid.data.registry import DATASETS, split_to_list
 
 
@@ -15,7 +16,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
     parser.add_argument("--data-root", required=True, help="dataset tree (layouts: README, fine-tuning section)")
     parser.add_argument("--subset", default="train", choices=["train", "test"])
-    parser.add_argument("--split", type=int, default=1)
+    parser.add_argument("--split", type=int, default=FinetuneConfig.split, help="default: the paper's")
     parser.add_argument("--out", required=True, help="list file to write")
     return parser
 

@@ -11,7 +11,7 @@ Resumable; deterministic given --seed.
 import argparse
 
 from synvid.cli import command
-from synvid.config import RobustnessConfig, add_arguments, add_profile_argument, from_args
+from synvid.config import FinetuneConfig, RobustnessConfig, add_arguments, add_profile_argument, from_args
 from synvid.ucf101p_files import make_ucf101p
 
 
@@ -21,7 +21,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-root", required=True, help="UCF101 root (UCF-101/ and ucfTrainTestlist/)")
     parser.add_argument("--out", required=True, help="UCF101-P root to write")
     parser.add_argument("--names", nargs="+", default=None, help="corruptions to write (default: all of the mode)")
-    parser.add_argument("--split", type=int, default=1, help="test split (the paper uses split 1)")
+    parser.add_argument("--split", type=int, default=FinetuneConfig.split, help="test split (default: the paper's)")
     parser.add_argument("--no-progress", action="store_true")
     add_arguments(parser, RobustnessConfig)
     return parser

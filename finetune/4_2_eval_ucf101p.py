@@ -28,7 +28,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-root", help="clean UCF101 (default: the --p-root manifest's source)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--names", nargs="+", default=None, help="corruptions (default: all 14)")
-    parser.add_argument("--num-segments", type=int, default=5, help="test clips (UCF101: 5, PROTOCOLS §2.4)")
     parser.add_argument("--device", default=None, help="default: cuda if available")
     parser.add_argument("--compare", nargs="*", default=[], metavar="LABEL=SUMMARY_JSON")
     parser.add_argument("--chart-only", action="store_true", help="only chart/count the --compare summaries")
@@ -41,7 +40,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> dict:
     return robustness.run(from_args(RobustnessConfig, args), args.out, run_dir=args.run, chart_only=args.chart_only,
                           label=args.label, compare=args.compare, names=args.names, p_root=args.p_root,
-                          data_root=args.data_root, num_segments=args.num_segments, device=args.device,
+                          data_root=args.data_root, device=args.device,
                           allow_unfinished=args.allow_unfinished, profile=args.profile)
 
 

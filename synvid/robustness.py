@@ -186,14 +186,14 @@ def read_summaries(compare) -> dict[str, dict[str, float]]:
     return models
 
 
-def _evaluate_run(run_dir, rcfg, out, names, *, p_root, data_root, num_segments, device, allow_unfinished):
+def _evaluate_run(run_dir, rcfg, out, names, *, p_root, data_root, device, allow_unfinished):
     """Evaluate the fine-tuning run `run_dir`; -> (summary, the DONE record the tables place the result by)."""
     if not run_dir or not (p_root or data_root):
         raise BadInput("give --run and --p-root and/or --data-root (or --chart-only)")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, ft_cfg, _ = load_finetuned(run_dir, device, allow_unfinished=allow_unfinished)
     summary = evaluate_ucf101p(model, ft_cfg, rcfg, out, names=names, p_root=p_root, data_root=data_root,
-                               num_segments=num_segments, device=device)
+                               num_segments=rcfg.num_segments, device=device)
     finetuned = record_from_run(run_dir)
     record = {"task": "ucf101p", "corruptions": summary["top1"], "model": finetuned["model"],
               "pretrain_dataset": finetuned["pretrain_dataset"], "objective": finetuned["objective"],
@@ -204,8 +204,7 @@ def _evaluate_run(run_dir, rcfg, out, names, *, p_root, data_root, num_segments,
 
 
 def run(rcfg, out, *, run_dir=None, chart_only: bool = False, label: str = "model", compare=(), names=None,
-        p_root=None, data_root=None, num_segments: int = 5, device=None, allow_unfinished: bool = False,
-        profile=None) -> dict:
+        p_root=None, data_root=None, device=None, allow_unfinished: bool = False, profile=None) -> dict:
     """finetune/4_2_eval_ucf101p.py: evaluate the fine-tuning run `run_dir` (unless `chart_only`), chart its
     headline top-1 beside the `compare` summaries (<out>/figure3.png), count the wins of the first model over each
     other one (<out>/wins.json) and write DONE last, with the record the tables read."""
@@ -215,8 +214,8 @@ def run(rcfg, out, *, run_dir=None, chart_only: bool = False, label: str = "mode
     save_config(out, rcfg, run=run_dir, p_root=p_root, data_root=data_root, names=names, compare=list(compare),
                 profile=profile)
     if not chart_only:
-        summary, record = _evaluate_run(run_dir, rcfg, out, names, p_root=p_root, data_root=data_root,
-                                        num_segments=num_segments, device=device, allow_unfinished=allow_unfinished)
+        summary, record = _evaluate_run(run_dir, rcfg, out, names, p_root=p_root, data_root=data_root, device=device,
+                                        allow_unfinished=allow_unfinished)
         models = {label: summary["top1"], **models}
     if not models:
         raise BadInput("nothing to chart: --chart-only needs --compare")

@@ -106,20 +106,21 @@ def save_grid(clips: np.ndarray, rows: list[np.ndarray], labels: list[str], path
     return Path(path)
 
 
-def figure5(cfg, checkpoints: list[str], labels: list[str], out, *, data_root, class_name: str, model: str,
-            num_frames: int, img_size: int, device="cpu", show_videos: int = 3, show_frames: int = 4) -> Path:
-    """analysis/5_5_visualize_features.py: one row of key-PCA colours per checkpoint (a `model` encoder; labels
-    default to the file names) on `cfg.pca_videos` videos of `class_name`; <out>/fig5_key_pca.png, then DONE."""
+def figure5(cfg, checkpoints: list[str], labels: list[str], out, *, data_root, class_name: str, device="cpu",
+            show_videos: int = 3, show_frames: int = 4) -> Path:
+    """analysis/5_5_visualize_features.py: one row of key-PCA colours per checkpoint (a `cfg.pca_model` encoder;
+    labels default to the file names) on `cfg.pca_videos` videos of `class_name`; <out>/fig5_key_pca.png, then
+    DONE. `cfg` is a StatsConfig."""
     labels = labels or [c.rstrip("/").split("/")[-1] for c in checkpoints]
     if len(labels) != len(checkpoints):
         raise BadInput(f"{len(labels)} labels for {len(checkpoints)} checkpoints")
-    clips = load_clips(class_videos(data_root, class_name, cfg.pca_videos), cfg.pca_frames, img_size)
-    save_config(out, cfg, checkpoints=checkpoints, labels=labels, model=model, class_name=class_name)
+    clips = load_clips(class_videos(data_root, class_name, cfg.pca_videos), cfg.pca_frames, cfg.pca_input_size)
+    save_config(out, cfg, checkpoints=checkpoints, labels=labels, class_name=class_name)
     rows = []
     for path in checkpoints:
-        encoder = models.build(model, num_frames=num_frames, img_size=img_size)
+        encoder = models.build(cfg.pca_model, num_frames=cfg.pca_num_frames, img_size=cfg.pca_input_size)
         models.load_pretrained(encoder, path, **PRETRAIN_TO_CLASSIFIER)
-        rows.append(key_pca_frames(encoder, clips, num_frames, device))
+        rows.append(key_pca_frames(encoder, clips, cfg.pca_num_frames, device))
     png = save_grid(clips, rows, labels, f"{out}/fig5_key_pca.png", show_videos, show_frames)
     mark_done(out, {"png": str(png), "videos": len(clips), "frames": cfg.pca_frames, "labels": labels})
     return png
