@@ -176,11 +176,12 @@ class Finetuner(loop.TrainLoop):
     def samples(self, batch: dict) -> int:
         return batch["clips"].shape[0] * batch["clips"].shape[1] * self.world
 
-    def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int, weight: float = 1.0) -> float:
+    def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int, weight: float = 1.0) -> tuple[float, dict]:
         """clips [B,R,3,T,S,S] (R repeated augmentations of each video); one AdamW step. MixUp/CutMix, dropout and
         drop path draw from the global generator seeded by (seed, step, rank) (issue 13 §1). `weight` (agree)
         scales this rank's mean loss so that DDP's gradient average weighs every video the same."""
         common.seed_step(self.cfg.seed, step)
+        lr = common.set_lr(self.optimizer, self.lr, step)
         videos, labels = flatten_repeats(clips, labels)
         videos, labels = videos.to(self.device, non_blocking=True), labels.to(self.device)
         videos, targets = self.mix(videos, labels)
@@ -190,7 +191,7 @@ class Finetuner(loop.TrainLoop):
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return dist.all_reduce_mean(loss.detach())
+        return dist.all_reduce_mean(loss.detach()), {"lr": lr}
 
 
 def load_splits(dataset: str, data_root, cfg) -> tuple:

@@ -133,12 +133,13 @@ class CachedHead(loop.TrainLoop):
                                          seed=cfg.seed, epoch=epoch, step=s, dropout=cfg.dropout)
             yield {"feats": feats, "labels": self.y[videos]}
 
-    def step(self, feats: torch.Tensor, labels: torch.Tensor, step: int) -> float:
+    def step(self, feats: torch.Tensor, labels: torch.Tensor, step: int) -> tuple[float, dict]:
+        lr = common.set_lr(self.optimizer, self.lr, step)
         loss = probe_loss(self.net(feats), labels, self.cfg.label_smoothing)  # BN statistics update (MAE's probe)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return loss.item()
+        return loss.item(), {"lr": lr}
 
 
 def fit(trainer: loop.TrainLoop, stop_after: int | None = None, progress: bool = False) -> dict:

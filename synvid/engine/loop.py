@@ -31,8 +31,7 @@ def cosine_lr(cfg, steps_per_epoch: int) -> np.ndarray:
 class TrainLoop:
     """One training run's steps. A subclass calls `prepare(model, optimizer)` and defines `batches(stop)`: one dict
     of `step`'s keyword arguments per step from `self.start` (None for a step that every rank skips), and
-    `step(**batch, step=)` -> the loss averaged over ranks; `schedule(step)` applies and returns the step's
-    scheduled values (default: `self.lr`)."""
+    `step(**batch, step=)`: one optimisation step -> (loss averaged over ranks, the step's scheduled values)."""
     label = "train"          # the progress bar's
     tensorboard = False
 
@@ -62,9 +61,6 @@ class TrainLoop:
         if wrap and self.cfg.compile:
             self.net = torch.compile(self.net)
 
-    def schedule(self, step: int) -> dict:
-        return {"lr": common.set_lr(self.optimizer, self.lr, step)}
-
     def samples(self, batch: dict) -> int:
         """Clips a step trained on (StepTimer's clips/s)."""
         return self.cfg.batch_size
@@ -87,8 +83,7 @@ class TrainLoop:
             for batch in self.batches(stop):
                 timer.data_ready()
                 if batch is not None:
-                    scheduled = self.schedule(step)
-                    self.loss = self.step(**batch, step=step)
+                    self.loss, scheduled = self.step(**batch, step=step)
                     common.check_finite(self.loss, step + 1, self.run_dir)
                     timer.step_done(self.samples(batch))
                     log.write(step + 1, epoch=step // self.steps_per_epoch, loss=self.loss, **scheduled,

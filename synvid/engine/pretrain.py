@@ -73,12 +73,9 @@ class Trainer(loop.TrainLoop):
             videos, mask = self.data.batch(batch) if isinstance(self.data, DeviceBatches) else batch
             yield {"videos": videos, "mask": mask}
 
-    def schedule(self, step: int) -> dict:
-        """The objective's scheduled values of this step (lr, ...), applied."""
-        return self.objective.schedule(self.optimizer, step)
-
-    def step(self, videos: torch.Tensor, mask: torch.Tensor, step: int) -> float:
-        """One optimisation step; returns the loss averaged over ranks."""
+    def step(self, videos: torch.Tensor, mask: torch.Tensor, step: int) -> tuple[float, dict]:
+        """One optimisation step; returns (loss averaged over ranks, this step's scheduled values: lr, ...)."""
+        scheduled = self.objective.schedule(self.optimizer, step)
         videos = videos.to(self.device, non_blocking=True)
         mask = mask.to(self.device, non_blocking=True)
         with common.autocast(self.device, self.cfg.bf16):
@@ -88,7 +85,7 @@ class Trainer(loop.TrainLoop):
         self.objective.clip_gradients(self.model, step)
         self.optimizer.step()
         self.objective.after_step(self.model, step)
-        return dist.all_reduce_mean(loss.detach())
+        return dist.all_reduce_mean(loss.detach()), scheduled
 
 
 def run_config(sections: list, *, dataset, list_file, mix_list, render_size: int, synthetic: dict | None,
