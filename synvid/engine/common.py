@@ -241,7 +241,6 @@ class StepTimer:
     def data_ready(self) -> None:
         now = time.perf_counter()
         self.wait += now - self._t
-        self._mark = now
 
     def step_done(self, samples: int) -> None:
         now = time.perf_counter()

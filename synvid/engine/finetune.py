@@ -131,7 +131,6 @@ def min_videos(model: torch.nn.Module, cfg, per_rank: int) -> int:
 class Finetuner(loop.TrainLoop):
     """Model, optimizer, data and schedule of one fine-tuning run (or augmented probe); the loop is loop.TrainLoop's.
     `failures`: the training videos found unreadable."""
-    label = "finetune"
 
     def __init__(self, cfg: FinetuneConfig, run_dir: Path, train_items, num_classes: int, init: str, config, device,
                  model: torch.nn.Module | None = None):
@@ -194,27 +193,10 @@ class Finetuner(loop.TrainLoop):
         return dist.all_reduce_mean(loss.detach()), {"lr": lr}
 
 
-def load_splits(dataset: str, data_root, cfg) -> tuple:
-    """(train Split, test Split), checked before any step: the test split strict unless cfg.allow_missing."""
-    train = registry.load_split(dataset, data_root, "train", cfg.split)
-    test = registry.load_split(dataset, data_root, "test", cfg.split, allow_missing=cfg.allow_missing)
-    if test.classes != train.classes:
-        raise ValueError(f"{dataset}: train and test splits list different classes")
-    return train, test
-
-
-def train_record(train, failures: FailureLog) -> dict:
-    """Training-split skips (allowed, recorded): unreadable videos of every rank and listed ones not on disk."""
-    failures.summary()   # prints this rank's skips
-    names = sorted({n for part in dist.all_gather_objects(failures.names) for n in part})
-    return {"train_skipped_videos": len(names), "train_skipped_names": names, "train_listed": train.listed,
-            "train_missing": [Path(m).name for m in train.missing]}
-
-
 class DownstreamRun(loop.RunDir):
     """The run directory of a fine-tune or probe (loop.RunDir), checked before any step: `init` exists and its run
-    is finished (`source`: RECORDS.md `upstream`), the splits load (`train`, `test`); `settings`: what the run
-    records beside its config sections; `final_test` ends it."""
+    is finished (`source`: RECORDS.md `upstream`); the train and test splits load (the test split strict unless
+    cfg.allow_missing) and list the same classes; `settings`: what the run records beside its config sections."""
 
     def __init__(self, out, resume_free, cfg: FinetuneConfig, *, dataset: str, data_root, init: str,
                  allow_unfinished: bool):
@@ -225,13 +207,23 @@ class DownstreamRun(loop.RunDir):
             raise FileNotFoundError(f"--init checkpoint not found: {init}")
         self.source = common.upstream(init, self.path, allow_unfinished=allow_unfinished)
         self.segments = cfg.test_clips or registry.get(dataset).test_clips
-        self.train, self.test = load_splits(dataset, data_root, cfg)
-        self.settings = dict(dataset=dataset, data_root=str(data_root), init=str(init),
-                             num_classes=len(self.train.classes),
-                             objective=upstream_objective(init))   # issue 16: carried from the pre-training
+        self.train = registry.load_split(dataset, data_root, "train", cfg.split)
+        self.test = registry.load_split(dataset, data_root, "test", cfg.split, allow_missing=cfg.allow_missing)
+        if self.test.classes != self.train.classes:
+            raise ValueError(f"{dataset}: train and test splits list different classes")
+        self.settings = dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(
+            self.train.classes), objective=upstream_objective(init))   # issue 16: carried from the pre-training
 
-    def final_test(self, model, cfg: FinetuneConfig, results: dict, *, batch_size: int, **record) -> dict:
-        """The multi-view test of the trained `model`, then results.json and DONE last; returns the results."""
+    def end(self, model, cfg: FinetuneConfig, results: dict, failures: FailureLog, *, batch_size: int,
+            **record) -> dict:
+        """Record the training-split skips (unreadable videos of every rank, listed ones not on disk); a finished
+        training then gets the multi-view test of `model`, results.json and DONE last. Returns the results."""
+        failures.summary()   # prints this rank's skips
+        names = sorted({n for part in dist.all_gather_objects(failures.names) for n in part})
+        results.update(train_skipped_videos=len(names), train_skipped_names=names, train_listed=self.train.listed,
+                       train_missing=[Path(m).name for m in self.train.missing])
+        if results["steps"] < results["total_steps"]:
+            return results
         test = test_dataset(self.test.items, cfg, num_segments=self.segments, missing=self.test.missing)
         results.update(evaluate(model, test, batch_size=batch_size, device=self.device,
                                 num_workers=cfg.num_workers, bf16=cfg.bf16))
@@ -249,13 +241,10 @@ def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | 
                             allow_unfinished=allow_unfinished)
     if run_dir.done is not None:
         return run_dir.done
-    train = run_dir.train
+    classes = run_dir.train.classes
     config = to_dict(cfg, **{**run_dir.settings, **(extra or {})})
     run_dir.start(config)
-    trainer = Finetuner(cfg, run_dir.path, train.items, len(train.classes), init, config, run_dir.device)
-    steps = trainer.fit(stop_after, progress)
-    results = {"steps": steps, "total_steps": trainer.total_steps, "dataset": dataset, "classes": train.classes,
-               **train_record(train, trainer.failures)}
-    if steps < trainer.total_steps:
-        return results
-    return run_dir.final_test(trainer.model, cfg, results, batch_size=max(trainer.per_rank // 2, 1))
+    trainer = Finetuner(cfg, run_dir.path, run_dir.train.items, len(classes), init, config, run_dir.device)
+    results = {"steps": trainer.fit(stop_after, progress), "total_steps": trainer.total_steps, "dataset": dataset,
+               "classes": classes}
+    return run_dir.end(trainer.model, cfg, results, trainer.failures, batch_size=max(trainer.per_rank // 2, 1))

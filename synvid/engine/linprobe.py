@@ -113,7 +113,6 @@ class CachedHead(loop.TrainLoop):
     with the fine-tuning schedule (§3.2 'the same number of ... linear probing steps'): floor(N_videos / batch)
     steps per epoch (tail dropped), lr = base_lr * batch / 256 with warm-up + cosine per step (Table 7), AdamW,
     label smoothing; last.pth after every epoch. Every rank trains the same head on the all-gathered cache."""
-    label = "probe"
 
     def __init__(self, head: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: FinetuneConfig, run_dir: Path,
                  config: dict):
@@ -193,19 +192,17 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
         failures = FailureLog()
         x, y = _features(cfg, fcfg, model, run_dir.path, train.items, run_dir.segments, device, failures,
                          {k: config[k] for k in ("dataset", "data_root", "init")})
-        results = {**train_head_on_cache(model.head.cpu(), x.float(), y, fcfg, run_dir.path, config,
-                                         stop_after=stop_after, progress=progress),
-                   "cached_videos": len(x), "cached_views_per_video": x.shape[1]}
-        model.head.to(device)
+        trainer = CachedHead(model.head.cpu(), x.float(), y, fcfg, run_dir.path, config)
+        cached = {"cached_videos": len(x), "cached_views_per_video": x.shape[1]}
     else:  # §4.3 as the authors ran it: the fine-tuning loop (train mode, augmentations) with only the head trainable
         trainer = ft.Finetuner(fcfg, run_dir.path, train.items, len(train.classes), init, config, device, model=model)
-        failures, results = trainer.failures, fit(trainer, stop_after, progress)
+        failures, cached = trainer.failures, {}
+    results = {**fit(trainer, stop_after, progress), **cached}
+    model.head.to(device)   # back from the CPU after the cached probe
     changed = [k for k, v in model.state_dict().items() if k in frozen and not torch.equal(v, frozen[k])]
     if changed:
         raise RuntimeError(f"linear probing changed frozen encoder weights: {changed[:5]}")
-    results.update(ft.train_record(train, failures), probe_mode=probe_mode(cfg))
-    if results["steps"] < results["total_steps"]:
-        return results
-    return run_dir.final_test(model, fcfg, results, batch_size=max(cfg.batch_size // 8, 1),
-                              mode="cached" if cfg.cache_features else "augmented",
-                              label_smoothing=fcfg.label_smoothing, objective=config["objective"])
+    results["probe_mode"] = probe_mode(cfg)
+    return run_dir.end(model, fcfg, results, failures, batch_size=max(cfg.batch_size // 8, 1),
+                       mode="cached" if cfg.cache_features else "augmented",
+                       label_smoothing=fcfg.label_smoothing, objective=config["objective"])

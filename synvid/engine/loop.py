@@ -1,12 +1,9 @@
 """The one training loop of every run, and the run directory's life around it (issue 15).
 
-- `TrainLoop`: per-rank batch, steps per epoch, the per-step cosine schedule and AdamW, resume from last.pth, the
-  DDP/compile wrap and `fit` (logger, timer, finite-loss check, save cadence, stop signal). Pre-training (either
-  objective), fine-tuning with the augmented probe, and the cached probe are subclasses that build their model and
-  optimizer, yield each step's arguments (`batches`) and do one step (`step`).
-- `RunDir`: what every engine's `run()` does around its work: a finished run (DONE) is returned as it is; else the
-  processes join, a last.pth of other settings is refused, config.json is written before any work, and
-  results.json then DONE are written last.
+- `TrainLoop`: per-rank batch, steps per epoch, cosine schedule, AdamW, resume, the DDP/compile wrap and `fit`
+  (logger, timer, finite-loss check, save cadence, stop signal). Pre-training (both objectives), fine-tuning with
+  the augmented probe, and the cached probe subclass it with their own model, `batches` and `step`.
+- `RunDir`: what every engine's `run()` does around its work, from DONE (returned as it is) to DONE (written last).
 """
 from __future__ import annotations
 
@@ -32,7 +29,6 @@ class TrainLoop:
     """One training run's steps. A subclass calls `prepare(model, optimizer)` and defines `batches(stop)`: one dict
     of `step`'s keyword arguments per step from `self.start` (None for a step that every rank skips), and
     `step(**batch, step=)`: one optimisation step -> (loss averaged over ranks, the step's scheduled values)."""
-    label = "train"          # the progress bar's
     tensorboard = False
 
     def __init__(self, cfg, run_dir, config: dict, device, num_items: int, *, world: int | None = None):
@@ -65,10 +61,6 @@ class TrainLoop:
         """Clips a step trained on (StepTimer's clips/s)."""
         return self.cfg.batch_size
 
-    def save(self, step: int) -> None:
-        common.save(self.run_dir, model=self.model, optimizer=self.optimizer, step=step,
-                    epoch=step // self.steps_per_epoch, config=self.config)
-
     def fit(self, stop_after: int | None = None, progress: bool = True) -> int:
         """Train from the resumed step to the end, or to `stop_after` steps in total; returns the step reached.
         last.pth is saved every `save_every` steps and at the stop; a stop signal (SLURM's warning) saves it at
@@ -76,7 +68,7 @@ class TrainLoop:
         stop = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
         log = common.RunLogger(self.run_dir, self.tensorboard, resume_step=self.start)
         bar = tqdm(total=self.total_steps, initial=self.start, disable=not (progress and dist.is_main()),
-                   desc=self.label, dynamic_ncols=True)
+                   desc=type(self).__name__, dynamic_ncols=True)
         step, timer = self.start, common.StepTimer()
         self.net.train()
         with common.StopSignal() as signals:
@@ -94,7 +86,8 @@ class TrainLoop:
                 bar.update()
                 preempted = signals.requested()
                 if preempted or step % self.save_every == 0 or step == stop:
-                    self.save(step)
+                    common.save(self.run_dir, model=self.model, optimizer=self.optimizer, step=step,
+                                epoch=step // self.steps_per_epoch, config=self.config)
                 if preempted:
                     raise common.Preempted(step, self.run_dir)
         bar.close()
@@ -113,8 +106,7 @@ class RunDir:
 
     def start(self, config: dict) -> str:
         """Before any work: refuse a last.pth of other settings, then rank 0 writes config.json (the resolved
-        config, its hash and the world size; every rank learns if that failed). Returns the config hash (also
-        `config_hash`)."""
+        config, its hash and the world size; every rank learns if that failed). Returns `config_hash`."""
         common.check_resumable(self.path, config, self.resume_free)
         self.config_hash = common.config_hash(config, self.resume_free)
         record = {**config, "config_hash": self.config_hash, "world_size": dist.world_size()}

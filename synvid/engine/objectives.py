@@ -18,7 +18,7 @@ import torch
 from synvid import dist, models
 from synvid.config import PretrainConfig, VjepaConfig
 from synvid.data.sampling import sample_generator
-from synvid.engine.common import STEP_STREAM
+from synvid.engine import common
 from synvid.engine.loop import cosine_lr
 from synvid.models.multiblock import MaskKind, sample_masks
 from synvid.models.vjepa import ema_update, momentum_schedule
@@ -51,9 +51,7 @@ class VideoMAE:
 
     def schedule(self, optimizer, step: int) -> dict:
         """Apply this step's scheduled values; returns them for the log."""
-        lr = float(self.lr[step])
-        apply_schedule(optimizer, lr)
-        return {"lr": lr}
+        return {"lr": common.set_lr(optimizer, self.lr, step)}
 
     def loss(self, net, model, videos: torch.Tensor, mask: torch.Tensor, step: int) -> torch.Tensor:
         # models.pretrain_loss is looked up per call, so tests can patch it
@@ -133,7 +131,7 @@ class VJEPA:
 
     def masks(self, batch: int, window, step: int, device) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """This rank's masks of `step`, drawn from (seed, step, rank): the same after a resume."""
-        g = sample_generator(self.cfg.seed, step, dist.rank(), STEP_STREAM)
+        g = sample_generator(self.cfg.seed, step, dist.rank(), common.STEP_STREAM)
         return sample_masks(batch, window, self.kinds, g, device=device)
 
     def loss(self, net, model, videos: torch.Tensor, mask: torch.Tensor, step: int) -> torch.Tensor:

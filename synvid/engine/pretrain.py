@@ -21,8 +21,6 @@ from synvid.engine import common, loop, objectives
 
 # Settings that may change between a run and its resume without changing the result.
 RESUME_FREE = {"num_workers", "save_every", "tensorboard", "compile", "grad_checkpointing", "deterministic"}
-
-
 RENDER_DEVICES = ("loader", "device")
 
 
@@ -46,7 +44,6 @@ def build_dataset(cfg: PretrainConfig, *, dataset=None, list_file=None, render_s
 
 class Trainer(loop.TrainLoop):
     """The model, optimizer, data and objective of one pre-training run; the loop is loop.TrainLoop's."""
-    label = "pretrain"
 
     def __init__(self, cfg: PretrainConfig, run_dir: Path, data: PretrainDataset, config: dict, device,
                  vjepa: VjepaConfig | None = None):
