@@ -1,4 +1,4 @@
-"""Training-loop pieces shared by pre-training, fine-tuning and linear probing.
+"""Training-loop pieces shared by pre-training, fine-tuning and linear probing (assembled in synvid/engine/loop.py).
 
 - `resume` / `save`: `last.pth` with model, optimizer, scaler, step and RNG state (atomic, via synvid.checkpoint);
 - `check_finite`: stop on a NaN/inf loss with a clear message, leaving the last good checkpoint untouched;

@@ -1,5 +1,5 @@
 """Supervised fine-tuning and the final multi-view test (Section 4.1, Table 6, PROTOCOLS.md §2.3-2.4;
-VM `run_class_finetuning.py`, `engine_for_finetuning.py`), one DDP code path under torchrun.
+VM `run_class_finetuning.py`, `engine_for_finetuning.py`), one DDP code path under torchrun (loop.TrainLoop).
 
 Run directory: config.json (first), log.jsonl, last.pth (atomic, every `save_every` steps and at the end),
 results.json (top-1/top-5 + per-video scores) and DONE (last). Rerunning resumes from last.pth.

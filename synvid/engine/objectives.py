@@ -1,8 +1,8 @@
 """Pre-training objectives: the pluggable part of the pre-training engine (issue 16).
 
 An objective owns the model, its optimiser groups, its per-step schedules, the loss of one batch and what happens
-after the optimiser step. The engine (synvid/engine/pretrain.py) owns everything else (data order, DDP, resume,
-logging, DONE) and is the same for every objective.
+after the optimiser step. The engine (synvid/engine/pretrain.py over loop.TrainLoop) owns everything else (data
+order, DDP, resume, logging, DONE) and is the same for every objective.
 
 - `videomae`: the paper (Section 3.2, Table 5): tube mask, normalised-pixel MSE (synvid.models.videomae).
 - `vjepa`: V-JEPA (facebookresearch/jepa app/vjepa/train.py): multi-block masks drawn per step, L1 on
