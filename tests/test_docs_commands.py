@@ -7,8 +7,11 @@ as `bash run_all.sh [--profile ...]`) and inline code spans that name one of our
   run with --dry-run, and the few fast ones listed in REAL run for real in a scratch folder;
 - synopses, inline fragments and commands with placeholders (`...`, `…`, `[`) are checked for script and flags only.
 All Python command lines run in one helper process (tests/docs_help.py), so each script's imports are paid once.
+Also: every docs/ page is linked from the README, links and heading anchors between the pages resolve, and .ci/run
+runs the two commands the README shows first.
 """
 import functools
+import importlib
 import json
 import os
 import re
@@ -226,10 +229,8 @@ def test_shown_command(shown: Shown, outcomes):
     assert rc == 0, f"{shown.id}{'' if real else ' --help'} failed:\n{output[-3000:]}"
 
 
-def test_every_doc_shows_commands_and_every_page_is_linked_from_the_readme():
-    docs_with_commands = {s.doc for s in shown_commands() if s.whole}
+def test_every_page_is_linked_from_the_readme():
     readme = (ROOT / "README.md").read_text()
-    assert "README.md" in docs_with_commands
     for path in DOCS[1:]:
         assert f"(docs/{path.name})" in readme, f"README does not link docs/{path.name}"
 
@@ -263,3 +264,62 @@ def test_ci_runs_the_two_commands_the_readme_shows_first():
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     for command in commands:
         assert any(line == command or line.endswith(" " + command) for line in ci), command
+
+
+JOB_NAMES = re.compile(r"^synvid\.(paper|authors|mini|smoke)\.")     # SLURM job names (docs/cluster.md), not code
+
+
+def _python_blocks(text: str) -> list[str]:
+    return [block.replace("\\\n", " ") for block in re.findall(r"```python\n(.*?)```", text, flags=re.S)]
+
+
+def _names_of_block(block: str) -> set[str]:
+    """Dotted names a ```python block uses: its imports, and attributes of the modules it imports under an alias."""
+    aliases, names = {}, set()
+    for line in block.splitlines():
+        code = line.split("#")[0]
+        if match := re.match(r"\s*from ([\w.]+) import (.+)", code):
+            for item in match.group(2).split(","):
+                name, _, alias = item.strip().partition(" as ")
+                names.add(f"{match.group(1)}.{name}")
+                aliases[(alias or name).strip()] = f"{match.group(1)}.{name}"
+        elif match := re.match(r"\s*import ([\w.]+)(?: as (\w+))?", code):
+            names.add(match.group(1))
+            aliases[match.group(2) or match.group(1)] = match.group(1)
+        for alias, dotted in aliases.items():
+            names |= {f"{dotted}.{attr}" for attr in re.findall(rf"(?<![\w.]){re.escape(alias)}\.(\w+)", code)}
+    return names
+
+
+@functools.cache
+def shown_names() -> list[tuple[str, str]]:
+    """(doc, dotted name) for every `synvid.x.y` the pages show in code, and every name their ```python blocks use."""
+    found = set()
+    for path in DOCS:
+        doc, text = path.relative_to(ROOT).as_posix(), path.read_text()
+        spans = " ".join(re.findall(r"`[^`]+`", re.sub(r"```.*?```", "", text, flags=re.S)))
+        found |= {(doc, name) for name in re.findall(r"\bsynvid(?:\.\w+)+", spans) if not JOB_NAMES.match(name)}
+        found |= {(doc, name) for block in _python_blocks(text) for name in _names_of_block(block)}
+    return sorted(found)
+
+
+def _resolve(dotted: str):
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:split]))
+            break
+        except ModuleNotFoundError:
+            continue
+    for attribute in parts[split:]:
+        found = getattr(found, attribute)
+    return found
+
+
+@pytest.mark.parametrize("doc,name", shown_names(), ids=lambda x: x)
+def test_shown_python_name_exists(doc, name):
+    """A module, function or class the pages name still exists under that name (docs follow moved code)."""
+    try:
+        _resolve(name)
+    except (ImportError, AttributeError) as missing:
+        pytest.fail(f"{doc} shows {name}, which does not exist ({missing})")
