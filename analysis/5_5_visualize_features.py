@@ -8,7 +8,7 @@ Example (paper):
 import argparse
 
 from synvid import config, models
-from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, CheckpointError
+from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, CheckpointError, load_pretrained
 from synvid.runs import mark_done
 from synvid.stats import pca_keys
 
@@ -45,7 +45,7 @@ def main(args):
         rows = []
         for ck in ckpts:
             model = models.build(args.model, num_frames=args.num_frames, img_size=args.img_size)
-            models.load_pretrained(model, ck, **PRETRAIN_TO_CLASSIFIER)
+            load_pretrained(model, ck, **PRETRAIN_TO_CLASSIFIER)
             rows.append(pca_keys.key_pca_frames(model, clips, args.num_frames, args.device))
     except (ValueError, FileNotFoundError, CheckpointError) as e:
         raise SystemExit(f"error: {e}")

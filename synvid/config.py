@@ -22,6 +22,8 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
+from synvid.runs import atomic_write_text
+
 
 # --------------------------------------------------------------------------------------------------
 # Stage configurations (defaults = profile `paper`)
@@ -365,7 +367,6 @@ def to_dict(*configs, **extra) -> dict:
 
 def save_config(run_dir: str | Path, *configs, **extra) -> Path:
     """Write the resolved config as `run_dir/config.json` (atomically) before any work starts."""
-    from synvid.runs import atomic_write_text
     path = Path(run_dir) / "config.json"
     atomic_write_text(path, json.dumps(to_dict(*configs, **extra), indent=2, sort_keys=True, default=str) + "\n")
     return path

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from synvid.provenance import CellKey, load_json, summarize
 from synvid.runs import atomic_write
+from synvid.stats import correlation
 from synvid.tables import NOT_PAPER, OBJECTIVES, TABLES, Context, fig4_points, ucf101p_means
 
 # Images drawn by their own runs (DONE {"png": ...}): file name in the run -> name under figures/
@@ -92,7 +93,6 @@ def fig3_ucf101p(ctx: Context, path: str | Path) -> Path | None:
 def fig4_correlations(ctx: Context, path: str | Path) -> Path | None:
     """Figure 4 panels over every pre-training set with a statistic and an accepted UCF101 fine-tune; None when
     no set has both."""
-    from synvid.stats import correlation
     statistics = {r["pretrain_dataset"]: r.get("results", {}) for r in ctx.selection.stats}
     accuracies = {k: acc for m in ("fid", "fvd", "diversity", "spectrum_alpha", "color_kl")
                   for k, _, acc in fig4_points(ctx, m)}

@@ -1,18 +1,16 @@
 """Per-shape parameters at t = 0 and the closed-form state at frame t (Table 8, PROTOCOLS §6)."""
 import math
-import zlib
+from dataclasses import replace
 
 import numpy as np
+import torch
 
-KINDS = ("circle", "square", "oriented_square", "rectangle", "triangle", "quadrilateral")  # PROTOCOLS §6 / Q4
+from synvid import progression
+from synvid.progression import KINDS
+
 _R_GRID = np.linspace(0.1, 1.0, 200)       # PROTOCOLS §6: dead-leaves radius law, sigma = 3
 _R_CDF = np.cumsum(_R_GRID ** -3 - 1.0)
 _R_CDF = _R_CDF / _R_CDF[-1]
-
-
-def rng_for(seed: int, name: str, index: int, stream: int = 0) -> np.random.Generator:
-    """Generator keyed by (seed, name, index, stream): independent of process, order and device."""
-    return np.random.default_rng([int(seed), zlib.crc32(name.encode()), int(index), int(stream)])
 
 
 def _nearest_cdf(p: np.ndarray) -> np.ndarray:
@@ -87,17 +85,29 @@ def texture_origin(kinds, radius) -> np.ndarray:
     return np.where(np.asarray(kinds)[:, None] == 0, np.asarray(radius, np.float64)[:, None], 0.0).repeat(2, 1)
 
 
-def state_at(sh: dict, t: int, device) -> dict:
-    """Closed-form state at frame t: centre c0 + (v0 + a t) t (cos, sin) and A = R S Sh (PROTOCOLS §6)."""
+def video_shapes(name: str, index: int, seed: int, cfg) -> dict:
+    """sample_shapes of video `index` of `name` (its rng stream 0, the spec's speed multiplier applied): the shapes
+    every renderer draws (render.video, the batched device path)."""
+    spec = progression.spec(name)
+    cfg = replace(cfg, speed_multiplier=cfg.speed_multiplier * spec.speed_multiplier)
+    return sample_shapes(progression.rng_for(seed, name, index, 0), spec, cfg)
+
+
+def state_at(sh: dict, t) -> dict:
+    """Closed-form state at frame t: centre c0 + (v0 + a t) t (cos, sin) and A = R S Sh (PROTOCOLS §6).
+    numpy shapes [N, ...] and an int t (the CPU and per-frame torch paths), or torch shapes broadcast against
+    t (render.batch.states: [B, 1, N, ...] with t [B, T, 1]); same operations in the same order for both."""
+    xp = torch if isinstance(sh["centre"], torch.Tensor) else np
+    t = t if xp is torch else np.asarray(t)
     dist = (sh["speed"] + sh["accel"] * t) * t
-    centre = sh["centre"] + dist[:, None] * np.stack([np.cos(sh["theta"]), np.sin(sh["theta"])], 1)
+    centre = sh["centre"] + dist[..., None] * xp.stack([xp.cos(sh["theta"]), xp.sin(sh["theta"])], -1)
     ang = sh["omega"] * t
-    c, s = np.cos(ang), np.sin(ang)
-    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
-    sc = 1.0 + sh["scale"] * t
-    scl = np.zeros_like(rot)
-    scl[:, 0, 0], scl[:, 1, 1] = sc[:, 0], sc[:, 1]
-    shr = np.tile(np.eye(2), (len(ang), 1, 1))
-    shr[:, 0, 1], shr[:, 1, 0] = sh["shear"][:, 0] * t, sh["shear"][:, 1] * t
+    c, s = xp.cos(ang), xp.sin(ang)
+    rot = xp.stack([xp.stack([c, -s], -1), xp.stack([s, c], -1)], -2)
+    sc = 1.0 + sh["scale"] * t[..., None]
+    shx, shy = sh["shear"][..., 0] * t, sh["shear"][..., 1] * t
+    one, zero = xp.ones_like(shx), xp.zeros_like(shx)
+    scl = xp.stack([xp.stack([sc[..., 0], zero], -1), xp.stack([zero, sc[..., 1]], -1)], -2)
+    shr = xp.stack([xp.stack([one, shx], -1), xp.stack([shy, one], -1)], -2)
     a = rot @ scl @ shr
-    return dict(centre=centre, A=a, alive=(centre > -256).all(1) & (centre < 512).all(1))
+    return dict(centre=centre, A=a, alive=((centre > -256) & (centre < 512)).all(-1))

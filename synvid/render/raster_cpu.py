@@ -9,6 +9,7 @@ from the float32 torch path (this one works in float64). cache=True: DataLoader 
 import math
 
 import numpy as np
+import torch
 from numba import njit
 
 CANVAS = 256.0   # geometry lives on the authors' 256-px canvas
@@ -152,10 +153,9 @@ def render_frame_cpu(sh: dict, st: dict, size: int, textures=None, tex_ids=None,
     tex, rows = _NO_TEX, np.arange(len(idx))
     if textures is not None and len(idx):
         ids = np.asarray(tex_ids)[idx]
-        if hasattr(textures, "rows"):       # a per-video table (progression._PerVideo): no copy per frame
+        if hasattr(textures, "rows"):       # a per-video table (render.video.PerVideo): no copy per frame
             tex, rows = textures.rows(ids)
         else:
-            import torch
             tex = np.ascontiguousarray(textures.get(torch.as_tensor(ids, dtype=torch.int64), "cpu").numpy())
     colour = np.ascontiguousarray(sh["colour"], dtype=np.uint8)
     return raster(out, idx, *geo, colour, tex, rows, np.ascontiguousarray(sh["tex_origin"], dtype=np.float64))

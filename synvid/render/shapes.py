@@ -2,6 +2,8 @@
 import numpy as np
 import torch
 
+from synvid.render.raster_cpu import render_frame_cpu
+
 TILE = 16     # canvas tiles: a shape is tested only on the tiles its bounding box meets
 PAIRS = 1024  # (tile, shape) pairs per batch (bounds memory at PAIRS * TILE^2)
 
@@ -65,7 +67,6 @@ def render_frame(sh: dict, st: dict, size: int, device, textures=None, tex_ids=N
     `background`: None (black) or uint8 [size, size, 3] shown where no shape covers a pixel.
     CPU: the numba scanline rasteriser (raster_cpu); other devices: the vectorised torch tile path."""
     if torch.device(device if device is not None else "cpu").type == "cpu":
-        from synvid.render.raster_cpu import render_frame_cpu
         return torch.from_numpy(render_frame_cpu(sh, st, size, textures, tex_ids, background))
     return render_frame_torch(sh, st, size, device, textures, tex_ids, background)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from synvid import tables
+from synvid.runs import atomic_write
 
 # panel label -> key path in results/<dataset>.json; Fig. 4 a-e of the paper
 METRICS = {"FID": tables.STAT_KEYS["fid"], "FVD": tables.STAT_KEYS["fvd"],
@@ -68,8 +69,6 @@ def plot_correlations(statistics: dict, accuracies: dict, path) -> dict[str, dic
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from synvid.runs import atomic_write
 
     summary = {m: points(statistics, accuracies, m) for m in METRICS}
     summary = {m: p for m, p in summary.items() if p}

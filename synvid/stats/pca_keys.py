@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from synvid.runs import atomic_write
 from synvid.transforms import IMAGENET_MEAN, IMAGENET_STD
 from synvid.video_io import read_video, video_info
 
@@ -92,8 +93,6 @@ def save_grid(clips: np.ndarray, rows: list[np.ndarray], labels: list[str], path
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from synvid.runs import atomic_write
 
     videos, t_idx = min(videos, len(clips)), np.linspace(0, clips.shape[1] - 1, frames).round().astype(int)
     all_rows = [clips.astype(np.float32) / 255] + list(rows)

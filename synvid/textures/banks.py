@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from synvid.runs import atomic_write, atomic_write_json, atomic_write_text
+from synvid.textures import generated
 
 MANIFEST = "manifest.json"
 # Bumped whenever a generator's pixels for a given (seed, k) change; a bank records the version it was written
@@ -50,8 +51,7 @@ def _shard_ok(path: Path) -> str | None:
 def write_bank(out, source: str, num: int, *, seed: int = 0, size: int = 256, shard: int = 1000,
                device="cpu", generate=None, max_shards: int | None = None, progress=None) -> dict | None:
     """Write (or resume) a bank; `max_shards` stops early (for tests of interruption). Returns the manifest."""
-    from synvid.textures import generate as default_generate
-    generate = generate or default_generate
+    generate = generate or generated.generate
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = out / "version.json"
