@@ -21,6 +21,7 @@ MARGIN = 0.25   # canvas px the covering test grows a tile by, far above float32
 _KEYS = ("kind", "radius", "centre", "colour", "theta", "speed", "accel", "omega", "scale", "shear",
          "corners", "pivot")
 _MOTION = ("centre", "theta", "speed", "accel", "omega", "scale", "shear")   # what dynamics.state_at reads
+_BOX = ("kind", "radius", "corners", "pivot")                                  # what dynamics.boxes reads
 
 
 def clip_shapes(name: str, index: int, seed: int, cfg: RenderConfig) -> dict:
@@ -41,20 +42,6 @@ def _shapes(name, indices, seed, cfg, device):
 def states(sh: dict, t: torch.Tensor) -> dict:
     """dynamics.state_at for frames t [B, T] of clips sh [B, N, ...] -> centre [B, T, N, 2], A [.., 2, 2]."""
     return dynamics.state_at({k: sh[k][:, None] for k in _MOTION}, t.to(sh["centre"])[:, :, None])
-
-
-def _boxes(sh, st):
-    """shapes._boxes on tensors: world boxes (lo, hi) [B, T, N, 2]."""
-    circle = (sh["kind"] == 0)[..., None]
-    r = sh["radius"][..., None]
-    lo = torch.where(circle, -r, sh["corners"].amin(-2))
-    hi = torch.where(circle, r, sh["corners"].amax(-2))
-    box = torch.stack([lo, torch.stack([hi[..., 0], lo[..., 1]], -1), hi,
-                       torch.stack([lo[..., 0], hi[..., 1]], -1)], -2)           # [B, N, 4, 2]
-    local = (box - sh["pivot"][..., None, :])[:, None]                          # [B, 1, N, 4, 2]
-    world = torch.einsum("btnij,btnkj->btnki", st["A"], local.expand(-1, st["A"].shape[1], -1, -1, -1)) \
-        + (st["centre"] + sh["pivot"][:, None])[..., None, :]
-    return world.amin(-2), world.amax(-2)
 
 
 def _pairs(lo, hi, vis, size):
@@ -133,8 +120,8 @@ def render_shapes(sh: dict, back: torch.Tensor, frames: torch.Tensor, size: int,
         raise ValueError(f"render size must be a multiple of {TILE}, got {size}")
     b, t, nsh = frames.shape[0], frames.shape[1], sh["kind"].shape[1]
     st = states(sh, frames.to(device))
-    lo, hi = _boxes(sh, st)
-    vis = (st["alive"] & (hi >= 0).all(-1) & (lo < 256.0).all(-1)).view(b * t, nsh)
+    lo, hi, vis = dynamics.boxes({k: sh[k][:, None] for k in _BOX}, st)
+    vis = vis.view(b * t, nsh)
     f32 = dict(dtype=torch.float32, device=device)
     g = lambda x: x.reshape(b * t, nsh, *x.shape[3:])                             # noqa: E731  [B*T, N, ...]
     ainv, off = g(torch.linalg.inv(st["A"])).to(**f32), g(st["centre"]).to(**f32)

@@ -17,7 +17,7 @@ CANVAS = 256.0   # geometry lives on the authors' 256-px canvas
 
 @njit(cache=True)
 def _box_meets(i, kind, radius, corners, pivot, centre, a):
-    """shapes._visible for one shape: its transformed local box meets [0, 256)^2; also world y-range."""
+    """dynamics.boxes for one shape (its numba twin): the box meets [0, 256)^2; also its world y-range."""
     if kind[i] == 0:
         lx, ly, hx, hy = -radius[i], -radius[i], radius[i], radius[i]
     else:
@@ -39,7 +39,7 @@ def _box_meets(i, kind, radius, corners, pivot, centre, a):
 
 @njit(cache=True)
 def visible(kind, radius, corners, pivot, centre, a, alive):
-    """Indices of alive shapes whose box meets the canvas (same rule as shapes._visible)."""
+    """Indices of the shapes dynamics.boxes marks drawn (alive, box meets the canvas)."""
     out = np.empty(len(kind), np.int64)
     n = 0
     for i in range(len(kind)):
