@@ -22,9 +22,6 @@ def get_args_parser():
     p.add_argument("--labels", default="", help="comma-separated row labels (default: file names)")
     p.add_argument("--data-root", required=True, help="UCF-101/ folder with <ClassName>/ video folders")
     p.add_argument("--class-name", required=True, help="UCF101 class, e.g. PlayingGuitar")
-    p.add_argument("--model", default="vit_base_patch16_224", help="encoder architecture of the checkpoints")
-    p.add_argument("--num-frames", type=int, default=16, help="frames per model input clip")
-    p.add_argument("--img-size", type=int, default=224)
     p.add_argument("--show-videos", type=int, default=3, help="videos shown in the grid")
     p.add_argument("--show-frames", type=int, default=4, help="frames shown per video")
     p.add_argument("--device", default="cpu")
@@ -39,14 +36,13 @@ def main(args):
     cfg = config.from_args(config.StatsConfig, args)
     try:
         clips = pca_keys.load_clips(pca_keys.class_videos(args.data_root, args.class_name, cfg.pca_videos),
-                                    cfg.pca_frames, args.img_size)
-        config.save_config(args.out, cfg, checkpoints=ckpts, labels=labels, model=args.model,
-                           class_name=args.class_name)
+                                    cfg.pca_frames, cfg.pca_input_size)
+        config.save_config(args.out, cfg, checkpoints=ckpts, labels=labels, class_name=args.class_name)
         rows = []
         for ck in ckpts:
-            model = models.build(args.model, num_frames=args.num_frames, img_size=args.img_size)
+            model = models.build(cfg.pca_model, num_frames=cfg.pca_num_frames, img_size=cfg.pca_input_size)
             load_pretrained(model, ck, **PRETRAIN_TO_CLASSIFIER)
-            rows.append(pca_keys.key_pca_frames(model, clips, args.num_frames, args.device))
+            rows.append(pca_keys.key_pca_frames(model, clips, cfg.pca_num_frames, args.device))
     except (ValueError, FileNotFoundError, CheckpointError) as e:
         raise SystemExit(f"error: {e}")
     png = pca_keys.save_grid(clips, rows, labels, f"{args.out}/fig5_key_pca.png", args.show_videos, args.show_frames)

@@ -86,9 +86,9 @@ def compute_only(trainer, cfg, steps, warmup):
 
 def end_to_end(trainer, cfg, steps, warmup):
     timer, wait, total, n = StepTimer(), 0.0, 0.0, 0
-    for s, (videos, mask) in enumerate(trainer.batches(trainer.start + steps + warmup)):
+    for s, batch in enumerate(trainer.batches(trainer.start + steps + warmup)):
         timer.data_ready()
-        trainer.step(videos, mask, s)
+        trainer.step(**batch, step=s)
         timer.step_done(trainer.per_rank)
         if s >= warmup:  # skip worker start-up
             wait, total, n = wait + timer.wait, total + timer.total, n + trainer.per_rank

@@ -12,13 +12,13 @@ import argparse
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    from synvid.config import RobustnessConfig, add_arguments, add_profile_argument
+    from synvid.config import FinetuneConfig, RobustnessConfig, add_arguments, add_profile_argument
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_argument(parser)
     parser.add_argument("--data-root", required=True, help="UCF101 root (UCF-101/ and ucfTrainTestlist/)")
     parser.add_argument("--out", required=True, help="UCF101-P root to write")
     parser.add_argument("--names", nargs="+", default=None, help="corruptions to write (default: all of the mode)")
-    parser.add_argument("--split", type=int, default=1, help="test split (the paper uses split 1)")
+    parser.add_argument("--split", type=int, default=FinetuneConfig.split, help="test split (default: the paper's)")
     parser.add_argument("--no-progress", action="store_true")
     add_arguments(parser, RobustnessConfig)
     return parser

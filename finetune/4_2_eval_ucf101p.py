@@ -25,7 +25,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-root", help="clean UCF101 (default: the --p-root manifest's source)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--names", nargs="+", default=None, help="corruptions (default: all 14)")
-    parser.add_argument("--num-segments", type=int, default=5, help="test clips (UCF101: 5, PROTOCOLS §2.4)")
     parser.add_argument("--device", default=None, help="default: cuda if available")
     parser.add_argument("--compare", nargs="*", default=[], metavar="LABEL=SUMMARY_JSON")
     parser.add_argument("--chart-only", action="store_true", help="only chart/count the --compare summaries")
@@ -45,7 +44,7 @@ def _evaluate(args, rcfg, names) -> tuple[dict, dict]:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, ft_cfg, _ = load_finetuned(args.run, device, allow_unfinished=args.allow_unfinished)
     summary = evaluate_ucf101p(model, ft_cfg, rcfg, args.out, names=names, p_root=args.p_root,
-                               data_root=args.data_root, num_segments=args.num_segments, device=device)
+                               data_root=args.data_root, num_segments=rcfg.num_segments, device=device)
     finetuned = tables.record_from_run(args.run)    # what the tables need to place this result
     record = {"task": "ucf101p", "corruptions": summary["top1"], "model": finetuned["model"],
               "pretrain_dataset": finetuned["pretrain_dataset"], "objective": finetuned["objective"],

@@ -2,19 +2,21 @@
 #
 # Uses the active environment when it already imports synvid's dependencies (a conda env or venv you
 # prepared); otherwise creates or reuses .venv in the repository root and installs into it.
-# SYNVID_TORCH_SPEC overrides the torch pin, e.g. for another CUDA build:
+# The torch/torchvision pins are environment.yml's (one list for conda and for this set-up).
+# SYNVID_TORCH_SPEC overrides them, e.g. for another CUDA build:
 #   SYNVID_TORCH_SPEC="torch==2.5.1 torchvision==0.20.1" bash tests/run.sh
 # SYNVID_EXTRAS selects the optional dependency groups (default: test).
 set -euo pipefail
 SYNVID_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SYNVID_TORCH_SPEC="${SYNVID_TORCH_SPEC:-torch==2.14.1 torchvision==0.29.1}"
+SYNVID_TORCH_SPEC="${SYNVID_TORCH_SPEC:-$(sed -nE 's/^ *- *(torch(vision)?==[^ #]+).*/\1/p' "$SYNVID_ROOT/environment.yml" | xargs)}"
+[ -n "$SYNVID_TORCH_SPEC" ] || { echo "[bootstrap] no torch==/torchvision== pin in environment.yml" >&2; exit 1; }
 SYNVID_EXTRAS="${SYNVID_EXTRAS:-test}"
 
 _synvid_ready() {
   "$1" - <<'PY' 2>/dev/null
 import importlib, sys
 for name in ("torch", "torchvision", "numpy", "PIL", "scipy", "decord", "av", "matplotlib", "tabulate", "tqdm",
-             "numba", "pytest", "synvid"):
+             "numba", "skimage", "pytorch_fid", "safetensors", "pytest", "synvid"):
     importlib.import_module(name)
 import synvid, pathlib, os
 # synvid must be the checkout we run from (an editable install of another clone does not count).

@@ -263,7 +263,7 @@ stage_commands() {
     local reference="--reference $UCF101_ROOT/ucfTrainTestlist/trainlist01.txt --video-root $UCF101_ROOT/UCF-101"
     if [ "$PROFILE" = smoke ]; then
       echo "python analysis/5_4_frame_properties.py $p --datasets $all_sets --stats spectrum,color $reference --out $stats"
-      echo "python analysis/5_5_visualize_features.py $p --checkpoints $ckpts --labels $sets --data-root $UCF101_ROOT/UCF-101 --class-name Orbit --model vit_tiny_patch16_224 --num-frames 4 --img-size 32 --out $RUNS/analysis/fig5_pca"
+      echo "python analysis/5_5_visualize_features.py $p --checkpoints $ckpts --labels $sets --data-root $UCF101_ROOT/UCF-101 --class-name Orbit --out $RUNS/analysis/fig5_pca"
     else
       echo "python analysis/5_3_similarity.py $p --datasets $all_sets $reference --imagenet \$IMAGENET_ROOT --inception-weights \$INCEPTION_WEIGHTS --i3d-weights \$I3D_WEIGHTS --out $stats"
       echo "python analysis/5_4_frame_properties.py $p --datasets $all_sets --stats diversity,spectrum,color $reference --imagenet \$IMAGENET_ROOT --inception-weights \$INCEPTION_WEIGHTS --out $stats"

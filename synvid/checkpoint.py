@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import torch
+import safetensors.torch
 from torch import nn
 
 from synvid.models.vit import sinusoid_table
@@ -60,11 +61,9 @@ def load_checkpoint(path, *, trust: bool = False) -> dict:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
         try:
-            return load_file(str(path), device="cpu")
-        except (SafetensorError, OSError, ValueError) as e:
+            return safetensors.torch.load_file(str(path), device="cpu")
+        except (safetensors.SafetensorError, OSError, ValueError) as e:
             raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from e
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not trust)
@@ -288,9 +287,8 @@ def export_official(model: nn.Module, path) -> Path:
 
 def export_hf_state_dict(model: nn.Module, path) -> Path:
     """Write the weights with HF transformers VideoMAE names as .safetensors (no config.json is written)."""
-    from safetensors.torch import save_file
     sd = {k: v.contiguous() for k, v in to_hf(unwrap(model).state_dict()).items()}
-    return atomic_write(path, lambda tmp: save_file(sd, tmp))
+    return atomic_write(path, lambda tmp: safetensors.torch.save_file(sd, tmp))
 
 
 __all__ = ["CheckpointError", "PRETRAIN_TO_CLASSIFIER", "save_checkpoint", "load_checkpoint", "load_pretrained",

@@ -207,6 +207,7 @@ class RobustnessConfig:
     mode: str = "benchmark"              # §4.5: "benchmark" = the UCF101-P files (SCH-VL generate_noisy_videos.py);
     #                                      "hook" = YU's corruption of each 224 test view (kinetics.py)
     allow_missing: bool = False          # as FinetuneConfig.allow_missing (test_listed/evaluated/missing recorded)
+    num_segments: int = 5                # Table 6 / PROTOCOLS §2.4: UCF101's 5 test clips (x the run's test_crops)
     seed: int = 0
     translate_resize: int = 256          # SCH-VL generate_noisy_videos.py translate: short side resized to 256, ...
     translate_crop: int = 224            # ... then a new random 224 crop per frame (offsets < 8 s)
@@ -224,6 +225,10 @@ class StatsConfig:
     color_frames: int = 1_000            # PROTOCOLS §5.4 (inferred)
     pca_videos: int = 70                 # §5.5 / Fig. 5: 70 videos of one class
     pca_frames: int = 32                 # §5.5: 32 frames
+    # §5.5 / Fig. 5: the pre-trained ViT-B models M_i (built as the classifier their encoder loads into), fed clips
+    pca_model: str = FinetuneConfig.model            # of their pre-training length and size
+    pca_num_frames: int = PretrainConfig.num_frames
+    pca_input_size: int = PretrainConfig.input_size
     batch_size: int = 50
     seed: int = 0
 
@@ -255,7 +260,8 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
                            "warmup_epochs": 10, "batch_size": 64},
         "FinetuneConfig": {"model": "vit_small_patch16_224", "epochs": 30, "batch_size": 64},
         "LinprobeConfig": {"model": "vit_small_patch16_224", "epochs": 30, "batch_size": 64},
-        "StatsConfig": {"fid_frames": 2000, "fvd_videos": 200, "diversity_videos": 200},
+        "StatsConfig": {"fid_frames": 2000, "fvd_videos": 200, "diversity_videos": 200,
+                        "pca_model": "vit_small_patch16_224"},      # mini pre-trains ViT-S
     },
     "smoke": {
         "RenderConfig": {"size": 64, "min_frames": 20, "max_frames": 24, "num_shapes": 40, "num_videos": 8},
@@ -272,7 +278,8 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
                            "test_clips": 2, "num_workers": 0},
         "StatsConfig": {"fid_frames": 32, "fvd_videos": 4, "fvd_frames": 4, "diversity_videos": 4,
                         "spectrum_frames": 16, "color_frames": 16,
-                        "pca_videos": 2, "pca_frames": 4, "batch_size": 8},
+                        "pca_videos": 2, "pca_frames": 4, "batch_size": 8,
+                        "pca_model": "vit_tiny_patch16_224", "pca_num_frames": 4, "pca_input_size": 32},
         "RobustnessConfig": {"severities": (1, 3), "translate_resize": 64, "translate_crop": 32},
     },
 }

@@ -148,8 +148,8 @@ def test_visualize_script_png(tmp_path, toy_and_ckpt):
     cls = sorted(p.name for p in (toy / "UCF-101").iterdir())[0]
     r = _run("5_5_visualize_features.py", "--profile", "smoke", "--out", str(tmp_path / "fig5"),
              "--checkpoints", f"{ck},{ck}", "--labels", "a,b", "--data-root", str(toy / "UCF-101"),
-             "--class-name", cls, "--model", "vit_tiny_patch16_224", "--num-frames", "4", "--img-size", "32",
-             "--pca-frames", "8", "--show-videos", "2", "--show-frames", "2")
+             "--class-name", cls, "--pca-model", "vit_tiny_patch16_224", "--pca-num-frames", "4",
+             "--pca-input-size", "32", "--pca-frames", "8", "--show-videos", "2", "--show-frames", "2")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "fig5" / "fig5_key_pca.png").read_bytes()[:4] == b"\x89PNG"
     r = _run("5_5_visualize_features.py", "--out", str(tmp_path / "y"), "--checkpoints", str(ck), "--labels",

@@ -1,5 +1,6 @@
 """The `paper` profile is the paper's tables (Tables 5-8, Appendix 9.2); other profiles are overrides only."""
 import argparse
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -162,3 +163,31 @@ def test_runs_record_only_the_command_lines_changes_as_overrides(dataset):
     probe_build = lambda a: config.from_args(LinprobeConfig, a)  # noqa: E731
     assert recorded(probe, LinprobeConfig, probe_build, ["--seed", "1"]) == {}
     assert recorded(probe, LinprobeConfig, probe_build, ["--cache-features", "true"]) == {"cache_features": True}
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_script_defaults_come_from_the_dataclasses(profile):
+    """Issue 15 §5: 4_2_eval_ucf101p's --num-segments and 5_5's model flags are config fields. Fig. 5 reads the
+    profile's own pre-trained models (the classifier of its fine-tuning, its pre-training clip); UCF101-P is
+    tested on UCF101's 5 clips (Table 6) under every profile."""
+    from synvid.config import RobustnessConfig, StatsConfig
+    from synvid.data.registry import DATASETS
+    stats, pre = resolve(StatsConfig, profile), resolve(PretrainConfig, profile)
+    assert stats.pca_model == resolve(FinetuneConfig, profile).model
+    assert (stats.pca_num_frames, stats.pca_input_size) == (pre.num_frames, pre.input_size)
+    assert resolve(RobustnessConfig, profile).num_segments == DATASETS["ucf101"].test_clips == 5
+    fig5, ucf101p = _script("analysis/5_5_visualize_features.py"), _script("finetune/4_2_eval_ucf101p.py")
+    args = fig5.get_args_parser().parse_args(["--profile", profile, "--out", "o", "--checkpoints", "c",
+                                              "--data-root", "d", "--class-name", "k", "--pca-num-frames", "8"])
+    assert config.from_args(StatsConfig, args) == dataclasses.replace(stats, pca_num_frames=8)
+    for flags, segments in (([], 5), (["--num-segments", "2"], 2)):
+        args = ucf101p.get_args_parser().parse_args(["--profile", profile, "--out", "o", *flags])
+        assert config.from_args(RobustnessConfig, args).num_segments == segments
+
+
+def test_figure5_paper_models_are_vit_b_on_16x224_clips():
+    from synvid.config import StatsConfig
+    assert (StatsConfig.pca_model, StatsConfig.pca_num_frames, StatsConfig.pca_input_size) == (
+        "vit_base_patch16_224", 16, 224)
+    smoke = resolve(StatsConfig, "smoke")     # what run_all.sh's smoke plan passed as flags before
+    assert (smoke.pca_model, smoke.pca_num_frames, smoke.pca_input_size) == ("vit_tiny_patch16_224", 4, 32)

@@ -1,4 +1,4 @@
-"""Training-loop pieces shared by pre-training, fine-tuning and linear probing.
+"""Training-loop pieces shared by pre-training, fine-tuning and linear probing (assembled in synvid/engine/loop.py).
 
 - `resume` / `save`: `last.pth` with model, optimizer, scaler, step and RNG state (atomic, via synvid.checkpoint);
 - `check_finite`: stop on a NaN/inf loss with a clear message, leaving the last good checkpoint untouched;
@@ -25,11 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from synvid import config as config_module
 from synvid import dist
 from synvid.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from synvid.data.sampling import keyed_seed
 from synvid.optim import apply_schedule
-from synvid.runs import JsonlLog, atomic_write_json, mark_done
+from synvid.runs import JsonlLog
 
 LAST = "last.pth"
 PREEMPTED_EXIT = 75   # EX_TEMPFAIL: stopped by a signal with last.pth saved (scripts/slurm_job.sh requeues on it)
@@ -146,7 +147,6 @@ UNSET = (None, "", [], {})                     # a top-level setting absent from
 def _section_defaults(section: str, profile: str | None) -> dict | None:
     """The values an older run used for fields it did not record: the dataclass defaults, or with `profile`
     (a whole section it did not record) that profile's values; None if `section` is no config class."""
-    from synvid import config as config_module
     cls = getattr(config_module, section, None)
     if cls is None or not dataclasses.is_dataclass(cls):
         return None
@@ -241,7 +241,6 @@ class StepTimer:
     def data_ready(self) -> None:
         now = time.perf_counter()
         self.wait += now - self._t
-        self._mark = now
 
     def step_done(self, samples: int) -> None:
         now = time.perf_counter()
@@ -305,20 +304,3 @@ def upstream(init: str | Path, run_dir: str | Path, *, allow_unfinished: bool = 
         step = load_checkpoint(checkpoint).get("step")
     return {"run": os.path.relpath(source.resolve(), Path(run_dir).resolve()), "step": step,
             "config_hash": done.get("config_hash") or config.get("config_hash"), "finished": finished}
-
-
-def write_config(run_dir: str | Path, config: dict, resume_free) -> str:
-    """Rank 0 writes `config.json` (the resolved config, its hash and the world size) before any work; every
-    rank learns if that failed. Returns the config hash."""
-    digest = config_hash(config, resume_free)
-    record = {**config, "config_hash": digest, "world_size": dist.world_size()}
-    dist.on_main(atomic_write_json, Path(run_dir) / "config.json", record)
-    return digest
-
-
-def finish(run_dir: str | Path, results: dict, done: dict) -> None:
-    """Rank 0 writes results.json, then DONE last; a failure stops every rank with its message."""
-    def write():
-        atomic_write_json(Path(run_dir) / "results.json", results)
-        mark_done(run_dir, done)
-    dist.on_main(write)

@@ -1,5 +1,5 @@
 """Supervised fine-tuning and the final multi-view test (Section 4.1, Table 6, PROTOCOLS.md §2.3-2.4;
-VM `run_class_finetuning.py`, `engine_for_finetuning.py`), one DDP code path under torchrun.
+VM `run_class_finetuning.py`, `engine_for_finetuning.py`), one DDP code path under torchrun (loop.TrainLoop).
 
 Run directory: config.json (first), log.jsonl, last.pth (atomic, every `save_every` steps and at the end),
 results.json (top-1/top-5 + per-video scores) and DONE (last). Rerunning resumes from last.pth.
@@ -12,17 +12,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Sampler
+from torchvision import tv_tensors
 from torchvision.transforms import v2
-from tqdm import tqdm
 
-from synvid import dist
+from synvid import dist, models
+from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, load_pretrained
 from synvid.config import FinetuneConfig, to_dict
 from synvid.data import registry
 from synvid.data.video_dataset import FailureLog, TrainClips, collate
-from synvid.engine import common
+from synvid.engine import common, loop
 from synvid.engine.evaluate import evaluate, test_dataset
-from synvid.optim import build_adamw, cosine_schedule, param_groups, scaled_lr
-from synvid.runs import is_done, read_done, upstream_objective
+from synvid.optim import param_groups
+from synvid.runs import upstream_objective
 from synvid.video_io import VideoReadError
 
 RESUME_FREE = {"num_workers", "save_every", "compile", "strict", "allow_missing"}
@@ -86,7 +87,6 @@ def build_mixing(cfg, num_classes: int):
         if mixer is None:
             return videos, soft_targets(labels, num_classes, cfg.label_smoothing)
         # v2 mixes along dim 0 and cuts the last two dims, so [B,3,T,H,W] works as a batch of "videos"
-        from torchvision import tv_tensors
         mixed, target = mixer(tv_tensors.Video(videos), labels)
         target = target * (1.0 - cfg.label_smoothing) + cfg.label_smoothing / num_classes  # linear: = timm order
         return mixed.as_subclass(torch.Tensor), target
@@ -95,10 +95,8 @@ def build_mixing(cfg, num_classes: int):
 
 def build_model(cfg, num_classes: int, init: str, device, print_fn=print) -> torch.nn.Module:
     """Classifier for `num_classes`; `init` = "scratch" or a checkpoint (ours, official VideoMAE, HF)."""
-    from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, load_pretrained
-    from synvid.models import build
     torch.manual_seed(cfg.seed)
-    model = build(cfg.model, num_classes=num_classes, num_frames=cfg.num_frames, img_size=cfg.input_size,
+    model = models.build(cfg.model, num_classes=num_classes, num_frames=cfg.num_frames, img_size=cfg.input_size,
                   drop_path=cfg.drop_path, dropout=cfg.dropout)
     if init != "scratch":
         info = load_pretrained(model, init, **PRETRAIN_TO_CLASSIFIER)
@@ -130,37 +128,24 @@ def min_videos(model: torch.nn.Module, cfg, per_rank: int) -> int:
     return need
 
 
-class Finetuner:
-    """Model, optimizer, data and schedule of one fine-tuning run."""
+class Finetuner(loop.TrainLoop):
+    """Model, optimizer, data and schedule of one fine-tuning run (or augmented probe); the loop is loop.TrainLoop's.
+    `failures`: the training videos found unreadable."""
 
     def __init__(self, cfg: FinetuneConfig, run_dir: Path, train_items, num_classes: int, init: str, config, device,
                  model: torch.nn.Module | None = None):
         """`model` (optional) replaces the classifier built from `init`, e.g. the linear probe's frozen encoder."""
-        self.cfg, self.run_dir, self.config, self.device = cfg, run_dir, config, device
-        self.num_classes = num_classes
-        self.per_rank = common.per_rank_batch(cfg.batch_size, dist.world_size())
         # never raises in a worker (one rank stopping alone would leave the others in a collective):
         # cfg.strict is enforced by `agree`, on every rank at once
-        self.data = TrainClips(train_items, cfg, seed=cfg.seed, strict=False)
-        self.steps_per_epoch = len(self.data) // cfg.batch_size  # drop_last, as VM
-        if self.steps_per_epoch < 1:
-            raise ValueError(f"{len(self.data)} training videos are fewer than the total batch {cfg.batch_size}")
-        self.total_steps = cfg.epochs * self.steps_per_epoch
-        self.lr = cosine_schedule(scaled_lr(cfg.base_lr, cfg.batch_size), scaled_lr(cfg.min_lr, cfg.batch_size),
-                                  cfg.epochs, self.steps_per_epoch, cfg.warmup_epochs)
-        self.model = model if model is not None else build_model(cfg, num_classes, init, device)
-        groups = param_groups(self.model, cfg.weight_decay, cfg.layer_decay)  # PROTOCOLS §2.3: L + 2 layer ids
-        self.optimizer = build_adamw(groups, float(self.lr[0]), betas=(cfg.beta1, cfg.beta2))
-        self.start = common.resume(run_dir, model=self.model, optimizer=self.optimizer)
+        data = TrainClips(train_items, cfg, seed=cfg.seed, strict=False)
+        super().__init__(cfg, run_dir, config, device, len(data))
+        self.data, self.failures = data, FailureLog()
+        self.lr = loop.cosine_lr(cfg, self.steps_per_epoch)
+        model = model if model is not None else build_model(cfg, num_classes, init, device)
+        self.prepare(model, self.adamw(param_groups(model, cfg.weight_decay, cfg.layer_decay)))  # PROTOCOLS §2.3
         common.seed_rank(cfg.seed)  # the model is identical on every rank; from here on each rank draws its own
         self.mix = build_mixing(cfg, num_classes)
         self.min_videos = min_videos(self.model, cfg, self.per_rank)
-        self.net = self.model
-        if dist.world_size() > 1:
-            ids = [device.index] if device.type == "cuda" else None
-            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
-        if cfg.compile:
-            self.net = torch.compile(self.net)
 
     def loader(self, epoch: int, skip: int) -> DataLoader:
         self.data.set_epoch(epoch)
@@ -173,7 +158,24 @@ class Finetuner:
                           generator=loader_rng, collate_fn=collate, pin_memory=self.device.type == "cuda",
                           persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
 
-    def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int, weight: float = 1.0) -> tuple[float, float]:
+    def batches(self, stop: int):
+        """{clips, labels, weight} per step up to `stop`, epoch by epoch; None for a step every rank skips (a rank
+        whose videos were all unreadable: skipped, not replaced)."""
+        step = self.start
+        while step < stop:
+            for fields, failed in self.loader(step // self.steps_per_epoch, step % self.steps_per_epoch):
+                self.failures.add(failed)
+                size = 0 if fields is None else int(fields[0].shape[0])
+                weight = agree(size, failed, strict=self.cfg.strict, min_size=self.min_videos)
+                yield None if weight is None else {"clips": fields[0], "labels": fields[1], "weight": weight}
+                step += 1
+                if step >= stop:
+                    return
+
+    def samples(self, batch: dict) -> int:
+        return batch["clips"].shape[0] * batch["clips"].shape[1] * self.world
+
+    def step(self, clips: torch.Tensor, labels: torch.Tensor, step: int, weight: float = 1.0) -> tuple[float, dict]:
         """clips [B,R,3,T,S,S] (R repeated augmentations of each video); one AdamW step. MixUp/CutMix, dropout and
         drop path draw from the global generator seeded by (seed, step, rank) (issue 13 §1). `weight` (agree)
         scales this rank's mean loss so that DDP's gradient average weighs every video the same."""
@@ -188,95 +190,61 @@ class Finetuner:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return dist.all_reduce_mean(loss.detach()), lr
-
-    def epoch(self, step: int, stop: int, failures: FailureLog, log, bar, timer, signals) -> int:
-        """The steps of the current epoch from `step` (at most up to `stop`); returns the step reached."""
-        epoch = step // self.steps_per_epoch
-        for fields, failed in self.loader(epoch, step % self.steps_per_epoch):
-            failures.add(failed)
-            timer.data_ready()
-            size = 0 if fields is None else int(fields[0].shape[0])
-            weight = agree(size, failed, strict=self.cfg.strict, min_size=self.min_videos)
-            if weight is not None:  # a step with a rank whose videos were all unreadable is skipped, not replaced
-                loss, lr = self.step(*fields, step, weight)
-                common.check_finite(loss, step + 1, self.run_dir)
-                timer.step_done(fields[0].shape[0] * fields[0].shape[1] * dist.world_size())
-                log.write(step + 1, epoch=epoch, loss=loss, lr=lr, **timer.stats())
-                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
-            timer.reset()
-            step += 1
-            bar.update()
-            preempted = signals.requested()   # SLURM's warning signal: save now, requeue, resume
-            if preempted or step % self.cfg.save_every == 0 or step == stop:
-                common.save(self.run_dir, model=self.model, optimizer=self.optimizer, step=step,
-                            epoch=step // self.steps_per_epoch, config=self.config)
-            if preempted:
-                raise common.Preempted(step, self.run_dir)
-            if step >= stop:
-                break
-        return step
-
-    def fit(self, failures: FailureLog, stop_after: int | None = None, progress: bool = True) -> int:
-        stop = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
-        log = common.RunLogger(self.run_dir, resume_step=self.start)
-        bar = tqdm(total=stop, initial=self.start, disable=not (progress and dist.is_main()), desc="finetune")
-        step, timer = self.start, common.StepTimer()
-        self.net.train()
-        with common.StopSignal() as signals:
-            while step < stop:
-                step = self.epoch(step, stop, failures, log, bar, timer, signals)
-        bar.close()
-        log.close()
-        return step
+        return dist.all_reduce_mean(loss.detach()), {"lr": lr}
 
 
-def load_splits(dataset: str, data_root, cfg) -> tuple:
-    """(train Split, test Split), checked before any step: the test split strict unless cfg.allow_missing."""
-    train = registry.load_split(dataset, data_root, "train", cfg.split)
-    test = registry.load_split(dataset, data_root, "test", cfg.split, allow_missing=cfg.allow_missing)
-    if test.classes != train.classes:
-        raise ValueError(f"{dataset}: train and test splits list different classes")
-    return train, test
+class DownstreamRun(loop.RunDir):
+    """The run directory of a fine-tune or probe (loop.RunDir), checked before any step: `init` exists and its run
+    is finished (`source`: RECORDS.md `upstream`); the train and test splits load (the test split strict unless
+    cfg.allow_missing) and list the same classes; `settings`: what the run records beside its config sections."""
 
+    def __init__(self, out, resume_free, cfg: FinetuneConfig, *, dataset: str, data_root, init: str,
+                 allow_unfinished: bool):
+        super().__init__(out, resume_free)
+        if self.done is not None:
+            return
+        if init != "scratch" and not Path(init).exists():   # scratch: Table 1's "Random initialization"
+            raise FileNotFoundError(f"--init checkpoint not found: {init}")
+        self.source = common.upstream(init, self.path, allow_unfinished=allow_unfinished)
+        self.segments = cfg.test_clips or registry.get(dataset).test_clips
+        self.train = registry.load_split(dataset, data_root, "train", cfg.split)
+        self.test = registry.load_split(dataset, data_root, "test", cfg.split, allow_missing=cfg.allow_missing)
+        if self.test.classes != self.train.classes:
+            raise ValueError(f"{dataset}: train and test splits list different classes")
+        self.settings = dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(
+            self.train.classes), objective=upstream_objective(init))   # issue 16: carried from the pre-training
 
-def train_record(train, failures: FailureLog) -> dict:
-    """Training-split skips (allowed, recorded): unreadable videos of every rank and listed ones not on disk."""
-    failures.summary()   # prints this rank's skips
-    names = sorted({n for part in dist.all_gather_objects(failures.names) for n in part})
-    return {"train_skipped_videos": len(names), "train_skipped_names": names, "train_listed": train.listed,
-            "train_missing": [Path(m).name for m in train.missing]}
+    def end(self, model, cfg: FinetuneConfig, results: dict, failures: FailureLog, *, batch_size: int,
+            **record) -> dict:
+        """Record the training-split skips (unreadable videos of every rank, listed ones not on disk); a finished
+        training then gets the multi-view test of `model`, results.json and DONE last. Returns the results."""
+        failures.summary()   # prints this rank's skips
+        names = sorted({n for part in dist.all_gather_objects(failures.names) for n in part})
+        results.update(train_skipped_videos=len(names), train_skipped_names=names, train_listed=self.train.listed,
+                       train_missing=[Path(m).name for m in self.train.missing])
+        if results["steps"] < results["total_steps"]:
+            return results
+        test = test_dataset(self.test.items, cfg, num_segments=self.segments, missing=self.test.missing)
+        results.update(evaluate(model, test, batch_size=batch_size, device=self.device,
+                                num_workers=cfg.num_workers, bf16=cfg.bf16))
+        results.update(views=f"{self.segments}x{cfg.test_crops}", config_hash=self.config_hash,
+                       upstream=self.source, seed=cfg.seed, **record)
+        self.finish(results)
+        return results
 
 
 def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | Path, init: str = "scratch",
         stop_after: int | None = None, progress: bool = True, extra: dict | None = None,
         allow_unfinished: bool = False) -> dict:
     """Fine-tune on `dataset` (a `synvid.data.registry` name) and run the multi-view test; returns DONE's dict."""
-    run_dir = Path(out)
-    if is_done(run_dir):
-        return read_done(run_dir)
-    if init != "scratch" and not Path(init).exists():
-        raise FileNotFoundError(f"--init checkpoint not found: {init}")
-    source = common.upstream(init, run_dir, allow_unfinished=allow_unfinished)
-    _, _, _, device = dist.init_distributed()
-    record = registry.get(dataset)
-    train, test_split = load_splits(dataset, data_root, cfg)
-    extra = {"objective": upstream_objective(init), **(extra or {})}  # issue 16: carried from the pre-training
-    config = to_dict(cfg, dataset=dataset, data_root=str(data_root), init=str(init),
-                     num_classes=len(train.classes), **extra)
-    common.check_resumable(run_dir, config, RESUME_FREE)
-    digest = common.write_config(run_dir, config, RESUME_FREE)
-    trainer = Finetuner(cfg, run_dir, train.items, len(train.classes), init, config, device)
-    failures = FailureLog()
-    steps = trainer.fit(failures, stop_after, progress)
-    results = {"steps": steps, "total_steps": trainer.total_steps, "dataset": dataset, "classes": train.classes,
-               **train_record(train, failures)}
-    if steps < trainer.total_steps:
-        return results
-    segments = cfg.test_clips or record.test_clips
-    test = test_dataset(test_split.items, cfg, num_segments=segments, missing=test_split.missing)
-    results.update(evaluate(trainer.model, test, batch_size=max(trainer.per_rank // 2, 1), device=device,
-                            num_workers=cfg.num_workers, bf16=cfg.bf16))
-    results.update(views=f"{segments}x{cfg.test_crops}", config_hash=digest, upstream=source, seed=cfg.seed)
-    common.finish(run_dir, results, {k: v for k, v in results.items() if k != "videos"})  # DONE last
-    return results
+    run_dir = DownstreamRun(out, RESUME_FREE, cfg, dataset=dataset, data_root=data_root, init=init,
+                            allow_unfinished=allow_unfinished)
+    if run_dir.done is not None:
+        return run_dir.done
+    classes = run_dir.train.classes
+    config = to_dict(cfg, **{**run_dir.settings, **(extra or {})})
+    run_dir.start(config)
+    trainer = Finetuner(cfg, run_dir.path, run_dir.train.items, len(classes), init, config, run_dir.device)
+    results = {"steps": trainer.fit(stop_after, progress), "total_steps": trainer.total_steps, "dataset": dataset,
+               "classes": classes}
+    return run_dir.end(trainer.model, cfg, results, trainer.failures, batch_size=max(trainer.per_rank // 2, 1))

@@ -26,14 +26,12 @@ from torch import nn
 
 from synvid import dist
 from synvid.config import FinetuneConfig, LinprobeConfig, resolve, to_dict
-from synvid.data import registry
 from synvid.data.video_dataset import FailureLog
-from synvid.engine import common
+from synvid.engine import common, loop
 from synvid.engine import finetune as ft
-from synvid.engine.evaluate import evaluate, iter_views, test_dataset, to_model_input
-from synvid.optim import cosine_schedule, scaled_lr
+from synvid.engine.evaluate import iter_views, test_dataset, to_model_input
 from synvid.provenance import probe_mode
-from synvid.runs import atomic_torch_save, is_done, read_done, upstream_objective
+from synvid.runs import atomic_torch_save
 
 RESUME_FREE = {"num_workers", "allow_missing"}
 # settings that change the cached features (a features.pt extracted under other values is refused)
@@ -105,47 +103,49 @@ def cached_batch(x: torch.Tensor, order: np.ndarray, batch: int, *, seed: int, e
     return feats, videos
 
 
+class CachedHead(loop.TrainLoop):
+    """The fast probe's loop (loop.TrainLoop): `head` on cached features x [N_videos, V, D], labels y [N_videos],
+    with the fine-tuning schedule (§3.2 'the same number of ... linear probing steps'): floor(N_videos / batch)
+    steps per epoch (tail dropped), lr = base_lr * batch / 256 with warm-up + cosine per step (Table 7), AdamW,
+    label smoothing; last.pth after every epoch. Every rank trains the same head on the all-gathered cache."""
+
+    def __init__(self, head: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: FinetuneConfig, run_dir: Path,
+                 config: dict):
+        super().__init__(cfg, run_dir, config, torch.device("cpu"), len(x), world=1)
+        self.x, self.y, self.save_every = x, y, self.steps_per_epoch
+        self.lr = loop.cosine_lr(cfg, self.steps_per_epoch)
+        self.prepare(head, self.adamw([{"params": list(head.parameters()), "weight_decay": cfg.weight_decay}]),
+                     wrap=False)
+
+    def batches(self, stop: int):
+        """{feats, labels} per step: as ft.EpochSampler orders videos; every draw is keyed by (seed, epoch, step),
+        so a resume repeats it."""
+        cfg = self.cfg
+        for step in range(self.start, stop):
+            epoch, s = divmod(step, self.steps_per_epoch)
+            feats, videos = cached_batch(self.x, ft.epoch_order(len(self.x), cfg.seed, epoch), cfg.batch_size,
+                                         seed=cfg.seed, epoch=epoch, step=s, dropout=cfg.dropout)
+            yield {"feats": feats, "labels": self.y[videos]}
+
+    def step(self, feats: torch.Tensor, labels: torch.Tensor, step: int) -> tuple[float, dict]:
+        lr = common.set_lr(self.optimizer, self.lr, step)
+        loss = probe_loss(self.net(feats), labels, self.cfg.label_smoothing)  # BN statistics update (MAE's probe)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item(), {"lr": lr}
+
+
+def fit(trainer: loop.TrainLoop, stop_after: int | None = None, progress: bool = False) -> dict:
+    """Train (either probe mode); returns {steps reached, steps_per_epoch, total_steps}."""
+    return {"steps": trainer.fit(stop_after, progress), "steps_per_epoch": trainer.steps_per_epoch,
+            "total_steps": trainer.total_steps}
+
+
 def train_head_on_cache(head: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: FinetuneConfig, run_dir: Path,
-                        config: dict, *, stop_after: int | None = None) -> dict:
-    """Train `head` on cached features x [N_videos, V, D], labels y [N_videos] with the fine-tuning schedule
-    (§3.2 'the same number of ... linear probing steps'): floor(N_videos / batch) steps per epoch (tail dropped),
-    lr = base_lr * batch / 256 with warm-up + cosine per step (Table 7), AdamW, label smoothing. Logs every step,
-    saves `run_dir/last.pth` after every epoch and at `stop_after` steps, and resumes from it at any step."""
-    n = len(x)
-    steps = n // cfg.batch_size
-    if steps < 1:
-        raise ValueError(f"{n} training videos are fewer than the total batch {cfg.batch_size}")
-    total = cfg.epochs * steps
-    lr = cosine_schedule(scaled_lr(cfg.base_lr, cfg.batch_size), scaled_lr(cfg.min_lr, cfg.batch_size),
-                         cfg.epochs, steps, cfg.warmup_epochs)
-    opt = torch.optim.AdamW(head.parameters(), lr=float(lr[0]), betas=(cfg.beta1, cfg.beta2),
-                            weight_decay=cfg.weight_decay)
-    start = common.resume(run_dir, model=head, optimizer=opt)
-    stop = total if stop_after is None else min(stop_after, total)
-    log = common.RunLogger(run_dir, resume_step=start)
-    head.train()  # BN running statistics update, as in MAE's probe
-    with common.StopSignal() as signals:
-        for step in range(start, stop):
-            epoch, s = divmod(step, steps)
-            for group in opt.param_groups:
-                group["lr"] = float(lr[step])
-            # as ft.EpochSampler orders videos; every draw is keyed by (seed, epoch, step), so a resume repeats it
-            feats, videos = cached_batch(x, ft.epoch_order(n, cfg.seed, epoch), cfg.batch_size, seed=cfg.seed,
-                                         epoch=epoch, step=s, dropout=cfg.dropout)
-            loss = probe_loss(head(feats), y[videos], cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            common.check_finite(loss.item(), step + 1, run_dir)
-            log.write(step + 1, epoch=epoch, loss=loss.item(), lr=float(lr[step]))
-            preempted = signals.requested()   # SLURM's warning signal: save now, requeue, resume
-            if preempted or (step + 1) % steps == 0 or step + 1 == stop:
-                common.save(run_dir, model=head, optimizer=opt, step=step + 1, epoch=(step + 1) // steps,
-                            config=config)
-            if preempted:
-                raise common.Preempted(step + 1, run_dir)
-    log.close()
-    return {"steps": max(start, stop), "steps_per_epoch": steps, "total_steps": total}
+                        config: dict, *, stop_after: int | None = None, progress: bool = False) -> dict:
+    """CachedHead's run, resumed from `run_dir/last.pth` at any step; stops at `stop_after` steps."""
+    return fit(CachedHead(head, x, y, cfg, run_dir, config), stop_after, progress)
 
 
 def _features(cfg, fcfg, model, run_dir, train_items, segments, device, failures, extra) -> tuple:
@@ -166,58 +166,38 @@ def _features(cfg, fcfg, model, run_dir, train_items, segments, device, failures
     return x, y
 
 
-def _cached(cfg, fcfg, model, run_dir, train_items, segments, device, failures, config, extra, stop_after) -> dict:
-    x, y = _features(cfg, fcfg, model, run_dir, train_items, segments, device, failures,
-                     {k: extra[k] for k in ("dataset", "data_root", "init")})
-    results = train_head_on_cache(model.head.cpu(), x.float(), y, fcfg, run_dir, config, stop_after=stop_after)
-    model.head.to(device)
-    return {**results, "cached_videos": len(x), "cached_views_per_video": x.shape[1]}
-
-
 def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: str, profile: str = "paper",
         stop_after: int | None = None, progress: bool = True, extra: dict | None = None,
         allow_unfinished: bool = False) -> dict:
     """Probe `init` on `dataset` and run the multi-view test; returns DONE's dict (`stop_after` steps: stop early,
     without the test or DONE; rerunning resumes)."""
-    run_dir = Path(out)
-    if is_done(run_dir):
-        return read_done(run_dir)
     if cfg.optimizer != "adamw":
         raise ValueError(f"only the AdamW probe of Table 7 is implemented, got optimizer={cfg.optimizer!r}")
-    if init != "scratch" and not Path(init).exists():   # scratch: Table 1's "Random initialization" probe (8.9)
-        raise FileNotFoundError(f"--init checkpoint not found: {init}")
-    source = common.upstream(init, run_dir, allow_unfinished=allow_unfinished)
-    _, _, _, device = dist.init_distributed()
-    record = registry.get(dataset)
     fcfg = finetune_settings(cfg, profile)
-    train, test_split = ft.load_splits(dataset, data_root, fcfg)
-    segments = cfg.test_clips or record.test_clips
-    extra = {**dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(train.classes),
-                    profile=profile, objective=upstream_objective(init)), **(extra or {})}  # issue 16
-    config = to_dict(cfg, fcfg, **extra)
-    common.check_resumable(run_dir, config, RESUME_FREE)
-    digest = common.write_config(run_dir, config, RESUME_FREE)
+    run_dir = ft.DownstreamRun(out, RESUME_FREE, fcfg, dataset=dataset, data_root=data_root, init=init,
+                               allow_unfinished=allow_unfinished)
+    if run_dir.done is not None:
+        return run_dir.done
+    train, device = run_dir.train, run_dir.device
+    config = to_dict(cfg, fcfg, **{**run_dir.settings, "profile": profile, **(extra or {})})
+    run_dir.start(config)
     model = probe_model(fcfg, len(train.classes), init, device)
     frozen = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
-    failures = FailureLog()
     if cfg.cache_features:
-        results = _cached(cfg, fcfg, model, run_dir, train.items, segments, device, failures, config, extra,
-                          stop_after)
+        failures = FailureLog()
+        x, y = _features(cfg, fcfg, model, run_dir.path, train.items, run_dir.segments, device, failures,
+                         {k: config[k] for k in ("dataset", "data_root", "init")})
+        trainer = CachedHead(model.head.cpu(), x.float(), y, fcfg, run_dir.path, config)
+        cached = {"cached_videos": len(x), "cached_views_per_video": x.shape[1]}
     else:  # §4.3 as the authors ran it: the fine-tuning loop (train mode, augmentations) with only the head trainable
-        trainer = ft.Finetuner(fcfg, run_dir, train.items, len(train.classes), init, config, device, model=model)
-        results = {"steps": trainer.fit(failures, stop_after, progress=progress),
-                   "steps_per_epoch": trainer.steps_per_epoch, "total_steps": trainer.total_steps}
+        trainer = ft.Finetuner(fcfg, run_dir.path, train.items, len(train.classes), init, config, device, model=model)
+        failures, cached = trainer.failures, {}
+    results = {**fit(trainer, stop_after, progress), **cached}
+    model.head.to(device)   # back from the CPU after the cached probe
     changed = [k for k, v in model.state_dict().items() if k in frozen and not torch.equal(v, frozen[k])]
     if changed:
         raise RuntimeError(f"linear probing changed frozen encoder weights: {changed[:5]}")
-    results.update(ft.train_record(train, failures), probe_mode=probe_mode(cfg))
-    if results["steps"] < results["total_steps"]:
-        return results
-    test = test_dataset(test_split.items, fcfg, num_segments=segments, missing=test_split.missing)
-    results.update(evaluate(model, test, batch_size=max(cfg.batch_size // 8, 1), device=device,
-                            num_workers=cfg.num_workers, bf16=fcfg.bf16))
-    results.update(mode="cached" if cfg.cache_features else "augmented", views=f"{segments}x{cfg.test_crops}",
-                   label_smoothing=fcfg.label_smoothing, objective=extra["objective"], config_hash=digest,
-                   upstream=source, seed=cfg.seed)
-    common.finish(run_dir, results, {k: v for k, v in results.items() if k != "videos"})
-    return results
+    results["probe_mode"] = probe_mode(cfg)
+    return run_dir.end(model, fcfg, results, failures, batch_size=max(cfg.batch_size // 8, 1),
+                       mode="cached" if cfg.cache_features else "augmented",
+                       label_smoothing=fcfg.label_smoothing, objective=config["objective"])

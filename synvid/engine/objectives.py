@@ -1,8 +1,8 @@
 """Pre-training objectives: the pluggable part of the pre-training engine (issue 16).
 
 An objective owns the model, its optimiser groups, its per-step schedules, the loss of one batch and what happens
-after the optimiser step. The engine (synvid/engine/pretrain.py) owns everything else (data order, DDP, resume,
-logging, DONE) and is the same for every objective.
+after the optimiser step. The engine (synvid/engine/pretrain.py over loop.TrainLoop) owns everything else (data
+order, DDP, resume, logging, DONE) and is the same for every objective.
 
 - `videomae`: the paper (Section 3.2, Table 5): tube mask, normalised-pixel MSE (synvid.models.videomae).
 - `vjepa`: V-JEPA (facebookresearch/jepa app/vjepa/train.py): multi-block masks drawn per step, L1 on
@@ -15,9 +15,14 @@ import math
 import numpy as np
 import torch
 
-from synvid import dist
+from synvid import dist, models
 from synvid.config import PretrainConfig, VjepaConfig
-from synvid.optim import apply_schedule, build_adamw, cosine_schedule, param_groups, scaled_lr
+from synvid.data.sampling import sample_generator
+from synvid.engine import common
+from synvid.engine.loop import cosine_lr
+from synvid.models.multiblock import MaskKind, sample_masks
+from synvid.models.vjepa import ema_update, momentum_schedule
+from synvid.optim import apply_schedule, build_adamw, param_groups, scaled_lr
 
 
 class VideoMAE:
@@ -32,28 +37,24 @@ class VideoMAE:
         return (self.cfg,)
 
     def build_model(self, device) -> torch.nn.Module:
-        from synvid.models import build
         cfg = self.cfg
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank and every fresh run
-        model = build(cfg.model, decoder_depth=cfg.decoder_depth, num_frames=cfg.num_frames,
+        model = models.build(cfg.model, decoder_depth=cfg.decoder_depth, num_frames=cfg.num_frames,
                       img_size=cfg.input_size, grad_checkpointing=cfg.grad_checkpointing)
         return model.to(device)
 
     def build_optimizer(self, model, steps_per_epoch: int) -> torch.optim.Optimizer:
         """Per-step lr (VM: lr, min_lr both scaled by total_batch/256; warm-up from 0) and AdamW."""
         cfg = self.cfg
-        lr, min_lr = scaled_lr(cfg.base_lr, cfg.batch_size), scaled_lr(cfg.min_lr, cfg.batch_size)
-        self.lr = cosine_schedule(lr, min_lr, cfg.epochs, steps_per_epoch, cfg.warmup_epochs)
+        self.lr = cosine_lr(cfg, steps_per_epoch)
         return build_adamw(param_groups(model, cfg.weight_decay), float(self.lr[0]), betas=(cfg.beta1, cfg.beta2))
 
     def schedule(self, optimizer, step: int) -> dict:
         """Apply this step's scheduled values; returns them for the log."""
-        lr = float(self.lr[step])
-        apply_schedule(optimizer, lr)
-        return {"lr": lr}
+        return {"lr": common.set_lr(optimizer, self.lr, step)}
 
     def loss(self, net, model, videos: torch.Tensor, mask: torch.Tensor, step: int) -> torch.Tensor:
-        from synvid import models  # looked up per call, so tests can patch models.pretrain_loss
+        # models.pretrain_loss is looked up per call, so tests can patch it
         target = models.pixel_targets(videos, mask, model.tubelet, model.patch)
         return models.pretrain_loss(net(videos, mask), target)
 
@@ -95,7 +96,6 @@ class VJEPA:
     name = "vjepa"
 
     def __init__(self, cfg: PretrainConfig, vjepa: VjepaConfig | None = None):
-        from synvid.models.multiblock import MaskKind
         self.cfg, self.vj = cfg, vjepa or VjepaConfig()
         v = self.vj
         self.kinds = (MaskKind(v.short_blocks, v.short_scale, v.aspect_min, v.aspect_max),
@@ -105,10 +105,9 @@ class VJEPA:
         return (self.cfg, self.vj)
 
     def build_model(self, device) -> torch.nn.Module:
-        from synvid.models import build, encoder_name
         cfg, v = self.cfg, self.vj
         torch.manual_seed(cfg.seed)
-        model = build(encoder_name(cfg.model, "pretrain_vjepa"), predictor_dim=v.predictor_dim,
+        model = models.build(models.encoder_name(cfg.model, "pretrain_vjepa"), predictor_dim=v.predictor_dim,
                       predictor_depth=v.predictor_depth, num_mask_kinds=len(self.kinds), loss_exp=v.loss_exp,
                       num_frames=cfg.num_frames, img_size=cfg.input_size, grad_checkpointing=cfg.grad_checkpointing)
         return model.to(device)
@@ -122,7 +121,6 @@ class VJEPA:
         lrs = [scaled_lr(x, cfg.batch_size) for x in (v.start_lr, v.base_lr, v.min_lr)]
         self.lr = warmup_cosine(*lrs, total, self.warmup, v.schedule_stretch)
         self.wd = cosine_weight_decay(v.weight_decay, v.final_weight_decay, total, v.schedule_stretch)
-        from synvid.models.vjepa import momentum_schedule
         self.momentum = momentum_schedule(v.ema_start, v.ema_end, total, v.schedule_stretch)
         return build_adamw(param_groups(model, v.weight_decay), float(self.lr[0]), betas=(v.beta1, v.beta2))
 
@@ -133,9 +131,7 @@ class VJEPA:
 
     def masks(self, batch: int, window, step: int, device) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """This rank's masks of `step`, drawn from (seed, step, rank): the same after a resume."""
-        from synvid.data.pretrain_data import sample_generator
-        from synvid.models.multiblock import sample_masks
-        g = sample_generator(self.cfg.seed, step, dist.rank(), 5)
+        g = sample_generator(self.cfg.seed, step, dist.rank(), common.STEP_STREAM)
         return sample_masks(batch, window, self.kinds, g, device=device)
 
     def loss(self, net, model, videos: torch.Tensor, mask: torch.Tensor, step: int) -> torch.Tensor:
@@ -150,7 +146,6 @@ class VJEPA:
             torch.nn.utils.clip_grad_norm_(model.predictor.parameters(), self.vj.clip_grad)
 
     def after_step(self, model, step: int) -> None:
-        from synvid.models.vjepa import ema_update
         ema_update(model.target_encoder, model.encoder, float(self.momentum[step]))
 
 

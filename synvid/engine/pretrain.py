@@ -1,5 +1,5 @@
-"""Pre-training loop (Section 3.2, Table 5, PROTOCOLS §2.2; VM `run_mae_pretraining.py`,
-`engine_for_pretraining.py`), one DDP code path from 1 process to N nodes under torchrun. The objective
+"""Pre-training (Section 3.2, Table 5, PROTOCOLS §2.2; VM `run_mae_pretraining.py`, `engine_for_pretraining.py`),
+one DDP code path from 1 process to N nodes under torchrun; the loop is synvid/engine/loop.py's. The objective
 (VideoMAE, the paper's, or V-JEPA, issue 16) is a pluggable piece: synvid/engine/objectives.py.
 
 A run directory holds config.json (first), log.jsonl, last.pth (every `save_every` steps, atomic) and DONE (last).
@@ -12,19 +12,15 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from synvid import dist
 from synvid.config import PretrainConfig, VjepaConfig, to_dict
 from synvid.data.batched import ClipPlans, DeviceBatches
 from synvid.data.pretrain_data import PretrainDataset, StepSampler, raw_clips
-from synvid.engine import common, objectives
-from synvid.runs import is_done, mark_done, read_done
+from synvid.engine import common, loop, objectives
 
 # Settings that may change between a run and its resume without changing the result.
 RESUME_FREE = {"num_workers", "save_every", "tensorboard", "compile", "grad_checkpointing", "deterministic"}
-
-
 RENDER_DEVICES = ("loader", "device")
 
 
@@ -46,32 +42,20 @@ def build_dataset(cfg: PretrainConfig, *, dataset=None, list_file=None, render_s
                            seed=cfg.seed)
 
 
-class Trainer:
-    """Holds the model, optimizer, data and schedule of one pre-training run."""
+class Trainer(loop.TrainLoop):
+    """The model, optimizer, data and objective of one pre-training run; the loop is loop.TrainLoop's."""
 
     def __init__(self, cfg: PretrainConfig, run_dir: Path, data: PretrainDataset, config: dict, device,
                  vjepa: VjepaConfig | None = None):
-        self.cfg, self.run_dir, self.data, self.config, self.device = cfg, run_dir, data, config, device
+        super().__init__(cfg, run_dir, config, device, len(data))
+        self.data, self.tensorboard = data, cfg.tensorboard
         self.objective = objectives.build(cfg, vjepa)
-        self.world, self.rank = dist.world_size(), dist.rank()
-        self.per_rank = common.per_rank_batch(cfg.batch_size, self.world)
-        self.steps_per_epoch = len(data) // cfg.batch_size  # drop_last (PROTOCOLS §2.2)
-        if self.steps_per_epoch < 1:
-            raise ValueError(f"dataset of {len(data)} clips is smaller than the total batch {cfg.batch_size}")
-        self.total_steps = cfg.epochs * self.steps_per_epoch
-        self.model = self.objective.build_model(device)
-        self.optimizer = self.objective.build_optimizer(self.model, self.steps_per_epoch)
-        self.start = common.resume(run_dir, model=self.model, optimizer=self.optimizer)
-        self.net = self.model
-        if self.world > 1:
-            ids = [device.index] if device.type == "cuda" else None
-            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
-        if cfg.compile:
-            self.net = torch.compile(self.net)
+        model = self.objective.build_model(device)
+        self.prepare(model, self.objective.build_optimizer(model, self.steps_per_epoch))
 
     def loader(self, stop: int) -> DataLoader:
         """Batches of this rank up to step `stop`; with DeviceBatches, the workers only draw the ClipPlans."""
-        sampler = StepSampler(len(self.data), total_batch=self.cfg.batch_size, rank=self.rank,
+        sampler = StepSampler(len(self.data), total_batch=self.cfg.batch_size, rank=dist.rank(),
                               world_size=self.world, seed=self.cfg.seed, start_step=self.start, total_steps=stop)
         workers = self.cfg.num_workers
         data = self.data.plans if isinstance(self.data, DeviceBatches) else self.data
@@ -80,13 +64,11 @@ class Trainer:
                           prefetch_factor=4 if workers > 0 else None)
 
     def batches(self, stop: int):
-        """(videos, mask) per step: the loader's, or rendered on the device from the loader's ClipPlans
+        """{videos, mask} per step: the loader's, or rendered on the device from the loader's ClipPlans
         (the render is inside next(), so StepTimer counts it as data wait)."""
-        if not isinstance(self.data, DeviceBatches):
-            yield from self.loader(stop)
-            return
-        for plans in self.loader(stop):
-            yield self.data.batch(plans)
+        for batch in self.loader(stop):
+            videos, mask = self.data.batch(batch) if isinstance(self.data, DeviceBatches) else batch
+            yield {"videos": videos, "mask": mask}
 
     def step(self, videos: torch.Tensor, mask: torch.Tensor, step: int) -> tuple[float, dict]:
         """One optimisation step; returns (loss averaged over ranks, this step's scheduled values: lr, ...)."""
@@ -101,38 +83,6 @@ class Trainer:
         self.optimizer.step()
         self.objective.after_step(self.model, step)
         return dist.all_reduce_mean(loss.detach()), scheduled
-
-    def save(self, step: int) -> None:
-        common.save(self.run_dir, model=self.model, optimizer=self.optimizer, step=step,
-                    epoch=step // self.steps_per_epoch, config=self.config)
-
-    def fit(self, stop_after: int | None = None, progress: bool = True) -> dict:
-        """Train from the resumed step to the end (or to `stop_after` steps in total, without DONE)."""
-        stop = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
-        log = common.RunLogger(self.run_dir, self.cfg.tensorboard, resume_step=self.start)
-        bar = tqdm(total=self.total_steps, initial=self.start, disable=not (progress and dist.is_main()),
-                   desc="pretrain", dynamic_ncols=True)
-        timer, loss = common.StepTimer(), float("nan")
-        self.net.train()
-        with common.StopSignal() as signals:
-            for step, (videos, mask) in enumerate(self.batches(stop), start=self.start):
-                timer.data_ready()
-                loss, scheduled = self.step(videos, mask, step)
-                common.check_finite(loss, step + 1, self.run_dir)
-                timer.step_done(self.cfg.batch_size)
-                log.write(step + 1, epoch=step // self.steps_per_epoch, loss=loss, **scheduled, **timer.stats())
-                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{scheduled['lr']:.2e}")
-                bar.update()
-                timer.reset()
-                preempted = signals.requested()   # SLURM's warning signal: save now, requeue, resume
-                if preempted or (step + 1) % self.cfg.save_every == 0 or step + 1 == stop:
-                    self.save(step + 1)
-                if preempted:
-                    raise common.Preempted(step + 1, self.run_dir)
-        bar.close()
-        log.close()
-        return {"steps": stop, "total_steps": self.total_steps, "final_loss": loss,
-                "steps_per_epoch": self.steps_per_epoch, "world_size": self.world, "objective": self.objective.name}
 
 
 def run_config(sections: list, *, dataset, list_file, mix_list, render_size: int, synthetic: dict | None,
@@ -153,26 +103,27 @@ def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, r
     """Pre-train into `out` (resuming if last.pth exists); returns the results written to DONE.
     `synthetic`: rendering options of an on-the-fly set (build_dataset); recorded in config.json.
     `vjepa`: the V-JEPA recipe when cfg.objective == 'vjepa' (default: VjepaConfig())."""
-    run_dir = Path(out)
-    if is_done(run_dir):
-        return read_done(run_dir)
+    run_dir = loop.RunDir(out, RESUME_FREE)
+    if run_dir.done is not None:
+        return run_dir.done
     objective = objectives.build(cfg, vjepa)  # an unknown objective fails here, before any work
-    _, _, _, device = dist.init_distributed()
     if cfg.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         # warn_only: some fused CUDA kernels (e.g. SDPA backward) have no deterministic variant; torch warns
         torch.use_deterministic_algorithms(True, warn_only=True)
     data = build_dataset(cfg, dataset=dataset, list_file=list_file, render_size=render_size, synthetic=synthetic,
-                         device=device, mix_list=mix_list)
-    sections = objective.configs()
+                         device=run_dir.device, mix_list=mix_list)
     # clips per epoch: a list's length, or RenderConfig.num_videos for an on-the-fly set (equal compute rule)
-    config = run_config(sections, dataset=dataset, list_file=list_file, mix_list=mix_list, render_size=render_size,
-                        synthetic=synthetic, extra={"clips_per_epoch": len(data), "objective": cfg.objective,
-                                                    **(extra or {})})   # RECORDS.md: `objective`
-    common.check_resumable(run_dir, config, RESUME_FREE)
-    digest = common.write_config(run_dir, config, RESUME_FREE)
-    trainer = Trainer(cfg, run_dir, data, config, device, vjepa=vjepa)
-    results = {**trainer.fit(stop_after, progress), "config_hash": digest}
-    if results["steps"] == trainer.total_steps:
-        dist.on_main(mark_done, run_dir, results)  # DONE last: after the final last.pth
+    config = run_config(objective.configs(), dataset=dataset, list_file=list_file, mix_list=mix_list,
+                        render_size=render_size, synthetic=synthetic,
+                        extra={"clips_per_epoch": len(data), "objective": cfg.objective,
+                               **(extra or {})})   # RECORDS.md: `objective`
+    digest = run_dir.start(config)
+    trainer = Trainer(cfg, run_dir.path, data, config, run_dir.device, vjepa=vjepa)
+    steps = trainer.fit(stop_after, progress)
+    results = {"steps": steps, "total_steps": trainer.total_steps, "final_loss": trainer.loss,
+               "steps_per_epoch": trainer.steps_per_epoch, "world_size": trainer.world,
+               "objective": objective.name, "config_hash": digest}
+    if steps == trainer.total_steps:
+        run_dir.finish(results, results_json=False)  # DONE last: after the final last.pth
     return results
