@@ -10,6 +10,7 @@ import torch
 from synvid import progression
 from synvid.config import RenderConfig, TextureConfig
 from synvid.render import batch
+from synvid.render.stream import SyntheticClips
 from synvid.render.writer import materialise
 
 
@@ -23,7 +24,7 @@ def _rates(fn, n, repeats):
 
 
 def cpu_clips(name, clips, repeats):
-    ds = progression.SyntheticClips(name, epoch_size=10 ** 6)
+    ds = SyntheticClips(name, epoch_size=10 ** 6)
     ds[0]                                                   # numba load / compile outside the timing
     state = {"i": 1}
 
@@ -35,7 +36,7 @@ def cpu_clips(name, clips, repeats):
 
 
 def batched_clips(name, b, device, repeats):
-    ds = progression.SyntheticClips(name, epoch_size=10 ** 6)
+    ds = SyntheticClips(name, epoch_size=10 ** 6)
     frames = [[4 * k for k in range(ds.t)]] * b             # 16 frames, stride 4 (PROTOCOLS §2.2)
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
 

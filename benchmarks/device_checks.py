@@ -13,6 +13,7 @@ import torch
 
 from synvid import progression
 from synvid.config import RenderConfig
+from synvid.render.video import render
 
 RENDER = RenderConfig(num_shapes=120)
 
@@ -23,7 +24,7 @@ def check_render(device):
     ok = []
     for name in progression.NAMES[:5]:
         dev = render_clips(name, [0, 1], frames, size=128, device=device, cfg=RENDER).cpu()
-        cpu = torch.stack([progression.render(name, i, frames=f, size=128, cfg=RENDER) for i, f in zip([0, 1], frames)])
+        cpu = torch.stack([render(name, i, frames=f, size=128, cfg=RENDER) for i, f in zip([0, 1], frames)])
         ok.append((dev == cpu).all(-1).float().mean().item())
     return min(ok) >= 0.999, f"render_clips vs numba: min pixel agreement {min(ok):.5f} (need >= 0.999)"
 

@@ -12,6 +12,7 @@ from synvid import progression
 from synvid.cli import command
 from synvid.config import RenderConfig, TextureConfig, add_profile_argument, resolve, save_config
 from synvid.errors import UnknownName
+from synvid.render.video import render
 from synvid.runs import atomic_write, mark_done
 
 FRAMES = (0, 10, 20, 30)   # Figure 1
@@ -41,7 +42,7 @@ def main(args):
     rows = []
     for name in names:
         n = progression.num_frames(name, args.index, args.seed, cfg)   # short (smoke) videos: clip to the last
-        video = progression.render(name, args.index, seed=args.seed, frames=[min(t, n - 1) for t in FRAMES],
+        video = render(name, args.index, seed=args.seed, frames=[min(t, n - 1) for t in FRAMES],
                                    size=cfg.size, cfg=cfg, tex_cfg=tex, imagenet=args.imagenet)
         rows.append(torch.cat(list(video), 1))
     image = Image.fromarray(torch.cat(rows, 0).numpy())

@@ -17,6 +17,7 @@ import safetensors.torch
 from torch import nn
 
 from synvid.errors import CheckpointError
+from synvid.models.vit import sinusoid_table
 from synvid.runs import atomic_torch_save, atomic_write
 
 FORMAT = "synvid-checkpoint-1"
@@ -161,7 +162,6 @@ def is_vjepa(obj: dict) -> bool:
 
 def _fixed_table(v: torch.Tensor) -> bool:
     """True when a saved position table equals our fixed 1-D sinusoid table (then it carries no information)."""
-    from synvid.models.vit import sinusoid_table
     return v.ndim == 3 and torch.allclose(v.float(), sinusoid_table(v.shape[1], v.shape[2]), atol=1e-5)
 
 

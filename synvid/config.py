@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synvid.errors import BadInput
+from synvid.runs import atomic_write_text
 
 
 # --------------------------------------------------------------------------------------------------
@@ -374,7 +375,6 @@ def to_dict(*configs, **extra) -> dict:
 
 def save_config(run_dir: str | Path, *configs, **extra) -> Path:
     """Write the resolved config as `run_dir/config.json` (atomically) before any work starts."""
-    from synvid.runs import atomic_write_text
     path = Path(run_dir) / "config.json"
     atomic_write_text(path, json.dumps(to_dict(*configs, **extra), indent=2, sort_keys=True, default=str) + "\n")
     return path

@@ -1,33 +1,35 @@
-"""The synthetic video progression of Section 3.1 (Table 8, Appendix 9.2, PROTOCOLS §6-7) and the ablation
-datasets of Tables 2, 3, 9, 10 and 12 (Sections 5.1, 5.2, Appendix 9.4).
+"""The registry of synthetic datasets: the progression of Section 3.1 (Table 8, Appendix 9.2, PROTOCOLS §6-7) and
+the ablations of Tables 2, 3, 9, 10 and 12 (Sections 5.1, 5.2, Appendix 9.4), with the per-video rules every
+renderer shares (length, static videos, background). A leaf: it imports nothing of synvid but the config.
 
-Every video is a pure function of (name, index, seed); each frame is computed in closed form.
+Every video is a pure function of (name, index, seed): each random choice comes from its own `rng_for` stream
+(0 shapes, 1 length, 2 texture ids, 3 clip start, 4 whole-frame texture, 5 background) and each frame is computed
+in closed form (synvid.render.video renders it; synvid.textures.datasets builds a set's texture source).
 """
+import zlib
 from dataclasses import dataclass, replace
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
-import torch
 
-from synvid.config import RenderConfig, TextureConfig
-from synvid.errors import BadInput, MissingInput, UnknownName
-from synvid.render import dynamics, shapes
+from synvid.config import RenderConfig
+from synvid.errors import BadInput, UnknownName
 
-ALL = dynamics.KINDS
+KINDS = ("circle", "square", "oriented_square", "rectangle", "triangle", "quadrilateral")  # PROTOCOLS §6 / Q4
 BACKGROUNDS = ("black", "color", "image")
 IMAGENET_ALL = 1_300_000       # > 1,281,167 ImageNet train images: the pool is the whole set (Table 2 "1.3M")
 
 
 @dataclass(frozen=True)
 class Spec:
-    kinds: tuple = ALL
+    kinds: tuple = KINDS
     moving: bool = True
     affine: bool = False
     accelerating: bool = False
     texture: Optional[str] = None          # synvid.textures.source kind, None = uniform colour
     speed_multiplier: float = 1.0          # §9.4 / Table 9 slower ablation: 0.5
     background: str = "black"              # §9.4 / Table 10: black | color (one per video) | image (one per video)
-    fixed: bool = False                    # a fixed set of RenderConfig.num_videos videos (9,537) vs on the fly
+    fixed: bool = False                    # a fixed set of RenderConfig.num_videos videos vs on the fly
     texture_pool: Optional[int] = None     # distinct textures; None = TextureConfig.pool_size (300k, Table 2)
     mix_with: Optional[str] = None         # texture "mix": half images, half this generated kind (Tables 2, 10)
     saturated: bool = False                # §9.4 / Table 12: a random colour added to each shape's texture
@@ -89,10 +91,15 @@ _SATURATED = {                               # Table 12: saturated textures
 DATASETS.update(_EXTRA)
 DATASETS.update({k: replace(v, saturated=True) for k, v in _SATURATED.items()})
 ABLATIONS = tuple(n for n in DATASETS if n not in NAMES)
-_SOURCES: dict = {}                          # built texture sources, one per (name, seed, device, imagenet)
 
 
-def _spec(name: str) -> Spec:
+def rng_for(seed: int, name: str, index: int, stream: int = 0) -> np.random.Generator:
+    """Generator keyed by (seed, name, index, stream): independent of process, order and device."""
+    return np.random.default_rng([int(seed), zlib.crc32(name.encode()), int(index), int(stream)])
+
+
+def spec(name: str) -> Spec:
+    """The Spec of a registered name; a clear error naming every registered one otherwise."""
     if name not in DATASETS:
         raise UnknownName(f"unknown synthetic dataset {name!r}; registered: {', '.join(DATASETS)}")
     return DATASETS[name]
@@ -102,192 +109,32 @@ def num_frames(name: str, index: int, seed: int = 0, cfg: RenderConfig = RenderC
     """Video length (§9.2 "U(100, 200)"), the one place this rule lives. On-the-fly sets: min_frames..max_frames
     inclusive (dataset_mixed.py:126, Python random.randint(100, 200)); fixed sets, made by the offline generator:
     min_frames..max_frames - 1 (gen_syn_video.py:386, NumPy np.random.randint(100, 200), upper bound excluded)."""
-    spec = _spec(name)
+    fixed = spec(name).fixed
     if index < 0:
         raise BadInput(f"video index must be >= 0, got {index}")
-    high = cfg.max_frames if spec.fixed else cfg.max_frames + 1
+    high = cfg.max_frames if fixed else cfg.max_frames + 1
     if high <= cfg.min_frames:
         raise BadInput(f"{name}: no video length in [{cfg.min_frames}, {high}) (min_frames {cfg.min_frames}, "
                        f"max_frames {cfg.max_frames}; a fixed set excludes max_frames)")
-    return int(dynamics.rng_for(seed, name, index, 1).integers(cfg.min_frames, high))
+    return int(rng_for(seed, name, index, 1).integers(cfg.min_frames, high))
 
 
 def is_static(name: str, index: int, cfg: RenderConfig = RenderConfig()) -> bool:
     """True for the static-texture videos of a `static_fraction` set: like the authors' AlignedDataset, the last
-    int(n (1 - f)) .. n - 1 of every block of n = cfg.num_videos indices (n = 9,537: 477 of them, 5%)."""
-    spec = _spec(name)
-    n = cfg.num_videos
-    return spec.static_fraction > 0 and index % n >= int(n * (1 - spec.static_fraction))
+    int(n (1 - f)) .. n - 1 of every block of n = cfg.num_videos indices (paper: 477 of them, 5%)."""
+    fraction, n = spec(name).static_fraction, cfg.num_videos
+    return fraction > 0 and index % n >= int(n * (1 - fraction))
 
 
-def texture_source(name: str, seed: int = 0, size: int = 256, device="cpu", imagenet: str = "",
-                   tex_cfg: Optional[TextureConfig] = None, bank: str = ""):
-    """The texture source of a textured set, built lazily by synvid.textures (issue 4) and kept per process.
-    `tex_cfg` (a profile's TextureConfig) sets the texture size and scales every pool by pool_size / 300k;
-    `bank`: a texture bank (data_gen/3_1_texture_banks.py) read instead of generating (same pixels)."""
-    spec = _spec(name)
-    kind = spec.texture
-    if kind is None:
-        raise BadInput(f"{name} has no texture source (background='image' needs one: pass textures=...)")
-    if kind in ("imagenet", "mix") and not imagenet:
-        raise MissingInput(f"{name} needs an ImageNet directory (--imagenet DIR / TextureConfig.imagenet)")
-    tex_cfg = tex_cfg or TextureConfig()
-    key = (name, seed, str(device), imagenet, tex_cfg.size, tex_cfg.pool_size, bank)
-    if key in _SOURCES:
-        return _SOURCES[key]
-    try:
-        from synvid import textures as tex_mod
-        scale = tex_cfg.pool_size / TextureConfig.pool_size
-        pool = max(1, round((spec.texture_pool or TextureConfig.pool_size) * scale))
-        kw = dict(seed=seed, size=tex_cfg.size, device=device, pool_size=pool)
-        if spec.dynamic:
-            if bank:
-                raise BadInput(f"{name} walks StyleGAN latents frame by frame; a texture bank holds static "
-                               "textures (generate on the fly: drop --bank)")
-            src = tex_mod.DynamicStyleGAN(highfreq=kind == "stylegan_highfreq", **kw)
-            if spec.saturated:
-                src = _SaturatedWalk(src, seed)
-        else:
-            mix = dict(mix_with=spec.mix_with) if spec.mix_with else {}
-            src = tex_mod.source(kind, imagenet=imagenet or None, saturated=spec.saturated, bank=bank or None,
-                                 **mix, **kw)
-    except (ImportError, AttributeError) as e:
-        raise RuntimeError(f"{name} needs texture source {kind!r} but synvid.textures cannot build it "
-                           f"({e}); pass textures=... explicitly") from e
-    _SOURCES[key] = src
-    return src
-
-
-def _fit(tex: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 [K, S, S, 3] -> [K, size, size, 3]: a whole texture / image shown as the canvas (bilinear)."""
-    if tex.shape[1] == size and tex.shape[2] == size:
-        return tex
-    x = torch.nn.functional.interpolate(tex.permute(0, 3, 1, 2).float(), size=(size, size), mode="bilinear",
-                                        align_corners=False, antialias=True)
-    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-
-
-def _frame_of(textures, ids, t, dynamic: bool, device):
-    """Texture ids at frame t: a dynamic source's latent-walk frame t (get_at), else the static texture."""
-    if not dynamic:
-        return textures.get(ids, device)
-    if not hasattr(textures, "get_at"):
-        raise TypeError(f"a dynamic texture set needs a source with get_at(ids, t, device); got {type(textures)}")
-    return textures.get_at(ids, t, device)
-
-
-class _PerVideo:
-    """A source that fetches each texture once per video: the rasteriser asks for the visible ones every frame,
-    and generating (or reading) a texture costs far more than drawing it. The textures sit in one table that the
-    numba rasteriser reads by row (`rows`), so no frame copies them (512^2 image crops: 0.8 MB each)."""
-
-    def __init__(self, src):
-        self.src, self.pool_size, self.size = src, src.pool_size, src.size
-        self._row: dict = {}
-        self._table = np.empty((0, src.size, src.size, 3), np.uint8)
-
-    def rows(self, ids):
-        """(table uint8 [M, S, S, 3] of the textures fetched so far, numpy row of each id)."""
-        ids = [int(i) for i in np.asarray(ids).reshape(-1)]
-        new = sorted(set(ids) - self._row.keys())
-        if new:
-            n = len(self._row)
-            if n + len(new) > len(self._table):           # grow by doubling: a few copies per video
-                grown = np.empty((max(2 * len(self._table), n + len(new)),) + self._table.shape[1:], np.uint8)
-                grown[:n] = self._table[:n]
-                self._table = grown
-            self._table[n:n + len(new)] = self.src.get(torch.tensor(new), "cpu").cpu().numpy()
-            self._row.update((k, n + j) for j, k in enumerate(new))
-        return self._table[:len(self._row)], np.array([self._row[i] for i in ids], dtype=np.int64)
-
-    def get(self, ids, device):
-        table, rows = self.rows(torch.as_tensor(ids).cpu().numpy())
-        return torch.from_numpy(table[rows]).to(device)
-
-
-class _AtFrame:
-    """A TextureSource view of a dynamic source frozen at frame t (what the rasterisers read)."""
-
-    def __init__(self, src, t):
-        self.src, self.t, self.pool_size, self.size = src, t, src.pool_size, src.size
-
-    def get(self, ids, device):
-        return _frame_of(self.src, ids, self.t, True, device)
-
-
-class _SaturatedWalk:
-    """Table 12 "Moving Dynamic StyleGAN crops": synvid.textures' Saturated colour law (per id) applied to every
-    frame of a dynamic source (Saturated itself has no get_at)."""
-
-    def __init__(self, base, seed):
-        from synvid.textures.image_crops import Saturated
-        self.base, self.seed, self.pool_size, self.size = base, seed, base.pool_size, base.size
-        self._sat = lambda src: Saturated(src, seed=seed)
-
-    def get(self, ids, device="cpu"):
-        return self._sat(self.base).get(ids, device)
-
-    def get_at(self, ids, t, device="cpu"):
-        return self._sat(_AtFrame(self.base, t)).get(ids, device)
+def resolve_background(name: str, cfg: RenderConfig, background: Optional[str] = None) -> str:
+    """A video's background mode: `background` (an override), else the spec's, else cfg.background."""
+    own = spec(name).background
+    bg = background or (own if own != "black" else cfg.background)
+    if bg not in BACKGROUNDS:
+        raise BadInput(f"background must be one of {BACKGROUNDS}, got {bg!r}")
+    return bg
 
 
 def background_colour(name: str, index: int, seed: int = 0) -> tuple:
     """The uniform RGB background of a 'color' video: one colour per video (§9.4), from its own stream."""
-    return tuple(int(c) for c in dynamics.rng_for(seed, name, index, 5).integers(0, 256, 3))
-
-
-def _background(mode, name, index, seed, size, textures, saturated) -> Optional[torch.Tensor]:
-    """None (black, the §9.2 default), one random colour, or one random image of the set's own source resized to
-    the canvas (§9.4 "a random image from the image crops set"; saturation is per moving object, so not here)."""
-    if mode == "black":
-        return None
-    if mode == "color":
-        return torch.tensor(background_colour(name, index, seed), dtype=torch.uint8).expand(size, size, 3)
-    src = textures.base if saturated and hasattr(textures, "base") else textures
-    k = int(dynamics.rng_for(seed, name, index, 5).integers(0, src.pool_size))
-    return _fit(src.get(torch.tensor([k]), "cpu"), size)[0]
-
-
-def render(name: str, index: int, *, seed: int = 0, frames: Optional[Sequence[int]] = None,
-           size: int = 256, device="cpu", textures=None, cfg: Optional[RenderConfig] = None,
-           imagenet: str = "", background: Optional[str] = None, tex_cfg: Optional[TextureConfig] = None,
-           bank: str = "", texture_device=None) -> torch.Tensor:
-    """Video `index` of dataset `name` -> uint8 [T, size, size, 3] (frames=None: the whole video).
-    `background` overrides the set's (black | color | image); else the spec's, else cfg.background.
-    `tex_cfg`, `bank`, `imagenet`: how the set's texture source is built (texture_source) unless `textures`;
-    `texture_device`: where it generates textures (default `device`), e.g. CUDA while the numba CPU path draws."""
-    spec, cfg = _spec(name), cfg or RenderConfig()
-    n = num_frames(name, index, seed, cfg)
-    frames = list(range(n)) if frames is None else [int(t) for t in frames]
-    if any(t < 0 or t >= n for t in frames):
-        raise BadInput(f"frames must lie in [0, {n}) for {name} video {index}, got {frames}")
-    bg = background or (spec.background if spec.background != "black" else cfg.background)
-    if bg not in BACKGROUNDS:
-        raise BadInput(f"background must be one of {BACKGROUNDS}, got {bg!r}")
-    if (spec.texture is not None or bg == "image") and textures is None:
-        textures = texture_source(name, seed, size, texture_device or device, imagenet, tex_cfg, bank)
-    empty = torch.zeros(0, size, size, 3, dtype=torch.uint8)
-    if spec.full_frame or is_static(name, index, cfg):    # one whole texture per video, resized to the canvas
-        k = torch.tensor([int(dynamics.rng_for(seed, name, index, 4).integers(0, textures.pool_size))])
-        if not spec.dynamic:                              # static video: one image repeated (§5.1, §9.4)
-            return _fit(textures.get(k, "cpu"), size).repeat(len(frames), 1, 1, 1).to(device)
-        out = [_fit(_frame_of(textures, k, t, True, "cpu"), size)[0] for t in frames]
-        return torch.stack(out).to(device) if out else empty.to(device)
-    back = _background(bg, name, index, seed, size, textures, spec.saturated)
-    cfg = replace(cfg, speed_multiplier=cfg.speed_multiplier * spec.speed_multiplier)
-    sh = dynamics.sample_shapes(dynamics.rng_for(seed, name, index, 0), spec, cfg)
-    fill, tex_ids = None, None
-    if spec.fills_shapes:
-        fill = textures if spec.dynamic else _PerVideo(textures)
-        tex_ids = dynamics.rng_for(seed, name, index, 2).integers(0, textures.pool_size, len(sh["kind"]))
-
-    def frame(t):
-        src = _AtFrame(fill, t) if spec.dynamic and fill is not None else fill
-        return shapes.render_frame(sh, dynamics.state_at(sh, t, None), size, device, src, tex_ids, back)
-    if not spec.moving and not spec.dynamic:              # static: one frame copied (identical frames, Q24)
-        return frame(0)[None].repeat(len(frames), 1, 1, 1)
-    out = [frame(t) for t in frames]
-    return torch.stack(out) if out else empty.to(device)
-
-
-from synvid.render.stream import SyntheticClips  # noqa: E402  (re-exported: the public on-the-fly dataset)
+    return tuple(int(c) for c in rng_for(seed, name, index, 5).integers(0, 256, 3))

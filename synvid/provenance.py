@@ -31,6 +31,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synvid.config import FinetuneConfig, LinprobeConfig, resolve
 from synvid.errors import BadInput
 
 TASKS = ("finetune", "linprobe", "ucf101p", "stats")
@@ -224,6 +225,12 @@ def collect_records(runs: str | Path) -> tuple[list[dict], list[str]]:
 # Selection: which record fills which cell
 # ---------------------------------------------------------------------------------------------------
 
+def probe_mode(cfg: LinprobeConfig) -> str:
+    """RECORDS.md `probe_mode`: "finetune_aug" (§4.3: fine-tuning augmentations, frozen encoder in train mode) or
+    "cached" (fast mode: head on cached features of unaugmented views); tables never mix the two."""
+    return "cached" if cfg.cache_features else "finetune_aug"
+
+
 @dataclass(frozen=True)
 class Expected:
     """What a table of one profile requires of a run (the profile's own settings)."""
@@ -233,8 +240,6 @@ class Expected:
 
     @classmethod
     def of(cls, profile: str) -> "Expected":
-        from synvid.config import FinetuneConfig, LinprobeConfig, resolve
-        from synvid.engine.linprobe import probe_mode
         return cls(profile, model_size(resolve(FinetuneConfig, profile).model),
                    probe_mode(resolve(LinprobeConfig, profile)))
 

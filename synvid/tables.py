@@ -13,7 +13,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from synvid.corruptions import BENCHMARK, NAMES as CORRUPTIONS
 from synvid.errors import BadInput
+from synvid.progression import NAMES as PROGRESSION
 # collect_records, record_from_run, select, STAT_KEYS: re-exported for synvid.stats (and the tests)
 from synvid.provenance import (DEFAULT_OBJECTIVE, STAT_KEYS, CellKey, Expected, Selection,  # noqa: F401
                                collect_records, record_from_run, select, summarize)
@@ -144,7 +146,6 @@ def _table(body: list[list[str]], headers: list[str]) -> str:
 
 def empty_reason(ctx: Context, key: CellKey) -> str:
     """Why no run fills `key`: refused or override-only runs, a missing input, a mode, or not finished."""
-    from synvid.progression import NAMES
     column, pretrain, profile = key.column, key.pretrain, ctx.expected.profile
     if key in ctx.selection.marked:
         return "only runs with overrides, listed below"
@@ -158,7 +159,7 @@ def empty_reason(ctx: Context, key: CellKey) -> str:
         return "needs VIDEOMAE_UCF101_CKPT (official checkpoint)"
     if profile == "smoke":
         return "not in the smoke profile"
-    if pretrain not in (*NAMES, "scratch"):
+    if pretrain not in (*PROGRESSION, "scratch"):
         return "needs --ablations"
     return "not run"
 
@@ -269,11 +270,10 @@ def ucf101p_markdown(ctx: Context) -> str:
     wins = []
     for r in (r for r in ctx.reported if r["table"] == "fig3"):
         if r["dataset"] in per and "ucf101" in per:
-            from synvid.corruptions import BENCHMARK, NAMES
             ours, ref = per[r["dataset"]], per["ucf101"]
             common = set(ours) & set(ref)
             mine = f"{sum(ours[c] > ref[c] for c in common)}/{len(common)}"
-            bench = common - (set(NAMES) - set(BENCHMARK))     # glass_blur is not a UCF101-P set (PROTOCOLS §4.5)
+            bench = common - (set(CORRUPTIONS) - set(BENCHMARK))  # glass_blur is not a UCF101-P set (PROTOCOLS §4.5)
             if bench != common:
                 mine += f" ({sum(ours[c] > ref[c] for c in bench)}/{len(bench)} UCF101-P sets)"
         else:

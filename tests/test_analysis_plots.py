@@ -121,9 +121,9 @@ def toy_and_ckpt(tmp_path_factory):
 
 def _classifier(ck):
     from synvid import models
-    from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER
+    from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, load_pretrained
     model = models.build("vit_tiny_patch16_224", num_frames=4, img_size=32)
-    models.load_pretrained(model, ck, **PRETRAIN_TO_CLASSIFIER)
+    load_pretrained(model, ck, **PRETRAIN_TO_CLASSIFIER)
     return model
 
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import synvid.models as M
-from synvid.checkpoint import (PRETRAIN_TO_CLASSIFIER, CheckpointError, export_hf_state_dict, load_checkpoint,
-                               load_pretrained, save_checkpoint)
+from synvid.checkpoint import (PRETRAIN_TO_CLASSIFIER, CheckpointError, export_hf_state_dict, export_official,
+                               load_checkpoint, load_pretrained, save_checkpoint)
 
 T, S = 4, 32
 
@@ -39,11 +39,11 @@ def test_save_and_load_ours(tmp_path):
 def test_official_export_round_trip(tmp_path):
     for make, call in ((pretrain_model, lambda m, x, k: m(x, k)), (classifier, lambda m, x, k: m(x))):
         m = make()
-        path = M.export_official(m, tmp_path / "official.pth")
+        path = export_official(m, tmp_path / "official.pth")
         raw = torch.load(path, weights_only=True)
         assert list(raw) == ["model"] and not any("pos_embed" in k for k in raw["model"])
         fresh = make()
-        M.load_pretrained(fresh, path)
+        load_pretrained(fresh, path)
         x, mask = batch()
         assert torch.equal(call(fresh, x, mask), call(m, x, mask))
 

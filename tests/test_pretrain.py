@@ -16,7 +16,8 @@ import torch
 
 from synvid.config import PretrainConfig, resolve
 from synvid.data.lists import write_list
-from synvid.data.pretrain_data import PretrainDataset, StepSampler, VideoListClips, clip_indices
+from synvid.data.pretrain_data import PretrainDataset, StepSampler, VideoListClips
+from synvid.data.sampling import pretrain_clip_indices
 from synvid.engine import common
 from synvid.engine.pretrain import build_dataset, run
 from synvid.runs import JsonlLog
@@ -46,8 +47,8 @@ def losses(run_dir) -> list[float]:
 
 def test_clip_sampling_and_dataset_are_deterministic(video_list):
     g = torch.Generator().manual_seed(0)
-    assert clip_indices(10, 4, 4, g) == [0, 4, 8, 9]  # short video: window 16 > 10 -> start 0, last frame repeats
-    idx = clip_indices(100, 16, 4, torch.Generator().manual_seed(1))
+    assert pretrain_clip_indices(10, 4, 4, g) == [0, 4, 8, 9]  # short video: window 16 > 10: start 0, last repeats
+    idx = pretrain_clip_indices(100, 16, 4, torch.Generator().manual_seed(1))
     assert np.all(np.diff(idx) == 4) and 0 <= idx[0] <= 36
     clips = VideoListClips(video_list, num_frames=4, sampling_rate=2, seed=0)
     data = PretrainDataset(clips, input_size=32, mask_ratio=0.75, num_frames=4)

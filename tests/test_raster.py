@@ -11,6 +11,7 @@ from synvid import progression as P
 from synvid.config import RenderConfig
 from synvid.render import batch, dynamics, shapes
 from synvid.render.raster_cpu import render_frame_cpu
+from synvid.render.video import render
 
 CFG = RenderConfig(num_shapes=60)
 SHAPE_SETS = P.NAMES[:5]
@@ -29,7 +30,7 @@ class NoiseTextures:
 def _shapes(name, index=0, seed=0):
     spec = P.DATASETS[name]
     cfg = replace(CFG, speed_multiplier=CFG.speed_multiplier * spec.speed_multiplier)
-    return dynamics.sample_shapes(dynamics.rng_for(seed, name, index, 0), spec, cfg)
+    return dynamics.sample_shapes(P.rng_for(seed, name, index, 0), spec, cfg)
 
 
 def _agree(a, b):
@@ -40,7 +41,7 @@ def _agree(a, b):
 def test_cpu_path_matches_torch_path(name):
     sh = _shapes(name)
     for t in (0, 37, 99):
-        st = dynamics.state_at(sh, t, None)
+        st = dynamics.state_at(sh, t)
         ref = shapes.render_frame_torch(sh, st, 64, "cpu")
         out = shapes.render_frame(sh, st, 64, "cpu")           # CPU dispatches to the numba path
         assert out.dtype == torch.uint8 and out.shape == (64, 64, 3)
@@ -51,7 +52,7 @@ def test_cpu_textures_and_background_match_torch_path():
     sh = _shapes("accelerating_transforming_shapes")
     ids = np.arange(len(sh["kind"])) * 7 % NoiseTextures.pool_size
     bg = torch.randint(0, 256, (64, 64, 3), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
-    st = dynamics.state_at(sh, 20, None)
+    st = dynamics.state_at(sh, 20)
     ref = shapes.render_frame_torch(sh, st, 64, "cpu", NoiseTextures(), ids, background=bg)
     out = torch.from_numpy(render_frame_cpu(sh, st, 64, NoiseTextures(), ids, background=bg))
     assert _agree(out, ref) >= 0.999
@@ -61,18 +62,18 @@ def test_cpu_textures_and_background_match_torch_path():
 
 def test_cpu_path_deterministic_and_subsets_equal_whole_video():
     name = "accelerating_transforming_shapes"
-    whole = P.render(name, 2, size=16, cfg=CFG)
-    assert torch.equal(whole, P.render(name, 2, size=16, cfg=CFG))
-    assert torch.equal(P.render(name, 2, frames=[len(whole) - 1, 3], size=16, cfg=CFG), whole[[-1, 3]])
+    whole = render(name, 2, size=16, cfg=CFG)
+    assert torch.equal(whole, render(name, 2, size=16, cfg=CFG))
+    assert torch.equal(render(name, 2, frames=[len(whole) - 1, 3], size=16, cfg=CFG), whole[[-1, 3]])
 
 
 def test_cpu_path_bit_identical_across_processes():
-    code = ("from synvid import progression as P;from synvid.config import RenderConfig;import hashlib;"
-            "v=P.render('moving_shapes',5,frames=[0,9],size=48,cfg=RenderConfig(num_shapes=60));"
+    code = ("from synvid.render.video import render;from synvid.config import RenderConfig;import hashlib;"
+            "v=render('moving_shapes',5,frames=[0,9],size=48,cfg=RenderConfig(num_shapes=60));"
             "print(hashlib.sha256(v.numpy().tobytes()).hexdigest())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     import hashlib
-    v = P.render("moving_shapes", 5, frames=[0, 9], size=48, cfg=CFG)
+    v = render("moving_shapes", 5, frames=[0, 9], size=48, cfg=CFG)
     assert out.strip() == hashlib.sha256(v.numpy().tobytes()).hexdigest()
 
 
@@ -84,7 +85,7 @@ def test_batched_clips_match_torch_path(name):
     for b, i in enumerate([1, 4]):
         sh = _shapes(name, i, seed=3)
         for j, t in enumerate(frames[b]):
-            ref = shapes.render_frame_torch(sh, dynamics.state_at(sh, t, None), 32, "cpu")
+            ref = shapes.render_frame_torch(sh, dynamics.state_at(sh, t), 32, "cpu")
             assert _agree(v[b, j], ref) >= 0.999
 
 

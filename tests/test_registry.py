@@ -9,6 +9,9 @@ import torch
 from synvid import progression as P
 from synvid.config import RenderConfig
 from synvid.render import batch, dynamics, shapes
+from synvid.render.stream import SyntheticClips
+from synvid.render.video import render
+from synvid.textures.datasets import SaturatedWalk, texture_source
 
 CFG = RenderConfig(num_shapes=40)
 STILL = RenderConfig(num_shapes=40, min_speed=0.0, max_speed=0.0, max_accel=0.0, max_rotation_speed=0.0,
@@ -58,7 +61,7 @@ def test_every_reported_synthetic_name_is_registered():
 @pytest.mark.parametrize("name", _reported_names())
 def test_every_reported_name_renders_two_frames(name):
     index = 9536 if P.DATASETS[name].static_fraction else 1        # 9536: a static-texture video
-    v = P.render(name, index, frames=[0, 3], size=32, cfg=CFG, textures=_source(name))
+    v = render(name, index, frames=[0, 3], size=32, cfg=CFG, textures=_source(name))
     assert v.shape == (2, 32, 32, 3) and v.dtype == torch.uint8 and v.any()
 
 
@@ -77,8 +80,8 @@ def test_registry_specs_follow_the_paper():
 
 
 def test_colour_background_uniform_where_no_shape():
-    black = P.render("moving_shapes", 2, frames=[0, 9], size=32, cfg=CFG, background="black")
-    col = P.render("moving_shapes", 2, frames=[0, 9], size=32, cfg=CFG, background="color")
+    black = render("moving_shapes", 2, frames=[0, 9], size=32, cfg=CFG, background="black")
+    col = render("moving_shapes", 2, frames=[0, 9], size=32, cfg=CFG, background="color")
     rgb = torch.tensor(P.background_colour("moving_shapes", 2), dtype=torch.uint8)
     empty = (black == 0).all(-1)
     assert empty.any() and (~empty).any()
@@ -89,8 +92,8 @@ def test_colour_background_uniform_where_no_shape():
 def test_image_background_comes_from_the_texture_source():
     tex = FakeTextures(pool_size=1, size=32)                  # pool of one: the background must be image 0
     name = "images_300k_image_bg"
-    black = P.render(name, 0, frames=[0], size=32, cfg=CFG, textures=tex, background="black")
-    img = P.render(name, 0, frames=[0], size=32, cfg=CFG, textures=tex)
+    black = render(name, 0, frames=[0], size=32, cfg=CFG, textures=tex, background="black")
+    img = render(name, 0, frames=[0], size=32, cfg=CFG, textures=tex)
     empty = (black[0] == 0).all(-1)
     assert empty.any()
     assert torch.equal(img[0][empty], tex.bank[0][empty]) and torch.equal(img[0][~empty], black[0][~empty])
@@ -98,13 +101,13 @@ def test_image_background_comes_from_the_texture_source():
 
 def test_background_errors():
     with pytest.raises(ValueError, match="background must be one of"):
-        P.render("moving_shapes", 0, frames=[0], size=32, cfg=CFG, background="blue")
+        render("moving_shapes", 0, frames=[0], size=32, cfg=CFG, background="blue")
     with pytest.raises(ValueError, match="no texture source"):
-        P.render("moving_shapes", 0, frames=[0], size=32, cfg=CFG, background="image")
+        render("moving_shapes", 0, frames=[0], size=32, cfg=CFG, background="image")
     with pytest.raises(FileNotFoundError, match="ImageNet"):
-        P.render("images_300k_color_bg", 0, frames=[0], size=32, cfg=CFG)
+        render("images_300k_color_bg", 0, frames=[0], size=32, cfg=CFG)
     with pytest.raises(TypeError, match="get_at"):
-        P.render("dynamic_stylegan_crops", 0, frames=[0], size=32, cfg=CFG, textures=FakeTextures())
+        render("dynamic_stylegan_crops", 0, frames=[0], size=32, cfg=CFG, textures=FakeTextures())
 
 
 def test_static_five_percent_indices_are_static_images():
@@ -112,15 +115,15 @@ def test_static_five_percent_indices_are_static_images():
     assert sum(flags) == 477 and not any(flags[:9060]) and all(flags[9060:])    # AlignedDataset: last 5%
     assert P.is_static("stylegan_static_5pct", 9537 + 9536) and not P.is_static("moving_shapes", 9536)
     tex = FakeTextures(pool_size=1, size=32)
-    v = P.render("static_images_5pct", 9536, frames=[0, 7, 40], size=32, cfg=CFG, textures=tex)
+    v = render("static_images_5pct", 9536, frames=[0, 7, 40], size=32, cfg=CFG, textures=tex)
     assert all(torch.equal(f, tex.bank[0]) for f in v)
-    moving = P.render("static_images_5pct", 0, frames=[0, 40], size=32, cfg=CFG, textures=tex)
+    moving = render("static_images_5pct", 0, frames=[0, 40], size=32, cfg=CFG, textures=tex)
     assert not torch.equal(moving[0], moving[1]) and not torch.equal(moving[0], tex.bank[0])
 
 
 def test_dynamic_crops_change_inside_a_still_shape():
-    dyn = P.render("dynamic_stylegan_crops", 0, frames=[0, 5], size=32, cfg=STILL, textures=FakeDynamic())
-    still = P.render("accelerating_transforming_stylegan", 0, frames=[0, 5], size=32, cfg=STILL,
+    dyn = render("dynamic_stylegan_crops", 0, frames=[0, 5], size=32, cfg=STILL, textures=FakeDynamic())
+    still = render("accelerating_transforming_stylegan", 0, frames=[0, 5], size=32, cfg=STILL,
                      textures=FakeDynamic())
     assert torch.equal(still[0], still[1])                    # same geometry, static texture: identical
     covered = (dyn[0] != 0).any(-1) & (dyn[1] != 0).any(-1)
@@ -129,15 +132,15 @@ def test_dynamic_crops_change_inside_a_still_shape():
 
 def test_dynamic_videos_are_the_full_frame_walk():
     tex = FakeDynamic(pool_size=1, size=32)
-    v = P.render("dynamic_stylegan_videos", 0, frames=[0, 4], size=32, textures=tex)
+    v = render("dynamic_stylegan_videos", 0, frames=[0, 4], size=32, textures=tex)
     assert torch.equal(v[0], tex.get_at([0], 0)[0]) and torch.equal(v[1], tex.get_at([0], 4)[0])
 
 
 @pytest.mark.parametrize("name,index", [("dynamic_stylegan_crops", 1), ("images_300k_image_bg_saturated", 1),
                                         ("stylegan_static_5pct", 9536)])
 def test_frames_subset_equals_whole_video_for_textured_ablations(name, index):
-    whole = P.render(name, index, size=16, cfg=CFG, textures=_source(name))
-    sub = P.render(name, index, frames=[len(whole) - 1, 2], size=16, cfg=CFG, textures=_source(name))
+    whole = render(name, index, size=16, cfg=CFG, textures=_source(name))
+    sub = render(name, index, frames=[len(whole) - 1, 2], size=16, cfg=CFG, textures=_source(name))
     assert torch.equal(sub, whole[[-1, 2]])
 
 
@@ -145,9 +148,9 @@ def test_batched_colour_background_matches_torch_path():
     name = "moving_shapes"
     v = batch.render_clips(name, [2, 5], [[0, 4], [8, 12]], size=32, cfg=CFG, background="color")
     for b, i in enumerate([2, 5]):
-        sh = dynamics.sample_shapes(dynamics.rng_for(0, name, i, 0), P.DATASETS[name], CFG)
+        sh = dynamics.sample_shapes(P.rng_for(0, name, i, 0), P.DATASETS[name], CFG)
         back = torch.tensor(P.background_colour(name, i), dtype=torch.uint8).expand(32, 32, 3)
-        ref = shapes.render_frame_torch(sh, dynamics.state_at(sh, 4 * (2 * b + 1), None), 32, "cpu",
+        ref = shapes.render_frame_torch(sh, dynamics.state_at(sh, 4 * (2 * b + 1)), 32, "cpu",
                                         background=back)
         assert (v[b, 1] == ref).all(-1).float().mean() >= 0.999
     with pytest.raises(NotImplementedError, match="image"):
@@ -155,7 +158,7 @@ def test_batched_colour_background_matches_torch_path():
 
 
 def test_synthetic_clips_serve_an_ablation():
-    ds = P.SyntheticClips("dynamic_stylegan_crops_saturated", epoch_size=2, num_frames=2, size=16,
+    ds = SyntheticClips("dynamic_stylegan_crops_saturated", epoch_size=2, num_frames=2, size=16,
                           textures=FakeDynamic())
     assert ds[1].shape == (2, 16, 16, 3) and torch.equal(ds[1], ds[1])
 
@@ -165,7 +168,7 @@ def test_saturated_dynamic_source_adds_one_colour_per_id_to_every_frame():
     zero = FakeTextures()
     zero.bank.zero_()
     colour = Saturated(zero, seed=0).get([4, 9]).to(torch.int16)          # the per-id colour alone
-    src, plain = P._SaturatedWalk(FakeDynamic(), seed=0), FakeDynamic()
+    src, plain = SaturatedWalk(FakeDynamic(), seed=0), FakeDynamic()
     for t in (0, 3):
         want = (plain.get_at([4, 9], t).to(torch.int16) + colour).clamp(0, 255).to(torch.uint8)
         assert torch.equal(src.get_at([4, 9], t), want)
@@ -186,10 +189,10 @@ def _image_folder(root, n=2):
 def test_texture_sources_built_from_an_image_folder(tmp_path):
     from synvid.textures.image_crops import ImageCrops, Mix, Saturated
     root = _image_folder(tmp_path / "imagenet")
-    mix = P.texture_source("images_150k_stylegan_150k", imagenet=root)
+    mix = texture_source("images_150k_stylegan_150k", imagenet=root)
     assert isinstance(mix, Mix) and mix.parts[1].kind == "stylegan" and mix.parts[1].pool_size == 150_000
-    assert P.texture_source("images_150k_statistical_150k", imagenet=root).parts[1].kind == "statistical"
-    assert isinstance(P.texture_source("images_300k", imagenet=root), ImageCrops)
-    assert isinstance(P.texture_source("images_1300k_saturated", imagenet=root), Saturated)
-    v = P.render("images_300k_image_bg", 0, frames=[0, 2], size=32, cfg=CFG, imagenet=root)
+    assert texture_source("images_150k_statistical_150k", imagenet=root).parts[1].kind == "statistical"
+    assert isinstance(texture_source("images_300k", imagenet=root), ImageCrops)
+    assert isinstance(texture_source("images_1300k_saturated", imagenet=root), Saturated)
+    v = render("images_300k_image_bg", 0, frames=[0, 2], size=32, cfg=CFG, imagenet=root)
     assert v.shape == (2, 32, 32, 3) and (v != 0).any(-1).all()         # image background: no black pixel

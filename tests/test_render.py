@@ -9,7 +9,9 @@ import torch
 from synvid import progression as P
 from synvid.config import RenderConfig
 from synvid.render import dynamics
+from synvid.render.stream import SyntheticClips
 from synvid.render.texture_api import SolidColor
+from synvid.render.video import render
 
 CFG = RenderConfig(num_shapes=40)
 
@@ -26,7 +28,7 @@ def test_names_and_table8_defaults():
 def test_sampled_parameters_lie_in_table8_ranges(name):
     """Per dataset, the drawn per-shape parameters cover Table 8's ranges (and are zero where a set has none)."""
     spec, c = P.DATASETS[name], RenderConfig()
-    sh = dynamics.sample_shapes(dynamics.rng_for(0, name, 0), spec, c)
+    sh = dynamics.sample_shapes(P.rng_for(0, name, 0), spec, c)
     def within(x, lo, hi):
         return x.min() >= lo and x.max() <= hi and (x.max() - x.min()) > 0.8 * (hi - lo)
     assert within(sh["theta"], -math.pi, math.pi)
@@ -50,53 +52,53 @@ def test_sampled_parameters_lie_in_table8_ranges(name):
 
 @pytest.mark.parametrize("name", P.NAMES[:5])
 def test_frames_subset_equals_full(name):
-    full = P.render(name, 1, frames=range(0, 6), size=32, cfg=CFG)
-    sub = P.render(name, 1, frames=[4, 1], size=32, cfg=CFG)
+    full = render(name, 1, frames=range(0, 6), size=32, cfg=CFG)
+    sub = render(name, 1, frames=[4, 1], size=32, cfg=CFG)
     assert torch.equal(sub[0], full[4]) and torch.equal(sub[1], full[1])
 
 
 def test_static_identical_and_moving_differs():
-    s = P.render("static_circles", 0, frames=[0, 5], size=32, cfg=CFG)
+    s = render("static_circles", 0, frames=[0, 5], size=32, cfg=CFG)
     assert torch.equal(s[0], s[1])
-    m = P.render("moving_circles", 0, frames=[0, 30], size=32, cfg=CFG)
+    m = render("moving_circles", 0, frames=[0, 30], size=32, cfg=CFG)
     assert not torch.equal(m[0], m[1])
 
 
 def test_closed_form_matches_simulation():
     spec = P.DATASETS["accelerating_transforming_shapes"]
-    sh = dynamics.sample_shapes(dynamics.rng_for(0, "x", 0), spec, CFG)
+    sh = dynamics.sample_shapes(P.rng_for(0, "x", 0), spec, CFG)
     import numpy as np
     pos, vel = sh["centre"].copy(), sh["speed"] + sh["accel"]   # x_t = x0 + v0 t + a t^2: increments v0 + a(2t+1)
     d = np.stack([np.cos(sh["theta"]), np.sin(sh["theta"])], 1)
     for t in range(1, 20):
         pos = pos + vel[:, None] * d
         vel = vel + 2 * sh["accel"]
-    assert np.allclose(dynamics.state_at(sh, 19, None)["centre"], pos)
+    assert np.allclose(dynamics.state_at(sh, 19)["centre"], pos)
 
 
 def test_determinism_across_processes():
-    code = ("import torch,sys;from synvid import progression as P;from synvid.config import RenderConfig;"
-            "v=P.render('moving_shapes',3,frames=[2],size=32,cfg=RenderConfig(num_shapes=40));"
+    code = ("import torch,sys;from synvid.render.video import render;from synvid.config import RenderConfig;"
+            "v=render('moving_shapes',3,frames=[2],size=32,cfg=RenderConfig(num_shapes=40));"
             "print(int(v.long().sum()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    v = P.render("moving_shapes", 3, frames=[2], size=32, cfg=CFG)
+    v = render("moving_shapes", 3, frames=[2], size=32, cfg=CFG)
     assert int(out) == int(v.long().sum())
 
 
 def test_textured_with_solid_source_and_errors():
-    v = P.render("accelerating_transforming_textures", 0, frames=[0], size=32, cfg=CFG,
+    v = render("accelerating_transforming_textures", 0, frames=[0], size=32, cfg=CFG,
                  textures=SolidColor(size=4))
     assert v.shape == (1, 32, 32, 3)
     with pytest.raises(KeyError, match="unknown synthetic dataset"):
-        P.render("nope", 0)
+        render("nope", 0)
     with pytest.raises(ValueError, match=">= 0"):
         P.num_frames("moving_shapes", -1)
     with pytest.raises(FileNotFoundError, match="ImageNet"):
-        P.render("accelerating_transforming_image_crops", 0, frames=[0], size=32, cfg=CFG)
+        render("accelerating_transforming_image_crops", 0, frames=[0], size=32, cfg=CFG)
 
 
 def test_synthetic_clips_deterministic():
-    ds = P.SyntheticClips("moving_circles", epoch_size=2, num_frames=2, sampling_rate=4, size=16)
+    ds = SyntheticClips("moving_circles", epoch_size=2, num_frames=2, sampling_rate=4, size=16)
     assert ds[1].shape == (2, 16, 16, 3) and torch.equal(ds[1], ds[1])
 
 

@@ -6,14 +6,17 @@ import torch
 
 from synvid import progression as P
 from synvid.config import RenderConfig, TextureConfig
-from synvid.render import dynamics, shapes
+from synvid.render import dynamics, shapes, stream
+from synvid.render.stream import SyntheticClips
+from synvid.render.video import render
+from synvid.textures.datasets import texture_source
 
 SMALL = RenderConfig(num_shapes=30, min_frames=20, max_frames=24, num_videos=4)
 
 
 def _two_circles(first, second):
     """Two concentric circles on the canvas centre: shape 0 big, shape 1 small (placed later, on top)."""
-    sh = dynamics.sample_shapes(dynamics.rng_for(0, "t", 0), P.DATASETS["moving_circles"],
+    sh = dynamics.sample_shapes(P.rng_for(0, "t", 0), P.DATASETS["moving_circles"],
                                 RenderConfig(num_shapes=2))
     sh.update(kind=np.zeros(2, dtype=np.int64), radius=np.array([60.0, 20.0]), centre=np.full((2, 2), 128.0),
               colour=np.array([first, second]), speed=np.zeros(2), accel=np.zeros(2), omega=np.zeros(2),
@@ -24,7 +27,7 @@ def _two_circles(first, second):
 @pytest.mark.parametrize("path", ["numba", "torch"])
 def test_later_shapes_cover_earlier_ones(path):
     sh = _two_circles([255, 0, 0], [0, 255, 0])
-    st = dynamics.state_at(sh, 0, None)
+    st = dynamics.state_at(sh, 0)
     draw = shapes.render_frame if path == "numba" else shapes.render_frame_torch
     frame = draw(sh, st, 64, "cpu")
     assert frame[32, 32].tolist() == [0, 255, 0]        # centre: the later (small) circle is on top
@@ -44,7 +47,7 @@ class CountingSource:
 
 def test_each_texture_fetched_once_per_video():
     src = CountingSource()
-    video = P.render("accelerating_transforming_textures", 0, size=32, cfg=SMALL, textures=src)
+    video = render("accelerating_transforming_textures", 0, size=32, cfg=SMALL, textures=src)
     assert len(video) >= 20 and len(src.requested) == len(set(src.requested)) > 0
 
 
@@ -53,27 +56,27 @@ def test_bank_gives_the_generated_pixels(tmp_path):
     tex = TextureConfig(size=32, pool_size=6)
     write_bank(tmp_path / "bank", "statistical", 6, seed=0, size=32, shard=3)
     kw = dict(frames=[0, 7], size=32, cfg=SMALL, tex_cfg=tex)
-    generated = P.render("accelerating_transforming_textures", 1, **kw)
-    banked = P.render("accelerating_transforming_textures", 1, bank=str(tmp_path / "bank"), **kw)
+    generated = render("accelerating_transforming_textures", 1, **kw)
+    banked = render("accelerating_transforming_textures", 1, bank=str(tmp_path / "bank"), **kw)
     assert torch.equal(generated, banked)
     with pytest.raises(ValueError, match="bank"):
-        P.render("accelerating_transforming_stylegan", 1, bank=str(tmp_path / "bank"), **kw)
+        render("accelerating_transforming_stylegan", 1, bank=str(tmp_path / "bank"), **kw)
 
 
 def test_profile_texture_config_sets_size_and_scales_pools():
     small = TextureConfig(size=32, pool_size=30)                  # 30 = 300k / 10,000
-    src = P.texture_source("accelerating_transforming_textures", tex_cfg=small)
+    src = texture_source("accelerating_transforming_textures", tex_cfg=small)
     assert (src.size, src.pool_size) == (32, 30)
-    assert P.texture_source("accelerating_transforming_textures").pool_size == 300_000
-    dyn = P.texture_source("dynamic_stylegan_videos", tex_cfg=small)
+    assert texture_source("accelerating_transforming_textures").pool_size == 300_000
+    dyn = texture_source("dynamic_stylegan_videos", tex_cfg=small)
     assert (dyn.size, dyn.pool_size) == (32, 30)
 
 
 def test_fixed_sets_reuse_their_videos_each_epoch(monkeypatch):
     rendered = []
-    monkeypatch.setattr(P, "render", lambda name, index, **kw: rendered.append(index) or torch.zeros(1))
-    fixed = P.SyntheticClips("accelerating_transforming_textures", epoch_size=3, cfg=SMALL)   # num_videos 4
-    on_the_fly = P.SyntheticClips("moving_circles", epoch_size=3, cfg=SMALL)
+    monkeypatch.setattr(stream, "render", lambda name, index, **kw: rendered.append(index) or torch.zeros(1))
+    fixed = SyntheticClips("accelerating_transforming_textures", epoch_size=3, cfg=SMALL)   # num_videos 4
+    on_the_fly = SyntheticClips("moving_circles", epoch_size=3, cfg=SMALL)
     for ds in (fixed, on_the_fly):
         for epoch in range(3):
             ds.set_epoch(epoch)

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from synvid import progression as P
 from synvid.config import RenderConfig
+from synvid.render.video import render
 from synvid.render.writer import materialise
 from synvid.video_io import read_video
 
@@ -26,7 +26,7 @@ def test_mp4_decodes_to_render_and_resumes(tmp_path):
     assert not stale.exists()
     with pytest.raises(ValueError, match=r"other settings \(RenderConfig, seed\)"):    # never mixed with others
         materialise("moving_shapes", 2, tmp_path, seed=1, cfg=RenderConfig(size=32, min_frames=6, max_frames=9))
-    ref = P.render("moving_shapes", 0, seed=0, size=32, cfg=CFG).float()
+    ref = render("moving_shapes", 0, seed=0, size=32, cfg=CFG).float()
     dec = read_video(first).float()
     assert dec.shape == ref.shape and (dec - ref).abs().mean() < 12
 

@@ -17,6 +17,7 @@ from synvid import progression as P
 from synvid.config import RenderConfig
 from synvid.render import batch, dynamics, shapes
 from synvid.render.raster_cpu import render_frame_cpu
+from synvid.render.video import PerVideo, render
 
 S = 256                 # texels fit in uint8
 FIXED = "accelerating_transforming_textures"
@@ -67,7 +68,7 @@ def _expected_texture_point(m, size):
 def _single_shapes():
     """One shape of each of the six kinds from the fixed set's sampler, placed near the canvas centre."""
     spec = P.DATASETS[FIXED]
-    sh = dynamics.sample_shapes(dynamics.rng_for(0, FIXED, 3, 0), spec, RenderConfig(num_shapes=400))
+    sh = dynamics.sample_shapes(P.rng_for(0, FIXED, 3, 0), spec, RenderConfig(num_shapes=400))
     for kind in range(len(dynamics.KINDS)):
         cand = np.nonzero((sh["kind"] == kind) & (sh["radius"] >= 30) & (sh["radius"] <= 80))[0]
         i = cand[0]
@@ -93,7 +94,7 @@ def _render(path, one, st, size):
 def test_every_kind_reads_the_authors_texel(path):
     for kind, one in _single_shapes():
         for t, size in ((0, 256), (37, 256), (37, 224)):
-            st = dict(dynamics.state_at(one, t, None), t=t)
+            st = dict(dynamics.state_at(one, t), t=t)
             out = _render(path, one, st, size)
             covered = out[..., 2] == 255
             assert covered.sum() > 200, (kind, t)
@@ -115,13 +116,13 @@ def test_offline_circles_never_rotate_or_scale_on_the_fly_ones_do():
     cfg = RenderConfig(num_shapes=300)
     for name, frozen in ((FIXED, True), ("accelerating_transforming_image_crops", True),
                          ("accelerating_transforming_shapes", False), ("moving_transforming_shapes", False)):
-        sh = dynamics.sample_shapes(dynamics.rng_for(0, name, 1, 0), P.DATASETS[name], cfg)
+        sh = dynamics.sample_shapes(P.rng_for(0, name, 1, 0), P.DATASETS[name], cfg)
         circle = sh["kind"] == 0
         moved = np.abs(sh["omega"][circle]).max() + np.abs(sh["scale"][circle]).max()
         assert (moved == 0) == frozen, name
         assert np.abs(sh["omega"][~circle]).min() > 0 and np.abs(sh["scale"][~circle]).min() > 0   # polygons move
         assert np.all(sh["shear"][circle] == 0)
-        a = dynamics.state_at(sh, 50, None)["A"][circle]
+        a = dynamics.state_at(sh, 50)["A"][circle]
         assert np.allclose(a, np.eye(2)) == frozen
 
 
@@ -143,7 +144,7 @@ def test_textured_sets_do_not_pile_up_on_the_texture_edge(name):
     (before the fix, clamped circle reads put 20-47% of them there)."""
     src = CoordTexture()
     src.get_at = lambda ids, t, device="cpu": src.get(ids, device)      # dynamic sets: the same texture every frame
-    video = P.render(name, 0, frames=[0, 30], size=128, cfg=RenderConfig(num_shapes=200), textures=src,
+    video = render(name, 0, frames=[0, 30], size=128, cfg=RenderConfig(num_shapes=200), textures=src,
                      background="black").numpy()
     covered = video[..., 2] == 255
     assert covered.mean() > 0.3
@@ -151,20 +152,20 @@ def test_textured_sets_do_not_pile_up_on_the_texture_edge(name):
 
 
 def test_per_video_texture_table_gives_the_plain_source_pixels():
-    """progression._PerVideo hands the numba path one growing table and a row per shape (no copy per frame)."""
+    """render.video.PerVideo hands the numba path one growing table and a row per shape (no copy per frame)."""
     class Noise:
         pool_size, size = 50, 8
         bank = torch.randint(0, 256, (50, 8, 8, 3), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
 
         def get(self, ids, device):
             return self.bank[torch.as_tensor(ids)].to(device)
-    per_video = P._PerVideo(Noise())
+    per_video = PerVideo(Noise())
     for ids in ([3, 7, 3], [], [7, 1, 2, 4, 5, 6, 8, 9, 10], [49, 3]):      # repeats, empty, growth
         assert torch.equal(per_video.get(torch.tensor(ids, dtype=torch.int64), "cpu"), Noise.bank[ids])
-    sh = dynamics.sample_shapes(dynamics.rng_for(0, FIXED, 2, 0), P.DATASETS[FIXED], RenderConfig(num_shapes=120))
+    sh = dynamics.sample_shapes(P.rng_for(0, FIXED, 2, 0), P.DATASETS[FIXED], RenderConfig(num_shapes=120))
     ids = np.arange(120) % 50
     for t in (0, 40):
-        st = dynamics.state_at(sh, t, None)
+        st = dynamics.state_at(sh, t)
         plain = render_frame_cpu(sh, st, 64, Noise(), ids)
-        assert np.array_equal(render_frame_cpu(sh, st, 64, P._PerVideo(Noise()), ids), plain)
+        assert np.array_equal(render_frame_cpu(sh, st, 64, PerVideo(Noise()), ids), plain)
         assert np.array_equal(render_frame_cpu(sh, st, 64, per_video, ids), plain)

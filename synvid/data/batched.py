@@ -14,9 +14,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from synvid import progression
 from synvid.config import RenderConfig
-from synvid.data.pretrain_data import sample_generator
+from synvid.data.sampling import sample_generator
 from synvid.errors import BadInput
+from synvid.models.videomae import token_window, tube_mask
 from synvid.render import batch as render_batch
 from synvid.render.stream import clip_plan
 from synvid.transforms import MultiScaleCrop, normalize
@@ -26,7 +28,6 @@ BACKGROUNDS = ("black", "color")      # what render_shapes draws; 'image' needs 
 
 def device_datasets() -> tuple[str, ...]:
     """Names render_device='device' accepts: the untextured shape sets (NAMES[0:5] and their _slow ablations)."""
-    from synvid import progression
     return tuple(n for n, s in progression.DATASETS.items() if s.texture is None and not s.full_frame)
 
 
@@ -35,8 +36,6 @@ class ClipPlans(torch.utils.data.Dataset):
     crop (x, y, w, h), mask [N tokens]. Keys come from StepSampler, so order and resume are the loader path's."""
 
     def __init__(self, name: str, *, pretrain_cfg, render_cfg: RenderConfig | None = None, size: int = 256):
-        from synvid import progression
-        from synvid.models import tube_mask
         if name not in progression.DATASETS:
             raise BadInput(f"unknown dataset {name!r}; on-the-fly names: {', '.join(progression.DATASETS)}")
         if name not in device_datasets():
@@ -44,7 +43,7 @@ class ClipPlans(torch.utils.data.Dataset):
                            f"({', '.join(device_datasets())}); {name} is textured: use --render-device loader "
                            "(DataLoader workers)")
         self.cfg = render_cfg or RenderConfig()
-        self.bg = render_batch.resolve_background(name, self.cfg)
+        self.bg = progression.resolve_background(name, self.cfg)
         if self.bg not in BACKGROUNDS:
             raise BadInput(f"render_device='device' draws the {' and '.join(BACKGROUNDS)} backgrounds, not "
                            f"{self.bg!r}: use --render-device loader")
@@ -54,8 +53,7 @@ class ClipPlans(torch.utils.data.Dataset):
         p = pretrain_cfg
         self.name, self.size, self.seed, self.epoch_size = name, size, p.seed, self.cfg.num_videos   # as SyntheticClips
         self.t, self.stride, self.mask_ratio = p.num_frames, p.sampling_rate, p.mask_ratio
-        self.crop, self._tube_mask = MultiScaleCrop(p.input_size), tube_mask
-        self.window = (p.num_frames // 2, p.input_size // 16, p.input_size // 16)   # as PretrainDataset
+        self.crop, self.window = MultiScaleCrop(p.input_size), token_window(p.num_frames, p.input_size)
 
     def __len__(self) -> int:
         return self.epoch_size
@@ -66,7 +64,7 @@ class ClipPlans(torch.utils.data.Dataset):
                                   sampling_rate=self.stride, seed=self.seed, cfg=self.cfg)
         g = sample_generator(self.seed, epoch, i, 2)      # PretrainDataset: crop first, then mask, one generator
         crop = self.crop.params(self.size, self.size, g)
-        mask = self._tube_mask(1, self.window, self.mask_ratio, generator=g)[0]
+        mask = tube_mask(1, self.window, self.mask_ratio, generator=g)[0]
         return dict(shapes=render_batch.clip_shapes(self.name, index, self.seed, self.cfg),
                     frames=np.asarray(frames, dtype=np.int64), mask=mask,
                     background=render_batch.background_of(self.name, index, self.seed, self.bg),

@@ -12,19 +12,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from synvid import progression
 from synvid.data.lists import read_list
-from synvid.data.sampling import sample_generator
+from synvid.data.sampling import pretrain_clip_indices, sample_generator
 from synvid.errors import BadInput, MissingInput
+from synvid.models.videomae import PATCH, TUBELET, token_window, tube_mask
+from synvid.render.stream import SyntheticClips
+from synvid.render.writer import check_listed_videos
 from synvid.transforms import MultiScaleCrop, normalize
 from synvid.video_io import read_video, video_info
-
-
-def clip_indices(num_video_frames: int, num_frames: int, sampling_rate: int, generator: torch.Generator) -> list[int]:
-    """VM pre-training sampling: one window of num_frames*rate frames, start uniform in [0, N - window];
-    shorter videos repeat their last frame (PROTOCOLS §2.2)."""
-    span = num_frames * sampling_rate
-    start = int(torch.randint(max(num_video_frames - span, 0) + 1, (1,), generator=generator))
-    return [min(start + k * sampling_rate, num_video_frames - 1) for k in range(num_frames)]
 
 
 class VideoListClips(Dataset):
@@ -35,7 +31,6 @@ class VideoListClips(Dataset):
         missing = [p for p in self.items if not Path(p).is_file()]
         if missing:
             raise MissingInput(f"{len(missing)} video(s) of {list_file} not found, e.g. {missing[0]}")
-        from synvid.render.writer import check_listed_videos
         check_listed_videos(self.items)             # a materialised synthetic set of another render version fails
         self.num_frames, self.sampling_rate, self.seed, self.epoch = num_frames, sampling_rate, seed, 0
 
@@ -49,7 +44,7 @@ class VideoListClips(Dataset):
         path = self.items[i]
         g = sample_generator(self.seed, self.epoch, i, 1)
         n = video_info(path)["num_frames"]
-        return read_video(path, clip_indices(n, self.num_frames, self.sampling_rate, g))
+        return read_video(path, pretrain_clip_indices(n, self.num_frames, self.sampling_rate, g))
 
 
 def raw_clips(dataset: str | None, list_file: str | None, *, pretrain_cfg, size: int = 256, textures=None,
@@ -76,17 +71,12 @@ def _clips(dataset: str | None, list_file: str | None, *, pretrain_cfg, size: in
     if list_file is not None:
         return VideoListClips(list_file, num_frames=pretrain_cfg.num_frames,
                               sampling_rate=pretrain_cfg.sampling_rate, seed=pretrain_cfg.seed)
-    try:
-        from synvid import progression
-    except ImportError as e:
-        raise ImportError(f"on-the-fly dataset {dataset!r} needs synvid.progression, which is missing ({e})") from e
     if dataset not in progression.DATASETS:
         raise BadInput(f"unknown dataset {dataset!r}; on-the-fly names: {', '.join(progression.DATASETS)}; "
                        f"or pass a list file with --list")
     # an epoch has RenderConfig.num_videos clips (synthetic["cfg"]), as many as a fixed set has videos
-    return progression.SyntheticClips(dataset, num_frames=pretrain_cfg.num_frames,
-                                      sampling_rate=pretrain_cfg.sampling_rate, seed=pretrain_cfg.seed, size=size,
-                                      textures=textures, **synthetic)
+    return SyntheticClips(dataset, num_frames=pretrain_cfg.num_frames, sampling_rate=pretrain_cfg.sampling_rate,
+                          seed=pretrain_cfg.seed, size=size, textures=textures, **synthetic)
 
 
 class MixedClips(Dataset):
@@ -119,12 +109,10 @@ class MixedClips(Dataset):
 class PretrainDataset(Dataset):
     """(video float [3,T,S,S] ImageNet-normalised, mask bool [N]) pairs: MultiScaleCrop + tube mask per sample."""
 
-    def __init__(self, clips: Dataset, *, input_size: int, mask_ratio: float, patch: int = 16, tubelet: int = 2,
-                 num_frames: int = 16, seed: int = 0):
-        from synvid.models import tube_mask
+    def __init__(self, clips: Dataset, *, input_size: int, mask_ratio: float, patch: int = PATCH,
+                 tubelet: int = TUBELET, num_frames: int = 16, seed: int = 0):
         self.clips, self.crop, self.seed, self.epoch = clips, MultiScaleCrop(input_size), seed, 0
-        self.window = (num_frames // tubelet, input_size // patch, input_size // patch)
-        self.mask_ratio, self._tube_mask = mask_ratio, tube_mask
+        self.window, self.mask_ratio = token_window(num_frames, input_size, patch, tubelet), mask_ratio
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -147,7 +135,7 @@ class PretrainDataset(Dataset):
             clip = torch.as_tensor(np.asarray(clip))
         g = sample_generator(self.seed, self.epoch, i, 2)
         video = normalize(self.crop(clip, generator=g))
-        mask = self._tube_mask(1, self.window, self.mask_ratio, generator=g)[0]
+        mask = tube_mask(1, self.window, self.mask_ratio, generator=g)[0]
         return video, mask
 
 

@@ -61,6 +61,19 @@ def _test(n: int, num_frames: int, rate: int, num_segments: int) -> np.ndarray:
     return np.stack([sub[s:s + num_frames] for s in starts]).astype(np.int64)
 
 
+def pretrain_clip_indices(num_video_frames: int, num_frames: int, sampling_rate: int, rng) -> list[int]:
+    """VM pre-training sampling, the one clip-start rule of every pre-training source: one window of
+    num_frames * rate frames, start uniform in [0, N - window]; shorter videos repeat their last frame (PROTOCOLS
+    §2.2). `rng`: a torch.Generator (list files: sample_generator keys) or a numpy Generator (synthetic sets:
+    progression.rng_for stream 3)."""
+    high = max(num_video_frames - num_frames * sampling_rate, 0) + 1
+    if isinstance(rng, np.random.Generator):
+        start = int(rng.integers(0, high))
+    else:
+        start = int(torch.randint(high, (1,), generator=rng))
+    return [min(start + k * sampling_rate, num_video_frames - 1) for k in range(num_frames)]
+
+
 def crop_offsets(long_side: int, size: int = 224, num_crops: int = 3) -> list[int]:
     """Offsets of the spatial test crops along the long side: int(j * (L - size) / (num_crops - 1))
     (298 -> 0, 37, 74); the crops themselves are `synvid.transforms.three_crops`."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from synvid.data.lists import read_list
 from synvid.errors import BadInput, MissingInput
 
 
@@ -112,7 +113,6 @@ def _csv(path: Path) -> list[dict]:
 def video_list(root: str | Path, split: int = 1, subset: str = "train"):
     """Official VideoMAE list files `<root>/train.csv` and `<root>/test.csv` ("<path> <label>", PROTOCOLS §1.4).
     The class count is max label + 1 over both lists; names are the label numbers."""
-    from synvid.data.lists import read_list
     root = Path(root)
     items = read_list(root / f"{subset}.csv")
     labels = {label for _, label in items} | {label for _, label in read_list(root / "train.csv")}

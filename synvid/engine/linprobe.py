@@ -31,6 +31,7 @@ from synvid.engine import common, loop
 from synvid.engine import finetune as ft
 from synvid.engine.evaluate import iter_views, test_dataset, to_model_input
 from synvid.errors import BadInput, VideoReadError
+from synvid.provenance import probe_mode
 from synvid.runs import atomic_torch_save
 
 RESUME_FREE = {"num_workers", "allow_missing"}
@@ -50,12 +51,6 @@ def probe_model(cfg, num_classes: int, init: str, device) -> nn.Module:
     for p in model.head.parameters():
         p.requires_grad_(True)
     return model
-
-
-def probe_mode(cfg: LinprobeConfig) -> str:
-    """RECORDS.md `probe_mode`: "finetune_aug" (§4.3: fine-tuning augmentations, frozen encoder in train mode) or
-    "cached" (fast mode: head on cached features of unaugmented views); tables never mix the two."""
-    return "cached" if cfg.cache_features else "finetune_aug"
 
 
 def finetune_settings(cfg: LinprobeConfig, profile: str) -> FinetuneConfig:

@@ -11,6 +11,13 @@ from synvid.transforms import unnormalize
 
 from .vit import LN_EPS, PatchEmbed, Transformer, init_weights, sinusoid_table, trunc_normal
 
+PATCH, TUBELET = 16, 2                 # Table 5 / VM `modeling_pretrain.py`: 16x16 patches, tubelets of 2 frames
+
+
+def token_window(num_frames: int, img_size: int, patch: int = PATCH, tubelet: int = TUBELET) -> tuple:
+    """Token grid (T', H', W') of a clip: the window tube_mask masks, owned by the model (its `window`)."""
+    return num_frames // tubelet, img_size // patch, img_size // patch
+
 
 def tube_mask(batch: int, window: tuple[int, int, int], ratio: float,
               generator: torch.Generator | None = None) -> torch.Tensor:
@@ -106,10 +113,10 @@ class PretrainVideoMAE(nn.Module):
     """model(videos [B,3,T,H,W], mask bool [B,N]) -> predicted normalised pixels [B, N_mask, 3*tubelet*p*p]."""
 
     def __init__(self, *, depth, dim, heads, decoder_dim, decoder_heads, decoder_depth=4, num_frames=16,
-                 img_size=224, patch=16, tubelet_size=2, drop_path=0.0, grad_checkpointing=False):
+                 img_size=224, patch=PATCH, tubelet_size=TUBELET, drop_path=0.0, grad_checkpointing=False):
         super().__init__()
         self.patch, self.tubelet = patch, tubelet_size
-        self.window = (num_frames // tubelet_size, img_size // patch, img_size // patch)
+        self.window = token_window(num_frames, img_size, patch, tubelet_size)
         n = self.window[0] * self.window[1] * self.window[2]
         self.encoder = Encoder(dim, depth, heads, patch, tubelet_size, n, drop_path, grad_checkpointing)
         self.decoder = Decoder(decoder_dim, decoder_depth, decoder_heads, 3 * tubelet_size * patch * patch,

@@ -13,9 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .videomae import Encoder, token_window
 from synvid.errors import BadInput
-
-from .videomae import Encoder
 from .vit import LN_EPS, Transformer, init_weights, sinusoid_table
 
 
@@ -78,7 +77,7 @@ class PretrainVJEPA(nn.Module):
                  grad_checkpointing=False):
         super().__init__()
         self.patch, self.tubelet, self.loss_exp = patch, tubelet_size, loss_exp
-        self.window = (num_frames // tubelet_size, img_size // patch, img_size // patch)
+        self.window = token_window(num_frames, img_size, patch, tubelet_size)
         n = self.window[0] * self.window[1] * self.window[2]
         self.encoder = Encoder(dim, depth, heads, patch, tubelet_size, n, drop_path, grad_checkpointing)
         # app/vjepa/utils.py init_video_model: predictor heads = encoder heads

@@ -1,4 +1,4 @@
-"""Rasteriser, dynamics and on-the-fly streaming for the synthetic progression (Section 3.1)."""
+"""The synthetic videos of Section 3.1: renderer (video), rasterisers, dynamics, streaming and materialising."""
 
 # Bumped whenever the pixels of a video (name, index, seed, config) change. A materialised set records the version it
 # was rendered with (render_version.json first, manifest.json last), and writer.check_render_version refuses any

@@ -6,12 +6,12 @@ boxes meet is expanded by repeat_interleave and inside-tested in chunks of PAIRS
 top-most shape per pixel kept by scatter_reduce(amax) on z = placement order (PROTOCOLS §6). Before the pixel
 tests, pairs hidden under a shape that covers their whole tile are dropped (_hidden): same pixels, far fewer tests.
 """
-from dataclasses import replace
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
+from synvid import progression
 from synvid.config import RenderConfig
 from synvid.errors import BadInput
 from synvid.render import dynamics
@@ -21,19 +21,17 @@ PAIRS = {"cuda": 1 << 16, "cpu": 1 << 11}   # (tile, shape) pairs per chunk: <= 
 MARGIN = 0.25   # canvas px the covering test grows a tile by, far above float32 rounding of the inside test
 _KEYS = ("kind", "radius", "centre", "colour", "theta", "speed", "accel", "omega", "scale", "shear",
          "corners", "pivot")
+_MOTION = ("centre", "theta", "speed", "accel", "omega", "scale", "shear")   # what dynamics.state_at reads
+_BOX = ("kind", "radius", "corners", "pivot")                                  # what dynamics.boxes reads
 
 
 def clip_shapes(name: str, index: int, seed: int, cfg: RenderConfig) -> dict:
-    """sample_shapes of one video as progression.render draws them (numpy, [N, ...]): the CPU half of a clip,
-    cheap enough for DataLoader workers (synvid.data.batched)."""
-    from synvid import progression
-    spec = progression._spec(name)
-    if spec.texture is not None:
+    """dynamics.video_shapes of one video (numpy, [N, ...]): the CPU half of a clip, cheap enough for DataLoader
+    workers (synvid.data.batched)."""
+    if progression.spec(name).texture is not None:
         raise NotImplementedError(f"batched rendering covers the shape datasets only; {name} is textured "
-                                  "(render it with progression.render / the CPU workers)")
-    cfg = replace(cfg, speed_multiplier=cfg.speed_multiplier * spec.speed_multiplier)   # as progression.render
-    return {k: v for k, v in dynamics.sample_shapes(dynamics.rng_for(seed, name, int(index), 0), spec, cfg).items()
-            if k in _KEYS}
+                                  "(render it with render.video.render / the CPU workers)")
+    return {k: v for k, v in dynamics.video_shapes(name, index, seed, cfg).items() if k in _KEYS}
 
 
 def _shapes(name, indices, seed, cfg, device):
@@ -44,35 +42,7 @@ def _shapes(name, indices, seed, cfg, device):
 
 def states(sh: dict, t: torch.Tensor) -> dict:
     """dynamics.state_at for frames t [B, T] of clips sh [B, N, ...] -> centre [B, T, N, 2], A [.., 2, 2]."""
-    t = t.to(sh["centre"])[:, :, None]                                   # [B, T, 1]
-    dist = (sh["speed"][:, None] + sh["accel"][:, None] * t) * t
-    d = torch.stack([torch.cos(sh["theta"]), torch.sin(sh["theta"])], -1)[:, None]
-    centre = sh["centre"][:, None] + dist[..., None] * d
-    ang = sh["omega"][:, None] * t
-    c, s = torch.cos(ang), torch.sin(ang)
-    rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
-    sc = 1.0 + sh["scale"][:, None] * t[..., None]
-    shx, shy = sh["shear"][:, None, :, 0] * t, sh["shear"][:, None, :, 1] * t
-    one, zero = torch.ones_like(shx), torch.zeros_like(shx)
-    scl = torch.stack([torch.stack([sc[..., 0], zero], -1), torch.stack([zero, sc[..., 1]], -1)], -2)
-    shr = torch.stack([torch.stack([one, shx], -1), torch.stack([shy, one], -1)], -2)
-    a = rot @ scl @ shr                                                  # same association as state_at
-    alive = ((centre > -256) & (centre < 512)).all(-1)
-    return dict(centre=centre, A=a, alive=alive)
-
-
-def _boxes(sh, st):
-    """shapes._boxes on tensors: world boxes (lo, hi) [B, T, N, 2]."""
-    circle = (sh["kind"] == 0)[..., None]
-    r = sh["radius"][..., None]
-    lo = torch.where(circle, -r, sh["corners"].amin(-2))
-    hi = torch.where(circle, r, sh["corners"].amax(-2))
-    box = torch.stack([lo, torch.stack([hi[..., 0], lo[..., 1]], -1), hi,
-                       torch.stack([lo[..., 0], hi[..., 1]], -1)], -2)           # [B, N, 4, 2]
-    local = (box - sh["pivot"][..., None, :])[:, None]                          # [B, 1, N, 4, 2]
-    world = torch.einsum("btnij,btnkj->btnki", st["A"], local.expand(-1, st["A"].shape[1], -1, -1, -1)) \
-        + (st["centre"] + sh["pivot"][:, None])[..., None, :]
-    return world.amin(-2), world.amax(-2)
+    return dynamics.state_at({k: sh[k][:, None] for k in _MOTION}, t.to(sh["centre"])[:, :, None])
 
 
 def _pairs(lo, hi, vis, size):
@@ -114,31 +84,22 @@ def _hidden(fr, kk, tile, test, size, num_frames, step):
 
 
 def background_of(name: str, index: int, seed: int, bg: str) -> np.ndarray:
-    """Colour of label 0 (no shape) of one clip, uint8 [3]: black, or progression's per-video 'color' one."""
-    from synvid import progression
+    """Colour of label 0 (no shape) of one clip, uint8 [3]: black, or the registry's per-video 'color' one."""
     if bg == "black":
         return np.zeros(3, dtype=np.uint8)
     if bg == "color":
         return np.asarray(progression.background_colour(name, int(index), seed), dtype=np.uint8)
     raise NotImplementedError(f"batched rendering implements the black and color backgrounds, not {bg!r} "
-                              "(render it with progression.render / the CPU workers)")
-
-
-def resolve_background(name: str, cfg: RenderConfig, background: Optional[str] = None) -> str:
-    """The background progression.render uses: `background`, else the spec's, else cfg.background."""
-    from synvid import progression
-    spec = progression._spec(name)
-    return background or (spec.background if spec.background != "black" else cfg.background)
+                              "(render it with render.video.render / the CPU workers)")
 
 
 def render_clips(name: str, indices: Sequence[int], frames_per_clip, *, seed: int = 0, size: int = 256,
                  device="cpu", cfg: Optional[RenderConfig] = None, background: Optional[str] = None) -> torch.Tensor:
     """Clips `frames_per_clip[b]` (T frame ids each) of videos `indices[b]` -> uint8 [B, T, size, size, 3],
-    pixel for pixel shapes.render_frame_torch of progression.render's frames (shape datasets only).
-    `background` (black | color) resolves like progression.render's."""
-    from synvid import progression
+    pixel for pixel shapes.render_frame_torch of render.video.render's frames (shape datasets only).
+    `background` (black | color) resolves like render.video.render's."""
     cfg, device = cfg or RenderConfig(), torch.device(device)
-    bg = resolve_background(name, cfg, background)
+    bg = progression.resolve_background(name, cfg, background)
     back = torch.as_tensor(np.stack([background_of(name, i, seed, bg) for i in indices]), device=device)
     if size % TILE:
         raise BadInput(f"render size must be a multiple of {TILE}, got {size}")
@@ -160,8 +121,8 @@ def render_shapes(sh: dict, back: torch.Tensor, frames: torch.Tensor, size: int,
         raise BadInput(f"render size must be a multiple of {TILE}, got {size}")
     b, t, nsh = frames.shape[0], frames.shape[1], sh["kind"].shape[1]
     st = states(sh, frames.to(device))
-    lo, hi = _boxes(sh, st)
-    vis = (st["alive"] & (hi >= 0).all(-1) & (lo < 256.0).all(-1)).view(b * t, nsh)
+    lo, hi, vis = dynamics.boxes({k: sh[k][:, None] for k in _BOX}, st)
+    vis = vis.view(b * t, nsh)
     f32 = dict(dtype=torch.float32, device=device)
     g = lambda x: x.reshape(b * t, nsh, *x.shape[3:])                             # noqa: E731  [B*T, N, ...]
     ainv, off = g(torch.linalg.inv(st["A"])).to(**f32), g(st["centre"]).to(**f32)

@@ -1,18 +1,16 @@
 """Per-shape parameters at t = 0 and the closed-form state at frame t (Table 8, PROTOCOLS §6)."""
 import math
-import zlib
+from dataclasses import replace
 
 import numpy as np
+import torch
 
-KINDS = ("circle", "square", "oriented_square", "rectangle", "triangle", "quadrilateral")  # PROTOCOLS §6 / Q4
+from synvid import progression
+from synvid.progression import KINDS
+
 _R_GRID = np.linspace(0.1, 1.0, 200)       # PROTOCOLS §6: dead-leaves radius law, sigma = 3
 _R_CDF = np.cumsum(_R_GRID ** -3 - 1.0)
 _R_CDF = _R_CDF / _R_CDF[-1]
-
-
-def rng_for(seed: int, name: str, index: int, stream: int = 0) -> np.random.Generator:
-    """Generator keyed by (seed, name, index, stream): independent of process, order and device."""
-    return np.random.default_rng([int(seed), zlib.crc32(name.encode()), int(index), int(stream)])
 
 
 def _nearest_cdf(p: np.ndarray) -> np.ndarray:
@@ -87,17 +85,50 @@ def texture_origin(kinds, radius) -> np.ndarray:
     return np.where(np.asarray(kinds)[:, None] == 0, np.asarray(radius, np.float64)[:, None], 0.0).repeat(2, 1)
 
 
-def state_at(sh: dict, t: int, device) -> dict:
-    """Closed-form state at frame t: centre c0 + (v0 + a t) t (cos, sin) and A = R S Sh (PROTOCOLS §6)."""
+def video_shapes(name: str, index: int, seed: int, cfg) -> dict:
+    """sample_shapes of video `index` of `name` (its rng stream 0, the spec's speed multiplier applied): the shapes
+    every renderer draws (render.video, the batched device path)."""
+    spec = progression.spec(name)
+    cfg = replace(cfg, speed_multiplier=cfg.speed_multiplier * spec.speed_multiplier)
+    return sample_shapes(progression.rng_for(seed, name, index, 0), spec, cfg)
+
+
+def _mat2(xp, m00, m01, m10, m11):
+    """2x2 matrices [..., 2, 2] from their entries (numpy: one buffer, far cheaper than nested stacks per frame)."""
+    if xp is torch:
+        return torch.stack([torch.stack([m00, m01], -1), torch.stack([m10, m11], -1)], -2)
+    out = np.empty(np.broadcast(m00, m01, m10, m11).shape + (2, 2))
+    out[..., 0, 0], out[..., 0, 1], out[..., 1, 0], out[..., 1, 1] = m00, m01, m10, m11
+    return out
+
+
+def state_at(sh: dict, t) -> dict:
+    """Closed-form state at frame t: centre c0 + (v0 + a t) t (cos, sin) and A = R S Sh (PROTOCOLS §6).
+    numpy shapes [N, ...] and an int t (the CPU and per-frame torch paths), or torch shapes broadcast against
+    t (render.batch.states: [B, 1, N, ...] with t [B, T, 1]); the same operations in the same order for both."""
+    xp = torch if isinstance(sh["centre"], torch.Tensor) else np
+    t = t if xp is torch else np.asarray(t)
     dist = (sh["speed"] + sh["accel"] * t) * t
-    centre = sh["centre"] + dist[:, None] * np.stack([np.cos(sh["theta"]), np.sin(sh["theta"])], 1)
+    centre = sh["centre"] + dist[..., None] * xp.stack([xp.cos(sh["theta"]), xp.sin(sh["theta"])], -1)
     ang = sh["omega"] * t
-    c, s = np.cos(ang), np.sin(ang)
-    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
-    sc = 1.0 + sh["scale"] * t
-    scl = np.zeros_like(rot)
-    scl[:, 0, 0], scl[:, 1, 1] = sc[:, 0], sc[:, 1]
-    shr = np.tile(np.eye(2), (len(ang), 1, 1))
-    shr[:, 0, 1], shr[:, 1, 0] = sh["shear"][:, 0] * t, sh["shear"][:, 1] * t
-    a = rot @ scl @ shr
-    return dict(centre=centre, A=a, alive=(centre > -256).all(1) & (centre < 512).all(1))
+    c, s = xp.cos(ang), xp.sin(ang)
+    sc = 1.0 + sh["scale"] * t[..., None]
+    shx, shy = sh["shear"][..., 0] * t, sh["shear"][..., 1] * t
+    one, zero = (xp.ones_like(shx), xp.zeros_like(shx)) if xp is torch else (1.0, 0.0)
+    a = _mat2(xp, c, -s, s, c) @ _mat2(xp, sc[..., 0], zero, zero, sc[..., 1]) @ _mat2(xp, one, shx, shy, one)
+    return dict(centre=centre, A=a, alive=((centre > -256) & (centre < 512)).all(-1))
+
+
+def boxes(sh: dict, st: dict) -> tuple:
+    """World bounding boxes lo, hi [..., N, 2] of the shapes at state st and which shapes are drawn at all: alive
+    (centre in (-256, 512), PROTOCOLS §6) with a box that meets the 256-px canvas. numpy or torch, broadcast as
+    state_at (render.batch: sh [B, 1, N, ...], st [B, T, N, ...]); raster_cpu._box_meets is its numba twin."""
+    xp = torch if isinstance(st["A"], torch.Tensor) else np
+    circle, r = (sh["kind"] == 0)[..., None], sh["radius"][..., None]
+    lo = xp.where(circle, -r, xp.amin(sh["corners"], -2))
+    hi = xp.where(circle, r, xp.amax(sh["corners"], -2))
+    box = xp.stack([lo, xp.stack([hi[..., 0], lo[..., 1]], -1), hi, xp.stack([lo[..., 0], hi[..., 1]], -1)], -2)
+    world = xp.einsum("...ij,...kj->...ki", st["A"], box - sh["pivot"][..., None, :]) \
+        + (st["centre"] + sh["pivot"])[..., None, :]
+    lo, hi = xp.amin(world, -2), xp.amax(world, -2)
+    return lo, hi, st["alive"] & (hi >= 0).all(-1) & (lo < 256.0).all(-1)

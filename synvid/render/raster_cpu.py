@@ -9,6 +9,7 @@ from the float32 torch path (this one works in float64). cache=True: DataLoader 
 import math
 
 import numpy as np
+import torch
 from numba import njit
 
 CANVAS = 256.0   # geometry lives on the authors' 256-px canvas
@@ -16,7 +17,7 @@ CANVAS = 256.0   # geometry lives on the authors' 256-px canvas
 
 @njit(cache=True)
 def _box_meets(i, kind, radius, corners, pivot, centre, a):
-    """shapes._visible for one shape: its transformed local box meets [0, 256)^2; also world y-range."""
+    """dynamics.boxes for one shape (its numba twin): the box meets [0, 256)^2; also its world y-range."""
     if kind[i] == 0:
         lx, ly, hx, hy = -radius[i], -radius[i], radius[i], radius[i]
     else:
@@ -38,7 +39,7 @@ def _box_meets(i, kind, radius, corners, pivot, centre, a):
 
 @njit(cache=True)
 def visible(kind, radius, corners, pivot, centre, a, alive):
-    """Indices of alive shapes whose box meets the canvas (same rule as shapes._visible)."""
+    """Indices of the shapes dynamics.boxes marks drawn (alive, box meets the canvas)."""
     out = np.empty(len(kind), np.int64)
     n = 0
     for i in range(len(kind)):
@@ -152,10 +153,9 @@ def render_frame_cpu(sh: dict, st: dict, size: int, textures=None, tex_ids=None,
     tex, rows = _NO_TEX, np.arange(len(idx))
     if textures is not None and len(idx):
         ids = np.asarray(tex_ids)[idx]
-        if hasattr(textures, "rows"):       # a per-video table (progression._PerVideo): no copy per frame
+        if hasattr(textures, "rows"):       # a per-video table (render.video.PerVideo): no copy per frame
             tex, rows = textures.rows(ids)
         else:
-            import torch
             tex = np.ascontiguousarray(textures.get(torch.as_tensor(ids, dtype=torch.int64), "cpu").numpy())
     colour = np.ascontiguousarray(sh["colour"], dtype=np.uint8)
     return raster(out, idx, *geo, colour, tex, rows, np.ascontiguousarray(sh["tex_origin"], dtype=np.float64))

@@ -3,6 +3,8 @@ import numpy as np
 import torch
 
 from synvid.errors import BadInput
+from synvid.render import dynamics
+from synvid.render.raster_cpu import render_frame_cpu
 
 TILE = 16     # canvas tiles: a shape is tested only on the tiles its bounding box meets
 PAIRS = 1024  # (tile, shape) pairs per batch (bounds memory at PAIRS * TILE^2)
@@ -13,36 +15,18 @@ def _TILE_OFFSETS(size, device):
     return (ar[:, None] * size + ar[None]).reshape(-1)
 
 
-def _tile_pairs(sh, st, idx, size):
-    """(first pixel id of tile, visible-shape position) for every tile a visible shape's box meets."""
-    lo, hi = _boxes(sh, st, idx)
+def _tile_pairs(lo, hi, size):
+    """(first pixel id of tile, shape position) for every tile a shape's box lo, hi [K, 2] meets."""
     scale = size / 256.0 / TILE
     n = size // TILE
     t0 = np.clip(np.floor(lo * scale), 0, n - 1).astype(np.int64)
     t1 = np.clip(np.floor(hi * scale), 0, n - 1).astype(np.int64)
     tiles, shapes_ = [], []
-    for k in range(len(idx)):            # cheap numpy bookkeeping; the pixel work stays vectorised
+    for k in range(len(lo)):             # cheap numpy bookkeeping; the pixel work stays vectorised
         ys, xs = np.meshgrid(np.arange(t0[k, 1], t1[k, 1] + 1), np.arange(t0[k, 0], t1[k, 0] + 1), indexing="ij")
         tiles.append((ys * TILE * size + xs * TILE).ravel())
         shapes_.append(np.full(ys.size, k))
     return np.concatenate(tiles), np.concatenate(shapes_)
-
-
-def _boxes(sh, st, idx=slice(None)):
-    """World-space bounding boxes (lo, hi) [N, 2] of shapes at the state st."""
-    lo = np.where(sh["kind"][:, None] == 0, -sh["radius"][:, None], sh["corners"].min(1))
-    hi = np.where(sh["kind"][:, None] == 0, sh["radius"][:, None], sh["corners"].max(1))
-    box = np.stack([lo, np.stack([hi[:, 0], lo[:, 1]], 1), hi, np.stack([lo[:, 0], hi[:, 1]], 1)], 1)
-    world = np.einsum("nij,nkj->nki", st["A"], box - sh["pivot"][:, None]) \
-        + (st["centre"] + sh["pivot"])[:, None]
-    return world.min(1)[idx], world.max(1)[idx]
-
-
-def _visible(sh: dict, st: dict, size_px: float) -> np.ndarray:
-    """Indices of shapes alive (centre in (-256, 512), PROTOCOLS §6) whose box meets the canvas."""
-    lo, hi = _boxes(sh, st)
-    meets = (hi >= 0).all(1) & (lo < size_px).all(1)
-    return np.nonzero(meets & st["alive"])[0]
 
 
 def _inside(pts, ainv, off, pivot, is_circle, r2, corners):
@@ -67,7 +51,6 @@ def render_frame(sh: dict, st: dict, size: int, device, textures=None, tex_ids=N
     `background`: None (black) or uint8 [size, size, 3] shown where no shape covers a pixel.
     CPU: the numba scanline rasteriser (raster_cpu); other devices: the vectorised torch tile path."""
     if torch.device(device if device is not None else "cpu").type == "cpu":
-        from synvid.render.raster_cpu import render_frame_cpu
         return torch.from_numpy(render_frame_cpu(sh, st, size, textures, tex_ids, background))
     return render_frame_torch(sh, st, size, device, textures, tex_ids, background)
 
@@ -77,7 +60,8 @@ def render_frame_torch(sh: dict, st: dict, size: int, device, textures=None, tex
     """render_frame by tiles of vectorised inside-tests (any device; the reference the other paths match)."""
     if size % TILE:
         raise BadInput(f"render size must be a multiple of {TILE}, got {size}")
-    idx = _visible(sh, st, 256.0)
+    lo, hi, vis = dynamics.boxes(sh, st)
+    idx = np.nonzero(vis)[0]
     if background is None:
         out = torch.zeros(size * size, 3, dtype=torch.uint8, device=device)
     else:
@@ -94,7 +78,7 @@ def render_frame_torch(sh: dict, st: dict, size: int, device, textures=None, tex
     ax = torch.arange(size, **f32) * (256.0 / size)
     grid = torch.stack(torch.meshgrid(ax, ax, indexing="xy"), -1).view(-1, 2)   # (x, y) per pixel
     top = torch.zeros(size * size, dtype=torch.int64, device=device)            # 0 = background
-    tile, pix = _tile_pairs(sh, st, idx, size)
+    tile, pix = _tile_pairs(lo[idx], hi[idx], size)
     for s in range(0, len(tile), PAIRS):                  # only (tile, shape) pairs whose boxes meet
         t_, k_ = (torch.as_tensor(a[s:s + PAIRS], device=device) for a in (tile, pix))
         flat = _TILE_OFFSETS(size, device)[None] + t_[:, None]                 # [B, T*T] pixel ids

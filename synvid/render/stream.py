@@ -1,30 +1,29 @@
 """On-the-fly pre-training clips: 16 frames at stride 4 from a uniform start (PROTOCOLS §2.2)."""
 import torch
 
+from synvid import progression
 from synvid.config import RenderConfig
-from synvid.render import dynamics
+from synvid.data.sampling import pretrain_clip_indices
+from synvid.render.video import render
 
 
 def clip_plan(name: str, draw: int, *, num_frames: int, sampling_rate: int, seed: int, cfg: RenderConfig):
-    """(video index, frame ids) of clip `draw`: fixed sets cycle through their cfg.num_videos videos, start ~ rng
-    stream 3 keyed by the draw, uniform over the video, last frame repeated for short videos (PROTOCOLS §2.2)."""
-    from synvid import progression
-    index = draw % cfg.num_videos if progression._spec(name).fixed else draw
+    """(video index, frame ids) of clip `draw`: fixed sets cycle through their cfg.num_videos videos; the frames
+    follow the pre-training clip rule with the start from rng stream 3 keyed by the draw (PROTOCOLS §2.2)."""
+    index = draw % cfg.num_videos if progression.spec(name).fixed else draw
     n = progression.num_frames(name, index, seed, cfg)
-    start = int(dynamics.rng_for(seed, name, draw, 3).integers(0, max(n - num_frames * sampling_rate, 0) + 1))
-    return index, [min(start + k * sampling_rate, n - 1) for k in range(num_frames)]
+    return index, pretrain_clip_indices(n, num_frames, sampling_rate, progression.rng_for(seed, name, draw, 3))
 
 
 class SyntheticClips(torch.utils.data.Dataset):
-    """Clip i of epoch e. On-the-fly sets draw a new video per (e, i) (the authors' virtual dataset of 9,537 per
-    epoch); fixed sets (the textured ones) reuse their cfg.num_videos videos, with a new clip start each epoch.
-    An epoch has cfg.num_videos clips (equal compute across the progression, RenderConfig); `epoch_size` is
-    for tests and benchmarks only."""
+    """Clip i of epoch e. On-the-fly sets draw a new video per (e, i) (the authors' virtual dataset of
+    cfg.num_videos per epoch); fixed sets (the textured ones) reuse their cfg.num_videos videos, with a new clip
+    start each epoch. An epoch has cfg.num_videos clips (equal compute across the progression, RenderConfig);
+    `epoch_size` is for tests and benchmarks only."""
 
     def __init__(self, name, *, epoch_size=None, num_frames=16, sampling_rate=4, seed=0, size=256,
                  textures=None, cfg=None, tex_cfg=None, imagenet="", bank=""):
-        from synvid import progression
-        progression._spec(name)
+        progression.spec(name)
         self.cfg = cfg or RenderConfig()
         self.epoch_size = self.cfg.num_videos if epoch_size is None else epoch_size
         self.name, self.t, self.stride = name, num_frames, sampling_rate
@@ -38,8 +37,7 @@ class SyntheticClips(torch.utils.data.Dataset):
         return self.epoch_size
 
     def __getitem__(self, i):
-        from synvid import progression
         index, frames = clip_plan(self.name, self.epoch * self.epoch_size + int(i), num_frames=self.t,
                                   sampling_rate=self.stride, seed=self.seed, cfg=self.cfg)
-        return progression.render(self.name, index, seed=self.seed, frames=frames, size=self.size, cfg=self.cfg,
-                                  textures=self.textures, **self.source)
+        return render(self.name, index, seed=self.seed, frames=frames, size=self.size, cfg=self.cfg,
+                      textures=self.textures, **self.source)

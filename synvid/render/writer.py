@@ -10,6 +10,7 @@ from pathlib import Path
 from synvid.data.lists import write_list
 from synvid.errors import BadInput
 from synvid.render import RENDER_VERSION
+from synvid.render.video import render
 from synvid.runs import atomic_write_json, remove_partials
 from synvid.video_io import write_video
 
@@ -47,10 +48,9 @@ def _sha1(path: Path) -> str:
 
 def _one(job):
     name, index, seed, cfg, out, textures = job
-    from synvid import progression
     path = Path(out) / "videos" / f"{name}_{index:05d}.mp4"
     if not path.exists():                  # write_video is atomic: an existing file is complete
-        video = progression.render(name, index, seed=seed, size=cfg.size, cfg=cfg, **textures)
+        video = render(name, index, seed=seed, size=cfg.size, cfg=cfg, **textures)
         write_video(path, video.numpy(), fps=cfg.fps)
     return str(path.relative_to(out)), _sha1(path)
 
@@ -58,7 +58,7 @@ def _one(job):
 def materialise(name: str, num_videos: int, out, *, seed: int, cfg, workers: int = 1, imagenet: str = "",
                 tex_cfg=None, bank: str = "", texture_device=None):
     """Write videos 0..num_videos-1 of `name` under out/videos; skip those already written.
-    `imagenet`, `tex_cfg`, `bank`: the texture source (synvid.progression.texture_source); `texture_device`:
+    `imagenet`, `tex_cfg`, `bank`: the texture source (synvid.textures.datasets.texture_source); `texture_device`:
     where textures are generated (e.g. "cuda"; the frames are still drawn by the CPU rasteriser)."""
     out = Path(out)
     check_render_version(out)                          # never resume a set of another render version

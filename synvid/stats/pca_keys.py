@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from synvid import models
-from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER
+from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, load_pretrained
 from synvid.config import save_config
 from synvid.errors import BadInput, MissingInput
 from synvid.runs import atomic_write, mark_done
@@ -119,7 +119,7 @@ def figure5(cfg, checkpoints: list[str], labels: list[str], out, *, data_root, c
     rows = []
     for path in checkpoints:
         encoder = models.build(cfg.pca_model, num_frames=cfg.pca_num_frames, img_size=cfg.pca_input_size)
-        models.load_pretrained(encoder, path, **PRETRAIN_TO_CLASSIFIER)
+        load_pretrained(encoder, path, **PRETRAIN_TO_CLASSIFIER)
         rows.append(key_pca_frames(encoder, clips, cfg.pca_num_frames, device))
     png = save_grid(clips, rows, labels, f"{out}/fig5_key_pca.png", show_videos, show_frames)
     mark_done(out, {"png": str(png), "videos": len(clips), "frames": cfg.pca_frames, "labels": labels})

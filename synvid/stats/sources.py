@@ -8,8 +8,9 @@ import numpy as np
 from synvid import progression
 from synvid.config import RenderConfig
 from synvid.data.lists import read_list
-from synvid.data.pretrain_data import clip_indices, sample_generator
+from synvid.data.sampling import pretrain_clip_indices, sample_generator
 from synvid.errors import BadInput
+from synvid.render.video import render
 from synvid.render.writer import check_listed_videos
 from synvid.video_io import read_video, video_info
 
@@ -18,7 +19,7 @@ class Source:
     """`name` is a registered synthetic dataset (synvid.progression.NAMES) or a path to a `path label` list."""
 
     def __init__(self, name: str, size: int = 256, seed: int = 0, root=None, synthetic: dict | None = None):
-        """`synthetic`: rendering options of a synthetic set (progression.render's cfg, tex_cfg, imagenet, bank)."""
+        """`synthetic`: rendering options of a synthetic set (render.video.render's cfg, tex_cfg, imagenet, bank)."""
         self.name, self.size, self.seed = name, size, seed
         self.synthetic = dict(synthetic or {})
         if name in progression.DATASETS:
@@ -43,8 +44,7 @@ class Source:
     def read(self, index: int, frames) -> np.ndarray:
         """uint8 [len(frames), H, W, 3] of video `index`."""
         if self.videos is None:
-            return progression.render(self.name, index, seed=self.seed, frames=frames, size=self.size,
-                                      **self.synthetic).numpy()
+            return render(self.name, index, seed=self.seed, frames=frames, size=self.size, **self.synthetic).numpy()
         return np.asarray(read_video(self.videos[index], frames))
 
 
@@ -74,12 +74,12 @@ def sample_clips(source: Source, n: int, num_frames: int, seed: int = 0) -> np.n
 
 
 def sample_pretrain_clips(source: Source, n: int, num_frames: int, sampling_rate: int, seed: int = 0) -> np.ndarray:
-    """n clips of n randomly drawn videos, sampled as pre-training samples them (`pretrain_data.clip_indices`:
+    """n clips of n randomly drawn videos, sampled as pre-training samples them (`pretrain_clip_indices`:
     num_frames at stride sampling_rate from a uniform start, short videos repeat their last frame)
     -> uint8 [n,T,H,W,3] (§5.4 diversity: "16 sampled frames in randomly sampled videos")."""
     rng = np.random.default_rng(seed)
-    out = [source.read(int(v), clip_indices(source.length(int(v)), num_frames, sampling_rate,
-                                            sample_generator(seed, j)))
+    out = [source.read(int(v), pretrain_clip_indices(source.length(int(v)), num_frames, sampling_rate,
+                                                     sample_generator(seed, j)))
            for j, v in enumerate(_pick_videos(source, n, rng))]
     return _stack(out, source)
 

@@ -18,6 +18,7 @@ import torch
 from synvid.config import save_config
 from synvid.errors import BadInput, MissingInput
 from synvid.runs import atomic_write, atomic_write_json, atomic_write_text, is_done, mark_done
+from synvid.textures import generated
 
 MANIFEST = "manifest.json"
 # Bumped whenever a generator's pixels for a given (seed, k) change; a bank records the version it was written
@@ -52,8 +53,7 @@ def _shard_ok(path: Path) -> str | None:
 def write_bank(out, source: str, num: int, *, seed: int = 0, size: int = 256, shard: int = 1000,
                device="cpu", generate=None, max_shards: int | None = None, progress=None) -> dict | None:
     """Write (or resume) a bank; `max_shards` stops early (for tests of interruption). Returns the manifest."""
-    from synvid.textures import generate as default_generate
-    generate = generate or default_generate
+    generate = generate or generated.generate
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = out / "version.json"

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from synvid.errors import BadInput
+from synvid.textures import stylegan_net
 from synvid.textures.rng import torch_gen
 from synvid.textures.stylegan_bank import highfreq_bank, oriented_bank
 from synvid.textures.stylegan_noise import draw_pink
@@ -125,7 +126,6 @@ def default_batch(device) -> int:
 
 def _render(draws: list[dict], frames: list[int], device, batch: int) -> torch.Tensor:
     """uint8 [K, S, S, 3] of frame frames[i] of draws[i], synthesised `batch` at a time."""
-    from synvid.textures import stylegan_net
     out = []
     for i in range(0, len(draws), batch):
         chunk = draws[i:i + batch]

@@ -1,0 +1,63 @@
+"""Generated texture kinds (statistical, StyleGAN, high-frequency StyleGAN): texture k of a seed from (seed, k)."""
+from __future__ import annotations
+
+import torch
+
+from synvid.errors import BadInput
+from synvid.textures import statistical, stylegan
+
+GENERATED = ("statistical", "stylegan", "stylegan_highfreq")
+
+
+def generate(source: str, n, *, seed: int = 0, size: int = 256, device="cpu") -> torch.Tensor:
+    """n textures (ids 0..n-1), or the given ids when `n` is a sequence/tensor -> uint8 [K, S, S, 3]."""
+    ids = torch.arange(n) if isinstance(n, int) else torch.as_tensor(n)
+    ids = ids.tolist()
+    if source == "statistical":
+        return statistical.generate(ids, seed=seed, size=size, device=device)
+    if source in ("stylegan", "stylegan_highfreq"):
+        variant = "oriented" if source == "stylegan" else "highfreq"
+        return stylegan.generate(ids, seed=seed, size=size, device=device, variant=variant)
+    raise BadInput(f"unknown generated texture source {source!r}; choose from {GENERATED}")
+
+
+class Generated:
+    """TextureSource generating textures on the fly from (seed, id)."""
+
+    def __init__(self, kind: str, *, seed: int = 0, size: int = 256, device="cpu", pool_size: int = 300_000):
+        if kind not in GENERATED:
+            raise BadInput(f"unknown generated texture source {kind!r}; choose from {GENERATED}")
+        self.kind, self.seed, self.size, self.device, self.pool_size = kind, seed, size, device, pool_size
+
+    def get(self, ids, device="cpu") -> torch.Tensor:
+        ids = torch.as_tensor(ids)
+        if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= self.pool_size):
+            raise IndexError(f"texture ids must lie in [0, {self.pool_size})")
+        return generate(self.kind, ids, seed=self.seed, size=self.size, device=self.device).to(device)
+
+
+class DynamicStyleGAN(Generated):
+    """Dynamic StyleGAN textures (Section 5.2, Table 3): `get` is frame 0; `get_video` the latent walk;
+    `get_at` one frame of it without the earlier ones."""
+
+    def __init__(self, *, seed: int = 0, size: int = 256, device="cpu", pool_size: int = 300_000,
+                 step: float = 0.1, highfreq: bool = False):
+        super().__init__("stylegan_highfreq" if highfreq else "stylegan", seed=seed, size=size, device=device,
+                         pool_size=pool_size)
+        self.step = step
+
+    def get_video(self, ids, frames: int, device="cpu") -> torch.Tensor:
+        """uint8 [K, frames, S, S, 3]: frame t of texture k uses z_t = z_{t-1} + delta_t (all else frozen)."""
+        variant = "oriented" if self.kind == "stylegan" else "highfreq"
+        return stylegan.dynamic_video(torch.as_tensor(ids).tolist(), frames, seed=self.seed, size=self.size,
+                                      device=self.device, step=self.step, variant=variant).to(device)
+
+    def get_at(self, ids, t, device="cpu") -> torch.Tensor:
+        """uint8 [K, S, S, 3]: frame t of each id's walk (t an int or one per id), equal to
+        get_video(ids, t + 1)[:, t]; only z_t is computed (t deltas drawn and summed), no earlier frame."""
+        ids = torch.as_tensor(ids)
+        if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= self.pool_size):
+            raise IndexError(f"texture ids must lie in [0, {self.pool_size})")
+        variant = "oriented" if self.kind == "stylegan" else "highfreq"
+        return stylegan.dynamic_at(ids.tolist(), t, seed=self.seed, size=self.size, device=self.device,
+                                   step=self.step, variant=variant).to(device)
