@@ -1,14 +1,11 @@
 """Materialise a registered synthetic dataset (Section 3.1): python data_gen/3_1_generate.py --dataset NAME."""
 import argparse
-from pathlib import Path
 
 from synvid import progression
 from synvid.cli import command
-from synvid.config import RenderConfig, TextureConfig, add_profile_argument, resolve, save_config
-from synvid.errors import BadInput, MissingInput
-from synvid.render import RENDER_VERSION
-from synvid.render.writer import check_render_version, materialise
-from synvid.runs import mark_done
+from synvid.config import add_profile_argument
+from synvid.errors import BadInput
+from synvid.render.writer import generate_set
 
 
 def get_args_parser():
@@ -36,21 +33,8 @@ def main(args):
         return
     if not args.dataset or not args.out:
         raise BadInput("--dataset and --out are required (or --list)")
-    if args.imagenet and not Path(args.imagenet).is_dir():
-        raise MissingInput(f"--imagenet directory {args.imagenet} does not exist")
-    if args.bank and not (Path(args.bank) / "manifest.json").is_file():
-        raise MissingInput(f"--bank {args.bank} is not a texture bank (no manifest.json)")
-    cfg = resolve(RenderConfig, args.profile)
-    tex = resolve(TextureConfig, args.profile, imagenet=args.imagenet)
-    n = args.num_videos or cfg.num_videos
-    if n < 1:
-        raise BadInput(f"--num-videos must be >= 1, got {n}")
-    check_render_version(args.out)      # before config.json is rewritten: an old set is refused, not resumed
-    save_config(args.out, cfg, tex, dataset=args.dataset, seed=args.seed, num_videos=n, bank=args.bank,
-                profile=args.profile, render_version=RENDER_VERSION)
-    m = materialise(args.dataset, n, args.out, seed=args.seed, cfg=cfg, workers=args.workers,
-                    imagenet=args.imagenet, tex_cfg=tex, bank=args.bank, texture_device=args.texture_device)
-    mark_done(args.out, {"num_videos": len(m["files"])})
+    generate_set(args.dataset, args.out, profile=args.profile, num_videos=args.num_videos, seed=args.seed,
+                 workers=args.workers, imagenet=args.imagenet, bank=args.bank, texture_device=args.texture_device)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="paper", help="recorded only")
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
-    parser.add_argument("--data-root", required=True, help="dataset tree (layouts: README, fine-tuning section)")
+    parser.add_argument("--data-root", required=True, help="dataset tree (layouts: docs/finetuning.md)")
     parser.add_argument("--subset", default="train", choices=["train", "test"])
     parser.add_argument("--split", type=int, default=FinetuneConfig.split, help="default: the paper's")
     parser.add_argument("--out", required=True, help="list file to write")

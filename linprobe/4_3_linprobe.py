@@ -9,7 +9,7 @@ paper profile: §4.3 = the fine-tuning recipe with the encoder frozen (fine-tuni
 path 0.2), AdamW 1e-2, wd 0 (Table 7); authors profile: the released LP.sh (AdamW 0.1 via DeepSpeed, beta2 0.999,
 dropout 0.5). `--cache-features true` is the fast mode (head on cached features of unaugmented views), recorded as
 probe_mode "cached". `--stop-after N` stops after N steps; rerunning the same command resumes from <out>/last.pth
-at that step. See README (Fine-tuning).
+at that step. See docs/finetuning.md.
 """
 import argparse
 

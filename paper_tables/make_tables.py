@@ -6,7 +6,7 @@
 Reads every finished run (`DONE`) under --runs and `paper_tables/reported.csv`; writes <out>/REPORT.md (every
 table with its figure, in paper order), <out>/tables/*.md (problems.md lists every refused run and why) and
 <out>/figures/*.png. A cell takes only runs of --profile with its model size, probe mode and downstream dataset;
-smoke/mini tables are captioned as not being paper results. Record schema and rules: README (Paper tables).
+smoke/mini tables are captioned as not being paper results. Record schema and rules: docs/tables.md.
 """
 import argparse
 import sys

@@ -44,8 +44,8 @@ REQUIRED_INPUTS=(
   "UCF101_ROOT|a folder holding UCF-101/ and ucfTrainTestlist/|finetune ucf101p analysis"
   "HMDB51_ROOT|HMDB51 videos + testTrainMulti_7030_splits/|finetune"
   "IMAGENET_ROOT|ImageNet train in ImageFolder layout (image-crop sets, Fig. 1, FID reference)|data pretrain analysis"
-  "INCEPTION_WEIGHTS|pt_inception-2015-12-05 .pth, for FID and diversity (README: analysis)|analysis"
-  "I3D_WEIGHTS|i3d_torchscript.pt, for FVD (README: analysis)|analysis"
+  "INCEPTION_WEIGHTS|pt_inception-2015-12-05 .pth, for FID and diversity (docs/statistics.md)|analysis"
+  "I3D_WEIGHTS|i3d_torchscript.pt, for FVD (docs/statistics.md)|analysis"
 )
 # Optional inputs: VARIABLE|the rows they fill
 OPTIONAL_INPUTS=(

@@ -187,7 +187,7 @@ class LinprobeConfig:
     drop_path: float = FinetuneConfig.drop_path  # active in the frozen encoder: train mode, as the authors' probe
     cache_features: bool = False         # False: §4.3, fine-tuning augmentations on every step (probe_mode
                                          #   finetune_aug); True: fast mode, head on cached features of
-                                         #   unaugmented views (probe_mode cached; README Fine-tuning)
+                                         #   unaugmented views (probe_mode cached; docs/finetuning.md)
     num_frames: int = 16
     sampling_rate: int = 4
     input_size: int = 224

@@ -76,7 +76,7 @@ def gaussian_noise(x, sigma, g):
 
 def shot_noise(x, c, g):
     """Poisson(x c) / c. Input on the 256 uint8 levels (always so through `apply`) takes the table sampler below,
-    2-3x faster than torch.poisson on CPU: same law, other draws than before the speed-up (README (UCF101-P))."""
+    2-3x faster than torch.poisson on CPU: same law, other draws than before the speed-up (docs/ucf101p.md)."""
     levels = (x * 255).round()
     if torch.equal(levels / 255, x):
         return _poisson_of_levels(levels, c, g).view_as(x) / c
@@ -182,7 +182,7 @@ def zoom_blur(x, param, g):
 def _zoom_operator(h: int, w: int, param: tuple, device: torch.device) -> torch.Tensor:
     """zoom_blur as a sparse [H*W, H*W] matrix: (identity + sum of the bilinear centre zooms) / (count + 1), with
     grid_sample's taps and weights (align_corners=False, border) at affine_grid's coordinates. 23-38 non-zeros per
-    row at 224^2: one product costs ~10x less than the count grid_samples (README (UCF101-P)); built once, ~0.13 s."""
+    row at 224^2: one product costs ~10x less than the count grid_samples (docs/ucf101p.md); built once, ~0.13 s."""
     first, step, count = param
     pixel = torch.arange(h * w)
     rows, cols, vals = [pixel], [pixel], [torch.ones(h * w)]

@@ -4,7 +4,7 @@ A finished downstream run becomes a *record* (`record_from_run`); `select` then 
 its profile, model size, probe mode and downstream dataset are the table's, files runs with CLI overrides apart
 (shown, marked, never averaged in) and lists every other run with the reason it was refused.
 
-Result record (README, Paper tables; RECORDS.md for the fields the engines add):
+Result record (docs/tables.md; RECORDS.md for the fields the engines add):
 
     {"task": "finetune" | "linprobe" | "ucf101p" | "stats",
      "dataset": "ucf101" | "hmdb51" | "k400",            # downstream set ("toy_" prefix = toy data)

@@ -89,7 +89,7 @@ def _sources(rcfg, names, p_root, data_root, split: int):
 
 
 def evaluate_ucf101p(model, cfg, rcfg, out, *, names=corruptions.NAMES, p_root=None, data_root=None,
-                     num_segments: int = 5, device="cpu", print_fn=print) -> dict:
+                     device="cpu", print_fn=print) -> dict:
     """Multi-view top-1 on each corruption at each severity of `rcfg` (a RobustnessConfig), as its mode says.
     Writes <out>/<name>/<s>/results.json (+ DONE) and <out>/summary.json; returns the summary."""
     check_settings(rcfg)
@@ -103,7 +103,7 @@ def evaluate_ucf101p(model, cfg, rcfg, out, *, names=corruptions.NAMES, p_root=N
         top1, top5 = {}, {}
         for severity in rcfg.severities:
             done = _evaluate_one(model, cfg, rcfg, Path(out) / name / str(severity), name, severity, how,
-                                 p_root=p_root, data_root=data_root, num_segments=num_segments, device=device,
+                                 p_root=p_root, data_root=data_root, device=device,
                                  print_fn=print_fn)
             top1[str(severity)], top5[str(severity)] = done["top1"], done["top5"]
         top1["mean"], top5["mean"] = (sum(v.values()) / len(v) for v in (top1, top5))
@@ -117,15 +117,15 @@ def evaluate_ucf101p(model, cfg, rcfg, out, *, names=corruptions.NAMES, p_root=N
 
 
 def _evaluate_one(model, cfg, rcfg, run: Path, name: str, severity: int, how: str, *, p_root, data_root,
-                  num_segments: int, device, print_fn) -> dict:
+                  device, print_fn) -> dict:
     """One (corruption, severity): the DONE of `run` when it records this very evaluation, else evaluated again."""
     tree = str(Path(p_root) / set_name(name, severity)) if how == "file" else None
     source = None if how == "file" else str(Path(data_root).resolve())     # the clean videos corrupted on the fly
     want = {"corruption": name, "severity": severity, "seed": rcfg.seed, "mode": rcfg.mode, "tree": tree,
-            "source": source, "applied": how, "protocol": PROTOCOL}
+            "source": source, "applied": how, "protocol": PROTOCOL, "num_segments": rcfg.num_segments}
     if is_done(run) and all(read_done(run).get(k) == v for k, v in want.items()):
         return read_done(run)
-    data = corrupted_test_set(name, cfg, severity=severity, seed=rcfg.seed, num_segments=num_segments, how=how,
+    data = corrupted_test_set(name, cfg, severity=severity, seed=rcfg.seed, num_segments=rcfg.num_segments, how=how,
                               p_root=p_root, data_root=data_root)
     results = multiview.evaluate(model, data, batch_size=max(cfg.batch_size // 16, 1), device=device,
                                  num_workers=cfg.num_workers, bf16=cfg.bf16, allow_missing=rcfg.allow_missing,
@@ -193,7 +193,7 @@ def _evaluate_run(run_dir, rcfg, out, names, *, p_root, data_root, device, allow
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, ft_cfg, _ = load_finetuned(run_dir, device, allow_unfinished=allow_unfinished)
     summary = evaluate_ucf101p(model, ft_cfg, rcfg, out, names=names, p_root=p_root, data_root=data_root,
-                               num_segments=rcfg.num_segments, device=device)
+                               device=device)
     finetuned = record_from_run(run_dir)
     record = {"task": "ucf101p", "corruptions": summary["top1"], "model": finetuned["model"],
               "pretrain_dataset": finetuned["pretrain_dataset"], "objective": finetuned["objective"],

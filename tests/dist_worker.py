@@ -70,13 +70,14 @@ def ucf101p_strict(root: Path, out: Path) -> dict:
     from synvid.robustness import evaluate_ucf101p
     cfg = resolve(FinetuneConfig, "smoke")
     model = build_model(cfg, 2, "scratch", torch.device("cpu"))
-    kw = dict(names=["gaussian_noise"], data_root=root, num_segments=2)
-    rcfg = resolve(RobustnessConfig, "smoke", mode="hook", severities=(3,), headline="3")
+    kw = dict(names=["gaussian_noise"], data_root=root)
+    rcfg = resolve(RobustnessConfig, "smoke", mode="hook", severities=(3,), headline="3", num_segments=2)
     try:
         evaluate_ucf101p(model, cfg, rcfg, out / f"p{dist.rank()}", **kw)
     except Exception as e:  # noqa: BLE001 - what the test checks
         strict = f"{type(e).__name__}: {e}"
-    allowed = resolve(RobustnessConfig, "smoke", mode="hook", severities=(3,), headline="3", allow_missing=True)
+    allowed = resolve(RobustnessConfig, "smoke", mode="hook", severities=(3,), headline="3", allow_missing=True,
+                      num_segments=2)
     res = evaluate_ucf101p(model, cfg, allowed, out / f"q{dist.rank()}", **kw)
     done = json.loads((out / f"q{dist.rank()}" / "gaussian_noise" / "3" / "DONE").read_text())
     return {"strict": strict, "top1": res["top1"], "test_missing": done["test_missing"]}

@@ -18,10 +18,6 @@ from synvid.render import batch, dynamics
 from synvid.render.stream import clip_plan
 
 ROOT = Path(__file__).resolve().parent.parent / "synvid"
-# Owned by the other issue-15 branches (training loop, robustness split); drop each once its branch lands.
-PENDING = ("synvid.engine.", "synvid.robustness", "synvid.corruptions", "synvid.ucf101p_files")
-
-
 def _module(path: Path) -> str:
     parts = path.relative_to(ROOT.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -53,7 +49,7 @@ def _graph():
             target = name if name in mods else name.rsplit(".", 1)[0]
             if target in mods and target != m:
                 edges.setdefault(m, set()).add(target)
-                if not top and not m.startswith(PENDING):
+                if not top:
                     inner.append((m, target))
     return mods, edges, inner
 

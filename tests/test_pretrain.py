@@ -239,10 +239,11 @@ def test_equal_compute_across_the_progression(profile, tmp_path, monkeypatch):
     rule, RenderConfig.num_videos), so both get the same steps per epoch; Section 5 samples from as many."""
     from synvid import config
     from synvid.engine import pretrain as engine
+    from synvid.render import writer
     from synvid.stats.sources import Source
     generate = _script_module(ROOT / "data_gen" / "3_1_generate.py")
     written = {}
-    monkeypatch.setattr(generate, "materialise", lambda name, n, out, **kw: written.update(n=n) or {"files": {}})
+    monkeypatch.setattr(writer, "materialise", lambda name, n, out, **kw: written.update(n=n) or {"files": {}})
     generate.main(generate.get_args_parser().parse_args(
         ["--profile", profile, "--dataset", "accelerating_transforming_textures", "--out", str(tmp_path / "d")]))
     pretrain = _script_module(SCRIPT)

@@ -177,9 +177,9 @@ def ft_run(toy_root, tmp_path_factory):
     return out
 
 
-def _eval(*argv):
+def _eval(*argv, num_segments: int = 2):
     ev = _script("finetune/4_2_eval_ucf101p.py")
-    return ev.main(ev.get_args_parser().parse_args([*argv, "--num-segments", "2", "--device", "cpu"]))
+    return ev.main(ev.get_args_parser().parse_args([*argv, "--num-segments", str(num_segments), "--device", "cpu"]))
 
 
 def test_eval_benchmark_mode_per_severity(ft_run, p_root, tmp_path):
@@ -301,3 +301,17 @@ def test_views_deterministic_by_seed_video_and_view(grey_video):
     assert not torch.equal(hook(view, ("v.avi", 1)), hook(view, ("v.avi", 2)))
     with pytest.raises(ValueError, match="not a per-view"):
         robustness.ViewCorruption("codec1", 3, 0)
+
+
+def test_eval_reevaluates_a_result_with_other_test_clips(ft_run, toy_root, tmp_path, monkeypatch):
+    """A DONE records RobustnessConfig.num_segments: results of 2 test clips are never reused for a 1-clip run."""
+    from synvid.engine import evaluate as engine
+    out, calls, real = tmp_path / "segments", [], engine.evaluate
+    monkeypatch.setattr(engine, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    argv = ["--profile", "authors", "--severities", "1", "--run", str(ft_run), "--data-root", str(toy_root),
+            "--out", str(out), "--names", "gaussian_noise"]
+    _eval(*argv)
+    _eval(*argv)
+    assert len(calls) == 1                                               # reused
+    _eval(*argv, num_segments=1)
+    assert len(calls) == 2 and json.loads((out / "gaussian_noise" / "1" / "DONE").read_text())["num_segments"] == 1

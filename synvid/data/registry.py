@@ -3,7 +3,7 @@
 The number of classes is never stored here: it always comes from the split files (`load(...)[1]`).
 `overrides` are per-dataset FinetuneConfig changes applied under every profile, `scale` (run length and batch) only
 under the paper and authors profiles (mini and smoke keep their own), `authors` only on top of the authors profile
-(documented in README (Fine-tuning)).
+(documented in docs/finetuning.md).
 """
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ def load(name: str, root: str | Path, subset: str, split: int = 1) -> tuple[list
 def add_run_arguments(parser, init_help: str = "'scratch' or a checkpoint path") -> None:
     """The data/init/output flags shared by finetune/4_1_finetune.py and linprobe/4_3_linprobe.py."""
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="labelled dataset")
-    parser.add_argument("--data-root", required=True, help="dataset tree (layouts: README, fine-tuning section)")
+    parser.add_argument("--data-root", required=True, help="dataset tree (layouts: docs/finetuning.md)")
     parser.add_argument("--init", required=True, help=init_help)
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")

@@ -22,7 +22,7 @@ def _nearest_cdf(p: np.ndarray) -> np.ndarray:
 
 def _corners(kinds, radius, rng) -> np.ndarray:
     """Local convex corners [N, 4, 2] of every shape (triangles repeat one corner), in increasing-angle order,
-    as train_code/dataset_mixed.py lays them out (init_buffer / dead_leaves; README (Section 3.1) lists lines).
+    as train_code/dataset_mixed.py lays them out (init_buffer / dead_leaves; docs/generator.md lists lines).
     All random numbers are drawn as arrays for every shape (one fixed stream layout, no per-shape loop).
     The code casts corners to int32 (trunc; all values here are >= 0 except the pre-rotation oriented square,
     which is symmetric), so integer corners are reproduced. Circles keep zero corners (drawn from radius)."""

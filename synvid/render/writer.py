@@ -1,20 +1,26 @@
-"""Materialise a synthetic set as H.264 .mp4 + official list file + manifest.json (issue 3). Resumable: a rerun
-keeps the videos already written if, and only if, they were written with the same settings (settings.json), and
-first removes the temporary files a killed run left behind."""
+"""Materialise a synthetic set as H.264 .mp4 + official list file + manifest.json (issue 3), and draw the Figure 1
+grid. Resumable: a rerun keeps the videos already written if, and only if, they were written with the same settings
+(settings.json), and first removes the temporary files a killed run left behind."""
 import dataclasses
 import hashlib
 import json
 from multiprocessing import get_context
 from pathlib import Path
 
+import torch
+from PIL import Image
+
+from synvid import progression
+from synvid.config import RenderConfig, TextureConfig, resolve, save_config
 from synvid.data.lists import write_list
-from synvid.errors import BadInput
+from synvid.errors import BadInput, MissingInput, UnknownName
 from synvid.render import RENDER_VERSION
 from synvid.render.video import render
-from synvid.runs import atomic_write_json, remove_partials
+from synvid.runs import atomic_write, atomic_write_json, mark_done, remove_partials
 from synvid.video_io import write_video
 
 STAMP = "render_version.json"
+FIGURE1_FRAMES = (0, 10, 20, 30)   # Figure 1: frames t = 0, 10, 20, 30 of one video per dataset
 
 
 def check_render_version(root) -> None:
@@ -103,3 +109,43 @@ def check_settings(out: Path, **settings) -> None:
         raise BadInput(f"{out} holds videos but no {SETTINGS} (their settings are unknown): "
                        "use another --out or delete it")
     atomic_write_json(path, settings)
+
+
+def generate_set(name: str, out, *, profile: str, num_videos=None, seed: int = 0, workers: int = 1,
+                 imagenet: str = "", bank: str = "", texture_device=None) -> Path:
+    """data_gen/3_1_generate.py: check the inputs, write config.json, materialise, then DONE."""
+    if imagenet and not Path(imagenet).is_dir():
+        raise MissingInput(f"--imagenet directory {imagenet} does not exist")
+    if bank and not (Path(bank) / "manifest.json").is_file():
+        raise MissingInput(f"--bank {bank} is not a texture bank (no manifest.json)")
+    cfg = resolve(RenderConfig, profile)
+    tex = resolve(TextureConfig, profile, imagenet=imagenet)
+    n = num_videos or cfg.num_videos
+    if n < 1:
+        raise BadInput(f"--num-videos must be >= 1, got {n}")
+    check_render_version(out)      # before config.json is rewritten: an old set is refused, not resumed
+    save_config(out, cfg, tex, dataset=name, seed=seed, num_videos=n, bank=bank, profile=profile,
+                render_version=RENDER_VERSION)
+    m = materialise(name, n, out, seed=seed, cfg=cfg, workers=workers, imagenet=imagenet, tex_cfg=tex, bank=bank,
+                    texture_device=texture_device)
+    return mark_done(out, {"num_videos": len(m["files"])})
+
+
+def figure1_grid(out, names=None, *, profile: str, seed: int = 0, index: int = 0, imagenet: str = "") -> Path:
+    """data_gen/3_1_sample_grid.py: FIGURE1_FRAMES of video `index` of each set, one row each, as one PNG
+    (default rows: the progression; without `imagenet`, all but image crops)."""
+    names = names or [n for n in progression.NAMES if imagenet or "image_crops" not in n]
+    unknown = [n for n in names if n not in progression.DATASETS]
+    if unknown:
+        raise UnknownName(f"unknown dataset(s) {unknown}; see data_gen/3_1_generate.py --list")
+    cfg, tex = resolve(RenderConfig, profile), resolve(TextureConfig, profile)
+    save_config(out, cfg, tex, seed=seed, index=index, names=names, frames=list(FIGURE1_FRAMES), profile=profile)
+    rows = []
+    for name in names:
+        n = progression.num_frames(name, index, seed, cfg)   # short (smoke) videos: clip to the last frame
+        video = render(name, index, seed=seed, frames=[min(t, n - 1) for t in FIGURE1_FRAMES], size=cfg.size,
+                       cfg=cfg, tex_cfg=tex, imagenet=imagenet)
+        rows.append(torch.cat(list(video), 1))
+    image = Image.fromarray(torch.cat(rows, 0).numpy())
+    atomic_write(Path(out) / "figure1_grid.png", lambda tmp: image.save(tmp, format="PNG"))
+    return mark_done(out, {"png": "figure1_grid.png", "rows": names})

@@ -2,7 +2,7 @@
 (the slope is `synvid.metrics.spectrum_slope`, the estimator Figure 4 uses too).
 
     summary(uint8 [n, S, S, 3]) -> dict of slope, kurtDoG(1), kurtDoG(4), channel and clipping statistics
-Used by the tests (thresholds) and by `benchmarks/bench_textures.py --stats N` (README (Textures) numbers).
+Used by the tests (thresholds) and by `benchmarks/bench_textures.py --stats N` (docs/textures.md numbers).
 """
 from __future__ import annotations
 

@@ -119,7 +119,7 @@ def draw(seed: int, k: int, size: int, variant: str = "oriented", frames: int = 
 
 
 def default_batch(device) -> int:
-    """Textures per synthesis call. CPU: 1, measured fastest (larger batches leave the cache, README (Textures));
+    """Textures per synthesis call. CPU: 1, measured fastest (larger batches leave the cache, docs/textures.md);
     CUDA: 32 (our choice, not measured: no GPU here)."""
     return 32 if str(device).startswith("cuda") else 1
 
