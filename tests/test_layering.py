@@ -14,7 +14,7 @@ from synvid.data.batched import ClipPlans
 from synvid.data.pretrain_data import PretrainDataset
 from synvid.data.sampling import pretrain_clip_indices, sample_generator
 from synvid.models import build
-from synvid.render import batch, dynamics
+from synvid.render import batch, dynamics, raster_cpu
 from synvid.render.stream import clip_plan
 
 ROOT = Path(__file__).resolve().parent.parent / "synvid"
@@ -92,6 +92,17 @@ def test_state_at_numpy_and_torch_are_one_definition():
                                         {k: torch.as_tensor(v) for k, v in ref.items()})
         assert np.allclose(lo, tlo.numpy(), rtol=0, atol=1e-9) and np.allclose(hi, thi.numpy(), rtol=0, atol=1e-9)
         assert np.array_equal(vis, tvis.numpy())
+
+
+def test_numba_box_rule_is_the_twin_of_dynamics_boxes():
+    """raster_cpu keeps a numba copy of the box/visibility rule for speed: it marks exactly the shapes that
+    dynamics.boxes marks drawn, frame after frame (many shapes leave the canvas by t = 199)."""
+    sh = dynamics.video_shapes("accelerating_transforming_shapes", 3, 0, RenderConfig(num_shapes=200))
+    for t in (0, 50, 120, 199):
+        st = dynamics.state_at(sh, t)
+        numba = raster_cpu.visible(sh["kind"], sh["radius"], sh["corners"], sh["pivot"], st["centre"], st["A"],
+                                   st["alive"])
+        assert np.array_equal(numba, np.nonzero(dynamics.boxes(sh, st)[2])[0])
 
 
 def test_one_pretraining_clip_rule():
