@@ -286,8 +286,3 @@ def export_hf_state_dict(model: nn.Module, path) -> Path:
     """Write the weights with HF transformers VideoMAE names as .safetensors (no config.json is written)."""
     sd = {k: v.contiguous() for k, v in to_hf(unwrap(model).state_dict()).items()}
     return atomic_write(path, lambda tmp: safetensors.torch.save_file(sd, tmp))
-
-
-__all__ = ["CheckpointError", "PRETRAIN_TO_CLASSIFIER", "save_checkpoint", "load_checkpoint", "load_pretrained",
-           "export_official", "export_hf_state_dict", "export_vjepa", "from_hf", "to_hf", "from_vjepa", "to_vjepa",
-           "unwrap"]

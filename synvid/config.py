@@ -391,8 +391,3 @@ def load_config(cls, path: str | Path):
 def field_default(cls, name: str):
     """The paper default of one field (for help texts and tests)."""
     return {f.name: f.default for f in dataclasses.fields(cls)}[name]
-
-
-__all__ = ["RenderConfig", "TextureConfig", "PretrainConfig", "VjepaConfig", "FinetuneConfig", "LinprobeConfig",
-           "RobustnessConfig", "StatsConfig", "CONFIGS", "PROFILES", "resolve", "add_arguments", "from_args",
-           "add_profile_argument", "to_dict", "save_config", "load_config", "field_default"]

@@ -16,9 +16,7 @@ from tabulate import tabulate
 from synvid.corruptions import BENCHMARK, NAMES as CORRUPTIONS
 from synvid.errors import BadInput
 from synvid.progression import NAMES as PROGRESSION
-# collect_records, record_from_run, select, STAT_KEYS: re-exported for synvid.stats (and the tests)
-from synvid.provenance import (DEFAULT_OBJECTIVE, STAT_KEYS, CellKey, Expected, Selection,  # noqa: F401
-                               collect_records, record_from_run, select, summarize)
+from synvid.provenance import DEFAULT_OBJECTIVE, CellKey, Expected, Selection, summarize
 
 MISSING = "—"
 REPORTED_CSV = Path(__file__).resolve().parent.parent / "paper_tables" / "reported.csv"

@@ -98,17 +98,18 @@ def short_side_resize(clip: torch.Tensor, size: int = 224) -> torch.Tensor:
     return _resize(clip, nh, nw, antialias=False)  # cv2 INTER_LINEAR does not antialias
 
 
-def three_crops(clip: torch.Tensor, size: int = 224, num_crops: int = 3) -> list[torch.Tensor]:
-    """Square `size` crops along the long side at offsets int(j * (L - size) / (num_crops - 1)) (PROTOCOLS §2.4).
+def crop_offsets(long_side: int, size: int = 224, num_crops: int = 3) -> list[int]:
+    """Offsets of the spatial test crops along the long side: int(j * (L - size) / (num_crops - 1))
+    (PROTOCOLS §2.4; 298 -> 0, 37, 74)."""
+    step = (long_side - size) / max(num_crops - 1, 1)
+    return [int(j * step) for j in range(num_crops)]
 
-    Expects a clip already resized by `short_side_resize`; e.g. 298 px wide -> x = 0, 37, 74.
-    """
+
+def three_crops(clip: torch.Tensor, size: int = 224, num_crops: int = 3) -> list[torch.Tensor]:
+    """Square `size` crops along the long side at `crop_offsets`; expects a clip already resized by
+    `short_side_resize` (e.g. 298 px wide -> x = 0, 37, 74)."""
     _, h, w, _ = clip.shape
     if min(h, w) < size:
         raise BadInput(f"clip {h}x{w} is smaller than the crop size {size}; resize the short side first")
-    step = (max(h, w) - size) / max(num_crops - 1, 1)
-    crops = []
-    for j in range(num_crops):
-        start = int(j * step)
-        crops.append(clip[:, start:start + size, :size] if h > w else clip[:, :size, start:start + size])
-    return crops
+    return [clip[:, start:start + size, :size] if h > w else clip[:, :size, start:start + size]
+            for start in crop_offsets(max(h, w), size, num_crops)]

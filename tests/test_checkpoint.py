@@ -5,8 +5,9 @@ import pytest
 import torch
 
 import synvid.models as M
-from synvid.checkpoint import (PRETRAIN_TO_CLASSIFIER, CheckpointError, export_hf_state_dict, export_official,
-                               load_checkpoint, load_pretrained, save_checkpoint)
+from synvid.checkpoint import (PRETRAIN_TO_CLASSIFIER, export_hf_state_dict, export_official, load_checkpoint,
+                               load_pretrained, save_checkpoint)
+from synvid.errors import CheckpointError
 
 T, S = 4, 32
 

@@ -8,10 +8,8 @@ from pathlib import Path
 import pytest
 
 from synvid import cli, dist, errors
-from synvid.checkpoint import CheckpointError
-from synvid.dist import MainRankError
-from synvid.engine.common import PREEMPTED_EXIT, NonFiniteLossError, Preempted
-from synvid.video_io import VideoReadError
+from synvid.engine.common import PREEMPTED_EXIT, Preempted
+from synvid.errors import CheckpointError, MainRankError, NonFiniteLossError, VideoReadError
 
 ROOT = Path(__file__).resolve().parents[1]
 

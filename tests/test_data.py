@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from synvid.data import registry, splits
-from synvid.data.sampling import clip_indices, crop_offsets
-from synvid.transforms import three_crops
+from synvid.data.sampling import clip_indices
+from synvid.transforms import crop_offsets, three_crops
 from synvid.video_io import write_video
 
 

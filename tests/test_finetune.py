@@ -12,7 +12,7 @@ from synvid.engine import finetune as ft
 from synvid.data.video_dataset import Failed
 from synvid.engine.evaluate import evaluate
 from synvid.engine.evaluate import test_dataset as views_of
-from synvid.video_io import VideoReadError
+from synvid.errors import VideoReadError
 
 
 @pytest.fixture(scope="module")

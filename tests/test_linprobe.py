@@ -195,7 +195,7 @@ def test_cli_records_an_official_checkpoints_name(setup, tmp_path):
     import sys
     from pathlib import Path
 
-    from synvid.tables import record_from_run
+    from synvid.provenance import record_from_run
     root, ckpt = setup
     script = Path(__file__).resolve().parents[1] / "linprobe" / "4_3_linprobe.py"
     out = subprocess.run([sys.executable, str(script), "--profile", "smoke", "--dataset", "toy_hmdb51",

@@ -157,7 +157,7 @@ def test_mixed_with_real_videos_table11(video_list, tmp_path):
     """--mix-fraction r: the last r of each epoch's indices are real clips (authors' AlignedDataset_video)."""
     from synvid.config import RenderConfig
     from synvid.data.pretrain_data import MixedClips
-    from synvid.tables import record_from_run
+    from synvid.provenance import record_from_run
     render = dict(cfg=RenderConfig(size=32, num_shapes=12, min_frames=20, max_frames=24, num_videos=8))
     data = build_dataset(smoke(mix_fraction=0.25), dataset="moving_circles", render_size=32, synthetic=render,
                          mix_list=str(video_list)).clips

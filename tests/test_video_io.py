@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from synvid.data.lists import read_list, write_list
-from synvid.video_io import VideoReadError, read_video, video_info, write_video
+from synvid.errors import VideoReadError
+from synvid.video_io import read_video, video_info, write_video
 
 
 @pytest.mark.parametrize("kind", ["mp4", "avi"])

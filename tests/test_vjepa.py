@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, CheckpointError, export_vjepa, load_pretrained
+from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, export_vjepa, load_pretrained
 from synvid.config import PretrainConfig, RenderConfig, VjepaConfig, resolve
 from synvid.engine.objectives import VJEPA, cosine_weight_decay, warmup_cosine
 from synvid.engine.pretrain import run
+from synvid.errors import CheckpointError
 from synvid.models import build
 from synvid.models.multiblock import MaskKind, block_size, sample_masks
 from synvid.models.vjepa import ema_update, jepa_loss, momentum_schedule

@@ -72,10 +72,3 @@ def pretrain_clip_indices(num_video_frames: int, num_frames: int, sampling_rate:
     else:
         start = int(torch.randint(high, (1,), generator=rng))
     return [min(start + k * sampling_rate, num_video_frames - 1) for k in range(num_frames)]
-
-
-def crop_offsets(long_side: int, size: int = 224, num_crops: int = 3) -> list[int]:
-    """Offsets of the spatial test crops along the long side: int(j * (L - size) / (num_crops - 1))
-    (298 -> 0, 37, 74); the crops themselves are `synvid.transforms.three_crops`."""
-    step = (long_side - size) / max(num_crops - 1, 1)
-    return [int(j * step) for j in range(num_crops)]

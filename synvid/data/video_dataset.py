@@ -17,9 +17,9 @@ from torch.utils.data import Dataset
 
 from synvid.augment import train_augment
 from synvid.data.sampling import clip_indices, sample_generator
-from synvid.errors import BadInput
-from synvid.transforms import normalize, short_side_resize, three_crops
-from synvid.video_io import VideoReadError, read_video, video_info
+from synvid.errors import BadInput, VideoReadError
+from synvid.transforms import short_side_resize, three_crops
+from synvid.video_io import read_video, video_info
 
 # (uint8 [T,H,W,3], (video file name, view index or None for the whole video)) -> uint8 [T,H,W,3]
 Corrupt = Callable[[torch.Tensor, tuple[str, int | None]], torch.Tensor]

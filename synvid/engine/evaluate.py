@@ -16,9 +16,8 @@ from torch.utils.data import DataLoader, Subset
 from synvid import dist
 from synvid.data.video_dataset import FailureLog, TestViews, collate
 from synvid.engine.common import autocast
-from synvid.errors import BadInput
+from synvid.errors import BadInput, VideoReadError
 from synvid.transforms import normalize
-from synvid.video_io import VideoReadError
 
 
 # Issue 13 §3: a rank's loader (its workers' queues plus the items being decoded) stays under this many bytes

@@ -22,10 +22,9 @@ from synvid.data import registry
 from synvid.data.video_dataset import FailureLog, TrainClips, collate
 from synvid.engine import common, loop
 from synvid.engine.evaluate import evaluate, test_dataset
-from synvid.errors import BadInput, MissingInput
+from synvid.errors import BadInput, MissingInput, VideoReadError
 from synvid.optim import param_groups
 from synvid.runs import upstream_objective
-from synvid.video_io import VideoReadError
 
 RESUME_FREE = {"num_workers", "save_every", "compile", "strict", "allow_missing"}
 

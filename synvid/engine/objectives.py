@@ -158,6 +158,3 @@ def build(cfg: PretrainConfig, vjepa: VjepaConfig | None = None):
     if cfg.objective not in OBJECTIVES:
         raise BadInput(f"unknown objective {cfg.objective!r}; choose from {', '.join(OBJECTIVES)}")
     return OBJECTIVES[cfg.objective](cfg, vjepa)
-
-
-__all__ = ["OBJECTIVES", "VideoMAE", "VJEPA", "build", "warmup_cosine", "cosine_weight_decay"]

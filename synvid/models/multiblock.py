@@ -95,6 +95,3 @@ def sample_masks(batch: int, window: tuple[int, int, int], kinds: tuple[MaskKind
         n = target.shape[1]
         out.append((first_indices(~target, int(n - counts.max())), first_indices(target, int(counts.min()))))
     return out
-
-
-__all__ = ["MaskKind", "block_size", "block_union", "first_indices", "sample_masks"]

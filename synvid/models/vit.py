@@ -149,7 +149,3 @@ def timm_trunc_normal(t: torch.Tensor, std: float) -> torch.Tensor:
     """timm `trunc_normal_(t, std=std)` as VM `modeling_finetune.py` calls it: truncated at a=-2, b=2 in absolute
     units, so at std 0.02 it is N(0, 0.02) in effect (the cut lies 100 std out)."""
     return nn.init.trunc_normal_(t, std=std, a=-2.0, b=2.0)
-
-
-__all__ = ["sinusoid_table", "PatchEmbed", "Attention", "Block", "Transformer", "init_weights", "trunc_normal",
-           "timm_trunc_normal", "LN_EPS"]

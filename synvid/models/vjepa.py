@@ -116,6 +116,3 @@ class PretrainVJEPA(nn.Module):
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         self.encoder.grad_checkpointing = self.predictor.grad_checkpointing = enable
-
-
-__all__ = ["PretrainVJEPA", "Predictor", "jepa_loss", "ema_update", "momentum_schedule", "gather_tokens"]

@@ -1,6 +1,5 @@
 """Video `index` of a registered synthetic dataset, frame by frame (Section 3.1, Table 8, PROTOCOLS §6-7): the
 spec's shapes (synvid.render.dynamics) drawn by synvid.render.shapes, filled with colours or the set's textures."""
-from dataclasses import replace
 from typing import Optional, Sequence
 
 import numpy as np

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
-from synvid import tables
+from synvid import provenance, tables
 from synvid.config import save_config
 from synvid.errors import BadInput, MissingInput
+from synvid.provenance import STAT_KEYS
 from synvid.runs import atomic_write, mark_done
 
 # panel label -> key path in results/<dataset>.json; Fig. 4 a-e of the paper
-METRICS = {"FID": tables.STAT_KEYS["fid"], "FVD": tables.STAT_KEYS["fvd"],
-           "frame diversity (log det)": tables.STAT_KEYS["diversity"],
-           "spectrum alpha": tables.STAT_KEYS["spectrum_alpha"], "colour KL (sym.)": tables.STAT_KEYS["color_kl"]}
+METRICS = {"FID": STAT_KEYS["fid"], "FVD": STAT_KEYS["fvd"],
+           "frame diversity (log det)": STAT_KEYS["diversity"],
+           "spectrum alpha": STAT_KEYS["spectrum_alpha"], "colour KL (sym.)": STAT_KEYS["color_kl"]}
 
 
 def load_statistics(results_dir) -> dict[str, dict]:
@@ -32,13 +33,13 @@ def load_statistics(results_dir) -> dict[str, dict]:
 def accuracies_from_runs(runs, profile: str | None = None) -> dict[str, float]:
     """{pretrain dataset: mean UCF101 fine-tune top-1} over the runs under `runs` that the `profile` tables accept
     (synvid.provenance: same profile, model size, no overrides); refused runs are printed."""
-    records, problems = tables.collect_records(runs)
-    expected = tables.Expected.of(profile or "paper")
-    selection = tables.select(records, expected, tables.COLUMNS)
+    records, problems = provenance.collect_records(runs)
+    expected = provenance.Expected.of(profile or "paper")
+    selection = provenance.select(records, expected, tables.COLUMNS)
     for msg in problems + [reason for _, reason in selection.refused]:
         print(f"warning: {msg}")
     return {k.pretrain: float(np.mean(selection.values(k))) for k in selection.cells
-            if k == tables.CellKey("ucf101_finetune", k.pretrain, size=expected.size)}
+            if k == provenance.CellKey("ucf101_finetune", k.pretrain, size=expected.size)}
 
 
 def accuracies_from_csv(path) -> dict[str, float]:
