@@ -46,13 +46,7 @@ def is_main() -> bool:
 
 def all_reduce_mean(x: torch.Tensor | float) -> float:
     """Mean of a scalar over all processes (returns a Python float)."""
-    t = torch.as_tensor(x, dtype=torch.float64).detach().clone()
-    if is_dist():
-        if tdist.get_backend() == "nccl":
-            t = t.cuda()
-        tdist.all_reduce(t)
-        t /= world_size()
-    return float(t)
+    return float(all_reduce_sum(x)) / world_size()
 
 
 def all_reduce_sum(values) -> torch.Tensor:

@@ -74,17 +74,22 @@ def _cache(videos=10, views=15, dim=8, classes=3):
     return torch.randn(videos, views, dim, generator=g), torch.arange(videos) % classes
 
 
+def _train_cached(head, x, y, cfg, run_dir, config, *, stop_after=None):
+    """The cached probe's loop on (x, y), resumed from run_dir/last.pth; stops at `stop_after` steps."""
+    return linprobe.fit(linprobe.CachedHead(head, x, y, cfg, run_dir, config), stop_after)
+
+
 def _log(run_dir):
     return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
 
 
 def test_cached_steps_per_epoch_come_from_videos_not_views(tmp_path):
     x, y = _cache(videos=10, views=15)
-    res = linprobe.train_head_on_cache(_head(), x, y, _cfg(epochs=3, batch_size=4), tmp_path, {})
+    res = _train_cached(_head(), x, y, _cfg(epochs=3, batch_size=4), tmp_path, {})
     assert res["steps_per_epoch"] == 10 // 4 and res["total_steps"] == 3 * 2 and res["steps"] == 6
     assert [r["step"] for r in _log(tmp_path)] == [1, 2, 3, 4, 5, 6]  # 2 per epoch, not 150 // 4 = 37
     with pytest.raises(ValueError, match="fewer than the total batch"):
-        linprobe.train_head_on_cache(_head(), x, y, _cfg(batch_size=11), tmp_path / "b", {})
+        _train_cached(_head(), x, y, _cfg(batch_size=11), tmp_path / "b", {})
 
 
 def test_cached_batch_draws_each_video_once_per_epoch_and_one_view_each():
@@ -117,8 +122,7 @@ def test_cached_training_loss_is_label_smoothed(tmp_path):
     with torch.no_grad():
         head[1].weight.zero_()
         head[1].bias.copy_(torch.tensor([0.0, math.log(3.0)]))
-    linprobe.train_head_on_cache(head, x, torch.zeros(8, dtype=torch.long), _cfg(base_lr=0.0, epochs=1),
-                                 tmp_path, {})
+    _train_cached(head, x, torch.zeros(8, dtype=torch.long), _cfg(base_lr=0.0, epochs=1), tmp_path, {})
     expected = -(0.95 * math.log(0.25) + 0.05 * math.log(0.75))
     assert _log(tmp_path)[0]["loss"] == pytest.approx(expected, rel=1e-5)
 
@@ -129,10 +133,10 @@ def test_cached_training_resumes_exactly_at_any_step(tmp_path, dropout):
     x, y = _cache()
     cfg = _cfg(dropout=dropout)
     straight = _head()
-    linprobe.train_head_on_cache(straight, x, y, cfg, tmp_path / "a", {})
+    _train_cached(straight, x, y, cfg, tmp_path / "a", {})
     for stop in (1, 2, 5, None):
         resumed = _head()  # a fresh process: a new head, state from last.pth
-        res = linprobe.train_head_on_cache(resumed, x, y, cfg, tmp_path / "b", {}, stop_after=stop)
+        res = _train_cached(resumed, x, y, cfg, tmp_path / "b", {}, stop_after=stop)
     assert res["steps"] == res["total_steps"] == 6
     for k, v in straight.state_dict().items():  # weights and BN running statistics
         assert torch.equal(v, resumed.state_dict()[k]), k
@@ -213,14 +217,14 @@ def test_cached_training_stops_on_a_signal_at_the_step_and_resumes_exactly(tmp_p
     from synvid.engine import common
     x, y = _cache()
     straight = _head()
-    linprobe.train_head_on_cache(straight, x, y, _cfg(), tmp_path / "a", {})
+    _train_cached(straight, x, y, _cfg(), tmp_path / "a", {})
     real_loss = linprobe.probe_loss
     monkeypatch.setattr(linprobe, "probe_loss", lambda *a: (os.kill(os.getpid(), signal.SIGUSR1), real_loss(*a))[1])
     with pytest.raises(common.Preempted):
-        linprobe.train_head_on_cache(_head(), x, y, _cfg(), tmp_path / "b", {})
+        _train_cached(_head(), x, y, _cfg(), tmp_path / "b", {})
     assert [r["step"] for r in _log(tmp_path / "b")] == [1]   # stopped after the step in progress, saved
     assert load_checkpoint(tmp_path / "b" / "last.pth")["step"] == 1
     monkeypatch.undo()
     resumed = _head()
-    linprobe.train_head_on_cache(resumed, x, y, _cfg(), tmp_path / "b", {})
+    _train_cached(resumed, x, y, _cfg(), tmp_path / "b", {})
     assert all(torch.equal(v, resumed.state_dict()[k]) for k, v in straight.state_dict().items())

@@ -143,12 +143,6 @@ def fit(trainer: loop.TrainLoop, stop_after: int | None = None, progress: bool =
             "total_steps": trainer.total_steps}
 
 
-def train_head_on_cache(head: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: FinetuneConfig, run_dir: Path,
-                        config: dict, *, stop_after: int | None = None, progress: bool = False) -> dict:
-    """CachedHead's run, resumed from `run_dir/last.pth` at any step; stops at `stop_after` steps."""
-    return fit(CachedHead(head, x, y, cfg, run_dir, config), stop_after, progress)
-
-
 def _features(cfg, fcfg, model, run_dir, train_items, segments, device, failures, extra) -> tuple:
     """The cached features (features.pt, written once by rank 0), extracted now if absent."""
     key = json.dumps({**{k: getattr(fcfg, k) for k in FEATURE_KEYS}, "segments": segments, **extra}, sort_keys=True)
