@@ -123,7 +123,5 @@ def copy_run_figures(runs: str | Path, figures: str | Path) -> list[Path]:
             source = done.parent / Path(png).name
             if source.exists():
                 copied[COPIED[Path(png).name]] = source
-    out = []
-    for name, source in copied.items():
-        out.append(atomic_write(Path(figures) / name, lambda tmp, src=source: shutil.copyfile(src, tmp)))
-    return out
+    return [atomic_write(Path(figures) / name, lambda tmp, src=source: shutil.copyfile(src, tmp))
+            for name, source in copied.items()]

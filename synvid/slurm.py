@@ -53,12 +53,8 @@ def option(command: str, flag: str) -> str | None:
 
 def named_paths(command: str) -> list[PurePosixPath]:
     """Every path-like argument of a command (comma-separated lists split); shell variables are left out."""
-    paths = []
-    for token in shlex.split(command):
-        for part in token.split(","):
-            if "/" in part and not part.startswith("$") and not part.endswith(".py"):
-                paths.append(PurePosixPath(part))
-    return paths
+    return [PurePosixPath(part) for token in shlex.split(command) for part in token.split(",")
+            if "/" in part and not part.startswith("$") and not part.endswith(".py")]
 
 
 def needs(path: PurePosixPath, out: PurePosixPath) -> bool:
