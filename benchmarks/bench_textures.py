@@ -34,7 +34,8 @@ def main() -> None:
     parser.add_argument("--stats-source", default="stylegan")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    from synvid.textures import generate, measure, stylegan
+    from synvid.textures import measure, stylegan
+    from synvid.textures.generated import generate
     where = f"size {args.size} device {args.device} torch threads {torch.get_num_threads()}"
     for source in args.sources:
         generate(source, 1, size=args.size, device=args.device)          # warm-up (filter caches)

@@ -30,7 +30,7 @@ def check_render(device):
 
 
 def check_textures(device):
-    from synvid.textures import generate
+    from synvid.textures.generated import generate
     dev = generate("stylegan", [0, 5, 9], size=64, device=device).cpu().int()
     cpu = generate("stylegan", [0, 5, 9], size=64).int()
     diff = (dev - cpu).abs()

@@ -183,9 +183,7 @@ def record_from_run(run_dir: str | Path) -> dict | None:
            "overrides": merged.get("overrides") or {}, "probe_mode": _probe_mode(merged, config),
            "test_listed": listed, "test_evaluated": evaluated, "upstream": str(upstream) if upstream else None,
            "evaluates": merged.get("run") if task == "ucf101p" else None}   # the fine-tuned run UCF101-P tested
-    for name in ("top1", "top5", "corruptions", "metrics"):
-        if name in merged:
-            rec[name] = merged[name]
+    rec.update({name: merged[name] for name in ("top1", "top5", "corruptions", "metrics") if name in merged})
     if task in ("finetune", "linprobe") and "top1" not in rec:
         raise BadInput(f"{run_dir}: a finished {task} run has no top1 in DONE")
     return rec

@@ -151,10 +151,8 @@ def batch_script(job: Job, opts: Options) -> str:
 
 def finished(job: Job, opts: Options, jobs: list[Job]) -> bool:
     """The job's own DONE marker, or the run's DONE when no other job writes the same --out."""
-    if (opts.folder / f"{job.name}.DONE").exists():
-        return True
     shared = sum(j.out == job.out for j in jobs) > 1
-    return not shared and Path(opts.root, job.out, "DONE").exists()
+    return (opts.folder / f"{job.name}.DONE").exists() or not shared and Path(opts.root, job.out, "DONE").exists()
 
 
 def queued() -> dict[str, str]:

@@ -89,10 +89,7 @@ def short_side_resize(clip: torch.Tensor, size: int = 224) -> torch.Tensor:
     """uint8 [T,H,W,3] with the short side resized to `size`, aspect kept (VM resize_clip, cv2 bilinear):
     the long side becomes int(size * long / short), e.g. 320x240 -> 298x224 (PROTOCOLS §2.4)."""
     _, h, w, _ = clip.shape
-    if h <= w:
-        nh, nw = size, int(size * w / h)
-    else:
-        nh, nw = int(size * h / w), size
+    nh, nw = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
     if (nh, nw) == (h, w):
         return clip
     return _resize(clip, nh, nw, antialias=False)  # cv2 INTER_LINEAR does not antialias

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from synvid import metrics, textures
-from synvid.textures import measure, pyramid, statistical, stylegan
+from synvid.textures import generated, measure, pyramid, statistical, stylegan
 from synvid.textures.stylegan_bank import highfreq_bank, oriented_bank
 
 
@@ -100,19 +100,19 @@ def test_stylegan_highfreq_bank_is_the_originals():
 
 
 def test_stylegan_deterministic_nonconstant():
-    a = textures.generate("stylegan", 3, seed=1, size=32)
+    a = generated.generate("stylegan", 3, seed=1, size=32)
     assert a.shape == (3, 32, 32, 3)
-    assert torch.equal(textures.generate("stylegan", [2], seed=1, size=32)[0], a[2])
+    assert torch.equal(generated.generate("stylegan", [2], seed=1, size=32)[0], a[2])
     assert all(t.float().std() > 5 for t in a)
     assert not torch.equal(a[0], a[1])
-    h = textures.generate("stylegan_highfreq", 2, seed=1, size=32)
+    h = generated.generate("stylegan_highfreq", 2, seed=1, size=32)
     assert h.float().std() > 5 and not torch.equal(h[0], a[0])
 
 
 def test_stylegan_orientation_energy():
     # Oriented structure: spectral energy concentrates in a few of 8 orientation wedges (a white/isotropic
     # image would give ~1/8 each). We require the strongest wedge to hold clearly more than its share.
-    imgs = textures.generate("stylegan", 6, seed=0, size=64).float().mean(-1).numpy()
+    imgs = generated.generate("stylegan", 6, seed=0, size=64).float().mean(-1).numpy()
     n = 64
     yy, xx = np.indices((n, n)) - n // 2
     ang = np.mod(np.arctan2(yy, xx), np.pi)
@@ -129,11 +129,11 @@ def test_stylegan_orientation_energy():
 def test_dynamic_texture_walk():
     v = stylegan.dynamic(5, 3, seed=0, size=32, step=0.1)
     assert v.shape == (3, 32, 32, 3)
-    assert torch.equal(v[0], textures.generate("stylegan", [5], seed=0, size=32)[0])
+    assert torch.equal(v[0], generated.generate("stylegan", [5], seed=0, size=32)[0])
     d01 = (v[0].float() - v[1].float()).abs().mean()
-    other = (v[0].float() - textures.generate("stylegan", [6], seed=0, size=32)[0].float()).abs().mean()
+    other = (v[0].float() - generated.generate("stylegan", [6], seed=0, size=32)[0].float()).abs().mean()
     assert 0 < d01 < other                            # consecutive frames are related, not unrelated
-    vids = textures.DynamicStyleGAN(seed=0, size=32, pool_size=8).get_video(torch.tensor([5]), 3)
+    vids = generated.DynamicStyleGAN(seed=0, size=32, pool_size=8).get_video(torch.tensor([5]), 3)
     assert torch.equal(vids[0], v)
 
 

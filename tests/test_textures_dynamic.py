@@ -2,13 +2,12 @@
 import pytest
 import torch
 
-from synvid import textures
-from synvid.textures import stylegan, stylegan_net
+from synvid.textures import generated, stylegan, stylegan_net
 
 
 @pytest.fixture(scope="module")
 def dyn():
-    return textures.DynamicStyleGAN(seed=2, size=32, pool_size=16, step=0.1)
+    return generated.DynamicStyleGAN(seed=2, size=32, pool_size=16, step=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +48,7 @@ def test_get_at_bad_input(dyn):
 
 
 def test_get_at_highfreq_and_batched_chunks():
-    hf = textures.DynamicStyleGAN(seed=1, size=16, pool_size=8, highfreq=True)
+    hf = generated.DynamicStyleGAN(seed=1, size=16, pool_size=8, highfreq=True)
     assert torch.equal(hf.get_at([2, 6], 2), hf.get_video([2, 6], 3)[:, 2])
     # Rendered 2 per forward (the CUDA path batches): still bitwise the video's frame (same chunks).
     at = stylegan.dynamic_at([1, 4, 6], 2, seed=1, size=16, batch=2)

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from synvid import textures
-from synvid.textures import image_crops
+from synvid.textures import generated, image_crops
 from synvid.textures.banks import Bank, write_bank
 
 
@@ -57,7 +57,7 @@ def test_mix_and_saturated(folder):
     mix = textures.source("mix", seed=0, size=32, imagenet=folder, pool_size=4)
     assert mix.pool_size == 4 and mix.size == 64
     out = mix.get(torch.tensor([0, 3]), "cpu")
-    assert torch.equal(out[1], _twice(textures.generate("statistical", [1], seed=0, size=32)[0]))
+    assert torch.equal(out[1], _twice(generated.generate("statistical", [1], seed=0, size=32)[0]))
     sat = textures.source("imagenet", seed=0, size=32, imagenet=folder, pool_size=3, saturated=True)
     plain = textures.source("imagenet", seed=0, size=32, imagenet=folder, pool_size=3)
     s, p = sat.get(torch.tensor([1]), "cpu"), plain.get(torch.tensor([1]), "cpu")
@@ -71,7 +71,7 @@ def test_mix_halves(folder, mix_with):
     images = textures.source("imagenet", seed=3, size=32, imagenet=folder, pool_size=3)
     out = mix.get(torch.arange(6), "cpu")
     assert torch.equal(out[:3], images.get(torch.arange(3), "cpu"))
-    assert torch.equal(out[3:], _twice(textures.generate(mix_with, 3, seed=3, size=32)))
+    assert torch.equal(out[3:], _twice(generated.generate(mix_with, 3, seed=3, size=32)))
     with pytest.raises(ValueError, match="mix_with"):
         textures.source("mix", imagenet=folder, mix_with="noise")
 
@@ -113,7 +113,7 @@ def test_bank_resume_matches_one_go(tmp_path):
     assert [s["sha256"] for s in one["shards"]] == [s["sha256"] for s in two["shards"]]
     bank = Bank(tmp_path / "two", verify=True)
     ids = torch.tensor([4, 0, 3])
-    assert torch.equal(bank.get(ids, "cpu"), textures.generate("stylegan", ids, seed=2, size=16))
+    assert torch.equal(bank.get(ids, "cpu"), generated.generate("stylegan", ids, seed=2, size=16))
     src = textures.source("stylegan", seed=2, size=16, pool_size=5, bank=tmp_path / "two")
     assert src.pool_size == 5 and json.loads((tmp_path / "two" / "manifest.json").read_text())["num"] == 5
     # a bank is never read as another pool or texture size (issue 13 §6: mini's 20k pool on a 300k bank)

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from synvid import metrics, textures
-from synvid.textures import measure, stylegan, stylegan_net, stylegan_noise
+from synvid import metrics
+from synvid.textures import generated, measure, stylegan, stylegan_net, stylegan_noise
 
 
 def _fir_upsample(x):
@@ -62,7 +62,7 @@ def test_texture_in_batch_equals_alone(threads):
     ids, before = [7, 0, 3], torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        alone = torch.stack([textures.generate("stylegan", [k], seed=6, size=32)[0] for k in ids])
+        alone = torch.stack([generated.generate("stylegan", [k], seed=6, size=32)[0] for k in ids])
         for batch in (2, 3):
             assert torch.equal(stylegan.generate(ids, seed=6, size=32, batch=batch), alone)
     finally:
@@ -88,6 +88,6 @@ def test_pink_map_follows_power_law():
 def test_oriented_statistics_small():
     # TEXTURES.md §5.2 at 256^2: slope 1.73 +- 0.34, kurtDoG(1) median 15-18. At 64^2 (measured: median
     # kurtDoG(1) 5.7-6.2, mean slope 1.6-1.85 over seeds 0-2, n=12) we check heavy tails and a steep spectrum.
-    gray = textures.generate("stylegan", 12, seed=0, size=64).float().mean(-1).numpy()
+    gray = generated.generate("stylegan", 12, seed=0, size=64).float().mean(-1).numpy()
     assert np.median([measure.kurt_dog(x, 1) for x in gray]) > 4.5        # Gaussian: 3
     assert 1.2 < np.mean([metrics.spectrum_slope(x) for x in gray]) < 2.3

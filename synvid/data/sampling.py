@@ -67,8 +67,6 @@ def pretrain_clip_indices(num_video_frames: int, num_frames: int, sampling_rate:
     §2.2). `rng`: a torch.Generator (list files: sample_generator keys) or a numpy Generator (synthetic sets:
     progression.rng_for stream 3)."""
     high = max(num_video_frames - num_frames * sampling_rate, 0) + 1
-    if isinstance(rng, np.random.Generator):
-        start = int(rng.integers(0, high))
-    else:
-        start = int(torch.randint(high, (1,), generator=rng))
+    start = int(rng.integers(0, high)) if isinstance(rng, np.random.Generator) else \
+        int(torch.randint(high, (1,), generator=rng))
     return [min(start + k * sampling_rate, num_video_frames - 1) for k in range(num_frames)]

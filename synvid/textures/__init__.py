@@ -1,10 +1,9 @@
 """Texture sources for the textured synthetic datasets (paper Section 3.1, Tables 2, 3, 10, 12; TEXTURES.md).
 
-    generate(source, n_or_ids, *, seed=0, size=256, device="cpu") -> uint8 [n, S, S, 3]
     source(kind, *, seed=0, size=256, device="cpu", imagenet=None, pool_size=300000, bank=None,
            saturated=False, mix_with="statistical") -> TextureSource (pool_size, size, get(ids, device))
 
-    DynamicStyleGAN(seed=0, ...).get_video(ids, frames) / .get_at(ids, t)   (Table 3 latent walks)
+The generated kinds themselves (`generate`, `DynamicStyleGAN`'s Table 3 latent walks): synvid.textures.generated.
 
 Texture k of a seed depends on (seed, k) only: alone, in a batch, or read from a bank, it is the same pixels
 (StyleGAN rendered several per forward, as on CUDA: up to one uint8 step from float rounding).
@@ -13,7 +12,7 @@ from __future__ import annotations
 
 from synvid.errors import BadInput
 from synvid.textures.banks import Bank
-from synvid.textures.generated import GENERATED, DynamicStyleGAN, Generated, generate  # noqa: F401  (public)
+from synvid.textures.generated import GENERATED, Generated
 from synvid.textures.image_crops import ImageCrops, Mix, Saturated
 
 KINDS = GENERATED + ("imagenet", "mix")

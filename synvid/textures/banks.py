@@ -4,7 +4,7 @@ A bank of N textures from generator `source` and `seed` holds shard_00000.npy ..
 each written atomically with a sidecar .sha256; `manifest.json` (written last) lists source, seed, size, num
 and every shard's range and checksum. Re-running the writer keeps verified shards, so an interrupted bank
 resumes to the same bytes. `Bank` reads it back as a TextureSource; texture k is the same pixels as
-`synvid.textures.generate(source, ..., seed)[k]` because both derive texture k from (seed, k) only.
+`synvid.textures.generated.generate(source, ..., seed)[k]` because both derive texture k from (seed, k) only.
 """
 from __future__ import annotations
 

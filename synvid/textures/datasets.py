@@ -5,7 +5,8 @@ from typing import Optional
 from synvid import progression
 from synvid.config import TextureConfig
 from synvid.errors import BadInput, MissingInput
-from synvid.textures import DynamicStyleGAN, source
+from synvid.textures import source
+from synvid.textures.generated import DynamicStyleGAN
 from synvid.textures.image_crops import Saturated
 
 _SOURCES: dict = {}                          # built texture sources, one per (name, seed, device, imagenet, ...)

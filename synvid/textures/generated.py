@@ -7,6 +7,7 @@ from synvid.errors import BadInput
 from synvid.textures import statistical, stylegan
 
 GENERATED = ("statistical", "stylegan", "stylegan_highfreq")
+STYLEGAN_VARIANT = {"stylegan": "oriented", "stylegan_highfreq": "highfreq"}   # synvid.textures.stylegan variants
 
 
 def generate(source: str, n, *, seed: int = 0, size: int = 256, device="cpu") -> torch.Tensor:
@@ -15,9 +16,8 @@ def generate(source: str, n, *, seed: int = 0, size: int = 256, device="cpu") ->
     ids = ids.tolist()
     if source == "statistical":
         return statistical.generate(ids, seed=seed, size=size, device=device)
-    if source in ("stylegan", "stylegan_highfreq"):
-        variant = "oriented" if source == "stylegan" else "highfreq"
-        return stylegan.generate(ids, seed=seed, size=size, device=device, variant=variant)
+    if source in STYLEGAN_VARIANT:
+        return stylegan.generate(ids, seed=seed, size=size, device=device, variant=STYLEGAN_VARIANT[source])
     raise BadInput(f"unknown generated texture source {source!r}; choose from {GENERATED}")
 
 
@@ -48,9 +48,9 @@ class DynamicStyleGAN(Generated):
 
     def get_video(self, ids, frames: int, device="cpu") -> torch.Tensor:
         """uint8 [K, frames, S, S, 3]: frame t of texture k uses z_t = z_{t-1} + delta_t (all else frozen)."""
-        variant = "oriented" if self.kind == "stylegan" else "highfreq"
         return stylegan.dynamic_video(torch.as_tensor(ids).tolist(), frames, seed=self.seed, size=self.size,
-                                      device=self.device, step=self.step, variant=variant).to(device)
+                                      device=self.device, step=self.step,
+                                      variant=STYLEGAN_VARIANT[self.kind]).to(device)
 
     def get_at(self, ids, t, device="cpu") -> torch.Tensor:
         """uint8 [K, S, S, 3]: frame t of each id's walk (t an int or one per id), equal to
@@ -58,6 +58,5 @@ class DynamicStyleGAN(Generated):
         ids = torch.as_tensor(ids)
         if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= self.pool_size):
             raise IndexError(f"texture ids must lie in [0, {self.pool_size})")
-        variant = "oriented" if self.kind == "stylegan" else "highfreq"
         return stylegan.dynamic_at(ids.tolist(), t, seed=self.seed, size=self.size, device=self.device,
-                                   step=self.step, variant=variant).to(device)
+                                   step=self.step, variant=STYLEGAN_VARIANT[self.kind]).to(device)
