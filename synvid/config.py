@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synvid.errors import BadInput
-from synvid.runs import atomic_write_text
+from synvid.runs import atomic_write_json
 
 
 # --------------------------------------------------------------------------------------------------
@@ -375,9 +375,7 @@ def to_dict(*configs, **extra) -> dict:
 
 def save_config(run_dir: str | Path, *configs, **extra) -> Path:
     """Write the resolved config as `run_dir/config.json` (atomically) before any work starts."""
-    path = Path(run_dir) / "config.json"
-    atomic_write_text(path, json.dumps(to_dict(*configs, **extra), indent=2, sort_keys=True, default=str) + "\n")
-    return path
+    return atomic_write_json(Path(run_dir) / "config.json", to_dict(*configs, **extra))
 
 
 def load_config(cls, path: str | Path):

@@ -95,8 +95,7 @@ def _score_shard(model, data, *, batch_size, device, num_workers, bf16, failures
         with autocast(device, bf16):
             logits = model(to_model_input(views, device))
         probs = logits.float().softmax(-1).view(b, v, -1).mean(1).cpu().numpy()
-        for i, p in zip(index.tolist(), probs):
-            scores[i] = p
+        scores.update(zip(index.tolist(), probs))
     return scores
 
 

@@ -71,8 +71,7 @@ def extract_features(model: nn.Module, dataset, *, batch_size: int, device, num_
                                       failures=failures, strict=strict):
         with common.autocast(device, bf16):
             f = model.forward_features(to_model_input(views, device))
-        for i, part in zip(index.tolist(), f.float().cpu().view(len(index), views.shape[1], -1)):
-            feats[i] = part
+        feats.update(zip(index.tolist(), f.float().cpu().view(len(index), views.shape[1], -1)))
     gathered = {i: f for part in dist.all_gather_objects(feats) for i, f in part.items()}
     if not gathered:
         raise VideoReadError(f"no training video could be read ({len(failures.names)} unreadable)")
