@@ -26,9 +26,7 @@ from synvid.errors import BadInput
 from synvid.runs import atomic_write_json
 
 
-# --------------------------------------------------------------------------------------------------
-# Stage configurations (defaults = profile `paper`)
-# --------------------------------------------------------------------------------------------------
+# --- Stage configurations (defaults = profile `paper`) ---------------------------------------------------------------
 
 @dataclass
 class RenderConfig:
@@ -237,9 +235,7 @@ class StatsConfig:
 CONFIGS = (RenderConfig, TextureConfig, PretrainConfig, VjepaConfig, FinetuneConfig, LinprobeConfig,
            RobustnessConfig, StatsConfig)
 
-# --------------------------------------------------------------------------------------------------
-# Profiles: override sets keyed by config class name. `paper` is the dataclass defaults.
-# --------------------------------------------------------------------------------------------------
+# --- Profiles: override sets keyed by config class name. `paper` is the dataclass defaults. --------------------------
 
 PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
     "paper": {},
@@ -298,9 +294,7 @@ def _check_profiles() -> None:
 _check_profiles()
 
 
-# --------------------------------------------------------------------------------------------------
-# Resolution, command line, persistence
-# --------------------------------------------------------------------------------------------------
+# --- Resolution, command line, persistence ---------------------------------------------------------------------------
 
 def resolve(cls, profile: str = "paper", **overrides):
     """The config of `cls` under `profile`, then `overrides` (None values are ignored)."""

@@ -65,9 +65,7 @@ def load_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-# ---------------------------------------------------------------------------------------------------
-# Paths and upstream pre-training
-# ---------------------------------------------------------------------------------------------------
+# --- Paths and upstream pre-training ---------------------------------------------------------------------------------
 
 def find_recorded(run_dir: Path, recorded: str | Path) -> Path | None:
     """The folder a run recorded (absolute, relative to itself, or relative to the working directory it was
@@ -123,9 +121,7 @@ def _upstream(run_dir: Path, merged: dict) -> tuple[str | None, str, Path | None
     return None, DEFAULT_OBJECTIVE, None
 
 
-# ---------------------------------------------------------------------------------------------------
-# Records
-# ---------------------------------------------------------------------------------------------------
+# --- Records ---------------------------------------------------------------------------------------------------------
 
 def infer_task(config: dict) -> str | None:
     if "task" in config:
@@ -219,9 +215,7 @@ def collect_records(runs: str | Path) -> tuple[list[dict], list[str]]:
     return records, problems
 
 
-# ---------------------------------------------------------------------------------------------------
-# Selection: which record fills which cell
-# ---------------------------------------------------------------------------------------------------
+# --- Selection: which record fills which cell ------------------------------------------------------------------------
 
 def probe_mode(cfg: LinprobeConfig) -> str:
     """RECORDS.md `probe_mode`: "finetune_aug" (§4.3: fine-tuning augmentations, frozen encoder in train mode) or

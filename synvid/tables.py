@@ -138,9 +138,7 @@ def _table(body: list[list[str]], headers: list[str]) -> str:
     return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
 
 
-# ---------------------------------------------------------------------------------------------------
-# Cells
-# ---------------------------------------------------------------------------------------------------
+# --- Cells -----------------------------------------------------------------------------------------------------------
 
 def empty_reason(ctx: Context, key: CellKey) -> str:
     """Why no run fills `key`: refused or override-only runs, a missing input, a mode, or not finished."""

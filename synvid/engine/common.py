@@ -236,8 +236,7 @@ class StepTimer:
         self._t = time.perf_counter()
 
     def data_ready(self) -> None:
-        now = time.perf_counter()
-        self.wait += now - self._t
+        self.wait += time.perf_counter() - self._t
 
     def step_done(self, samples: int) -> None:
         now = time.perf_counter()
