@@ -11,12 +11,14 @@ Rerunning the same command resumes from <out>/last.pth; a finished run (DONE) is
 """
 import argparse
 
+from synvid import dist
 from synvid.cli import command
 from synvid.config import FinetuneConfig, add_arguments, add_profile_argument, resolve
+from synvid.data.registry import add_run_arguments, recipe, run_extra
+from synvid.engine import finetune as engine
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    from synvid.data.registry import add_run_arguments
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_argument(parser)
     add_run_arguments(parser)
@@ -29,20 +31,16 @@ def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
     """Profile < dataset recipe (registry.recipe: scale under paper/authors only) < command-line flags."""
     from dataclasses import fields
 
-    from synvid.data.registry import recipe
     cli = {f.name: getattr(args, f.name) for f in fields(FinetuneConfig) if getattr(args, f.name) is not None}
     return resolve(FinetuneConfig, args.profile, **{**recipe(args.dataset, args.profile), **cli})
 
 
 @command
 def main(args: argparse.Namespace) -> dict:
-    from synvid import dist
-    from synvid.data.registry import run_extra
-    from synvid.engine.finetune import run
     cfg = config_from_args(args)
-    results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
-                  stop_after=args.stop_after, progress=not args.no_progress,
-                  extra=run_extra(args, FinetuneConfig, config_from_args), allow_unfinished=args.allow_unfinished)
+    results = engine.run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
+                         stop_after=args.stop_after, progress=not args.no_progress,
+                         allow_unfinished=args.allow_unfinished, extra=run_extra(args, FinetuneConfig, config_from_args))
     if dist.is_main() and "top1" in results:
         print(f"{args.dataset}: top-1 {results['top1']:.2f} top-5 {results['top5']:.2f} over "
               f"{results['num_videos']} videos ({results['views']} views); skipped {results['skipped_videos']}")

@@ -13,12 +13,14 @@ at that step. See docs/finetuning.md.
 """
 import argparse
 
+from synvid import dist
 from synvid.cli import command
 from synvid.config import LinprobeConfig, add_arguments, add_profile_argument, from_args
+from synvid.data.registry import add_run_arguments, run_extra
+from synvid.engine import linprobe as engine
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    from synvid.data.registry import add_run_arguments
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_argument(parser)
     add_run_arguments(parser, "pre-trained checkpoint to probe")
@@ -29,14 +31,11 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @command
 def main(args: argparse.Namespace) -> dict:
-    from synvid import dist
-    from synvid.data.registry import run_extra
-    from synvid.engine.linprobe import run
     cfg = from_args(LinprobeConfig, args)
     extra = run_extra(args, LinprobeConfig, lambda a: from_args(LinprobeConfig, a))
-    results = run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
-                  profile=args.profile, stop_after=args.stop_after, progress=not args.no_progress,
-                  extra=extra, allow_unfinished=args.allow_unfinished)
+    results = engine.run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
+                         profile=args.profile, stop_after=args.stop_after, progress=not args.no_progress,
+                         extra=extra, allow_unfinished=args.allow_unfinished)
     if not dist.is_main():
         return results
     if "top1" not in results:

@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from synvid import report
 from synvid.cli import command
 from synvid.config import add_profile_argument
 from synvid.errors import MissingInput
@@ -33,12 +34,11 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @command
 def main(args: argparse.Namespace) -> dict:
-    from synvid.report import write_all
     if not Path(args.runs).is_dir():
         raise MissingInput(f"--runs {args.runs} is not a folder")
     planned = None if args.planned is None else {c for c in args.planned.split(",") if c}
-    summary = write_all(args.runs, args.out, profile=args.profile, reported_csv=args.reported,
-                        figures=not args.no_figures, planned=planned)
+    summary = report.write_all(args.runs, args.out, profile=args.profile, reported_csv=args.reported,
+                               figures=not args.no_figures, planned=planned)
     for problem in summary["problems"]:
         print(f"warning: refused run: {problem}", file=sys.stderr)
     print(f"{summary['records']} results -> {len(summary['written'])} files under {args.out} "

@@ -10,9 +10,11 @@ Rerunning the same command resumes from <out>/last.pth; a finished run (DONE) is
 """
 import argparse
 
+from synvid import dist
 from synvid.cli import command
 from synvid.config import (PretrainConfig, RenderConfig, TextureConfig, VjepaConfig, add_arguments,
                            add_profile_argument, from_args, resolve)
+from synvid.engine import pretrain as engine
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -37,15 +39,13 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @command
 def main(args: argparse.Namespace) -> dict:
-    from synvid import dist
-    from synvid.engine.pretrain import run
     cfg = from_args(PretrainConfig, args)
     render = resolve(RenderConfig, args.profile)
     synthetic = dict(cfg=render, tex_cfg=resolve(TextureConfig, args.profile), imagenet=args.imagenet, bank=args.bank)
-    results = run(cfg, args.out, dataset=args.dataset, list_file=args.list_file, render_size=render.size,
-                  synthetic=synthetic, mix_list=args.mix_list, stop_after=args.stop_after,
-                  progress=not args.no_progress, vjepa=from_args(VjepaConfig, args, prefix="vjepa"),
-                  extra={"profile": args.profile, "mix_name": args.mix_name})
+    results = engine.run(cfg, args.out, dataset=args.dataset, list_file=args.list_file, render_size=render.size,
+                         synthetic=synthetic, mix_list=args.mix_list, stop_after=args.stop_after,
+                         progress=not args.no_progress, vjepa=from_args(VjepaConfig, args, prefix="vjepa"),
+                         extra={"profile": args.profile, "mix_name": args.mix_name})
     if dist.is_main():
         state = "finished" if results["steps"] == results["total_steps"] else "stopped"
         print(f"pre-training {state}: {results}")
