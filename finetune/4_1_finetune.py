@@ -40,7 +40,8 @@ def main(args: argparse.Namespace) -> dict:
     cfg = config_from_args(args)
     results = engine.run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
                          stop_after=args.stop_after, progress=not args.no_progress,
-                         allow_unfinished=args.allow_unfinished, extra=run_extra(args, FinetuneConfig, config_from_args))
+                         allow_unfinished=args.allow_unfinished,
+                         extra=run_extra(args, FinetuneConfig, config_from_args))
     if dist.is_main() and "top1" in results:
         print(f"{args.dataset}: top-1 {results['top1']:.2f} top-5 {results['top5']:.2f} over "
               f"{results['num_videos']} videos ({results['views']} views); skipped {results['skipped_videos']}")
