@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every accelerator check and benchmark in one call, for a machine with one CUDA GPU (about 11 minutes):
 #   bash benchmarks/device_run.sh [OUT_DIR]        # logs to OUT_DIR (default $OUT or runs/device), one file per step
+# It runs with the machine's own python3, offline (benchmarks/device_setup.sh): carry wheels/device with the tree.
 # Each step has its own time limit, so one slow step cannot eat the others; a failed step is reported, not fatal.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source scripts/bootstrap.sh
+source benchmarks/device_setup.sh
 LOG_DIR="${1:-${OUT:-runs/device}}"; mkdir -p "$LOG_DIR"
 step() {  # step NAME SECONDS COMMAND...
   local name=$1 limit=$2; shift 2

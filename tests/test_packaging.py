@@ -91,3 +91,28 @@ def test_bootstrap_checks_every_runtime_dependency():
     provided = importlib.metadata.packages_distributions()
     covered = {canonicalize_name(d) for m in re.findall(r'"(\w+)"', listed) for d in provided.get(m, [])}
     assert set(RUNTIME) <= covered, f"bootstrap.sh does not import {sorted(set(RUNTIME) - covered)}"
+
+
+def _device_pairs(name: str) -> dict[str, str]:
+    text = (ROOT / "benchmarks" / "device_setup.sh").read_text().replace("\\\n", "")
+    return dict(p.split(":") for p in re.search(rf'^{name}="([^"]*)"', text, re.M)[1].split())
+
+
+def test_device_setup_covers_every_runtime_dependency():
+    """The accelerator machine runs its own python3 offline: device_setup.sh checks every runtime dependency, and
+    carries at least those that machine lacks (decord, av)."""
+    pairs = {**_device_pairs("CARRIED"), **_device_pairs("EXPECTED")}
+    assert set(RUNTIME) <= {canonicalize_name(d) for d in pairs.values()}
+    assert {"decord", "av"} <= set(_device_pairs("CARRIED").values())
+    run = (ROOT / "benchmarks" / "device_run.sh").read_text()
+    assert "source benchmarks/device_setup.sh" in run and "bootstrap.sh" not in run     # never a new venv there
+
+
+def test_device_setup_uses_the_given_python_and_installs_nothing_it_has(tmp_path):
+    """With every package importable, the set-up keeps the machine's python, installs nothing, misses nothing."""
+    script = (f'export SYNVID_PYTHON="{sys.executable}" DEVICE_WHEELS="{tmp_path}"; source benchmarks/device_setup.sh; '
+              'echo "python=$SYNVID_PYTHON"; echo "missing=$DEVICE_MISSING"')
+    done = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"python={sys.executable}" in done.stdout and "missing=\n" in done.stdout + "\n"
+    assert "installing" not in done.stderr
