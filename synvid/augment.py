@@ -50,6 +50,17 @@ def _solarize_add(img: Image.Image, add: int, thresh: int = 128) -> Image.Image:
     return img.point(lut * len(img.getbands()))
 
 
+def _posterize(img: Image.Image, bits: int) -> Image.Image:
+    """Keep the top `bits` bits of every channel, 0..8. Current Pillow (and so timm) refuses bits = 0, which
+    PosterizeIncreasing reaches at magnitude 10 (N(9, 0.5) draws it for about 1 clip in 900); the Pillow VideoMAE
+    ran with masked with ~(2**8 - 1) and so returned black, which this LUT gives, as it gives Pillow's result for
+    1..7 bits."""
+    if bits >= 8:
+        return img
+    mask = ~(2 ** (8 - bits) - 1) & 0xFF
+    return img.point([i & mask for i in range(256)] * len(img.getbands()))
+
+
 def _enhance_factor(m: float, negate: bool) -> float:
     """1 +- 0.9 m/10, kept >= 0.1 (timm _enhance_increasing_level_to_arg)."""
     return max(0.1, 1.0 + _signed(m / LEVEL_DENOM * 0.9, negate))
@@ -81,7 +92,7 @@ OPS: dict[str, Callable[[Image.Image, object], Image.Image]] = {
     "Equalize": lambda im, a: TF.equalize(im),
     "Invert": lambda im, a: TF.invert(im),
     "Rotate": lambda im, a: TF.rotate(im, a, interpolation=BICUBIC, fill=list(FILL)),
-    "PosterizeIncreasing": lambda im, a: im if a >= 8 else TF.posterize(im, a),
+    "PosterizeIncreasing": _posterize,
     "SolarizeIncreasing": lambda im, a: TF.solarize(im, a),
     "SolarizeAdd": _solarize_add,
     "ColorIncreasing": TF.adjust_saturation,       # PIL kernel = ImageEnhance.Color
@@ -94,6 +105,11 @@ OPS: dict[str, Callable[[Image.Image, object], Image.Image]] = {
     "TranslateYRel": lambda im, a: _affine(im, (1, 0, 0, 0, 1, a * im.size[1])),
 }
 OP_NAMES = tuple(LEVEL_TO_ARG)  # timm's order of _RAND_INCREASING_TRANSFORMS
+
+
+class AugmentError(RuntimeError):
+    """An augmentation op failed on a decoded clip: a bug or an unsupported frame, never an unreadable video, so it
+    is not a VideoReadError (which the datasets skip) and it keeps its traceback."""
 
 
 def _uniform(generator: torch.Generator, low: float = 0.0, high: float = 1.0) -> float:
@@ -130,8 +146,12 @@ class VideoRandAugment:
         if not ops:
             return clip
         frames = [Image.fromarray(f) for f in clip.numpy()]
-        for name, _, arg in ops:
-            frames = [OPS[name](f, arg) for f in frames]
+        for name, magnitude, arg in ops:
+            try:
+                frames = [OPS[name](f, arg) for f in frames]
+            except Exception as error:
+                raise AugmentError(f"RandAugment op {name} at magnitude {magnitude:.3f} (argument {arg}) failed on "
+                                   f"a {tuple(clip.shape)} clip: {error}") from error
         return torch.from_numpy(np.stack([np.asarray(f) for f in frames]))
 
 

@@ -128,3 +128,55 @@ def test_train_augment_is_a_function_of_its_generator():
     torch.manual_seed(123)  # the global generator plays no part
     assert torch.equal(one, aug(clip, sample_generator(0, 0, 5, 0)))
     assert not torch.equal(one, aug(clip, sample_generator(0, 0, 5, 1)))
+
+
+@pytest.mark.parametrize("magnitude", [0.0, 10.0])
+@pytest.mark.parametrize("name", A.OP_NAMES)
+def test_every_op_runs_at_the_ends_of_the_magnitude_range(name, magnitude):
+    clip = _frames(n=2, size=8)
+    for negate in (False, True):
+        op = A.VideoRandAugment(9, 1, 0.0)
+        arg = A.LEVEL_TO_ARG[name](magnitude, negate)
+        op.draw = lambda generator: [(name, magnitude, arg)]
+        out = op(clip, torch.Generator())
+        assert out.dtype == torch.uint8 and out.shape == clip.shape
+
+
+def test_zero_bit_posterize_is_black_as_the_pillow_videomae_ran_with():
+    # Pillow < 9 computed mask = ~(2**(8 - bits) - 1) for any bits; bits = 0 masks every value to 0. Current Pillow
+    # raises instead; 1..8 bits must still equal it.
+    from PIL import ImageOps
+    frame = Image.fromarray(_frames(n=1)[0].numpy())
+    assert A.LEVEL_TO_ARG["PosterizeIncreasing"](10.0, False) == 0
+    assert not np.asarray(A.OPS["PosterizeIncreasing"](frame, 0)).any()
+    for bits in range(1, 9):
+        assert np.array_equal(np.asarray(A.OPS["PosterizeIncreasing"](frame, bits)),
+                              np.asarray(ImageOps.posterize(frame, bits))), bits
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", ["paper", "authors"])
+def test_100k_clips_under_the_profile_draws_never_raise(profile, monkeypatch):
+    cfg = resolve(FinetuneConfig, profile)
+    randaug = A.VideoRandAugment(cfg.randaug_magnitude, cfg.randaug_num_ops, cfg.randaug_std)
+    zero_bits = []
+    posterize = A.OPS["PosterizeIncreasing"]
+    monkeypatch.setitem(A.OPS, "PosterizeIncreasing", lambda im, bits: zero_bits.append(bits == 0) or posterize(im, bits))
+    clip, generator = _frames(n=1, size=16)[:, :, :16], torch.Generator().manual_seed(0)
+    for _ in range(100_000):
+        randaug(clip, generator)
+    if profile == "paper":  # the draw that crashed is among them (about 1 clip in 900 under rand-m9-mstd0.5)
+        assert sum(zero_bits) > 10
+
+
+def test_an_augmentation_error_names_the_op_magnitude_and_video(tmp_path, monkeypatch):
+    from synvid.data import toy
+    from synvid.data.registry import load_split
+    from synvid.data.video_dataset import TrainClips
+    root = toy.make_toy_ucf101(tmp_path / "ucf", num_classes=2, groups=2, clips_per_group=1, frames=8)
+    train = load_split("toy_ucf101", root, subset="train").items
+    cfg = resolve(FinetuneConfig, "smoke")
+    monkeypatch.setitem(A.OPS, "Invert", lambda im, a: 1 / 0)
+    monkeypatch.setattr(A.VideoRandAugment, "draw", lambda self, g: [("Invert", 9.25, None)])
+    with pytest.raises(A.AugmentError, match=r"Invert at magnitude 9\.250.*division by zero.*\(video .*\.avi"):
+        TrainClips(train, cfg)[0]

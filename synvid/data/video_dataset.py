@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from synvid.augment import train_augment
+from synvid.augment import AugmentError, train_augment
 from synvid.data.sampling import clip_indices, sample_generator
 from synvid.errors import BadInput, VideoReadError
 from synvid.transforms import short_side_resize, three_crops
@@ -66,14 +66,20 @@ class TrainClips(_Videos):
         def load(path):
             n = video_info(path)["num_frames"]
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            clip = read_video(path, clip_indices(n, num_frames=self.cfg.num_frames,
+            return read_video(path, clip_indices(n, num_frames=self.cfg.num_frames,
                                                  sampling_rate=self.cfg.sampling_rate, mode="train", seed=rng))
-            # VM --num_sample: one decoded clip, R independent augmentations (PROTOCOLS §2.3), each from its own
-            # generator keyed by (seed, epoch, video, repeat): the same view in any worker, rank or resumed run
-            return torch.stack([self.augment(clip, sample_generator(self.seed, self.epoch, index, r))
-                                for r in range(self.cfg.repeated_aug)])
-        out = self._guard(index, load)
-        return out if isinstance(out, Failed) else (out, self.items[index][1])
+        clip = self._guard(index, load)
+        if isinstance(clip, Failed):
+            return clip
+        # outside the guard: an augmentation failure is a fault of ours, never an unreadable video to skip.
+        # VM --num_sample: one decoded clip, R independent augmentations (PROTOCOLS §2.3), each from its own
+        # generator keyed by (seed, epoch, video, repeat): the same view in any worker, rank or resumed run
+        try:
+            views = [self.augment(clip, sample_generator(self.seed, self.epoch, index, r))
+                     for r in range(self.cfg.repeated_aug)]
+        except AugmentError as error:
+            raise AugmentError(f"{error} (video {self.items[index][0]}, epoch {self.epoch})") from error
+        return torch.stack(views), self.items[index][1]
 
 
 class TestViews(_Videos):
