@@ -3,8 +3,9 @@
 Every corruption takes uint8 [T, H, W, 3] in 0-255 and returns uint8 of the same shape (PROTOCOLS §4.3 / Q23:
 not the float-through-ToPILImage path of the authors' test loader). Formulas defined on [0, 1] are computed in float
 on [0, 1] and truncated back to uint8 as the reference does (`np.uint8(np.clip(x, 0, 1) * 255)`); ImageMagick's
-motion blur rounds. Where they act is the caller's choice (`synvid.robustness`): on each test view (the authors'
-hook) or on the full-resolution video written as a file (`synvid.ucf101p_files`, the benchmark's files). All frames
+motion blur quantises its own way (`synvid.blurs.magick_png8`: truncation, not rounding). Where they act is
+the caller's choice (`synvid.robustness`): on each test view (the authors' hook) or on the full-resolution video
+written as a file (`synvid.ucf101p_files`, the benchmark's files). All frames
 are processed at once in torch; randomness comes from one `torch.Generator` seeded from (name, severity, seed), so a
 call is deterministic. Parameters: PROTOCOLS §4.2 (SCH `core/video_perturb.py` = YU `video_pertube.py`; codecs from
 SCH-VL `generate_noisy_videos.py`).
@@ -15,7 +16,6 @@ import functools
 import io
 import math
 import tempfile
-import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from numba import njit
 from PIL import Image
 
+from synvid.blurs import defocus_blur, motion_blur, zoom_blur
 from synvid.errors import BadInput
 from synvid.video_io import read_video, write_video
 
@@ -39,28 +40,9 @@ class Corruption:
     inferred: bool             # PROTOCOLS §4.1: not confirmed to be one of the paper's 14
     uint8_io: bool = False     # True: fn works on the uint8 [T,H,W,3] video directly (jpeg, codecs)
     whole_video: bool = False  # True: a re-encoding of the whole test video (codecs, Q13); else per test view
-    nearest: bool = False      # rounding to uint8: nearest (ImageMagick; glass_blur's float result), else the
-    #                            reference's truncation np.uint8(np.clip(x, 0, 1) * 255)
+    nearest: bool = False      # rounding to uint8: nearest (motion_blur's result is already on the levels;
+    #                            glass_blur's float result), else the reference's np.uint8(np.clip(x, 0, 1) * 255)
     benchmark: bool = True     # one of UCF101-P's 13 non-temporal sets (PROTOCOLS §4.1, §4.5); glass_blur is not
-
-
-# ---------------------------------------------------------------------------------------------- helpers
-def _gaussian_kernel1d(sigma: float, radius: int | None = None) -> torch.Tensor:
-    radius = max(1, int(math.ceil(3 * sigma))) if radius is None else radius
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    k = torch.exp(-x ** 2 / (2 * sigma ** 2))
-    return k / k.sum()
-
-
-def _filter(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Depthwise 2-D filter of [T,3,H,W] with one [kh,kw] kernel, reflect border (cv2 BORDER_REFLECT_101).
-    All T*3 planes go through one grouped conv of batch 1: on CPU that is 6-20x faster than batch T with 3 groups
-    (measured for 1x1 to 31x31 kernels; same values)."""
-    t, c, h, w = x.shape
-    kh, kw = kernel.shape[-2] // 2, kernel.shape[-1] // 2
-    padded = F.pad(x, (kw, kw, kh, kh), mode="reflect").reshape(1, t * c, h + 2 * kh, w + 2 * kw)
-    weight = kernel.to(x)[None, None].expand(t * c, 1, -1, -1).contiguous()
-    return F.conv2d(padded, weight, groups=t * c).view(t, c, h, w)
 
 
 # ---------------------------------------------------------------------------------------------- noise
@@ -128,88 +110,7 @@ def speckle_noise(x, sigma, g):
 
 
 # ---------------------------------------------------------------------------------------------- blur
-def defocus_blur(x, param, g):
-    radius, alias_sigma = param
-    # the reference's disk lives on a -8..8 grid for r <= 8; the taps outside the radius are 0, so the -r..r kernel
-    # gives the same output (cost: (2r+1)^2 instead of 17^2 taps)
-    r = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    disk = ((r[:, None] ** 2 + r[None, :] ** 2) <= radius ** 2).float()
-    disk = disk / disk.sum()
-    alias = _gaussian_kernel1d(alias_sigma, radius=1 if radius <= 8 else 2)
-    return _filter(_filter(x, disk), alias[:, None] * alias[None, :])
-
-
-def motion_blur_taps(radius: float, sigma: float, angle: float) -> tuple[list[float], list[int], list[int]]:
-    """ImageMagick MotionBlurImage (MagickCore/effect.c): GetOptimalKernelWidth1D gives 2 ceil(r) + 1 taps
-    i = 0..2r with weights exp(-i^2 / 2 sigma^2) (normalised), and tap i reads the pixel at
-    (x + ceil(i cos a - 0.5), y + ceil(i sin a - 0.5)): offsets rounded to the nearest pixel. Returns
-    (weights, column offsets, row offsets)."""
-    width = 2 * math.ceil(radius) + 1
-    weights = [math.exp(-(i * i) / (2.0 * sigma * sigma)) for i in range(width)]
-    weights = [k / sum(weights) for k in weights]
-    a = math.radians(angle)
-    px, py = width * math.sin(a), width * math.cos(a)        # effect.c: point.x, point.y
-    norm = math.hypot(px, py)
-    cols = [math.ceil(i * py / norm - 0.5) for i in range(width)]
-    rows = [math.ceil(i * px / norm - 0.5) for i in range(width)]
-    return weights, cols, rows
-
-
-def motion_blur(x, param, g):
-    """ImageMagick MotionBlurImage via Wand (SCH / YU), angle ~ U(-45, 45) deg drawn per frame: each output pixel is
-    the weighted sum of the taps of `motion_blur_taps`, edge pixels replicated (ImageMagick's default virtual pixels).
-    ImageMagick rounds its result to the nearest level (8-bit PNG out): the record sets `nearest`."""
-    radius, sigma = param
-    t, c, h, w = x.shape
-    angles = torch.rand(t, generator=g, dtype=torch.float64) * 90 - 45
-    pad = 2 * math.ceil(radius)                               # the farthest tap
-    padded = F.pad(x, (pad,) * 4, mode="replicate")
-    out = torch.zeros_like(x)
-    for f in range(t):
-        for k, dx, dy in zip(*motion_blur_taps(radius, sigma, float(angles[f]))):
-            out[f].add_(padded[f, :, pad + dy:pad + dy + h, pad + dx:pad + dx + w], alpha=k)
-    return out
-
-
-def zoom_blur(x, param, g):
-    """Mean of the frame and its bilinear centre zooms, as one sparse matrix product over all T*3 planes."""
-    t, c, h, w = x.shape
-    planes = x.reshape(t * c, h * w).t().contiguous()                 # [H*W, T*3]
-    return (_zoom_operator(h, w, tuple(param), x.device) @ planes).t().reshape(t, c, h, w)
-
-
-@functools.lru_cache(maxsize=4)  # one view size x the severity of a run; 14-23 MB each at 224^2
-def _zoom_operator(h: int, w: int, param: tuple, device: torch.device) -> torch.Tensor:
-    """zoom_blur as a sparse [H*W, H*W] matrix: (identity + sum of the bilinear centre zooms) / (count + 1), with
-    grid_sample's taps and weights (align_corners=False, border) at affine_grid's coordinates. 23-38 non-zeros per
-    row at 224^2: one product costs ~10x less than the count grid_samples (docs/ucf101p.md); built once, ~0.13 s."""
-    first, step, count = param
-    pixel = torch.arange(h * w)
-    rows, cols, vals = [pixel], [pixel], [torch.ones(h * w)]
-    for i in range(count):
-        factor = first + i * step
-        theta = torch.tensor([[[1 / factor, 0, 0], [0, 1 / factor, 0]]])
-        grid = F.affine_grid(theta, [1, 1, h, w], align_corners=False)[0]  # separable: x by column, y by row
-        for yi, wy in _bilinear_taps(grid[:, 0, 1], h):
-            for xi, wx in _bilinear_taps(grid[0, :, 0], w):
-                rows.append(pixel)
-                cols.append((yi[:, None] * w + xi[None, :]).flatten())
-                vals.append((wy[:, None] * wx[None, :]).flatten())
-    index = torch.stack([torch.cat(rows), torch.cat(cols)])
-    op = torch.sparse_coo_tensor(index, torch.cat(vals) / (count + 1), (h * w, h * w), check_invariants=True)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return op.coalesce().to_sparse_csr().to(device)
-
-
-def _bilinear_taps(coord: torch.Tensor, size: int) -> tuple:
-    """grid_sample's two bilinear taps along one axis for normalised coordinates (align_corners=False, border
-    padding): ((index, weight), (index + 1, weight)); a tap past the edge has weight 0."""
-    u = (((coord + 1) * size - 1) / 2).clamp(0, size - 1)
-    low = u.floor()
-    return (low.long(), low + 1 - u), ((low.long() + 1).clamp(max=size - 1), u - low)
-
-
+# defocus_blur, motion_blur and zoom_blur: synvid.blurs
 def _skimage_gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """skimage.filters.gaussian(x, sigma, channel_axis) on float [T, 3, H, W]: what it calls, scipy's
     gaussian_filter over H and W (truncate 4, mode 'nearest'), in float64 (torch's float64 conv is ~50x slower)."""
@@ -331,8 +232,9 @@ REGISTRY: dict[str, Corruption] = {
     "motion_blur": Corruption("blur", ((10, 3), (15, 5), (15, 8), (15, 12), (20, 15)), motion_blur, False,
                               nearest=True),
     "defocus_blur": Corruption("blur", ((3, .1), (4, .5), (6, .5), (8, .5), (10, .5)), defocus_blur, False),
-    "zoom_blur": Corruption("blur", ((1.0, .01, 12), (1.0, .01, 16), (1.0, .02, 11), (1.0, .02, 13),
-                                     (1.0, .03, 11)), zoom_blur, False),
+    # zoom_blur: the reference's np.arange(start, stop, step) of zoom factors (12, 16, 11, 13, 11 of them)
+    "zoom_blur": Corruption("blur", ((1, 1.11, .01), (1, 1.16, .01), (1, 1.21, .02), (1, 1.26, .02),
+                                     (1, 1.31, .03)), zoom_blur, False),
     "glass_blur": Corruption("blur", ((.7, 1, 2), (.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2)), glass_blur, True,
                              nearest=True, benchmark=False),
     "gaussian_noise": Corruption("noise", (.08, .12, .18, .26, .38), gaussian_noise, False),
