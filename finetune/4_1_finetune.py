@@ -5,7 +5,8 @@
     torchrun --nproc_per_node 8 finetune/4_1_finetune.py --dataset ucf101 --data-root /data/ucf101 \
         --init runs/pretrain/m1/last.pth --out runs/finetune/m1_ucf101
 
---init takes `scratch`, our checkpoints, official VideoMAE .pth files or HF VideoMAE weights. Per-dataset
+--init takes `scratch`, a synvid run directory or checkpoint, an official VideoMAE / V-JEPA file, or a HuggingFace
+VideoMAE folder or weights file (synvid.inits; DONE records what it resolved to as `upstream`). Per-dataset
 recipe changes (K400, PROTOCOLS Q15) come from synvid.data.registry under the paper/authors profiles.
 Rerunning the same command resumes from <out>/last.pth; a finished run (DONE) is skipped.
 """

@@ -23,7 +23,7 @@ from synvid.engine import linprobe as engine
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_argument(parser)
-    add_run_arguments(parser, "pre-trained checkpoint to probe")
+    add_run_arguments(parser)
     add_arguments(parser, LinprobeConfig)
     parser.add_argument("--stop-after", type=int, default=None, help="stop after N steps without DONE")
     return parser
@@ -41,8 +41,7 @@ def main(args: argparse.Namespace) -> dict:
     if "top1" not in results:
         print(f"stopped after {results['steps']} of {results['total_steps']} steps; rerun to resume")
     else:
-        mode = results.get("probe_mode", results.get("mode"))  # a DONE written before probe_mode existed
-        print(f"{args.dataset} linear probe ({mode}): top-1 {results['top1']:.2f} "
+        print(f"{args.dataset} linear probe ({results.get('probe_mode')}): top-1 {results['top1']:.2f} "
               f"top-5 {results['top5']:.2f} over {results['num_videos']} videos ({results['views']} views; "
               f"{results.get('total_steps')} steps, {results.get('steps_per_epoch')}/epoch)")
     return results

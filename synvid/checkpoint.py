@@ -7,6 +7,7 @@ this module is the single place that knows the `model|module` keys, the `encoder
 """
 from __future__ import annotations
 
+import argparse
 import fnmatch
 import pickle
 import re
@@ -53,7 +54,9 @@ def save_checkpoint(path, *, model, optimizer=None, scaler=None, step: int, epoc
 
 
 def load_checkpoint(path, *, trust: bool = False) -> dict:
-    """Load a .pth/.bin (torch.load, weights_only unless trust=True) or .safetensors file to CPU, clear errors."""
+    """Load a .pth/.bin (torch.load, weights_only unless trust=True) or .safetensors file to CPU, clear errors.
+    weights_only admits `argparse.Namespace`, which official VideoMAE files pickle as `args` (a plain attribute
+    holder: admitting it lets no code run), so they load without trust=True."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -63,14 +66,15 @@ def load_checkpoint(path, *, trust: bool = False) -> dict:
         except (safetensors.SafetensorError, OSError, ValueError) as e:
             raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from e
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=not trust)
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(path, map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as e:
         msg = str(e)
         if "Unsupported global" in msg or "GLOBAL" in msg:
             raise CheckpointError(
-                f"{path}: holds pickled Python objects that weights_only loading refuses (official VideoMAE files "
-                f"store 'args' as an argparse.Namespace). If you trust the file, pass trust=True "
-                f"(torch.load weights_only=False). First line: {msg.splitlines()[0] if msg else ''}") from e
+                f"{path}: holds pickled Python objects that weights_only loading refuses. If you trust the file, "
+                f"pass trust=True (torch.load weights_only=False). First line: "
+                f"{msg.splitlines()[0] if msg else ''}") from e
         raise CheckpointError(f"{path}: corrupt or not a torch checkpoint ({msg.splitlines()[0] if msg else e})") from e
     except (RuntimeError, EOFError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: corrupt or not a torch checkpoint ({str(e).splitlines()[0]})") from e
@@ -79,7 +83,7 @@ def load_checkpoint(path, *, trust: bool = False) -> dict:
     return obj
 
 
-def _state_dict_of(obj: dict, path) -> dict[str, torch.Tensor]:
+def state_dict_of(obj: dict, path) -> dict[str, torch.Tensor]:
     """VM `--model_key model|module`: the first key present, else the dict itself; must map names to tensors."""
     for key in ("model", "module"):
         if isinstance(obj.get(key), dict):
@@ -100,14 +104,17 @@ _HF_LAYER = [  # (HF sub-name, official sub-name); query/key/value handled separ
 _HF_TOP = [("videomae.embeddings.patch_embeddings.projection.", "patch_embed.proj."), ("videomae.layernorm.", "norm."),
            ("fc_norm.", "fc_norm."), ("classifier.", "head.")]
 _HF_BLOCK = re.compile(r"^(videomae\.encoder\.layer|decoder\.decoder_layers)\.(\d+)\.(.+)$")
+_HF_BARE = ("embeddings.", "encoder.layer.", "layernorm.")   # a bare `VideoMAEModel`: the `videomae.` names, unprefixed
 
 
 def is_hf(sd: dict) -> bool:
-    return any(k.startswith(("videomae.", "decoder.decoder_layers.")) for k in sd)
+    return any(k.startswith(("videomae.", "decoder.decoder_layers.", "embeddings.patch_embeddings.")) for k in sd)
 
 
 def from_hf(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """HF VideoMAE state_dict -> official names (pre-training layout with `encoder.` when a decoder is present)."""
+    """HF VideoMAE state_dict (`VideoMAEForPreTraining`, `VideoMAEForVideoClassification` or a bare
+    `VideoMAEModel`) -> official names (pre-training layout with `encoder.` when a decoder is present)."""
+    sd = {("videomae." + k if k.startswith(_HF_BARE) else k): v for k, v in sd.items()}
     pretrain = any(k.startswith(("decoder.", "encoder_to_decoder")) or k == "mask_token" for k in sd)
     enc = "encoder." if pretrain else ""
     out, qkv = {}, {}
@@ -254,7 +261,7 @@ def load_pretrained(model: nn.Module, path, allow_missing=(), allow_unexpected=(
     if is_vjepa(obj):
         sd, layout = from_vjepa(obj), "vjepa"
     else:
-        sd = _state_dict_of(obj, path)
+        sd = state_dict_of(obj, path)
         layout = "hf" if is_hf(sd) else ("synvid" if obj.get("format") == FORMAT else "official")
     if layout == "hf":
         sd = from_hf(sd)

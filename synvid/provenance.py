@@ -14,7 +14,7 @@ Result record (docs/tables.md; RECORDS.md for the fields the engines add):
      "seed": int, "overrides": {setting: value},        # {} = the profile's settings
      "probe_mode": "finetune_aug" | "cached",           # linprobe
      "test_listed": int, "test_evaluated": int,         # test videos in the split file / evaluated
-     "upstream": {"run": path relative to this run, "step": int, "config_hash": str} | null,
+     "upstream": {"kind", "run", "checkpoint", "objective", "step", "hash", "finished"},  # synvid.inits.Init.record
      "corruptions": {name: top1},                       # ucf101p only
      "metrics": {"fid": ..., "fvd": ..., "diversity": ..., "spectrum_alpha": ..., "color_kl": ...}}  # stats
 
@@ -31,11 +31,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synvid import inits
 from synvid.config import FinetuneConfig, LinprobeConfig, resolve
 from synvid.errors import BadInput
+from synvid.inits import DEFAULT_OBJECTIVE
 
 TASKS = ("finetune", "linprobe", "ucf101p", "stats")
-DEFAULT_OBJECTIVE = "videomae"          # RECORDS.md: a run without `objective` is VideoMAE
+PROBE_MODES = {False: "finetune_aug", True: "cached"}   # `probe_mode` by LinprobeConfig.cache_features
 STRICT_PROFILES = ("paper", "authors", "mini")   # toy data never enters their tables
 VIT_L_SERIES = "large"                  # Figure 2's ViT-L series (§4.1, §9.3)
 VIT_L_FREE = {"model", "batch_size"}    # §9.3: ViT-L "same as ViT-B, except for reducing batch size to half"
@@ -99,26 +101,33 @@ def _pretrain_key(config: dict, folder: Path) -> str | None:
     return name
 
 
-def _upstream(run_dir: Path, merged: dict) -> tuple[str | None, str, Path | None]:
-    """(pre-training key, objective, upstream run folder) of a downstream run: 'scratch' for --init scratch,
-    else the pre-training run named by `upstream.run` or found beside the --init checkpoint (or one folder up)."""
+def recorded_init(run_dir: Path, merged: dict) -> inits.Init | None:
+    """What a downstream run was initialised from, resolved by synvid.inits (without opening weights) from the
+    `upstream` it recorded, else from its `init`; a pruned checkpoint is found through its run folder. None when
+    nothing recorded can be found."""
     upstream = merged.get("upstream") or {}
     init = merged.get("init") or merged.get("checkpoint")
-    if init == "scratch":
-        return "scratch", DEFAULT_OBJECTIVE, None
-    candidates = [upstream["run"]] if upstream.get("run") else []
-    if init:
-        candidates += [Path(init).parent, Path(init).parent.parent]      # pretrain/X/ckpt or finetune/../X/ckpt
-    for recorded in candidates:
-        folder = find_recorded(run_dir, recorded)
-        config = load_json(folder / "config.json") if folder else {}
-        if "PretrainConfig" in config or config.get("pretrain_dataset"):
-            done = load_json(folder / "DONE")
-            objective = (done.get("objective") or config.get("objective")
-                         or config["PretrainConfig"].get("objective") if "PretrainConfig" in config else None) \
-                or DEFAULT_OBJECTIVE
-            return config.get("pretrain_dataset") or _pretrain_key(config, folder), objective, folder
-    return None, DEFAULT_OBJECTIVE, None
+    if upstream.get("kind") == "scratch" or init == "scratch":
+        return inits.resolve("scratch")
+    recorded = [upstream[key] for key in ("run", "checkpoint") if upstream.get(key)]
+    recorded += [init, Path(init).parent] if init else []
+    for path in recorded:
+        found = find_recorded(run_dir, path)
+        if found is not None and (found.is_file() or inits.is_run(found) or inits.is_hf_folder(found)):
+            return inits.resolve(found, allow_unfinished=True, inspect=False)
+    return None
+
+
+def _upstream(run_dir: Path, merged: dict) -> tuple[str | None, str, Path | None]:
+    """(pre-training key, objective, upstream run folder) of a downstream run: 'scratch' for --init scratch; the
+    key of a synvid pre-training run (or the `pretrain_dataset` its folder states); None when no run made it."""
+    source = recorded_init(run_dir, merged)
+    if source is None or source.kind == "scratch":
+        return ("scratch" if source else None), DEFAULT_OBJECTIVE, None
+    config = load_json(source.run / "config.json") if source.run else {}
+    key = config.get("pretrain_dataset") or (_pretrain_key(config, source.run) if "PretrainConfig" in config
+                                             else None)
+    return key, source.objective, source.run
 
 
 # --- Records ---------------------------------------------------------------------------------------------------------
@@ -150,7 +159,7 @@ def _probe_mode(merged: dict, config: dict) -> str | None:
     if merged.get("probe_mode"):
         return merged["probe_mode"]
     cache = config.get("LinprobeConfig", {}).get("cache_features")
-    return None if cache is None else ("cached" if cache else "finetune_aug")
+    return None if cache is None else probe_mode(cache)
 
 
 def record_from_run(run_dir: str | Path) -> dict | None:
@@ -217,10 +226,11 @@ def collect_records(runs: str | Path) -> tuple[list[dict], list[str]]:
 
 # --- Selection: which record fills which cell ------------------------------------------------------------------------
 
-def probe_mode(cfg: LinprobeConfig) -> str:
-    """RECORDS.md `probe_mode`: "finetune_aug" (§4.3: fine-tuning augmentations, frozen encoder in train mode) or
-    "cached" (fast mode: head on cached features of unaugmented views); tables never mix the two."""
-    return "cached" if cfg.cache_features else "finetune_aug"
+def probe_mode(cache_features: bool) -> str:
+    """The `probe_mode` (docs/tables.md) of LinprobeConfig.cache_features: "finetune_aug" (§4.3: fine-tuning
+    augmentations, frozen encoder in train mode) or "cached" (fast mode: head on cached features of unaugmented
+    views); the one name of each mode, recorded by the probe and read by the tables, which never mix the two."""
+    return PROBE_MODES[bool(cache_features)]
 
 
 @dataclass(frozen=True)
@@ -233,7 +243,7 @@ class Expected:
     @classmethod
     def of(cls, profile: str) -> "Expected":
         return cls(profile, model_size(resolve(FinetuneConfig, profile).model),
-                   probe_mode(resolve(LinprobeConfig, profile)))
+                   probe_mode(resolve(LinprobeConfig, profile).cache_features))
 
 
 @dataclass

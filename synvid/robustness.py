@@ -20,11 +20,10 @@ from pathlib import Path
 
 import torch
 
-from synvid import corruptions
+from synvid import corruptions, inits
 from synvid.checkpoint import load_pretrained
 from synvid.config import FinetuneConfig, load_config, save_config
 from synvid.data.splits import ucf101
-from synvid.engine.common import upstream
 from synvid.engine import evaluate as multiview   # the module: tests replace multiview.evaluate
 from synvid.errors import BadInput, MissingInput
 from synvid.figures import ucf101p_chart
@@ -35,17 +34,17 @@ from synvid.ucf101p_files import (PROTOCOL, check_names, check_settings, effecti
                                   video_seed)
 
 
-def load_finetuned(run_dir, device, allow_unfinished: bool = False) -> tuple[torch.nn.Module, object, int]:
-    """The classifier of a `finetune/4_1_finetune.py` run directory (config.json + last.pth); a run without DONE
-    is refused unless `allow_unfinished` (engine.common.upstream)."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file() or not (run_dir / "last.pth").is_file():
-        raise MissingInput(f"{run_dir} is not a fine-tuning run directory (needs config.json and last.pth)")
-    upstream(run_dir, run_dir, allow_unfinished=allow_unfinished)
-    cfg = load_config(FinetuneConfig, run_dir / "config.json")
-    num_classes = int(json.loads((run_dir / "config.json").read_text())["num_classes"])
+def load_finetuned(source: inits.Init, device) -> tuple[torch.nn.Module, object, int]:
+    """The classifier of a `finetune/4_1_finetune.py` run, resolved by synvid.inits (which refuses a run without
+    DONE unless allowed): its config.json and weights."""
+    config = json.loads((source.run / "config.json").read_text()) if source.run else {}
+    if source.kind != "synvid" or "FinetuneConfig" not in config or "LinprobeConfig" in config:
+        raise MissingInput(f"{source.weights} is not in a fine-tuning run directory (config.json with a "
+                           f"FinetuneConfig, and last.pth)")
+    cfg = load_config(FinetuneConfig, source.run / "config.json")
+    num_classes = int(config["num_classes"])
     model = build(cfg.model, num_classes=num_classes, num_frames=cfg.num_frames, img_size=cfg.input_size)
-    load_pretrained(model, run_dir / "last.pth")
+    load_pretrained(model, source.weights)
     return model.to(device).eval(), cfg, num_classes
 
 
@@ -191,7 +190,8 @@ def _evaluate_run(run_dir, rcfg, out, names, *, p_root, data_root, device, allow
     if not run_dir or not (p_root or data_root):
         raise BadInput("give --run and --p-root and/or --data-root (or --chart-only)")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model, ft_cfg, _ = load_finetuned(run_dir, device, allow_unfinished=allow_unfinished)
+    source = inits.resolve(run_dir, allow_unfinished=allow_unfinished)
+    model, ft_cfg, _ = load_finetuned(source, device)
     summary = evaluate_ucf101p(model, ft_cfg, rcfg, out, names=names, p_root=p_root, data_root=data_root,
                                device=device)
     finetuned = record_from_run(run_dir)
@@ -199,7 +199,7 @@ def _evaluate_run(run_dir, rcfg, out, names, *, p_root, data_root, device, allow
               "pretrain_dataset": finetuned["pretrain_dataset"], "objective": finetuned["objective"],
               "dataset": ("toy_" if finetuned["toy"] else "") + finetuned["dataset"],
               **{k: summary[k] for k in ("mode", "severities", "headline", "seed", "tree", "effective_q")},
-              "upstream": upstream(run_dir, out, allow_unfinished=allow_unfinished)}
+              "upstream": source.record(out)}
     return summary, record
 
 

@@ -5,6 +5,7 @@ A run directory holds `config.json` (written first), `log.jsonl`, checkpoints an
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -15,6 +16,7 @@ from synvid.errors import MissingInput
 
 
 PARTIAL = ".partial"   # infix of the temporary files; a killed run may leave them behind (`remove_partials`)
+LAST = "last.pth"      # the checkpoint every training run keeps (saved every `save_every` steps and at the end)
 
 
 def fsync_path(path: str | Path) -> None:
@@ -70,6 +72,15 @@ def atomic_torch_save(path: str | Path, obj: Any) -> Path:
     return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks (checkpoints and banks do not fit in memory twice)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def is_done(run_dir: str | Path) -> bool:
     return (Path(run_dir) / "DONE").exists()
 
@@ -107,17 +118,3 @@ class JsonlLog:
         kept = [r for r in self.read() if r.get(key, -1) <= value]
         atomic_write_text(self.path, "".join(json.dumps(r, default=float) + "\n" for r in kept))
 
-
-def upstream_objective(init: str | Path | None) -> str | None:
-    """The pre-training objective behind checkpoint `init` (issue 16): the `objective` of the config.json beside
-    it or one folder up (top-level or PretrainConfig's); 'videomae' when none says (a run from before V-JEPA, an
-    official VideoMAE file); None for scratch."""
-    if not init or str(init) == "scratch":
-        return None
-    for folder in (Path(init).parent, Path(init).parent.parent):
-        path = folder / "config.json"
-        config = json.loads(path.read_text()) if path.is_file() else {}
-        found = config.get("objective") or config.get("PretrainConfig", {}).get("objective")
-        if found:
-            return found
-    return "videomae"

@@ -1,5 +1,6 @@
 """synvid.checkpoint: our layout, official VideoMAE layout, HF transformers layout, clear errors (PROTOCOLS §3)."""
 import argparse
+import fractions
 
 import pytest
 import torch
@@ -76,11 +77,17 @@ def test_official_pretrain_into_classifier_allow_lists(tmp_path):
 
 
 def test_namespace_corrupt_and_foreign_files(tmp_path):
+    """Official VideoMAE files pickle `args` as an argparse.Namespace (VM utils.save_model): weights_only loading
+    admits it; any other pickled object still needs trust=True."""
     path = tmp_path / "with_args.pth"
-    torch.save({"model": classifier().state_dict(), "args": argparse.Namespace(lr=1.0)}, path)
+    torch.save({"model": classifier().state_dict(), "args": argparse.Namespace(lr=1.0, window_size=(2, 2, 2))}, path)
+    assert load_checkpoint(path)["args"].window_size == (2, 2, 2)
+    load_pretrained(classifier(), path)
+    pickled = tmp_path / "with_object.pth"
+    torch.save({"model": classifier().state_dict(), "args": fractions.Fraction(1, 3)}, pickled)
     with pytest.raises(CheckpointError, match="trust=True"):
-        load_pretrained(classifier(), path)
-    load_pretrained(classifier(), path, trust=True)
+        load_pretrained(classifier(), pickled)
+    load_pretrained(classifier(), pickled, trust=True)
     bad = tmp_path / "corrupt.pth"
     bad.write_bytes(b"\x00garbage" * 10)
     with pytest.raises(CheckpointError, match="corrupt"):
@@ -146,6 +153,22 @@ def test_hf_classifier_round_trip(tmp_path):
     hf2.fc_norm.eps = 1e-6
     with torch.no_grad():
         assert torch.allclose(hf2(pixel_values=x.transpose(1, 2)).logits, ref, atol=1e-5)
+
+
+def test_hf_bare_encoder_into_classifier(tmp_path):
+    """A bare `VideoMAEModel` saves the `videomae.` names unprefixed (`embeddings.`, `encoder.layer.`); its tokens
+    are ours after loading (mean pooling: no final LayerNorm, so our fc_norm and head stay fresh)."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    hf = randomise(transformers.VideoMAEModel(hf_config(transformers, use_mean_pooling=True))).eval()
+    hf.save_pretrained(tmp_path / "hf", safe_serialization=True)
+    ours = classifier()
+    info = load_pretrained(ours, tmp_path / "hf", **PRETRAIN_TO_CLASSIFIER)
+    assert info["layout"] == "hf" and info["missing"] == ["fc_norm.bias", "fc_norm.weight", "head.bias",
+                                                          "head.weight"]
+    x, _ = batch()
+    with torch.no_grad():
+        assert torch.allclose(ours.tokens(x), hf(pixel_values=x.transpose(1, 2)).last_hidden_state, atol=1e-5)
 
 
 def test_hf_pretraining_round_trip(tmp_path):

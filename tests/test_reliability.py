@@ -1,6 +1,5 @@
 """Run records and host memory a cluster run can trust (issue 13 §3-§7): bytes of a test item, the evaluation
-loader's bound, upstream records, config hashes and the resume check, bare boolean flags, fsynced writes."""
-import json
+loader's bound, config hashes and the resume check, bare boolean flags, fsynced writes."""
 import os
 
 import pytest
@@ -29,32 +28,6 @@ def test_a_paper_profile_test_item_is_uint8_and_under_40_mb(tmp_path, tiny_clip)
     # normalised on the device: the float views the model saw before (one normalize per view)
     model_input = to_model_input(views[None, :2], "cpu")
     assert torch.equal(model_input, torch.stack([normalize(v) for v in views[:2]]))
-
-
-def _run_dir(tmp_path, name, *, done: bool, step: int = 7):
-    run = tmp_path / name
-    run.mkdir()
-    (run / "config.json").write_text(json.dumps({"config_hash": "c" * 64}))
-    torch.save({"model": {}, "step": step}, run / "last.pth")
-    if done:
-        runs.mark_done(run, {"steps": step, "config_hash": "d" * 64})
-    return run
-
-
-def test_upstream_is_recorded_and_an_unfinished_one_refused(tmp_path):
-    here = tmp_path / "downstream"
-    finished = _run_dir(tmp_path, "pre", done=True)
-    assert common.upstream(finished / "last.pth", here) == {"run": "../pre", "step": 7, "config_hash": "d" * 64,
-                                                            "finished": True}
-    unfinished = _run_dir(tmp_path, "half", done=False, step=3)
-    with pytest.raises(ValueError, match=f"{unfinished} has no DONE.*--allow-unfinished"):
-        common.upstream(unfinished / "last.pth", here)
-    assert common.upstream(unfinished, here, allow_unfinished=True) == {
-        "run": "../half", "step": 3, "config_hash": "c" * 64, "finished": False}   # a run dir (UCF101-P --run)
-    official = tmp_path / "official" / "videomae.pth"
-    official.parent.mkdir()
-    torch.save({"model": {}}, official)
-    assert common.upstream(official, here) is None and common.upstream("scratch", here) is None
 
 
 def test_resume_compares_the_complete_config_and_names_the_keys(tmp_path):

@@ -258,14 +258,3 @@ def test_cli_and_torchrun_two_processes(tmp_path):
     done = json.loads((tmp_path / "ddp" / "DONE").read_text())
     assert done["world_size"] == 2 and done["objective"] == "vjepa" and math.isfinite(done["final_loss"])
     assert json.loads((tmp_path / "ddp" / "config.json").read_text())["VjepaConfig"]["predictor_dim"] == 16
-
-
-def test_upstream_objective_follows_the_checkpoint_run(tmp_path):
-    from synvid.runs import upstream_objective
-    (tmp_path / "vj").mkdir()
-    (tmp_path / "vj" / "config.json").write_text(json.dumps({"PretrainConfig": {"objective": "vjepa"}}))
-    (tmp_path / "old").mkdir()
-    (tmp_path / "old" / "config.json").write_text(json.dumps({"PretrainConfig": {"mask_ratio": 0.75}}))
-    assert upstream_objective(tmp_path / "vj" / "last.pth") == "vjepa"
-    assert upstream_objective(tmp_path / "old" / "last.pth") == "videomae"   # a run from before issue 16
-    assert upstream_objective("/official/checkpoint.pth") == "videomae" and upstream_objective("scratch") is None

@@ -121,15 +121,17 @@ def load(name: str, root: str | Path, subset: str, split: int = 1) -> tuple[list
     return parsed.items, parsed.classes
 
 
-def add_run_arguments(parser, init_help: str = "'scratch' or a checkpoint path") -> None:
+def add_run_arguments(parser) -> None:
     """The data/init/output flags shared by finetune/4_1_finetune.py and linprobe/4_3_linprobe.py."""
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="labelled dataset")
     parser.add_argument("--data-root", required=True, help="dataset tree (layouts: docs/finetuning.md)")
-    parser.add_argument("--init", required=True, help=init_help)
+    parser.add_argument("--init", required=True, help="'scratch', a synvid run directory or checkpoint, an official "
+                        "VideoMAE / V-JEPA file, or a HuggingFace VideoMAE folder or weights file (synvid.inits; "
+                        "docs/finetuning.md)")
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     parser.add_argument("--allow-unfinished", action="store_true",
-                        help="accept an --init checkpoint whose run has no DONE (recorded in DONE's upstream)")
+                        help="accept an --init synvid run that has no DONE (recorded in DONE's upstream)")
     parser.add_argument("--pretrain-name", default=None,
                         help="reported.csv key of --init's pre-training when no synvid run made it (the official "
                              "VideoMAE checkpoints: ucf101, k400); recorded as pretrain_dataset")

@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import random
 import signal
 import threading
@@ -31,9 +30,8 @@ from synvid.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from synvid.data.sampling import keyed_seed
 from synvid.errors import BadInput, NonFiniteLossError
 from synvid.optim import apply_schedule
-from synvid.runs import JsonlLog
+from synvid.runs import LAST, JsonlLog
 
-LAST = "last.pth"
 PREEMPTED_EXIT = 75   # EX_TEMPFAIL: stopped by a signal with last.pth saved (scripts/slurm_job.sh requeues on it)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
@@ -275,28 +273,3 @@ class RunLogger:
         if self.tb is not None:
             self.tb.close()
 
-
-def upstream(init: str | Path, run_dir: str | Path, *, allow_unfinished: bool = False) -> dict | None:
-    """Where a downstream run's weights come from (RECORDS.md `upstream`): {"run": the upstream run directory
-    relative to `run_dir`, "step", "config_hash"}, or None for scratch and for a checkpoint file that no synvid
-    run made (an official VideoMAE file: no config.json beside it). `init` is a checkpoint or a run directory.
-    A synvid run without DONE (an unfinished pre-training or fine-tune) is refused, naming it, unless
-    `allow_unfinished`."""
-    if str(init) == "scratch":
-        return None
-    init = Path(init)
-    source = init if init.is_dir() else init.parent
-    if not (source / "config.json").is_file():
-        return None
-    finished = (source / "DONE").is_file()
-    if not finished and not allow_unfinished:
-        raise BadInput(f"{source} has no DONE: its run is unfinished (rerun its command to finish it, or give "
-                       f"--allow-unfinished to use {init} as it is)")
-    checkpoint = init / LAST if init.is_dir() else init
-    done = json.loads((source / "DONE").read_text()) if finished else {}
-    config = json.loads((source / "config.json").read_text())
-    step = done.get("steps") if checkpoint.name == LAST else None
-    if step is None:
-        step = load_checkpoint(checkpoint).get("step")
-    return {"run": os.path.relpath(source.resolve(), Path(run_dir).resolve()), "step": step,
-            "config_hash": done.get("config_hash") or config.get("config_hash"), "finished": finished}

@@ -15,16 +15,15 @@ from torch.utils.data import DataLoader, Sampler
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from synvid import dist, models
+from synvid import dist, inits, models
 from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, load_pretrained
 from synvid.config import FinetuneConfig, to_dict
 from synvid.data import registry
 from synvid.data.video_dataset import FailureLog, TrainClips, collate
 from synvid.engine import common, loop
 from synvid.engine.evaluate import evaluate, test_dataset
-from synvid.errors import BadInput, MissingInput, VideoReadError
+from synvid.errors import BadInput, VideoReadError
 from synvid.optim import param_groups
-from synvid.runs import upstream_objective
 
 RESUME_FREE = {"num_workers", "save_every", "compile", "strict", "allow_missing"}
 
@@ -93,14 +92,15 @@ def build_mixing(cfg, num_classes: int):
     return apply
 
 
-def build_model(cfg, num_classes: int, init: str, device, print_fn=print) -> torch.nn.Module:
-    """Classifier for `num_classes`; `init` = "scratch" or a checkpoint (ours, official VideoMAE, HF)."""
+def build_model(cfg, num_classes: int, weights: str | Path | None, device, print_fn=print) -> torch.nn.Module:
+    """Classifier for `num_classes`; `weights` = None or "scratch" for a fresh one, else a weights file (ours,
+    official VideoMAE or V-JEPA, HF: `inits.resolve(--init).weights`)."""
     torch.manual_seed(cfg.seed)
     model = models.build(cfg.model, num_classes=num_classes, num_frames=cfg.num_frames, img_size=cfg.input_size,
                   drop_path=cfg.drop_path, dropout=cfg.dropout)
-    if init != "scratch":
-        info = load_pretrained(model, init, **PRETRAIN_TO_CLASSIFIER)
-        print_fn(f"loaded {init} ({info['layout']} layout); fresh: {info['missing']}")
+    if weights not in (None, "scratch"):
+        info = load_pretrained(model, weights, **PRETRAIN_TO_CLASSIFIER)
+        print_fn(f"loaded {weights} ({info['layout']} layout); fresh: {info['missing']}")
     return model.to(device)
 
 
@@ -129,19 +129,20 @@ def min_videos(model: torch.nn.Module, cfg, per_rank: int) -> int:
 
 
 class Finetuner(loop.TrainLoop):
-    """Model, optimizer, data and schedule of one fine-tuning run (or augmented probe); the loop is loop.TrainLoop's.
-    `failures`: the training videos found unreadable."""
+    """Model, optimizer, data and schedule of one fine-tuning run (or finetune_aug probe); the loop is
+    loop.TrainLoop's. `failures`: the training videos found unreadable."""
 
-    def __init__(self, cfg: FinetuneConfig, run_dir: Path, train_items, num_classes: int, init: str, config, device,
+    def __init__(self, cfg: FinetuneConfig, run_dir: Path, train_items, num_classes: int, weights, config, device,
                  model: torch.nn.Module | None = None):
-        """`model` (optional) replaces the classifier built from `init`, e.g. the linear probe's frozen encoder."""
+        """`weights`: as build_model's; `model` (optional) replaces the classifier built from them, e.g. the
+        linear probe's frozen encoder."""
         # never raises in a worker (one rank stopping alone would leave the others in a collective):
         # cfg.strict is enforced by `agree`, on every rank at once
         data = TrainClips(train_items, cfg, seed=cfg.seed, strict=False)
         super().__init__(cfg, run_dir, config, device, len(data))
         self.data, self.failures = data, FailureLog()
         self.lr = loop.cosine_lr(cfg, self.steps_per_epoch)
-        model = model if model is not None else build_model(cfg, num_classes, init, device)
+        model = model if model is not None else build_model(cfg, num_classes, weights, device)
         self.prepare(model, self.adamw(param_groups(model, cfg.weight_decay, cfg.layer_decay)))  # PROTOCOLS §2.3
         common.seed_rank(cfg.seed)  # the model is identical on every rank; from here on each rank draws its own
         self.mix = build_mixing(cfg, num_classes)
@@ -194,25 +195,24 @@ class Finetuner(loop.TrainLoop):
 
 
 class DownstreamRun(loop.RunDir):
-    """The run directory of a fine-tune or probe (loop.RunDir), checked before any step: `init` exists and its run
-    is finished (`source`: RECORDS.md `upstream`); the train and test splits load (the test split strict unless
-    cfg.allow_missing) and list the same classes; `settings`: what the run records beside its config sections."""
+    """The run directory of a fine-tune or probe (loop.RunDir), checked before any step: `init` resolves
+    (`source`, synvid.inits: it exists, its weights are readable, its run is finished); the train and test splits
+    load (the test split strict unless cfg.allow_missing) and list the same classes; `settings`: what the run
+    records beside its config sections (the upstream's objective among them)."""
 
     def __init__(self, out, resume_free, cfg: FinetuneConfig, *, dataset: str, data_root, init: str,
                  allow_unfinished: bool):
         super().__init__(out, resume_free)
         if self.done is not None:
             return
-        if init != "scratch" and not Path(init).exists():   # scratch: Table 1's "Random initialization"
-            raise MissingInput(f"--init checkpoint not found: {init}")
-        self.source = common.upstream(init, self.path, allow_unfinished=allow_unfinished)
+        self.source = inits.resolve(init, allow_unfinished=allow_unfinished)
         self.segments = cfg.test_clips or registry.get(dataset).test_clips
         self.train = registry.load_split(dataset, data_root, "train", cfg.split)
         self.test = registry.load_split(dataset, data_root, "test", cfg.split, allow_missing=cfg.allow_missing)
         if self.test.classes != self.train.classes:
             raise BadInput(f"{dataset}: train and test splits list different classes")
         self.settings = dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(
-            self.train.classes), objective=upstream_objective(init))   # issue 16: carried from the pre-training
+            self.train.classes), objective=self.source.objective)   # issue 16: carried from the pre-training
 
     def end(self, model, cfg: FinetuneConfig, results: dict, failures: FailureLog, *, batch_size: int,
             **record) -> dict:
@@ -228,7 +228,7 @@ class DownstreamRun(loop.RunDir):
         results.update(evaluate(model, test, batch_size=batch_size, device=self.device,
                                 num_workers=cfg.num_workers, bf16=cfg.bf16))
         results.update(views=f"{self.segments}x{cfg.test_crops}", config_hash=self.config_hash,
-                       upstream=self.source, seed=cfg.seed, **record)
+                       upstream=self.source.record(self.path), seed=cfg.seed, **record)
         self.finish(results)
         return results
 
@@ -244,7 +244,8 @@ def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | 
     classes = run_dir.train.classes
     config = to_dict(cfg, **{**run_dir.settings, **(extra or {})})
     run_dir.start(config)
-    trainer = Finetuner(cfg, run_dir.path, run_dir.train.items, len(classes), init, config, run_dir.device)
+    trainer = Finetuner(cfg, run_dir.path, run_dir.train.items, len(classes), run_dir.source.weights, config,
+                        run_dir.device)
     results = {"steps": trainer.fit(stop_after, progress), "total_steps": trainer.total_steps, "dataset": dataset,
                "classes": classes}
     return run_dir.end(trainer.model, cfg, results, trainer.failures, batch_size=max(trainer.per_rank // 2, 1))

@@ -39,11 +39,12 @@ RESUME_FREE = {"num_workers", "allow_missing"}
 FEATURE_KEYS = ("model", "num_frames", "sampling_rate", "input_size", "short_side_size", "test_crops", "split")
 
 
-def probe_model(cfg, num_classes: int, init: str, device) -> nn.Module:
-    """Classifier with a frozen encoder and the BN + linear head (the only trainable parameters). The linear layer
-    is the classifier's own fresh head (timm trunc-normal 0.02 x init_scale 0.001, zero bias), as YU
-    `run_linear_probe.py` wraps `model.head` (MAE's probe re-initialises it with std 0.01 instead)."""
-    model = ft.build_model(cfg, num_classes, init, device)
+def probe_model(cfg, num_classes: int, weights, device) -> nn.Module:
+    """Classifier (`weights`: as finetune.build_model's) with a frozen encoder and the BN + linear head (the only
+    trainable parameters). The linear layer is the classifier's own fresh head (timm trunc-normal 0.02 x
+    init_scale 0.001, zero bias), as YU `run_linear_probe.py` wraps `model.head` (MAE's probe re-initialises it
+    with std 0.01 instead)."""
+    model = ft.build_model(cfg, num_classes, weights, device)
     for p in model.parameters():
         p.requires_grad_(False)
     linear = model.head
@@ -173,7 +174,7 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
     train, device = run_dir.train, run_dir.device
     config = to_dict(cfg, fcfg, **{**run_dir.settings, "profile": profile, **(extra or {})})
     run_dir.start(config)
-    model = probe_model(fcfg, len(train.classes), init, device)
+    model = probe_model(fcfg, len(train.classes), run_dir.source.weights, device)
     frozen = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
     if cfg.cache_features:
         failures = FailureLog()
@@ -182,14 +183,14 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
         trainer = CachedHead(model.head.cpu(), x.float(), y, fcfg, run_dir.path, config)
         cached = {"cached_videos": len(x), "cached_views_per_video": x.shape[1]}
     else:  # §4.3 as the authors ran it: the fine-tuning loop (train mode, augmentations) with only the head trainable
-        trainer = ft.Finetuner(fcfg, run_dir.path, train.items, len(train.classes), init, config, device, model=model)
+        trainer = ft.Finetuner(fcfg, run_dir.path, train.items, len(train.classes), None, config, device,
+                               model=model)
         failures, cached = trainer.failures, {}
     results = {**fit(trainer, stop_after, progress), **cached}
     model.head.to(device)   # back from the CPU after the cached probe
     changed = [k for k, v in model.state_dict().items() if k in frozen and not torch.equal(v, frozen[k])]
     if changed:
         raise RuntimeError(f"linear probing changed frozen encoder weights: {changed[:5]}")
-    results["probe_mode"] = probe_mode(cfg)
+    results["probe_mode"] = probe_mode(cfg.cache_features)
     return run_dir.end(model, fcfg, results, failures, batch_size=max(cfg.batch_size // 8, 1),
-                       mode="cached" if cfg.cache_features else "augmented",
                        label_smoothing=fcfg.label_smoothing, objective=config["objective"])

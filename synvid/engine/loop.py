@@ -2,7 +2,7 @@
 
 - `TrainLoop`: per-rank batch, steps per epoch, cosine schedule, AdamW, resume, the DDP/compile wrap and `fit`
   (logger, timer, finite-loss check, save cadence, stop signal). Pre-training (both objectives), fine-tuning with
-  the augmented probe, and the cached probe subclass it with their own model, `batches` and `step`.
+  the finetune_aug probe, and the cached probe subclass it with their own model, `batches` and `step`.
 - `RunDir`: what every engine's `run()` does around its work, from DONE (returned as it is) to DONE (written last).
 """
 from __future__ import annotations

@@ -8,7 +8,6 @@ resumes to the same bytes. `Bank` reads it back as a TextureSource; texture k is
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import torch
 
 from synvid.config import save_config
 from synvid.errors import BadInput, MissingInput
-from synvid.runs import atomic_write, atomic_write_json, atomic_write_text, is_done, mark_done
+from synvid.runs import atomic_write, atomic_write_json, atomic_write_text, file_sha256, is_done, mark_done
 from synvid.textures import generated
 
 MANIFEST = "manifest.json"
@@ -35,17 +34,9 @@ def check_version(root: Path, source: str, recorded) -> None:
                        f"this code generates version {want}: delete the bank and write it again")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _shard_ok(path: Path) -> str | None:
     side = path.with_suffix(".sha256")
-    if path.exists() and side.exists() and side.read_text().strip() == _sha256(path):
+    if path.exists() and side.exists() and side.read_text().strip() == file_sha256(path):
         return side.read_text().strip()
     return None
 
@@ -72,7 +63,7 @@ def write_bank(out, source: str, num: int, *, seed: int = 0, size: int = 256, sh
             ids = torch.arange(start, stop)
             arr = generate(source, ids, seed=seed, size=size, device=device).cpu().numpy()
             atomic_write(path, lambda tmp, a=arr: np.save(tmp, a))
-            digest = _sha256(path)
+            digest = file_sha256(path)
             atomic_write_text(path.with_suffix(".sha256"), digest + "\n")
             written += 1
         shards.append({"file": path.name, "start": start, "stop": stop, "sha256": digest})
@@ -98,7 +89,7 @@ class Bank:
         self.shard, self._arrays = self.manifest["shard"], {}
         if verify:
             for s in self.manifest["shards"]:
-                if _sha256(root / s["file"]) != s["sha256"]:
+                if file_sha256(root / s["file"]) != s["sha256"]:
                     raise BadInput(f"texture bank shard {root / s['file']} fails its checksum")
 
     def _array(self, i: int) -> np.ndarray:
