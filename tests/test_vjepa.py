@@ -1,86 +1,30 @@
-"""V-JEPA objective (issue 16): multi-block masks against the official sampler, EMA and schedules, the loss, the
-model, the engine (resume, torchrun), checkpoints (ours -> classifier, official V-JEPA layout both ways), config."""
+"""V-JEPA objective: EMA and schedules, the loss, the model (initialisation, groups, precision), the engine (resume,
+torchrun), checkpoints (ours -> classifier, official V-JEPA layout both ways), config. The masks:
+tests/test_vjepa_masks.py."""
 import json
 import math
 import os
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from test_vjepa_masks import LONG, SHORT, draws, one_group  # tests/ is on sys.path (pytest rootdir import)
 
 from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, export_vjepa, load_pretrained
 from synvid.config import PretrainConfig, RenderConfig, VjepaConfig, resolve
 from synvid.engine.objectives import VJEPA, cosine_weight_decay, warmup_cosine
 from synvid.engine.pretrain import run
-from synvid.errors import CheckpointError
+from synvid.errors import BadInput, CheckpointError
 from synvid.models import build
-from synvid.models.multiblock import MaskKind, block_size, sample_masks
+from synvid.models.multiblock import sample_masks
 from synvid.models.vjepa import ema_update, jepa_loss, momentum_schedule
 from synvid.runs import JsonlLog
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = str(ROOT / "pretrain" / "3_2_pretrain.py")
-WINDOW = (8, 14, 14)  # 16 x 224^2 clip, tubelet 2, patch 16
-N = 8 * 14 * 14
-SHORT, LONG = MaskKind(8, 0.15), MaskKind(2, 0.7)
-
-# Figures from running the official sampler, facebookresearch/jepa @ 51c59d5 src/masks/multiblock3d.py
-# (`_MaskGenerator(crop_size=(224, 224), num_frames=16, spatial_patch_size=16, temporal_patch_size=2,
-# temporal_pred_mask_scale=(1, 1), aspect_ratio=(0.75, 1.5), ...)`, torch 2.x on CPU, torch.manual_seed(0)):
-# block sizes of 2,000 `_sample_block_size` draws (generator seeds 0..1999); union fraction of 2,000 calls with
-# batch 1 (no truncation); fraction of indices kept after the batch-minimum cut over 400 calls with batch 8.
-OFFICIAL = {
-    "short": {"sizes": {(8, 5, 5): 236, (8, 5, 6): 579, (8, 6, 4): 67, (8, 6, 5): 992, (8, 7, 4): 126},
-              "aspect_mean": 1.1149, "union_mean": 0.6268, "union_sd": 0.0771,
-              "kept_target_b8": 0.5185, "kept_context_b8": 0.2710},
-    "long": {"sizes": {(8, 10, 13): 128, (8, 10, 14): 4, (8, 11, 12): 266, (8, 11, 13): 200, (8, 12, 11): 260,
-                       (8, 12, 12): 201, (8, 13, 10): 223, (8, 13, 11): 262, (8, 14, 10): 456},
-             "aspect_mean": 1.1185, "union_mean": 0.8113, "union_sd": 0.0720,
-             "kept_target_b8": 0.7182, "kept_context_b8": 0.0918},
-}
-
-
-@pytest.mark.parametrize("name,kind", [("short", SHORT), ("long", LONG)])
-def test_block_sizes_match_the_official_sampler(name, kind):
-    g = torch.Generator().manual_seed(0)
-    sizes = Counter(block_size(WINDOW, kind, g) for _ in range(2000))
-    official = OFFICIAL[name]["sizes"]
-    assert set(sizes) <= set(official)  # same formula -> only sizes the official sampler produces
-    for size, count in official.items():
-        assert abs(sizes[size] / 2000 - count / 2000) < 0.035, size
-    aspect = np.mean([h / w for s, c in sizes.items() for h, w in [s[1:]] * c])
-    assert abs(aspect - OFFICIAL[name]["aspect_mean"]) < 0.02
-
-
-@pytest.mark.parametrize("name,kind", [("short", SHORT), ("long", LONG)])
-def test_masked_fractions_match_the_official_sampler(name, kind):
-    g, ref = torch.Generator().manual_seed(1), OFFICIAL[name]
-    union = [sample_masks(1, WINDOW, (kind,), g)[0][1].shape[1] / N for _ in range(300)]
-    assert abs(np.mean(union) - ref["union_mean"]) < 4 * ref["union_sd"] / math.sqrt(300) + 0.005
-    assert abs(np.std(union) - ref["union_sd"]) < 0.015
-    kept = [sample_masks(8, WINDOW, (kind,), g)[0] for _ in range(60)]
-    assert abs(np.mean([t.shape[1] for _, t in kept]) / N - ref["kept_target_b8"]) < 0.025
-    assert abs(np.mean([c.shape[1] for c, _ in kept]) / N - ref["kept_context_b8"]) < 0.025
-    ctx, tgt = kept[0]
-    assert ctx.shape[0] == tgt.shape[0] == 8 and torch.all(ctx[:, 1:] > ctx[:, :-1])  # ascending, no repeats
-    for c, t in zip(ctx, tgt):
-        assert not set(c.tolist()) & set(t.tolist())  # context and target never overlap
-
-
-def test_blocks_span_the_clip_in_time_and_tiny_windows_still_work():
-    g = torch.Generator().manual_seed(0)
-    (_, tgt), = sample_masks(1, WINDOW, (LONG,), g)
-    target = torch.zeros(N, dtype=torch.bool)
-    target[tgt[0]] = True
-    target = target.reshape(WINDOW)
-    assert torch.equal(target, target[:1].expand_as(target))  # temporal scale 1: the same spatial set every slot
-    for _ in range(50):  # smoke window (4 frames, 32 px): 2x2 per slot, both kinds keep context and target
-        for ctx, tgt in sample_masks(4, (2, 2, 2), (SHORT, LONG), g):
-            assert ctx.shape[1] >= 1 and tgt.shape[1] >= 1
 
 
 def test_ema_update_and_momentum_schedule():
@@ -108,12 +52,18 @@ def test_lr_and_weight_decay_schedules_follow_the_official_schedulers():
 
 
 def test_loss_on_a_hand_built_example():
-    preds = [torch.tensor([[[1.0, -2.0]]]), torch.tensor([[[0.0, 0.0], [3.0, 1.0]]])]
-    targets = [torch.zeros(1, 1, 2), torch.ones(1, 2, 2)]
+    preds = [[torch.tensor([[[1.0, -2.0]]])], [torch.tensor([[[0.0, 0.0], [3.0, 1.0]]])]]
+    targets = [[torch.zeros(1, 1, 2)], [torch.ones(1, 2, 2)]]
     # mask 1: mean(|1|, |-2|) = 1.5; mask 2: mean(1, 1, 2, 0) = 1.0; averaged over masks
     assert jepa_loss(preds, targets).item() == pytest.approx((1.5 + 1.0) / 2)
     # loss_exp 2: mean(squares) / 2 per mask: (2.5 / 2 + 1.5 / 2) / 2
     assert jepa_loss(preds, targets, loss_exp=2.0).item() == pytest.approx((1.25 + 0.75) / 2)
+    # groups of 1 and 3 clips with their own lengths: each group's mean (one official GPU's loss), by clips
+    preds = [[torch.full((1, 2, 2), 4.0), torch.full((3, 1, 2), 2.0)]]
+    targets = [[torch.zeros(1, 2, 2), torch.zeros(3, 1, 2)]]
+    assert jepa_loss(preds, targets).item() == pytest.approx((1 * 4.0 + 3 * 2.0) / 4)
+    with pytest.raises(BadInput, match="groups"):
+        jepa_loss(preds, [[torch.zeros(1, 2, 2)]])
 
 
 def tiny(**kw):
@@ -125,8 +75,9 @@ def tiny(**kw):
 def test_targets_are_layer_normed_ema_features_and_carry_no_gradient():
     model = tiny()
     videos = torch.randn(2, 3, 4, 64, 64)
-    masks = sample_masks(2, model.window, (SHORT, LONG), torch.Generator().manual_seed(0))
-    for t, (_, idx) in zip(model.targets(videos, masks), masks):
+    masks = one_group(2, model.window, (SHORT, LONG))
+    _, targets = model.predict(videos, masks)
+    for (t,), ((_, idx),) in zip(targets, masks):
         assert t.shape == (2, idx.shape[1], 64) and not t.requires_grad
         assert torch.allclose(t.mean(-1), torch.zeros(()), atol=1e-5)
         assert torch.allclose(t.var(-1, unbiased=False), torch.ones(()), atol=1e-3)
@@ -136,10 +87,27 @@ def test_targets_are_layer_normed_ema_features_and_carry_no_gradient():
     assert model.predictor.mask_tokens[0].grad is not None and model.encoder.blocks[0].attn.qkv.weight.grad is not None
 
 
+def test_groups_are_separate_passes_weighted_by_their_clips():
+    """A batch split into groups of their own lengths: each group is the loss of its own clips alone (one official
+    GPU), and the batch loss their clip-weighted mean; groups that do not cover the batch are refused."""
+    model = tiny()
+    with torch.no_grad():
+        for p in model.target_encoder.parameters():
+            p.add_(torch.randn_like(p) * 0.05)  # a target encoder apart from the context encoder
+    videos = torch.randn(5, 3, 4, 64, 64)
+    masks = sample_masks(model.window, (SHORT, LONG), draws(3), total=5, group=3)
+    assert [ctx.shape[0] for ctx, _ in masks[0]] == [3, 2]
+    alone = [model(videos[part], [[groups[j]] for groups in masks]) for j, part in enumerate((slice(0, 3),
+                                                                                            slice(3, 5)))]
+    torch.testing.assert_close(model(videos, masks), (3 * alone[0] + 2 * alone[1]) / 5)
+    with pytest.raises(BadInput, match="do not cover"):
+        model(videos[:4], masks)
+
+
 def test_a_few_steps_on_a_tiny_model_lower_the_loss():
     model = tiny()
     videos = torch.randn(4, 3, 4, 64, 64)
-    masks = sample_masks(4, model.window, (SHORT, LONG), torch.Generator().manual_seed(0))
+    masks = one_group(4, model.window, (SHORT, LONG))
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     losses = []
     for _ in range(15):
@@ -181,6 +149,7 @@ def test_vjepa_run_records_its_objective_and_resume_is_exact(tmp_path):
     assert full["steps"] == 6 and full["objective"] == "vjepa" and math.isfinite(full["final_loss"])
     config = json.loads((tmp_path / "full" / "config.json").read_text())
     assert config["objective"] == "vjepa" and config["VjepaConfig"]["predictor_depth"] == 1
+    assert config["VjepaConfig"]["mask_group"] == 24  # recorded: it changes which context is kept
     assert json.loads((tmp_path / "full" / "DONE").read_text())["objective"] == "vjepa"
     record = JsonlLog(tmp_path / "full" / "log.jsonl").read()[0]
     assert record["momentum"] == 0.998 and record["weight_decay"] > 0.04
@@ -220,7 +189,7 @@ def test_vjepa_checkpoint_into_a_classifier_and_the_official_layout(tmp_path):
     again = tiny()
     assert load_pretrained(again, tmp_path / "jepa-latest.pth.tar")["layout"] == "vjepa"
     videos = torch.randn(2, 3, 4, 64, 64)
-    masks = sample_masks(2, model.window, (SHORT, LONG), torch.Generator().manual_seed(0))
+    masks = one_group(2, model.window, (SHORT, LONG))
     assert torch.equal(model(videos, masks), again(videos, masks))
     clf = build("vit_tiny_patch16_224", num_classes=3, num_frames=4, img_size=64)
     load_pretrained(clf, tmp_path / "jepa-latest.pth.tar", **PRETRAIN_TO_CLASSIFIER)
@@ -247,6 +216,7 @@ def test_dropping_the_official_key_bias_is_exact():
     torch.testing.assert_close(ours(x), official, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_and_torchrun_two_processes(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     args = ["--profile", "smoke", "--objective", "vjepa", "--dataset", "moving_circles", "--epochs", "1",
