@@ -104,6 +104,26 @@ def test_groups_are_separate_passes_weighted_by_their_clips():
         model(videos[:4], masks)
 
 
+def test_predictor_residual_stream_is_float32_under_bf16_autocast():
+    """Official predictor.py: `x += pos` keeps the context tokens in bf16, `torch.cat` with the float32 mask
+    tokens promotes the stream to float32 (the same predictor, run with our weights under CPU bf16 autocast, gave
+    bit-identical outputs, jepa @ 51c59d5). The encoder's stream stays bf16 (official `x += pos_embed`)."""
+    model = tiny()
+    streams = {"predictor": [], "encoder": []}
+    for name in streams:
+        for blk in getattr(model, name).blocks:
+            blk.register_forward_pre_hook(lambda _, args, name=name: streams[name].append(args[0]))
+    masks = one_group(2, model.window, (SHORT, LONG))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        preds, _ = model.predict(torch.randn(2, 3, 4, 64, 64), masks)
+    assert {x.dtype for x in streams["predictor"]} == {torch.float32} and len(streams["predictor"]) == 2
+    assert {x.dtype for x in streams["encoder"]} == {torch.bfloat16}
+    for x, ((ctx, _),) in zip(streams["predictor"], masks):  # context tokens rounded to bf16 once, as `x +=`
+        kept = x[:, :ctx.shape[1]]
+        assert torch.equal(kept, kept.bfloat16().float()) and not torch.equal(x, x.bfloat16().float())
+    assert {z.dtype for (z,) in preds} == {torch.bfloat16}  # predictor_proj: a Linear under autocast
+
+
 def test_a_few_steps_on_a_tiny_model_lower_the_loss():
     model = tiny()
     videos = torch.randn(4, 3, 4, 64, 64)

@@ -69,12 +69,17 @@ class Predictor(Transformer):
         self.register_buffer("pos_table", sinusoid_table(num_patches, dim), persistent=False)
 
     def forward(self, ctx: torch.Tensor, ctx_idx: torch.Tensor, tgt_idx: torch.Tensor, kind: int) -> torch.Tensor:
-        """ctx [B, K_ctx, D_enc] at token indices ctx_idx [B, K_ctx]; returns predictions [B, K_tgt, D_enc]."""
+        """ctx [B, K_ctx, D_enc] at token indices ctx_idx [B, K_ctx]; returns predictions [B, K_tgt, D_enc].
+
+        The residual stream runs in float32 under bf16 autocast, as the official one: there the context tokens get
+        their positions added in place (`x +=`, so they stay in the Linear's bf16, rounded once), the mask tokens
+        (float32 parameters) plus float32 positions stay float32, and torch.cat promotes both to float32; the
+        blocks' Linear layers still compute in bf16 and their outputs are added to the float32 stream."""
         x = self.predictor_embed(ctx)
-        pos = self.pos_table.to(x.dtype).expand(x.shape[0], -1, -1)
-        x = x + gather_tokens(pos, ctx_idx)
-        queries = self.mask_tokens[kind].to(x.dtype) + gather_tokens(pos, tgt_idx)
-        x = self.run_blocks(torch.cat([x, queries], dim=1))
+        pos = self.pos_table.expand(x.shape[0], -1, -1)
+        x = (x + gather_tokens(pos, ctx_idx)).to(x.dtype)
+        queries = self.mask_tokens[kind] + gather_tokens(pos, tgt_idx)
+        x = self.run_blocks(torch.cat([x.to(queries.dtype), queries], dim=1))
         return self.predictor_proj(self.predictor_norm(x[:, ctx.shape[1]:]))
 
 
