@@ -72,6 +72,21 @@ def tiny(**kw):
                  img_size=64, **kw)
 
 
+def test_initialisation_is_the_official_one():
+    """app/vjepa/utils.py init_video_model: every Linear N(0, 0.02) truncated at +-2 absolute, zero bias, LN 1/0,
+    after the models' `_rescale_blocks` (so no depth rescaling survives); patch-embed Conv3d trunc-normal 0.02
+    (the models' own _init_weights), zero bias; mask tokens zero; the target encoder a copy."""
+    model = build("pretrain_vjepa_tiny_patch16_224", predictor_dim=64, predictor_depth=3, num_frames=2, img_size=32)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    for m in linears + [model.encoder.patch_embed.proj]:
+        assert abs(m.weight.std().item() - 0.02) < 0.0015, m  # last block's proj/fc2 too: no 1/sqrt(2 * layer)
+        assert torch.all(m.bias == 0) if m.bias is not None else True
+    assert all(torch.all(p == 0) for n, p in model.named_parameters() if n.endswith(("q_bias", "v_bias")))
+    assert all(torch.all(t == 0) for t in model.predictor.mask_tokens)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert all(torch.all(m.weight == 1) and torch.all(m.bias == 0) for m in norms)
+
+
 def test_targets_are_layer_normed_ema_features_and_carry_no_gradient():
     model = tiny()
     videos = torch.randn(2, 3, 4, 64, 64)
@@ -219,6 +234,75 @@ def test_vjepa_checkpoint_into_a_classifier_and_the_official_layout(tmp_path):
     torch.save(official, tmp_path / "other_pos.pth.tar")
     with pytest.raises(CheckpointError, match="pos_embed"):
         load_pretrained(clf, tmp_path / "other_pos.pth.tar", **PRETRAIN_TO_CLASSIFIER)
+
+
+def official_vjepa_checkpoint(path, *, depth=2, dim=64, pred_depth=1, pred_dim=32, tokens=32):
+    """A file in the layout of jepa @ 51c59d5 app/vjepa/train.py `save_checkpoint`: the state_dicts of
+    DDP(MultiMaskWrapper(vit)) / DDP(PredictorMultiMaskWrapper(vit_predictor)) under 'module.backbone.' (key names
+    and shapes checked against the official vit_tiny and vit_predictor), random weights, random stand-ins for the
+    3-D sin-cos tables, an AdamW state as init_opt's two groups, the GradScaler state, epoch, loss, batch_size,
+    world_size, lr. Returns its three sections."""
+    torch.manual_seed(1)
+
+    def blocks(prefix, d, n):
+        shapes = {"norm1.weight": (d,), "norm1.bias": (d,), "attn.qkv.weight": (3 * d, d), "attn.qkv.bias": (3 * d,),
+                  "attn.proj.weight": (d, d), "attn.proj.bias": (d,), "norm2.weight": (d,), "norm2.bias": (d,),
+                  "mlp.fc1.weight": (4 * d, d), "mlp.fc1.bias": (4 * d,), "mlp.fc2.weight": (d, 4 * d),
+                  "mlp.fc2.bias": (d,)}
+        return {f"{prefix}.{i}.{k}": s for i in range(n) for k, s in shapes.items()}
+    encoder = {"pos_embed": (1, tokens, dim), "patch_embed.proj.weight": (dim, 3, 2, 16, 16),
+               "patch_embed.proj.bias": (dim,), **blocks("blocks", dim, depth), "norm.weight": (dim,),
+               "norm.bias": (dim,)}
+    predictor = {"predictor_pos_embed": (1, tokens, pred_dim), "predictor_embed.weight": (pred_dim, dim),
+                 "predictor_embed.bias": (pred_dim,), "mask_tokens.0": (1, 1, pred_dim),
+                 "mask_tokens.1": (1, 1, pred_dim), **blocks("predictor_blocks", pred_dim, pred_depth),
+                 "predictor_norm.weight": (pred_dim,), "predictor_norm.bias": (pred_dim,),
+                 "predictor_proj.weight": (dim, pred_dim), "predictor_proj.bias": (dim,)}
+    sections = {name: {f"module.backbone.{k}": torch.randn(shape) * 0.02 for k, shape in keys.items()}
+                for name, keys in (("encoder", encoder), ("predictor", predictor), ("target_encoder", encoder))}
+    params = [torch.nn.Parameter(v.clone()) for v in [*sections["encoder"].values(), *sections["predictor"].values()]]
+    opt = torch.optim.AdamW([{"params": [p for p in params if p.ndim > 1]},
+                             {"params": [p for p in params if p.ndim == 1], "WD_exclude": True, "weight_decay": 0}])
+    for p in params:
+        p.grad = torch.randn_like(p)
+    opt.step()
+    scaler = {"scale": 65536.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2000,
+              "_growth_tracker": 7}
+    torch.save({"encoder": sections["encoder"], "predictor": sections["predictor"], "opt": opt.state_dict(),
+                "scaler": scaler, "target_encoder": sections["target_encoder"], "epoch": 300, "loss": 0.42,
+                "batch_size": 24, "world_size": 128, "lr": 6.25e-4}, path)
+    return {name: {k.removeprefix("module.backbone."): v for k, v in sd.items()} for name, sd in sections.items()}
+
+
+def test_an_official_vjepa_file_loads_with_its_position_tables_refused_or_allowed(tmp_path):
+    """docs/vjepa.md: an official release's 3-D position tables are refused by default; the documented call
+    (the classifier preset plus '*pos_embed') loads the rest into a classifier, and ('*pos_embed',) alone into a
+    V-JEPA model (encoder.pos_embed, target_encoder.pos_embed, predictor.predictor_pos_embed)."""
+    path = tmp_path / "vitl16.pth.tar"
+    official = official_vjepa_checkpoint(path)
+    clf = build("vit_tiny_patch16_224", num_classes=3, num_frames=4, img_size=64)
+    with pytest.raises(CheckpointError, match=r"unexpected \(not allowed\): \['pos_embed'\]"):
+        load_pretrained(clf, path, **PRETRAIN_TO_CLASSIFIER)
+    info = load_pretrained(clf, path, allow_missing=PRETRAIN_TO_CLASSIFIER["allow_missing"],
+                           allow_unexpected=PRETRAIN_TO_CLASSIFIER["allow_unexpected"] + ("*pos_embed",))
+    assert info["layout"] == "vjepa" and "pos_embed" in info["unexpected"]
+    assert sorted(info["missing"]) == ["fc_norm.bias", "fc_norm.weight", "head.bias", "head.weight"]
+    enc = official["encoder"]
+    assert torch.equal(clf.patch_embed.proj.weight, enc["patch_embed.proj.weight"])
+    assert torch.equal(clf.blocks[1].mlp.fc2.weight, enc["blocks.1.mlp.fc2.weight"])
+    q, _, v = enc["blocks.0.attn.qkv.bias"].chunk(3)  # the key bias is dropped (exact, see the test below)
+    assert torch.equal(clf.blocks[0].attn.q_bias, q) and torch.equal(clf.blocks[0].attn.v_bias, v)
+    model = tiny()
+    with pytest.raises(CheckpointError) as refused:
+        load_pretrained(model, path)
+    for key in ("'encoder.pos_embed'", "'target_encoder.pos_embed'", "'predictor.predictor_pos_embed'"):
+        assert key in str(refused.value)
+    info = load_pretrained(model, path, allow_unexpected=("*pos_embed",))
+    assert info["missing"] == [] and len(info["unexpected"]) == 3
+    assert torch.equal(model.target_encoder.blocks[1].attn.qkv.weight,
+                       official["target_encoder"]["blocks.1.attn.qkv.weight"])
+    assert torch.equal(model.predictor.blocks[0].mlp.fc1.bias, official["predictor"]["predictor_blocks.0.mlp.fc1.bias"])
+    assert torch.equal(model.predictor.mask_tokens[1], official["predictor"]["mask_tokens.1"])
 
 
 def test_dropping_the_official_key_bias_is_exact():
