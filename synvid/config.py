@@ -110,6 +110,9 @@ class VjepaConfig:
     long_scale: float = 0.7
     aspect_min: float = 0.75             # vitl16.yaml mask[*].aspect_ratio (0.75, 1.5); temporal_scale 1.0
     aspect_max: float = 1.5
+    # multiblock3d.py MaskCollator cuts each GPU's masks to that batch's shortest (vitl16.yaml data.batch_size 24
+    # per GPU); we cut per group of this many consecutive clips of the global batch, whatever the process count
+    mask_group: int = 24
     loss_exp: float = 1.0                # vitl16.yaml loss.loss_exp (L1); reg_coeff 0 (no regulariser)
     base_lr: float = 6.25e-4 * 256 / _VJEPA_BATCH    # vitl16.yaml optimization.lr (peak), per 256 clips
     start_lr: float = 2e-4 * 256 / _VJEPA_BATCH      # optimization.start_lr (warm-up start), per 256 clips

@@ -1,86 +1,30 @@
-"""V-JEPA objective (issue 16): multi-block masks against the official sampler, EMA and schedules, the loss, the
-model, the engine (resume, torchrun), checkpoints (ours -> classifier, official V-JEPA layout both ways), config."""
+"""V-JEPA objective: EMA and schedules, the loss, the model (initialisation, groups, precision), the engine (resume,
+torchrun), checkpoints (ours -> classifier, official V-JEPA layout both ways), config. The masks:
+tests/test_vjepa_masks.py."""
 import json
 import math
 import os
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from test_vjepa_masks import LONG, SHORT, draws, one_group  # tests/ is on sys.path (pytest rootdir import)
 
 from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, export_vjepa, load_pretrained
 from synvid.config import PretrainConfig, RenderConfig, VjepaConfig, resolve
 from synvid.engine.objectives import VJEPA, cosine_weight_decay, warmup_cosine
 from synvid.engine.pretrain import run
-from synvid.errors import CheckpointError
+from synvid.errors import BadInput, CheckpointError
 from synvid.models import build
-from synvid.models.multiblock import MaskKind, block_size, sample_masks
+from synvid.models.multiblock import sample_masks
 from synvid.models.vjepa import ema_update, jepa_loss, momentum_schedule
 from synvid.runs import JsonlLog
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = str(ROOT / "pretrain" / "3_2_pretrain.py")
-WINDOW = (8, 14, 14)  # 16 x 224^2 clip, tubelet 2, patch 16
-N = 8 * 14 * 14
-SHORT, LONG = MaskKind(8, 0.15), MaskKind(2, 0.7)
-
-# Figures from running the official sampler, facebookresearch/jepa @ 51c59d5 src/masks/multiblock3d.py
-# (`_MaskGenerator(crop_size=(224, 224), num_frames=16, spatial_patch_size=16, temporal_patch_size=2,
-# temporal_pred_mask_scale=(1, 1), aspect_ratio=(0.75, 1.5), ...)`, torch 2.x on CPU, torch.manual_seed(0)):
-# block sizes of 2,000 `_sample_block_size` draws (generator seeds 0..1999); union fraction of 2,000 calls with
-# batch 1 (no truncation); fraction of indices kept after the batch-minimum cut over 400 calls with batch 8.
-OFFICIAL = {
-    "short": {"sizes": {(8, 5, 5): 236, (8, 5, 6): 579, (8, 6, 4): 67, (8, 6, 5): 992, (8, 7, 4): 126},
-              "aspect_mean": 1.1149, "union_mean": 0.6268, "union_sd": 0.0771,
-              "kept_target_b8": 0.5185, "kept_context_b8": 0.2710},
-    "long": {"sizes": {(8, 10, 13): 128, (8, 10, 14): 4, (8, 11, 12): 266, (8, 11, 13): 200, (8, 12, 11): 260,
-                       (8, 12, 12): 201, (8, 13, 10): 223, (8, 13, 11): 262, (8, 14, 10): 456},
-             "aspect_mean": 1.1185, "union_mean": 0.8113, "union_sd": 0.0720,
-             "kept_target_b8": 0.7182, "kept_context_b8": 0.0918},
-}
-
-
-@pytest.mark.parametrize("name,kind", [("short", SHORT), ("long", LONG)])
-def test_block_sizes_match_the_official_sampler(name, kind):
-    g = torch.Generator().manual_seed(0)
-    sizes = Counter(block_size(WINDOW, kind, g) for _ in range(2000))
-    official = OFFICIAL[name]["sizes"]
-    assert set(sizes) <= set(official)  # same formula -> only sizes the official sampler produces
-    for size, count in official.items():
-        assert abs(sizes[size] / 2000 - count / 2000) < 0.035, size
-    aspect = np.mean([h / w for s, c in sizes.items() for h, w in [s[1:]] * c])
-    assert abs(aspect - OFFICIAL[name]["aspect_mean"]) < 0.02
-
-
-@pytest.mark.parametrize("name,kind", [("short", SHORT), ("long", LONG)])
-def test_masked_fractions_match_the_official_sampler(name, kind):
-    g, ref = torch.Generator().manual_seed(1), OFFICIAL[name]
-    union = [sample_masks(1, WINDOW, (kind,), g)[0][1].shape[1] / N for _ in range(300)]
-    assert abs(np.mean(union) - ref["union_mean"]) < 4 * ref["union_sd"] / math.sqrt(300) + 0.005
-    assert abs(np.std(union) - ref["union_sd"]) < 0.015
-    kept = [sample_masks(8, WINDOW, (kind,), g)[0] for _ in range(60)]
-    assert abs(np.mean([t.shape[1] for _, t in kept]) / N - ref["kept_target_b8"]) < 0.025
-    assert abs(np.mean([c.shape[1] for c, _ in kept]) / N - ref["kept_context_b8"]) < 0.025
-    ctx, tgt = kept[0]
-    assert ctx.shape[0] == tgt.shape[0] == 8 and torch.all(ctx[:, 1:] > ctx[:, :-1])  # ascending, no repeats
-    for c, t in zip(ctx, tgt):
-        assert not set(c.tolist()) & set(t.tolist())  # context and target never overlap
-
-
-def test_blocks_span_the_clip_in_time_and_tiny_windows_still_work():
-    g = torch.Generator().manual_seed(0)
-    (_, tgt), = sample_masks(1, WINDOW, (LONG,), g)
-    target = torch.zeros(N, dtype=torch.bool)
-    target[tgt[0]] = True
-    target = target.reshape(WINDOW)
-    assert torch.equal(target, target[:1].expand_as(target))  # temporal scale 1: the same spatial set every slot
-    for _ in range(50):  # smoke window (4 frames, 32 px): 2x2 per slot, both kinds keep context and target
-        for ctx, tgt in sample_masks(4, (2, 2, 2), (SHORT, LONG), g):
-            assert ctx.shape[1] >= 1 and tgt.shape[1] >= 1
 
 
 def test_ema_update_and_momentum_schedule():
@@ -108,12 +52,18 @@ def test_lr_and_weight_decay_schedules_follow_the_official_schedulers():
 
 
 def test_loss_on_a_hand_built_example():
-    preds = [torch.tensor([[[1.0, -2.0]]]), torch.tensor([[[0.0, 0.0], [3.0, 1.0]]])]
-    targets = [torch.zeros(1, 1, 2), torch.ones(1, 2, 2)]
+    preds = [[torch.tensor([[[1.0, -2.0]]])], [torch.tensor([[[0.0, 0.0], [3.0, 1.0]]])]]
+    targets = [[torch.zeros(1, 1, 2)], [torch.ones(1, 2, 2)]]
     # mask 1: mean(|1|, |-2|) = 1.5; mask 2: mean(1, 1, 2, 0) = 1.0; averaged over masks
     assert jepa_loss(preds, targets).item() == pytest.approx((1.5 + 1.0) / 2)
     # loss_exp 2: mean(squares) / 2 per mask: (2.5 / 2 + 1.5 / 2) / 2
     assert jepa_loss(preds, targets, loss_exp=2.0).item() == pytest.approx((1.25 + 0.75) / 2)
+    # groups of 1 and 3 clips with their own lengths: each group's mean (one official GPU's loss), by clips
+    preds = [[torch.full((1, 2, 2), 4.0), torch.full((3, 1, 2), 2.0)]]
+    targets = [[torch.zeros(1, 2, 2), torch.zeros(3, 1, 2)]]
+    assert jepa_loss(preds, targets).item() == pytest.approx((1 * 4.0 + 3 * 2.0) / 4)
+    with pytest.raises(BadInput, match="groups"):
+        jepa_loss(preds, [[torch.zeros(1, 2, 2)]])
 
 
 def tiny(**kw):
@@ -122,11 +72,27 @@ def tiny(**kw):
                  img_size=64, **kw)
 
 
+def test_initialisation_is_the_official_one():
+    """app/vjepa/utils.py init_video_model: every Linear N(0, 0.02) truncated at +-2 absolute, zero bias, LN 1/0,
+    after the models' `_rescale_blocks` (so no depth rescaling survives); patch-embed Conv3d trunc-normal 0.02
+    (the models' own _init_weights), zero bias; mask tokens zero; the target encoder a copy."""
+    model = build("pretrain_vjepa_tiny_patch16_224", predictor_dim=64, predictor_depth=3, num_frames=2, img_size=32)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    for m in linears + [model.encoder.patch_embed.proj]:
+        assert abs(m.weight.std().item() - 0.02) < 0.0015, m  # last block's proj/fc2 too: no 1/sqrt(2 * layer)
+        assert torch.all(m.bias == 0) if m.bias is not None else True
+    assert all(torch.all(p == 0) for n, p in model.named_parameters() if n.endswith(("q_bias", "v_bias")))
+    assert all(torch.all(t == 0) for t in model.predictor.mask_tokens)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert all(torch.all(m.weight == 1) and torch.all(m.bias == 0) for m in norms)
+
+
 def test_targets_are_layer_normed_ema_features_and_carry_no_gradient():
     model = tiny()
     videos = torch.randn(2, 3, 4, 64, 64)
-    masks = sample_masks(2, model.window, (SHORT, LONG), torch.Generator().manual_seed(0))
-    for t, (_, idx) in zip(model.targets(videos, masks), masks):
+    masks = one_group(2, model.window, (SHORT, LONG))
+    _, targets = model.predict(videos, masks)
+    for (t,), ((_, idx),) in zip(targets, masks):
         assert t.shape == (2, idx.shape[1], 64) and not t.requires_grad
         assert torch.allclose(t.mean(-1), torch.zeros(()), atol=1e-5)
         assert torch.allclose(t.var(-1, unbiased=False), torch.ones(()), atol=1e-3)
@@ -136,10 +102,47 @@ def test_targets_are_layer_normed_ema_features_and_carry_no_gradient():
     assert model.predictor.mask_tokens[0].grad is not None and model.encoder.blocks[0].attn.qkv.weight.grad is not None
 
 
+def test_groups_are_separate_passes_weighted_by_their_clips():
+    """A batch split into groups of their own lengths: each group is the loss of its own clips alone (one official
+    GPU), and the batch loss their clip-weighted mean; groups that do not cover the batch are refused."""
+    model = tiny()
+    with torch.no_grad():
+        for p in model.target_encoder.parameters():
+            p.add_(torch.randn_like(p) * 0.05)  # a target encoder apart from the context encoder
+    videos = torch.randn(5, 3, 4, 64, 64)
+    masks = sample_masks(model.window, (SHORT, LONG), draws(3), total=5, group=3)
+    assert [ctx.shape[0] for ctx, _ in masks[0]] == [3, 2]
+    alone = [model(videos[part], [[groups[j]] for groups in masks]) for j, part in enumerate((slice(0, 3),
+                                                                                            slice(3, 5)))]
+    torch.testing.assert_close(model(videos, masks), (3 * alone[0] + 2 * alone[1]) / 5)
+    with pytest.raises(BadInput, match="do not cover"):
+        model(videos[:4], masks)
+
+
+def test_predictor_residual_stream_is_float32_under_bf16_autocast():
+    """Official predictor.py: `x += pos` keeps the context tokens in bf16, `torch.cat` with the float32 mask
+    tokens promotes the stream to float32 (the same predictor, run with our weights under CPU bf16 autocast, gave
+    bit-identical outputs, jepa @ 51c59d5). The encoder's stream stays bf16 (official `x += pos_embed`)."""
+    model = tiny()
+    streams = {"predictor": [], "encoder": []}
+    for name in streams:
+        for blk in getattr(model, name).blocks:
+            blk.register_forward_pre_hook(lambda _, args, name=name: streams[name].append(args[0]))
+    masks = one_group(2, model.window, (SHORT, LONG))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        preds, _ = model.predict(torch.randn(2, 3, 4, 64, 64), masks)
+    assert {x.dtype for x in streams["predictor"]} == {torch.float32} and len(streams["predictor"]) == 2
+    assert {x.dtype for x in streams["encoder"]} == {torch.bfloat16}
+    for x, ((ctx, _),) in zip(streams["predictor"], masks):  # context tokens rounded to bf16 once, as `x +=`
+        kept = x[:, :ctx.shape[1]]
+        assert torch.equal(kept, kept.bfloat16().float()) and not torch.equal(x, x.bfloat16().float())
+    assert {z.dtype for (z,) in preds} == {torch.bfloat16}  # predictor_proj: a Linear under autocast
+
+
 def test_a_few_steps_on_a_tiny_model_lower_the_loss():
     model = tiny()
     videos = torch.randn(4, 3, 4, 64, 64)
-    masks = sample_masks(4, model.window, (SHORT, LONG), torch.Generator().manual_seed(0))
+    masks = one_group(4, model.window, (SHORT, LONG))
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     losses = []
     for _ in range(15):
@@ -181,6 +184,7 @@ def test_vjepa_run_records_its_objective_and_resume_is_exact(tmp_path):
     assert full["steps"] == 6 and full["objective"] == "vjepa" and math.isfinite(full["final_loss"])
     config = json.loads((tmp_path / "full" / "config.json").read_text())
     assert config["objective"] == "vjepa" and config["VjepaConfig"]["predictor_depth"] == 1
+    assert config["VjepaConfig"]["mask_group"] == 24  # recorded: it changes which context is kept
     assert json.loads((tmp_path / "full" / "DONE").read_text())["objective"] == "vjepa"
     record = JsonlLog(tmp_path / "full" / "log.jsonl").read()[0]
     assert record["momentum"] == 0.998 and record["weight_decay"] > 0.04
@@ -220,7 +224,7 @@ def test_vjepa_checkpoint_into_a_classifier_and_the_official_layout(tmp_path):
     again = tiny()
     assert load_pretrained(again, tmp_path / "jepa-latest.pth.tar")["layout"] == "vjepa"
     videos = torch.randn(2, 3, 4, 64, 64)
-    masks = sample_masks(2, model.window, (SHORT, LONG), torch.Generator().manual_seed(0))
+    masks = one_group(2, model.window, (SHORT, LONG))
     assert torch.equal(model(videos, masks), again(videos, masks))
     clf = build("vit_tiny_patch16_224", num_classes=3, num_frames=4, img_size=64)
     load_pretrained(clf, tmp_path / "jepa-latest.pth.tar", **PRETRAIN_TO_CLASSIFIER)
@@ -230,6 +234,75 @@ def test_vjepa_checkpoint_into_a_classifier_and_the_official_layout(tmp_path):
     torch.save(official, tmp_path / "other_pos.pth.tar")
     with pytest.raises(CheckpointError, match="pos_embed"):
         load_pretrained(clf, tmp_path / "other_pos.pth.tar", **PRETRAIN_TO_CLASSIFIER)
+
+
+def official_vjepa_checkpoint(path, *, depth=2, dim=64, pred_depth=1, pred_dim=32, tokens=32):
+    """A file in the layout of jepa @ 51c59d5 app/vjepa/train.py `save_checkpoint`: the state_dicts of
+    DDP(MultiMaskWrapper(vit)) / DDP(PredictorMultiMaskWrapper(vit_predictor)) under 'module.backbone.' (key names
+    and shapes checked against the official vit_tiny and vit_predictor), random weights, random stand-ins for the
+    3-D sin-cos tables, an AdamW state as init_opt's two groups, the GradScaler state, epoch, loss, batch_size,
+    world_size, lr. Returns its three sections."""
+    torch.manual_seed(1)
+
+    def blocks(prefix, d, n):
+        shapes = {"norm1.weight": (d,), "norm1.bias": (d,), "attn.qkv.weight": (3 * d, d), "attn.qkv.bias": (3 * d,),
+                  "attn.proj.weight": (d, d), "attn.proj.bias": (d,), "norm2.weight": (d,), "norm2.bias": (d,),
+                  "mlp.fc1.weight": (4 * d, d), "mlp.fc1.bias": (4 * d,), "mlp.fc2.weight": (d, 4 * d),
+                  "mlp.fc2.bias": (d,)}
+        return {f"{prefix}.{i}.{k}": s for i in range(n) for k, s in shapes.items()}
+    encoder = {"pos_embed": (1, tokens, dim), "patch_embed.proj.weight": (dim, 3, 2, 16, 16),
+               "patch_embed.proj.bias": (dim,), **blocks("blocks", dim, depth), "norm.weight": (dim,),
+               "norm.bias": (dim,)}
+    predictor = {"predictor_pos_embed": (1, tokens, pred_dim), "predictor_embed.weight": (pred_dim, dim),
+                 "predictor_embed.bias": (pred_dim,), "mask_tokens.0": (1, 1, pred_dim),
+                 "mask_tokens.1": (1, 1, pred_dim), **blocks("predictor_blocks", pred_dim, pred_depth),
+                 "predictor_norm.weight": (pred_dim,), "predictor_norm.bias": (pred_dim,),
+                 "predictor_proj.weight": (dim, pred_dim), "predictor_proj.bias": (dim,)}
+    sections = {name: {f"module.backbone.{k}": torch.randn(shape) * 0.02 for k, shape in keys.items()}
+                for name, keys in (("encoder", encoder), ("predictor", predictor), ("target_encoder", encoder))}
+    params = [torch.nn.Parameter(v.clone()) for v in [*sections["encoder"].values(), *sections["predictor"].values()]]
+    opt = torch.optim.AdamW([{"params": [p for p in params if p.ndim > 1]},
+                             {"params": [p for p in params if p.ndim == 1], "WD_exclude": True, "weight_decay": 0}])
+    for p in params:
+        p.grad = torch.randn_like(p)
+    opt.step()
+    scaler = {"scale": 65536.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2000,
+              "_growth_tracker": 7}
+    torch.save({"encoder": sections["encoder"], "predictor": sections["predictor"], "opt": opt.state_dict(),
+                "scaler": scaler, "target_encoder": sections["target_encoder"], "epoch": 300, "loss": 0.42,
+                "batch_size": 24, "world_size": 128, "lr": 6.25e-4}, path)
+    return {name: {k.removeprefix("module.backbone."): v for k, v in sd.items()} for name, sd in sections.items()}
+
+
+def test_an_official_vjepa_file_loads_with_its_position_tables_refused_or_allowed(tmp_path):
+    """docs/vjepa.md: an official release's 3-D position tables are refused by default; the documented call
+    (the classifier preset plus '*pos_embed') loads the rest into a classifier, and ('*pos_embed',) alone into a
+    V-JEPA model (encoder.pos_embed, target_encoder.pos_embed, predictor.predictor_pos_embed)."""
+    path = tmp_path / "vitl16.pth.tar"
+    official = official_vjepa_checkpoint(path)
+    clf = build("vit_tiny_patch16_224", num_classes=3, num_frames=4, img_size=64)
+    with pytest.raises(CheckpointError, match=r"unexpected \(not allowed\): \['pos_embed'\]"):
+        load_pretrained(clf, path, **PRETRAIN_TO_CLASSIFIER)
+    info = load_pretrained(clf, path, allow_missing=PRETRAIN_TO_CLASSIFIER["allow_missing"],
+                           allow_unexpected=PRETRAIN_TO_CLASSIFIER["allow_unexpected"] + ("*pos_embed",))
+    assert info["layout"] == "vjepa" and "pos_embed" in info["unexpected"]
+    assert sorted(info["missing"]) == ["fc_norm.bias", "fc_norm.weight", "head.bias", "head.weight"]
+    enc = official["encoder"]
+    assert torch.equal(clf.patch_embed.proj.weight, enc["patch_embed.proj.weight"])
+    assert torch.equal(clf.blocks[1].mlp.fc2.weight, enc["blocks.1.mlp.fc2.weight"])
+    q, _, v = enc["blocks.0.attn.qkv.bias"].chunk(3)  # the key bias is dropped (exact, see the test below)
+    assert torch.equal(clf.blocks[0].attn.q_bias, q) and torch.equal(clf.blocks[0].attn.v_bias, v)
+    model = tiny()
+    with pytest.raises(CheckpointError) as refused:
+        load_pretrained(model, path)
+    for key in ("'encoder.pos_embed'", "'target_encoder.pos_embed'", "'predictor.predictor_pos_embed'"):
+        assert key in str(refused.value)
+    info = load_pretrained(model, path, allow_unexpected=("*pos_embed",))
+    assert info["missing"] == [] and len(info["unexpected"]) == 3
+    assert torch.equal(model.target_encoder.blocks[1].attn.qkv.weight,
+                       official["target_encoder"]["blocks.1.attn.qkv.weight"])
+    assert torch.equal(model.predictor.blocks[0].mlp.fc1.bias, official["predictor"]["predictor_blocks.0.mlp.fc1.bias"])
+    assert torch.equal(model.predictor.mask_tokens[1], official["predictor"]["mask_tokens.1"])
 
 
 def test_dropping_the_official_key_bias_is_exact():
@@ -247,6 +320,7 @@ def test_dropping_the_official_key_bias_is_exact():
     torch.testing.assert_close(ours(x), official, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_and_torchrun_two_processes(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     args = ["--profile", "smoke", "--objective", "vjepa", "--dataset", "moving_circles", "--epochs", "1",

@@ -92,6 +92,9 @@ def cosine_weight_decay(start: float, final: float, total: int, stretch: float) 
     return np.maximum(wd, final) if final <= start else np.minimum(wd, final)
 
 
+MASK_STREAM = 6  # V-JEPA mask keys (seed, step, group, 6): apart from the data streams (1-4) and common.STEP_STREAM
+
+
 class VJEPA:
     """V-JEPA feature prediction (issue 16); the recipe is VjepaConfig, the run PretrainConfig."""
     name = "vjepa"
@@ -99,6 +102,8 @@ class VJEPA:
     def __init__(self, cfg: PretrainConfig, vjepa: VjepaConfig | None = None):
         self.cfg, self.vj = cfg, vjepa or VjepaConfig()
         v = self.vj
+        if v.mask_group < 1:
+            raise BadInput(f"VjepaConfig.mask_group must be at least 1 clip, got {v.mask_group}")
         self.kinds = (MaskKind(v.short_blocks, v.short_scale, v.aspect_min, v.aspect_max),
                       MaskKind(v.long_blocks, v.long_scale, v.aspect_min, v.aspect_max))
 
@@ -130,10 +135,14 @@ class VJEPA:
         apply_schedule(optimizer, lr, weight_decay=wd)
         return {"lr": lr, "weight_decay": wd, "momentum": float(self.momentum[step])}
 
-    def masks(self, batch: int, window, step: int, device) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """This rank's masks of `step`, drawn from (seed, step, rank): the same after a resume."""
-        g = sample_generator(self.cfg.seed, step, dist.rank(), common.STEP_STREAM)
-        return sample_masks(batch, window, self.kinds, g, device=device)
+    def masks(self, batch: int, window, step: int, device) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """This rank's masks of `step`: its `batch` clips are positions [rank * batch, (rank + 1) * batch) of the
+        global batch (StepSampler), cut per group of `mask_group` clips; each group is drawn from (seed, step,
+        group), so the masks are the same after a resume and whatever the number of processes."""
+        start = dist.rank() * batch
+        return sample_masks(window, self.kinds, lambda key: sample_generator(self.cfg.seed, step, key, MASK_STREAM),
+                            total=batch * dist.world_size(), group=self.vj.mask_group, start=start, stop=start + batch,
+                            device=device)
 
     def loss(self, net, model, videos: torch.Tensor, mask: torch.Tensor, step: int) -> torch.Tensor:
         """The loader's tube mask is not used (it is drawn anyway, so crops equal VideoMAE's for a seed)."""

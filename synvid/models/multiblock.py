@@ -1,14 +1,18 @@
 """V-JEPA multi-block 3-D masks (Bardes et al. 2024; official `facebookresearch/jepa` src/masks/multiblock3d.py).
 
-A mask kind is a number of blocks of one spatial scale. For each per-rank batch and each kind, one block size
-(t, h, w) is drawn, then every clip places `num_blocks` blocks of that size at uniformly random positions; the
-union of the blocks is the *target* (predicted) set and its complement the *context* set. With temporal scale 1 the
-blocks span the whole clip in time. As the official collator, the index lists are cut to the shortest one in the
-batch (ascending token order, so the cut drops the last indices) to make them stackable.
+A mask kind is a number of blocks of one spatial scale. For each step and each kind, one block size (t, h, w) is
+drawn, then every clip places `num_blocks` blocks of that size at uniformly random positions; the union of the
+blocks is the *target* (predicted) set and its complement the *context* set. With temporal scale 1 the blocks span
+the whole clip in time. As the official collator, the index lists of a group of clips are cut to the shortest one
+in the group (ascending token order, so the cut drops the last indices) to make them stackable. The official group
+is one GPU's batch (24 clips); here a step's global batch is split into groups of `group` consecutive clips
+(`sample_masks`), each drawn from its own generator, so every clip's masks are the same whatever the number of
+processes the batch is split across.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -74,24 +78,52 @@ def first_indices(mask: torch.Tensor, keep: int) -> torch.Tensor:
     return torch.nonzero(first)[:, 1].reshape(mask.shape[0], keep)  # row-major: ascending within each row
 
 
-def sample_masks(batch: int, window: tuple[int, int, int], kinds: tuple[MaskKind, ...], g: torch.Generator,
-                 device=None, max_tries: int = 1000) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """One (context, target) pair of index tensors [B, K_ctx] / [B, K_tgt] (int64, ascending) per mask kind.
+def target_unions(window: tuple[int, int, int], kind: MaskKind, size: tuple[int, int, int], batch: int,
+                  g: torch.Generator, device=None, max_tries: int = 1000) -> torch.Tensor:
+    """Bool [B, N] target sets of `batch` clips for one block size; a clip whose blocks leave no context is redrawn
+    (official `while empty_context`)."""
+    target = block_union(window, size, kind.num_blocks, batch, g, device)
+    for _ in range(max_tries):
+        full = target.all(dim=1)
+        if not full.any():
+            return target
+        target[full] = block_union(window, size, kind.num_blocks, int(full.sum()), g, device)
+    raise RuntimeError(f"no context left after {max_tries} draws of {kind} on window {window}")
 
-    A clip whose blocks leave no context is redrawn (official `while empty_context`); both lists are then cut to
-    the batch minimum (official `min_keep_enc` / `min_keep_pred`)."""
-    out = []
-    for kind in kinds:
-        size = block_size(window, kind, g)
-        target = block_union(window, size, kind.num_blocks, batch, g, device)
-        for _ in range(max_tries):
-            full = target.all(dim=1)
-            if not full.any():
-                break
-            target[full] = block_union(window, size, kind.num_blocks, int(full.sum()), g, device)
-        else:
-            raise RuntimeError(f"no context left after {max_tries} draws of {kind} on window {window}")
-        counts = target.sum(dim=1)
-        n = target.shape[1]
-        out.append((first_indices(~target, int(n - counts.max())), first_indices(target, int(counts.min()))))
+
+def cut_to_minimum(target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bool [B, N] target sets -> (context [B, K_ctx], target [B, K_tgt]) int64 ascending index lists, each cut to
+    its shortest row (official `min_keep_enc` / `min_keep_pred`)."""
+    counts = target.sum(dim=1)
+    return (first_indices(~target, int(target.shape[1] - counts.max())),
+            first_indices(target, int(counts.min())))
+
+
+def sample_masks(window: tuple[int, int, int], kinds: tuple[MaskKind, ...],
+                 generator: Callable[[int], torch.Generator], *, total: int, group: int | None = None,
+                 start: int = 0, stop: int | None = None, device=None,
+                 max_tries: int = 1000) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+    """The masks of positions [start, stop) (default: all) of a step's global batch of `total` clips, split into
+    consecutive groups of `group` clips (default: one group; the last group may be smaller), each group's index
+    lists cut to the group's own minimum (one group = one official collator call).
+
+    `generator(0)` draws the step's block size of each kind, shared by every group (the official collators seed it
+    with their batch counter, equal on every GPU); `generator(1 + i)` draws the blocks of group i, so a group
+    straddling two ranks is drawn whole by both and each keeps its own clips. Returns masks[kind][j] = (context
+    [n_j, K_ctx], target [n_j, K_tgt]), int64 ascending, for the j-th group overlapping [start, stop), n_j its clips
+    in the range."""
+    group, stop = total if group is None else group, total if stop is None else stop
+    if group < 1 or not 0 <= start < stop <= total:
+        raise BadInput(f"need group >= 1 and 0 <= start < stop <= total, got group {group}, start {start}, "
+                       f"stop {stop}, total {total}")
+    g = generator(0)
+    sizes = [block_size(window, kind, g) for kind in kinds]
+    out: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in kinds]
+    for i in range(start // group, (stop - 1) // group + 1):
+        lo, hi = i * group, min((i + 1) * group, total)
+        g = generator(1 + i)
+        keep = slice(max(start, lo) - lo, min(stop, hi) - lo)
+        for masks, kind, size in zip(out, kinds, sizes):
+            ctx, tgt = cut_to_minimum(target_unions(window, kind, size, hi - lo, g, device, max_tries))
+            masks.append((ctx[keep], tgt[keep]))
     return out

@@ -23,11 +23,20 @@ def gather_tokens(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
 
 
-def jepa_loss(preds: list[torch.Tensor], targets: list[torch.Tensor], loss_exp: float = 1.0) -> torch.Tensor:
-    """train.py `loss_fn`: mean(|z - h|^p) / p per mask, averaged over masks (p = loss_exp = 1: L1). float32."""
-    if len(preds) != len(targets) or not preds:
-        raise BadInput(f"need one target per prediction, got {len(preds)} and {len(targets)}")
-    total = sum(torch.mean((z.float() - h.float()).abs() ** loss_exp) / loss_exp for z, h in zip(preds, targets))
+def jepa_loss(preds: list[list[torch.Tensor]], targets: list[list[torch.Tensor]],
+              loss_exp: float = 1.0) -> torch.Tensor:
+    """train.py `loss_fn` over groups of clips: per mask kind, mean(|z - h|^p) / p over each group's [n, K, D]
+    (one official GPU's loss: its K is the group's own) weighted by the group's clips n (DDP averages the GPUs'
+    gradients, and the official groups are equal), then averaged over kinds (p = loss_exp = 1: L1). float32.
+    preds / targets: [kind][group] tensors [n, K, D]."""
+    if len(preds) != len(targets) or not preds or any(len(z) != len(h) or not z for z, h in zip(preds, targets)):
+        raise BadInput(f"need the same non-empty groups of targets and predictions per mask kind, got "
+                       f"{[len(z) for z in preds]} and {[len(h) for h in targets]}")
+    total = 0.0
+    for zs, hs in zip(preds, targets):
+        clips = sum(z.shape[0] for z in zs)
+        total = total + sum(z.shape[0] / clips * torch.mean((z.float() - h.float()).abs() ** loss_exp)
+                            for z, h in zip(zs, hs)) / loss_exp
     return total / len(preds)
 
 
@@ -60,17 +69,22 @@ class Predictor(Transformer):
         self.register_buffer("pos_table", sinusoid_table(num_patches, dim), persistent=False)
 
     def forward(self, ctx: torch.Tensor, ctx_idx: torch.Tensor, tgt_idx: torch.Tensor, kind: int) -> torch.Tensor:
-        """ctx [B, K_ctx, D_enc] at token indices ctx_idx [B, K_ctx]; returns predictions [B, K_tgt, D_enc]."""
+        """ctx [B, K_ctx, D_enc] at token indices ctx_idx [B, K_ctx]; returns predictions [B, K_tgt, D_enc].
+
+        The residual stream runs in float32 under bf16 autocast, as the official one: there the context tokens get
+        their positions added in place (`x +=`, so they stay in the Linear's bf16, rounded once), the mask tokens
+        (float32 parameters) plus float32 positions stay float32, and torch.cat promotes both to float32; the
+        blocks' Linear layers still compute in bf16 and their outputs are added to the float32 stream."""
         x = self.predictor_embed(ctx)
-        pos = self.pos_table.to(x.dtype).expand(x.shape[0], -1, -1)
-        x = x + gather_tokens(pos, ctx_idx)
-        queries = self.mask_tokens[kind].to(x.dtype) + gather_tokens(pos, tgt_idx)
-        x = self.run_blocks(torch.cat([x, queries], dim=1))
+        pos = self.pos_table.expand(x.shape[0], -1, -1)
+        x = (x + gather_tokens(pos, ctx_idx)).to(x.dtype)
+        queries = self.mask_tokens[kind] + gather_tokens(pos, tgt_idx)
+        x = self.run_blocks(torch.cat([x.to(queries.dtype), queries], dim=1))
         return self.predictor_proj(self.predictor_norm(x[:, ctx.shape[1]:]))
 
 
 class PretrainVJEPA(nn.Module):
-    """model(videos [B,3,T,H,W], masks [(ctx_idx, tgt_idx) per mask kind]) -> the V-JEPA loss (scalar)."""
+    """model(videos [B,3,T,H,W], masks[kind][group] = (ctx_idx, tgt_idx)) -> the V-JEPA loss (scalar)."""
 
     def __init__(self, *, depth, dim, heads, predictor_dim=384, predictor_depth=12, num_mask_kinds=2,
                  loss_exp=1.0, num_frames=16, img_size=224, patch=16, tubelet_size=2, drop_path=0.0,
@@ -92,24 +106,39 @@ class PretrainVJEPA(nn.Module):
         self.target_encoder.requires_grad_(False)
 
     @torch.no_grad()
-    def targets(self, videos: torch.Tensor, masks) -> list[torch.Tensor]:
-        """train.py `forward_target`: target encoder on the whole clip, layer-normed over features, gathered."""
-        h = self.target_encoder.run_blocks(self.target_encoder.embed(videos))
-        h = self.target_encoder.norm(h)
-        h = F.layer_norm(h, (h.shape[-1],))
-        return [gather_tokens(h, tgt) for _, tgt in masks]
+    def target_features(self, videos: torch.Tensor) -> torch.Tensor:
+        """train.py `forward_target`: target encoder on the whole clip, layer-normed over features: [B, N, D]."""
+        h = self.target_encoder.norm(self.target_encoder.run_blocks(self.target_encoder.embed(videos)))
+        return F.layer_norm(h, (h.shape[-1],))
 
-    def context(self, videos: torch.Tensor, ctx_idx: torch.Tensor) -> torch.Tensor:
-        """Context encoder on the kept tokens only: [B, K_ctx, D] after the final norm."""
-        x = gather_tokens(self.encoder.embed(videos), ctx_idx)
-        return self.encoder.norm(self.encoder.run_blocks(x))
+    def context(self, tokens: torch.Tensor, ctx_idx: torch.Tensor) -> torch.Tensor:
+        """Context encoder on the kept tokens of embedded clips [B, N, D] only: [B, K_ctx, D] after the final norm."""
+        return self.encoder.norm(self.encoder.run_blocks(gather_tokens(tokens, ctx_idx)))
 
-    def predictions(self, videos: torch.Tensor, masks) -> list[torch.Tensor]:
-        """train.py `forward_context`: one context pass and one predictor pass per mask kind."""
-        return [self.predictor(self.context(videos, ctx), ctx, tgt, kind) for kind, (ctx, tgt) in enumerate(masks)]
+    def predict(self, videos: torch.Tensor, masks) -> tuple[list[list[torch.Tensor]], list[list[torch.Tensor]]]:
+        """train.py `forward_context` and `forward_target` per group of clips: (predictions, targets), each
+        [kind][group] -> [n, K_tgt, D]. masks[kind] lists (ctx_idx [n, K_ctx], tgt_idx [n, K_tgt]) of consecutive
+        groups covering the batch (multiblock.sample_masks). A group's lists have its own lengths, so each group is
+        one context-encoder and one predictor pass (one official GPU's); the patch embedding and the target encoder
+        run once on the whole batch."""
+        tokens, h = self.encoder.embed(videos), self.target_features(videos)
+        preds, targets = [], []
+        for kind, groups in enumerate(masks):
+            sizes = [ctx.shape[0] for ctx, _ in groups]
+            if sum(sizes) != videos.shape[0]:
+                raise BadInput(f"mask kind {kind}: groups of {sizes} clips do not cover the batch of "
+                               f"{videos.shape[0]}")
+            z, t, start = [], [], 0
+            for ctx, tgt in groups:
+                part, start = slice(start, start + ctx.shape[0]), start + ctx.shape[0]
+                z.append(self.predictor(self.context(tokens[part], ctx), ctx, tgt, kind))
+                t.append(gather_tokens(h[part], tgt))
+            preds.append(z)
+            targets.append(t)
+        return preds, targets
 
     def forward(self, videos: torch.Tensor, masks) -> torch.Tensor:
-        return jepa_loss(self.predictions(videos, masks), self.targets(videos, masks), self.loss_exp)
+        return jepa_loss(*self.predict(videos, masks), self.loss_exp)
 
     def no_weight_decay(self) -> set[str]:
         return set()  # init_opt decays every non-bias, non-1-D tensor, the [1,1,D] mask tokens included
