@@ -8,9 +8,10 @@ SYNVID_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEVICE_WHEELS="${DEVICE_WHEELS:-$SYNVID_ROOT/wheels/device}"
 # import name:distribution, for every runtime package the checks need; the first five are small enough to carry
 # (decord + av ≈ 48 MB of the 64 MiB a device call carries), the rest must already be on that machine
+# (imageio-ffmpeg's 165 MB FFmpeg binary cannot be carried; only the UCF101-P codec corruptions need it)
 CARRIED="decord:decord av:av tabulate:tabulate safetensors:safetensors pytorch_fid:pytorch-fid"
 EXPECTED="torch:torch torchvision:torchvision numpy:numpy PIL:pillow scipy:scipy matplotlib:matplotlib tqdm:tqdm \
-numba:numba skimage:scikit-image"
+numba:numba skimage:scikit-image imageio_ffmpeg:imageio-ffmpeg"
 
 if [ "${1:-}" = "--help" ]; then
   echo "usage: bash benchmarks/device_setup.sh --download   (fill wheels/device/ where PyPI is reachable)"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import io
 import math
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,9 @@ import torch.nn.functional as F
 from numba import njit
 from PIL import Image
 
+from synvid import codecs
 from synvid.blurs import defocus_blur, motion_blur, zoom_blur
 from synvid.errors import BadInput
-from synvid.video_io import read_video, write_video
 
 
 @dataclass(frozen=True)
@@ -208,23 +207,11 @@ def jpeg(video, quality, g):
     return torch.from_numpy(np.stack(out))
 
 
-def _codec(codec: str) -> Callable:
-    def reencode(video, q, g):
-        with tempfile.TemporaryDirectory() as tmp:
-            out = read_video(_encode(codec, video, q, Path(tmp) / "v.avi", fps=25))
-        if out.shape != video.shape:
-            raise RuntimeError(f"{codec} round-trip changed the video from {list(video.shape)} to {list(out.shape)}")
-        return out
-    return reencode
+def _codec(name: str) -> Callable:
+    """codec1 / codec2 of a decoded video: the benchmark's ffmpeg arguments on its frames (synvid.codecs)."""
+    return lambda video, q, g: codecs.encode_frames(name, q, video)
 
 
-def _encode(codec: str, video: torch.Tensor, q: int, path: Path, fps: float) -> Path:
-    # Q13: SCH-VL passes -q:v up to 100; MPEG quantisers stop at 31, so q is clamped to 31. With a fixed quantiser
-    # the decoded frames do not depend on fps (checked for both codecs), so a file written here decodes to `apply`.
-    return write_video(path, video, fps=fps, codec=codec, crf=None, qscale=min(q, 31))   # exact rate: video_io
-
-
-CODEC_OF = {"codec1": "mpeg2video", "codec2": "mpeg4"}  # SCH-VL generate_noisy_videos.py
 REGISTRY: dict[str, Corruption] = {
     "translate": Corruption("camera", (8, 16, 24, 32, 40), translate, False),
     "rotate": Corruption("camera", (7, 13, 19, 25, 31), rotate, False),
@@ -242,9 +229,9 @@ REGISTRY: dict[str, Corruption] = {
     "impulse_noise": Corruption("noise", (.03, .06, .09, .17, .27), impulse_noise, False),
     "speckle_noise": Corruption("noise", (.15, .20, .25, .30, .35), speckle_noise, False),
     "jpeg": Corruption("digital", (25, 18, 15, 10, 7), jpeg, False, uint8_io=True),
-    "codec1": Corruption("digital", (20, 40, 60, 80, 100), _codec(CODEC_OF["codec1"]), True, uint8_io=True,
+    "codec1": Corruption("digital", (20, 40, 60, 80, 100), _codec("codec1"), True, uint8_io=True,
                          whole_video=True),
-    "codec2": Corruption("digital", (15, 30, 45, 60, 75), _codec(CODEC_OF["codec2"]), True, uint8_io=True,
+    "codec2": Corruption("digital", (15, 30, 45, 60, 75), _codec("codec2"), True, uint8_io=True,
                          whole_video=True),
 }
 NAMES: tuple[str, ...] = tuple(REGISTRY)
@@ -286,11 +273,11 @@ def _check(name: str, video, severity: int) -> None:
                        f"{list(getattr(video, 'shape', []))}")
 
 
-def write_whole_video(name: str, video: torch.Tensor, severity: int, path, fps: float) -> Path:
-    """Write the codec corruption `name` of uint8 [T, H, W, 3] as the codec's own file at `path` (atomic), so the
-    stored video is the re-encoding itself, not a second encoding of it; decoding it gives `apply(name, video,
-    severity)`."""
+def write_whole_video(name: str, src, severity: int, path) -> Path:
+    """Write the codec corruption `name` of the video file `src` at `path` (atomic) with the benchmark's own ffmpeg
+    command (synvid.codecs.encode_file): the stored video is the re-encoding itself, not a second encoding of it."""
     if name not in WHOLE_VIDEO:
         raise BadInput(f"{name!r} is not a whole-video corruption; those are {', '.join(WHOLE_VIDEO)}")
-    _check(name, video, severity)
-    return _encode(CODEC_OF[name], video, REGISTRY[name].params[severity - 1], Path(path), fps)
+    if severity not in (1, 2, 3, 4, 5):
+        raise BadInput(f"severity must be 1-5, got {severity!r}")
+    return codecs.encode_file(name, REGISTRY[name].params[severity - 1], src, path)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from synvid import corruptions, inits
+from synvid import codecs, corruptions, inits
 from synvid.checkpoint import load_pretrained
 from synvid.config import FinetuneConfig, load_config, save_config
 from synvid.data.splits import ucf101
@@ -30,8 +30,7 @@ from synvid.figures import ucf101p_chart
 from synvid.models import build
 from synvid.provenance import record_from_run
 from synvid.runs import atomic_write_json, is_done, mark_done, read_done
-from synvid.ucf101p_files import (PROTOCOL, check_names, check_settings, effective_q, read_tree, set_name,
-                                  video_seed)
+from synvid.ucf101p_files import PROTOCOL, check_names, check_settings, read_tree, set_name, video_seed
 
 
 def load_finetuned(source: inits.Init, device) -> tuple[torch.nn.Module, object, int]:
@@ -94,9 +93,11 @@ def evaluate_ucf101p(model, cfg, rcfg, out, *, names=corruptions.NAMES, p_root=N
     check_settings(rcfg)
     names = check_names(names)
     p_root, data_root = _sources(rcfg, names, p_root, data_root, cfg.split)
+    if any(applied(n, rcfg.mode, p_root) == "whole_video" for n in names):
+        codecs.ffmpeg_version()                           # no FFmpeg binary: an error before any evaluation
     summary = {"mode": rcfg.mode, "seed": rcfg.seed, "headline": rcfg.headline, "protocol": PROTOCOL,
                "tree": str(p_root) if p_root is not None else None, "data_root": str(data_root),
-               "severities": {}, "applied": {}, "effective_q": {}, "top1": {}, "top5": {}}
+               "severities": {}, "applied": {}, "codecs": {}, "top1": {}, "top5": {}}
     for name in names:
         how = applied(name, rcfg.mode, p_root)
         top1, top5 = {}, {}
@@ -105,11 +106,12 @@ def evaluate_ucf101p(model, cfg, rcfg, out, *, names=corruptions.NAMES, p_root=N
                                  p_root=p_root, data_root=data_root, device=device,
                                  print_fn=print_fn)
             top1[str(severity)], top5[str(severity)] = done["top1"], done["top5"]
+            if name in corruptions.WHOLE_VIDEO:       # the ffmpeg command and binary behind each codec severity
+                run = {k: done.get(k) for k in ("command", "ffmpeg")}
+                summary["codecs"].setdefault(name, {})[str(severity)] = run
         top1["mean"], top5["mean"] = (sum(v.values()) / len(v) for v in (top1, top5))
         summary["severities"][name], summary["applied"][name] = top1, how
         summary["top1"][name], summary["top5"][name] = top1[rcfg.headline], top5[rcfg.headline]
-        if name in corruptions.WHOLE_VIDEO:          # FFmpeg's clamp kept: a 1-5 mean weights q = 31 several times
-            summary["effective_q"][name] = {str(s): effective_q(name, s) for s in rcfg.severities}
         print_fn(f"{name}: top-1 {rcfg.headline} {top1[rcfg.headline]:.2f} ({how})")
     atomic_write_json(Path(out) / "summary.json", summary)
     return summary
@@ -129,10 +131,20 @@ def _evaluate_one(model, cfg, rcfg, run: Path, name: str, severity: int, how: st
     results = multiview.evaluate(model, data, batch_size=max(cfg.batch_size // 16, 1), device=device,
                                  num_workers=cfg.num_workers, bf16=cfg.bf16, allow_missing=rcfg.allow_missing,
                                  print_fn=print_fn)
+    want.update(_codec_record(name, severity, how, tree))
     atomic_write_json(run / "results.json", {**want, **results})
     record = {**want, **{k: v for k, v in results.items() if k != "videos"}}   # per-video scores: results.json
     mark_done(run, record)
     return record
+
+
+def _codec_record(name: str, severity: int, how: str, tree) -> dict:
+    """A codec result's command and FFmpeg version: those that wrote the tree's set, or those run on the fly."""
+    if name not in corruptions.WHOLE_VIDEO:
+        return {}
+    if how == "file":
+        return {k: read_done(tree).get(k) for k in ("command", "ffmpeg")}
+    return codecs.record(name, corruptions.REGISTRY[name].params[severity - 1], source="frames")
 
 
 class ViewCorruption:
@@ -198,7 +210,7 @@ def _evaluate_run(run_dir, rcfg, out, names, *, p_root, data_root, device, allow
     record = {"task": "ucf101p", "corruptions": summary["top1"], "model": finetuned["model"],
               "pretrain_dataset": finetuned["pretrain_dataset"], "objective": finetuned["objective"],
               "dataset": ("toy_" if finetuned["toy"] else "") + finetuned["dataset"],
-              **{k: summary[k] for k in ("mode", "severities", "headline", "seed", "tree", "effective_q")},
+              **{k: summary[k] for k in ("mode", "severities", "headline", "seed", "tree", "codecs")},
               "upstream": source.record(out)}
     return summary, record
 

@@ -5,9 +5,10 @@ split, one ordinary UCF101 root per (corruption, severity), named as SCH-VL `gen
 
 Mode "benchmark" (paper profile) writes the 13 sets of UCF101-P (`corruptions.BENCHMARK`) as the benchmark's
 generator does: each frame corrupted at full resolution, then written once more with OpenCV's `mp4v` writer
-(here PyAV's mpeg4 encoder with OpenCV's writer settings, since OpenCV is not a dependency), except the two codecs,
-which FFmpeg writes directly. Mode "hook" (authors profile) writes only the two codecs: the other corruptions act on
-each test view at evaluation time (`synvid.robustness`).
+(`codecs.write_mp4v`: PyAV with OpenCV's writer settings, since OpenCV is not a dependency), except the two codecs,
+which are the benchmark's ffmpeg command run on the clean file (`codecs.encode_file`). Mode "hook" (authors
+profile) writes only the two codecs: the other corruptions act on each test view at evaluation time
+(`synvid.robustness`).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from synvid import corruptions, video_io   # the module: tests watch video_io.write_video
+from synvid import codecs, corruptions, video_io   # the modules: tests watch video_io.write_video
 from synvid.config import save_config
 from synvid.data.splits import ucf101
 from synvid.errors import BadInput, MissingInput
@@ -28,12 +29,14 @@ from synvid.runs import atomic_write_json, is_done, mark_done
 
 # Bumped when what a tree or a result means changes: trees and results of another protocol are not reused.
 # v1 (unversioned): everything once at full resolution, mpeg4 q1; v2-per-view: per-view hook only, one severity;
-# v3: benchmark files or hook, all severities, ImageMagick's motion blur, YU's glass blur, truncation to uint8.
-PROTOCOL = "v3"
+# v3: benchmark files or hook, all severities, ImageMagick's motion blur, YU's glass blur, truncation to uint8;
+# v4: the codecs are the benchmark's ffmpeg command (five levels, no quantiser clamp), the mp4v pass has OpenCV's
+# settings (2x bit rate, tolerance, qmin 3, BGR input), the blurs follow the reference (zoom geometry, defocus kernel
+# grid, motion blur truncated).
+PROTOCOL = "v4"
 MODES = ("benchmark", "hook")
 # SCH-VL variable_rotate: np.random.randint(-6 s, 6 s + 1) (YU / SCH on the fly: random.randint(-6s-1, 6s+1))
 BENCHMARK_PARAMS = {"rotate": (6, 12, 18, 24, 30)}
-MP4V_GOP = 12            # OpenCV cap_ffmpeg_impl.hpp: c->gop_size = 12
 
 
 def video_seed(seed: int, name: str, key: str) -> int:
@@ -48,11 +51,6 @@ def set_name(name: str, severity: int) -> str:
 def tree_names(mode: str) -> tuple[str, ...]:
     """The corruptions a tree of `mode` holds as files."""
     return corruptions.BENCHMARK if mode == "benchmark" else corruptions.WHOLE_VIDEO
-
-
-def effective_q(name: str, severity: int) -> int:
-    """FFmpeg clips -q:v to [2, 31] (mpegvideo_enc.c): codec1 (q = 20 s) is 31 from s = 2, codec2 (15 s) from s = 3."""
-    return min(corruptions.REGISTRY[name].params[severity - 1], 31)
 
 
 def check_settings(cfg) -> None:
@@ -87,21 +85,14 @@ def translate_shake(video: torch.Tensor, severity: int, seed: int, resize: int =
     return torch.stack(kept).permute(0, 2, 3, 1).contiguous()
 
 
-def write_mp4v(path, video: torch.Tensor, fps: float) -> Path:
-    """OpenCV VideoWriter(fourcc 'mp4v') as SCH-VL uses it: FFmpeg's mpeg4 encoder, yuv420p, gop 12, bit rate
-    fps * w * h (bitrate_scale 1) plus half of it (cap_ffmpeg_impl.hpp icv_add_video_stream_FFMPEG)."""
-    rate = int(fps * video.shape[1] * video.shape[2] + 0.5)
-    return video_io.write_video(path, video, fps=fps, codec="mpeg4", crf=None, bit_rate=rate + rate // 2,
-                       gop_size=MP4V_GOP, codec_tag="mp4v")
-
-
-def write_benchmark_video(name: str, video: torch.Tensor, severity: int, seed: int, path, fps: float,
-                          cfg) -> Path:
-    """One UCF101-P file: `video` (uint8 [T, H, W, 3], full resolution) corrupted as SCH-VL does, at `path`."""
-    if name in corruptions.WHOLE_VIDEO:                          # ffmpeg -c:v mpeg2video|mpeg4 -q:v ..., no mp4v pass
-        return corruptions.write_whole_video(name, video, severity, path, fps)
+def write_benchmark_video(name: str, src, severity: int, seed: int, path, cfg) -> Path:
+    """One UCF101-P file at `path` from the clean video file `src`, as SCH-VL writes it: the codecs by the
+    benchmark's ffmpeg command on `src`; the others decoded, corrupted at full resolution and written by mp4v."""
+    if name in corruptions.WHOLE_VIDEO:                          # ffmpeg -i src -c:v mpeg2video|mpeg4 -q:v ...
+        return corruptions.write_whole_video(name, src, severity, path)
     if name not in corruptions.BENCHMARK:
         raise BadInput(f"{name!r} has no UCF101-P file; the benchmark's sets are {', '.join(corruptions.BENCHMARK)}")
+    video, fps = video_io.read_video(src), video_io.video_info(src)["fps"]   # cv2 CAP_PROP_FPS, as SCH-VL
     key = video_seed(seed, set_name(name, severity), Path(path).name)
     if name == "translate":
         out = translate_shake(video, severity, key, cfg.translate_resize, cfg.translate_crop)
@@ -109,7 +100,7 @@ def write_benchmark_video(name: str, video: torch.Tensor, severity: int, seed: i
         out = corruptions.apply(name, video.flip(-1), severity, key).flip(-1)
     else:
         out = corruptions.apply(name, video, severity, key, params=BENCHMARK_PARAMS.get(name))
-    return write_mp4v(path, out, fps)
+    return codecs.write_mp4v(path, out, fps)
 
 
 def check_protocol(manifest: dict, root, problem: str, remedy: str) -> None:
@@ -143,9 +134,9 @@ def set_record(name: str, severity: int, mode: str) -> dict:
     entry = {"corruption": name, "severity": severity, "family": record.family, "inferred": record.inferred,
              "param": (BENCHMARK_PARAMS.get(name) or record.params)[severity - 1]}
     if name in corruptions.WHOLE_VIDEO:
-        entry.update(effective_q=effective_q(name, severity), written="codec's own file")
+        entry.update(codecs.record(name, entry["param"]), written="the benchmark's ffmpeg command on the clean file")
     else:
-        entry["written"] = "mp4v (PyAV mpeg4, OpenCV writer settings)"
+        entry["written"] = "mp4v (PyAV mpeg4 with OpenCV VideoWriter's settings, synvid.codecs.write_mp4v)"
     return entry
 
 
@@ -162,6 +153,8 @@ def make_ucf101p(src_root, out_root, cfg, *, names=None, split: int = 1, progres
     missing = [p for p, _ in items if not Path(p).is_file()]
     if missing:
         raise MissingInput(f"{len(missing)} of {len(items)} UCF101 test videos are missing, e.g. {missing[0]}")
+    if any(n in corruptions.WHOLE_VIDEO for n in names):
+        codecs.ffmpeg_version()                                  # no FFmpeg binary: an error before any work
     settings = tree_settings(cfg, split)
     manifest = {"source": str(source), "protocol": PROTOCOL, "num_videos": len(items), **settings,
                 "sets": check_resume(out_root, **settings)}
@@ -177,8 +170,7 @@ def make_ucf101p(src_root, out_root, cfg, *, names=None, split: int = 1, progres
             for path, _ in tqdm(items, desc=root.name, disable=not progress):
                 dst = root / "UCF-101" / Path(path).relative_to(source / "UCF-101")
                 if not dst.is_file():
-                    write_benchmark_video(name, video_io.read_video(path), severity, cfg.seed, dst,
-                                          video_io.video_info(path)["fps"], cfg)
+                    write_benchmark_video(name, path, severity, cfg.seed, dst, cfg)
             mark_done(root, {**manifest["sets"][root.name], "seed": cfg.seed, "num_videos": len(items),
                              "protocol": PROTOCOL})
     atomic_write_json(out_root / "manifest.json", manifest)

@@ -42,19 +42,21 @@ def frame_rate(fps) -> int | Fraction:
 
 
 def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264", crf: int | None = 18,
-                qscale: int | None = None, bit_rate: int | None = None, gop_size: int | None = None,
-                codec_tag: str | None = None) -> Path:
+                qscale: int | None = None, context: dict | None = None, pixels: str = "rgb24") -> Path:
     """Write uint8 frames [T, H, W, 3] (RGB) to `path` atomically.
 
     `crf` applies to libx264 (18 is visually lossless); `qscale` (1-31, MPEG quantiser) to mpeg4 and
-    mpeg2video; `bit_rate`, `gop_size` and `codec_tag` (a fourcc such as "mp4v") set those encoder fields.
-    H and W must be even for yuv420p.
+    mpeg2video; `context` sets encoder fields by name before the encoder opens (bit_rate, qmin, codec_tag, ...:
+    OpenCV's writer, synvid.codecs.mp4v_settings). `pixels` "bgr24" hands the frames to swscale as BGR24, as OpenCV
+    does (same colours, its conversion to yuv420p). H and W must be even for yuv420p.
     """
     import av
 
     array = _as_uint8_thwc(frames)
     if codec not in CODECS:
         raise BadInput(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
+    if pixels not in ("rgb24", "bgr24"):
+        raise BadInput(f"pixels must be rgb24 or bgr24, got {pixels!r}")
     height, width = array.shape[1:3]
     if height % 2 or width % 2:
         raise BadInput(f"{path}: frame size {width}x{height} must be even for yuv420p")
@@ -66,23 +68,20 @@ def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264
             stream.pix_fmt = CODECS[codec]["pix_fmt"]
             if codec == "libx264" and crf is not None:
                 stream.options = {"crf": str(crf)}
-            if bit_rate is not None:
-                stream.codec_context.bit_rate = bit_rate
-            if gop_size is not None:
-                stream.codec_context.gop_size = gop_size
-            if codec_tag is not None:
-                stream.codec_context.codec_tag = codec_tag
+            for field, value in (context or {}).items():
+                setattr(stream.codec_context, field, value)
             if qscale is not None:
-                # FFmpeg's -q:v: a fixed quantiser (lambda = q * FF_QP2LAMBDA, 118); MPEG quantisers stop at 31
-                # (PROTOCOLS.md §4.2 note).
+                # A fixed MPEG quantiser (1-31). Not the ffmpeg CLI's -q:v, which also sets every frame's quality
+                # (lambda = q * 118), a field PyAV does not expose (synvid.codecs runs the CLI for that).
                 q = min(max(int(qscale), 1), 31)
                 # The qscale flag + global_quality alone does not reach the encoder through PyAV 18 (file size
-                # did not change with q); pinning qmin = qmax = q gives the fixed quantiser that -q:v gives.
+                # did not change with q: the frames' quality stays 0); pinning qmin = qmax = q fixes the quantiser.
                 stream.codec_context.flags |= av.codec.context.Flags.qscale
                 stream.codec_context.global_quality = q * 118
                 stream.codec_context.qmin = stream.codec_context.qmax = q
             for frame in array:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                frame = np.ascontiguousarray(frame[..., ::-1]) if pixels == "bgr24" else frame
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format=pixels)):
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)

@@ -87,18 +87,6 @@ def test_where_each_corruption_acts():
     assert set(corruptions.NAMES) - set(corruptions.BENCHMARK) == {"glass_blur"} and len(corruptions.BENCHMARK) == 13
 
 
-@pytest.mark.parametrize("name", ["codec1", "codec2"])
-def test_written_codec_file_decodes_to_apply(tmp_path, name):
-    from synvid.video_io import read_video
-    video = _video(t=6, h=48, w=64)
-    path = corruptions.write_whole_video(name, video, 2, tmp_path / "v.avi", fps=30000 / 1001)  # NTSC, as UCF101
-    assert torch.equal(read_video(path), corruptions.apply(name, video, 2))
-    with pytest.raises(ValueError, match="not a whole-video"):
-        corruptions.write_whole_video("jpeg", video, 2, tmp_path / "j.avi", fps=25)
-    with pytest.raises(ValueError, match="severity"):
-        corruptions.write_whole_video(name, video, 0, tmp_path / "x.avi", fps=25)
-
-
 # --- speed-up (issue #6): the code before it (static_rotate, apply's conversions), kept short as the reference
 # that the faster code must reproduce
 def _old_static_rotate(x, degrees, g):  # one grid per frame

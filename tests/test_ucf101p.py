@@ -1,4 +1,4 @@
-"""UCF101-P (issue 12 §5, PROTOCOLS §4.4-4.5): profiles and settings, the codec clamp, the benchmark's translate and
+"""UCF101-P (issue 12 §5, PROTOCOLS §4.4-4.5): profiles and settings, the codec records, the benchmark's translate and
 mp4v pass, the tree writer on a toy UCF101 (layout, each file = the corruption + mp4v, resume, refusals), the
 evaluation in both modes with per-severity bookkeeping and re-evaluation on mismatch, wins over 13 and 14, and the
 per-view hook (noise sigma kept, every crop corrupted about its own centre, deterministic by (seed, video, view))."""
@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from synvid import corruptions, figures, robustness
+from synvid import codecs, corruptions, figures, robustness
 from synvid import ucf101p_files as files
 from synvid.config import FinetuneConfig, RobustnessConfig, from_args, load_config, resolve, save_config
 from synvid.data import toy
@@ -57,11 +57,14 @@ def test_profiles_and_settings(tmp_path):
             files.check_settings(resolve(RobustnessConfig, "paper", **bad))
 
 
-def test_codec_quantiser_is_clamped_as_ffmpeg_does():
-    """SCH-VL: codec1 -q:v 20 s (mpeg2video), codec2 -q:v 15 s (mpeg4); FFmpeg clips q to 31, kept, recorded."""
-    assert [files.effective_q("codec1", s) for s in range(1, 6)] == [20, 31, 31, 31, 31]
-    assert [files.effective_q("codec2", s) for s in range(1, 6)] == [15, 30, 31, 31, 31]
-    assert files.set_record("codec1", 4, "benchmark")["effective_q"] == 31
+def test_codec_sets_record_the_benchmark_command():
+    """SCH-VL: codec1 -q:v 20 s (mpeg2video), codec2 -q:v 15 s (mpeg4), unclipped; a set records the command it was
+    written with and the FFmpeg binary's version (tests/test_codecs.py checks the command against the reference)."""
+    entry = files.set_record("codec1", 4, "benchmark")
+    assert entry["param"] == 80 and "effective_q" not in entry
+    assert entry["command"] == "ffmpeg -i SOURCE -c:v mpeg2video -q:v 80 -c:a mp2 -f vob -threads 16 -y OUTPUT"
+    assert entry["ffmpeg"] == codecs.ffmpeg_version()
+    assert "-q:v 75 " in files.set_record("codec2", 5, "hook")["command"]
     assert files.BENCHMARK_PARAMS["rotate"] == tuple(6 * s for s in range(1, 6))   # randint(-6 s, 6 s + 1)
 
 
@@ -81,8 +84,9 @@ def test_translate_shake_is_the_benchmark_crop():
 
 
 def test_mp4v_pass_has_opencvs_settings(tmp_path, monkeypatch):
-    """The re-encode pass: mpeg4 with the mp4v tag, a key frame every 12, bit rate fps w h + half of it (OpenCV
-    cap_ffmpeg_impl.hpp: bitrate_scale 1, lbit_rate += bitrate / 2, gop_size 12)."""
+    """The re-encode pass: mpeg4 with the mp4v tag, a key frame every 12, bit rate 2 fps w h with that tolerance,
+    qmin 3, one thread, BGR frames into swscale (OpenCV cap_ffmpeg_impl.hpp; tests/test_codecs.py compares with
+    OpenCV itself)."""
     import av
 
     import synvid.video_io
@@ -91,8 +95,10 @@ def test_mp4v_pass_has_opencvs_settings(tmp_path, monkeypatch):
     video = torch.stack([base.roll(i, -1) for i in range(30)]).round().to(torch.uint8).permute(0, 2, 3, 1)
     seen, write = {}, synvid.video_io.write_video
     monkeypatch.setattr(synvid.video_io, "write_video", lambda *a, **k: seen.update(k) or write(*a, **k))
-    path = files.write_mp4v(tmp_path / "v.avi", video.contiguous(), fps=25)
-    assert seen["bit_rate"] == 25 * 96 * 128 * 3 // 2 and seen["gop_size"] == 12 and seen["codec_tag"] == "mp4v"
+    path = codecs.write_mp4v(tmp_path / "v.avi", video.contiguous(), 25)
+    rate = 2 * 25 * 96 * 128
+    assert seen["context"] == {"bit_rate": rate, "bit_rate_tolerance": rate, "qmin": 3, "gop_size": 12,
+                               "codec_tag": "mp4v", "thread_count": 1} and seen["pixels"] == "bgr24"
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "mpeg4" and stream.codec_context.codec_tag == "mp4v"
@@ -125,8 +131,12 @@ def test_make_writes_the_benchmark_files_and_resumes(toy_root, p_root):
         assert got_classes == classes and len(items) == len(clean) and (p_root / f"{name}_3" / "DONE").is_file()
         path, src = items[0][0], clean[0][0]
         original = read_video(src)
-        if name == "codec2":
-            assert torch.equal(read_video(path), corruptions.apply(name, original, 3))
+        if name == "codec2":                         # the benchmark's command on the clean file, no mp4v pass
+            probe = corruptions.write_whole_video(name, src, 3, Path(path).parent.parent.parent.parent / "p.avi")
+            assert torch.equal(read_video(path), read_video(probe))
+            done = json.loads((p_root / "codec2_3" / "DONE").read_text())
+            assert done["command"] == codecs.record(name, 45)["command"] and done["ffmpeg"]
+            probe.unlink()
         elif name == "translate":
             assert read_video(path).shape[1:3] == (32, 32)               # the smoke crop, at full resolution
         else:
@@ -135,7 +145,7 @@ def test_make_writes_the_benchmark_files_and_resumes(toy_root, p_root):
             frames = original.flip(-1) if name == "jpeg" else original
             want = corruptions.apply(name, frames, 3, key)
             want = want.flip(-1) if name == "jpeg" else want
-            expected = files.write_mp4v(Path(path).parent.parent.parent.parent / "probe.avi", want, 25)
+            expected = codecs.write_mp4v(Path(path).parent.parent.parent.parent / "probe.avi", want, 25)
             assert torch.equal(read_video(path), read_video(expected))   # the mp4v pass of that corruption
             expected.unlink()
     victim = Path(ucf101(p_root / "gaussian_noise_1", subset="test")[0][0][0])
@@ -156,13 +166,16 @@ def test_make_refuses_sets_outside_the_mode_and_old_trees(toy_root, tmp_path):
     with pytest.raises(SystemExit, match="each test view"):
         _make("--profile", "authors", "--data-root", str(toy_root), "--out", str(tmp_path / "a"), "--names", "jpeg")
     assert not (tmp_path / "a").exists()                                # refused before writing anything
-    old = tmp_path / "old"
-    old.mkdir()
-    (old / "manifest.json").write_text(json.dumps({"split": 1, "severity": 3, "seed": 0, "protocol": "v2-per-view"}))
-    with pytest.raises(SystemExit, match="protocol v2-per-view"):
-        _make("--data-root", str(toy_root), "--out", str(old), "--no-progress")
-    with pytest.raises(ValueError, match="protocol v2-per-view"):       # nor evaluated
-        files.read_tree(old, resolve(RobustnessConfig, "paper"), 1)
+    # v2: one severity per view; v3: the clamped codecs, OpenCV's mp4v at 1.5x and the old blurs (not reused)
+    for protocol, settings in (("v2-per-view", {"severity": 3}), ("v3", {"mode": "benchmark", "severities": [1, 3]})):
+        old = tmp_path / protocol
+        old.mkdir()
+        (old / "manifest.json").write_text(json.dumps({"split": 1, "seed": 0, "protocol": protocol, **settings}))
+        with pytest.raises(SystemExit, match=f"protocol {protocol}"):
+            _make("--profile", "smoke", "--data-root", str(toy_root), "--out", str(old), "--no-progress")
+        with pytest.raises(ValueError, match=f"protocol {protocol}"):       # nor evaluated
+            files.read_tree(old, resolve(RobustnessConfig, "smoke"), 1)
+        assert not (old / "config.json").exists()
     for extra in (["--names", "fog"], ["--severities", "6"]):
         with pytest.raises(SystemExit, match="error"):
             _make("--data-root", str(toy_root), "--out", str(tmp_path / "x"), *extra)
@@ -201,7 +214,9 @@ def test_eval_benchmark_mode_per_severity(ft_run, p_root, tmp_path):
         else:
             assert saved["applied"] == "file" and saved["tree"] == str(p_root / f"{name}_3")
             assert Path(saved["videos"][0]["path"]).is_relative_to(p_root / f"{name}_3")
-    assert summary["effective_q"]["codec2"] == {"1": 15, "3": 31}
+    assert summary["codecs"]["codec2"]["3"] == {"command": codecs.record("codec2", 45)["command"],
+                                                "ffmpeg": codecs.ffmpeg_version()}
+    assert json.loads((out / "codec2" / "1" / "results.json").read_text())["command"].startswith("ffmpeg -i SOURCE")
     done = json.loads((out / "DONE").read_text())
     assert done["corruptions"] == summary["top1"] and done["mode"] == "benchmark" and done["headline"] == "mean"
     assert done["severities"] == summary["severities"] and done["tree"] == str(p_root) and done["seed"] == 0
@@ -224,6 +239,7 @@ def test_eval_reuses_only_a_matching_result(ft_run, toy_root, tmp_path, monkeypa
     assert summary["applied"] == {"gaussian_noise": "per_view", "codec1": "whole_video"}
     _eval(*argv)
     assert len(calls) == 4                                               # all reused
+    assert summary["codecs"]["codec1"]["3"]["command"] == codecs.record("codec1", 60, source="frames")["command"]
     done = json.loads((out / "codec1" / "3" / "DONE").read_text())
     (out / "codec1" / "3" / "DONE").write_text(json.dumps({**done, "severity": 1}))
     _eval(*argv)
