@@ -47,8 +47,12 @@ def options(tmp_path, **kw) -> pipeline.Options:
 
 def test_ucf101_resumes_a_dropped_download_unpacks_verifies_and_registers(tmp_path, official):
     files, _ = official
+    stale = tmp_path / "ucf101" / "UCF-101" / "Skiing" / ".v_Skiing_g01_c01.avi.partial"    # a killed run's
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half")
     with F.Server(files, drop={UCF_RAR}) as server:
         root = pipeline.prepare("ucf101", tmp_path / "ucf101", options(tmp_path, mirror=server.base))
+        assert not stale.exists() and not (root / "archives").exists()
         assert [r for p, r in server.requests if p == UCF_RAR] == [None, f"bytes={len(files[UCF_RAR]) // 2}-"]
         record = json.loads((root / "checksums.json").read_text())["UCF101.rar"]
         assert record["sha256"] == sha(files[UCF_RAR]) and record["unpacked"]

@@ -41,6 +41,20 @@ def test_stored_rar_is_read_in_python_with_windows_names(tmp_path):
     assert not list((tmp_path / "root").rglob("*.partial*"))
 
 
+def test_an_interrupted_member_leaves_no_file_under_its_name(tmp_path, monkeypatch):
+    """Ctrl-C (or an error) mid-member removes the temporary file; a kill leaves `.<name>.partial`, which the next
+    prepare sweeps (synvid.runs.remove_partials) before unpacking again."""
+    def interrupted(source, out, length):
+        out.write(source.read(10))
+        raise KeyboardInterrupt
+    monkeypatch.setattr(unpack.shutil, "copyfileobj", interrupted)
+    path = tmp_path / "a.zip"
+    path.write_bytes(F.zip_of(MEMBERS))
+    with pytest.raises(KeyboardInterrupt):
+        unpack.unpack(path, tmp_path / "root", Place("UCF-101", keep=2), progress=False)
+    assert not [p for p in (tmp_path / "root").rglob("*") if p.is_file()]
+
+
 def test_compressed_or_solid_rar_goes_through_the_system_extractor(tmp_path, monkeypatch):
     """Compressed members need unar (or unrar, 7z, bsdtar); CI installs unar (.ci/run). Forced here on a solid
     stored archive, which the extractor reads like any other."""

@@ -22,7 +22,7 @@ from synvid.runs import remove_partials
 class Options:
     mirror: str | None = None           # --mirror BASE
     url: str | None = None              # --url URL
-    sha256: str | None = None           # --sha256 HEX (of the --url file)
+    sha256: str | None = None           # --sha256 HEX (of the --url file, or of a single --from-archive file)
     from_archive: list = field(default_factory=list)
     subset: str = "all"                 # K400: train | val | all
     keep_archives: bool = False
@@ -86,6 +86,9 @@ def fetch_and_unpack(source: sources.Source, root: Path, subsets: tuple, options
             print(f"fetched {item.archive.id}")
         else:
             _unpack(item, path, root, store, options)
+    for folder in sorted((root / plan.ARCHIVES).glob("**/"), reverse=True):    # emptied by the unpacks above
+        if not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def result_path(source: sources.Source, root: Path) -> Path:

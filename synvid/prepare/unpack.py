@@ -3,13 +3,15 @@
 Each file is written to a hidden `.<name>.partial` beside its destination and renamed when complete, so a kill
 leaves no half-written file under its final name (`synvid.runs.remove_partials` sweeps the leftovers); a file
 already there with the member's size is kept, so a second run resumes. No fsync per file, unlike
-`runs.atomic_write`: ImageNet has 1.28 million of them; the caller syncs once per archive before recording it.
+`runs.atomic_write`: ImageNet has 1.28 million of them; the verify step after every run finds a file that a power
+cut lost.
 
 RAR: `rarfile` reads the archive; stored members (no compression) are read in Python, compressed ones need a free
 extractor (unar, unrar, 7z or bsdtar from the system packages), run once per archive into a staging folder.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
@@ -35,10 +37,11 @@ EXTRACTORS = (("unar", ["unar", "-q", "-f", "-D", "-o", "{dest}", "{archive}"]),
               ("unrar", ["unrar", "x", "-o+", "-inul", "{archive}", "{dest}/"]),
               ("7z", ["7z", "x", "-y", "-o{dest}", "{archive}"]),
               ("bsdtar", ["bsdtar", "-x", "-f", "{archive}", "-C", "{dest}"]))      # no solid archives
-INSTALL_HINT = "apt-get install unar (or unrar-free, 7zip, libarchive-tools)"
+INSTALL_HINT = "apt-get install unar (or libarchive-tools, whose bsdtar reads non-solid RAR archives)"
 CORRUPT = (zipfile.BadZipFile, tarfile.TarError, rarfile.Error, gzip.BadGzipFile, zlib.error, EOFError)
 
-Member = tuple[str, int, IO[bytes]]     # (name inside the archive, size, readable stream)
+Member = tuple[str, int, "IO[bytes] | Path"]    # (name inside the archive, size, its bytes: a stream, or a file
+#                                                  that an extractor wrote in the staging folder, moved into place)
 
 
 @dataclass
@@ -83,8 +86,7 @@ def extract_with_tool(archive: Path, dest: Path) -> None:
 
 def _folder_members(folder: Path) -> Iterator[Member]:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        with open(path, "rb") as stream:
-            yield path.relative_to(folder).as_posix(), path.stat().st_size, stream
+        yield path.relative_to(folder).as_posix(), path.stat().st_size, path
 
 
 def _rar_members(path: Path, staging: Path) -> Iterator[Member]:
@@ -143,11 +145,15 @@ def relative_name(name: str) -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
-def write_member(stream: IO[bytes], dest: Path, size: int, replace: bool = False) -> bool:
-    """Write one member atomically (see the module doc); False when an equal-size file was already there."""
+def write_member(stream: IO[bytes] | Path, dest: Path, size: int, replace: bool = False) -> bool:
+    """Write one member atomically (see the module doc); False when an equal-size file was already there. A file
+    of the staging folder (same file system) is renamed into place instead of copied."""
     if not replace and dest.is_file() and dest.stat().st_size == size:
         return False
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(stream, Path):
+        os.replace(stream, dest)
+        return True
     tmp = dest.with_name(f".{dest.name}{PARTIAL}")
     try:
         with open(tmp, "wb") as out:
@@ -186,10 +192,11 @@ def _target(name: str, place: Place, labels: LabelIndex | None) -> PurePosixPath
     return PurePosixPath(place.folder, *relative.parts[-place.keep:])
 
 
-def _nested(name: str, stream: IO[bytes], staging: Path) -> Iterator[Member]:
+def _nested(name: str, stream: IO[bytes] | Path, staging: Path) -> Iterator[Member]:
     """The members of an archive inside an archive (HMDB51's per-class RARs, ImageNet's per-class tars)."""
     if name.lower().endswith(".tar"):
-        yield from _tar_members(stream)
+        with open(stream, "rb") if isinstance(stream, Path) else contextlib.nullcontext(stream) as opened:
+            yield from _tar_members(opened)
         return
     spooled = staging / PurePosixPath(name).name
     write_member(stream, spooled, -1, replace=True)

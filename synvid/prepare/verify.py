@@ -65,10 +65,11 @@ def expectations(source: Source, expect: str) -> dict:
 def compare(report: Report, source: Source, expected: dict) -> None:
     for key, want in expected.items():
         if report.figures.get(key) != want:
-            report.problems.append(f"{key}: {report.figures.get(key)} where {want:,} are expected")
+            report.problems.append(f"{key}: {report.figures.get(key, 'absent')} where {want:,} are expected")
     for key, published in source.counts.items():
         if key not in expected and report.figures.get(key) != published:
-            report.notes.append(f"{key}: {report.figures.get(key)}; published {published:,} (not enforced here)")
+            report.notes.append(f"{key}: {report.figures.get(key, 'absent')}; published {published:,} "
+                                "(not enforced here)")
 
 
 def _split(report: Report, reader, root: Path, k: int, subset: str) -> list:
