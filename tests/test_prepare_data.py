@@ -175,6 +175,25 @@ def run(*args, env=None, **kw):
     return subprocess.run(list(args), cwd=ROOT, capture_output=True, text=True, timeout=300, env=env, **kw)
 
 
+def test_k400_from_the_cvdf_downloader_folders_needs_no_network(tmp_path, official):
+    """`k400_downloader.sh` leaves k400_targz/{train,val,replacement}/ and k400/annotations/: given as
+    --from-archive, they are read in place (no shard list, no server) and never removed."""
+    files, _ = official
+    base = F.url_path(sources.CVDF)
+    for path, data in files.items():
+        if path.startswith(base) and path.endswith((".tar.gz", ".tgz")):
+            folder = "replacement" if path.endswith(".tgz") else path[len(base) + 1:].split("/")[0]
+            (tmp_path / "k400_targz" / folder).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "k400_targz" / folder / Path(path).name).write_bytes(data)
+        elif path.startswith(f"{base}/annotations/"):
+            (tmp_path / "k400" / "annotations").mkdir(parents=True, exist_ok=True)
+            (tmp_path / "k400" / "annotations" / Path(path).name).write_bytes(data)
+    root = pipeline.prepare("k400", tmp_path / "k400_root", options(
+        tmp_path, from_archive=[tmp_path / "k400_targz", tmp_path / "k400"], mirror="http://127.0.0.1:9"))
+    assert verify.verify(sources.get("k400"), root, expect="listed", progress=False).figures["train_present"] == 5
+    assert len(list((tmp_path / "k400_targz").rglob("*.tar.gz"))) == 4
+
+
 @pytest.mark.slow
 def test_the_command_line_prepares_everything_run_all_needs(tmp_path, official):
     """The script, its exit statuses and run_all.sh: missing inputs name the prepare command; once prepared and
