@@ -22,8 +22,8 @@
 # again (each command resumes its own partial outputs). Logs: runs/<profile>/logs/<stage>.log.
 # Real data for the paper-scale profiles (checked before any work starts):
 #   UCF101_ROOT (holds UCF-101/ and ucfTrainTestlist/), HMDB51_ROOT, K400_ROOT, IMAGENET_ROOT (ImageFolder train),
-#   INCEPTION_WEIGHTS (pt_inception-2015-12-05-6726825d.pth), I3D_WEIGHTS (i3d_torchscript.pt),
-#   NPROC (GPUs per node, default: all visible).
+#   INCEPTION_WEIGHTS (pt_inception-2015-12-05-6726825d.pth), I3D_WEIGHTS (i3d_torchscript.pt), from the
+#   environment or registered in data/paths.env by data_gen/0_prepare_data.py; NPROC (GPUs per node, default: all).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
@@ -67,6 +67,8 @@ if [ "$VIT_L" = 1 ]; then DONE_TAG="$DONE_TAG.vitl"; fi
 if [ "$SEEDS" -gt 1 ]; then DONE_TAG="$DONE_TAG.seeds$SEEDS"; fi
 if [ "$SEEDS" -gt 1 ] && [ "$SEED_PRETRAINING" = 1 ]; then DONE_TAG="${DONE_TAG}p"; fi
 if [ "${OBJECTIVES[*]}" != videomae ]; then DONE_TAG="$DONE_TAG.$(IFS=+; echo "${OBJECTIVES[*]}")"; fi  # per objective set
+source "$ROOT/scripts/paths.sh"    # data roots registered by data_gen/0_prepare_data.py (data/paths.env)
+[ "$PROFILE" = smoke ] || load_registered_paths
 source "$ROOT/scripts/stages.sh"   # stage_commands STAGE: one command per line for $PROFILE
 
 selected() {

@@ -6,10 +6,10 @@
 set -uo pipefail
 SYNVID_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEVICE_WHEELS="${DEVICE_WHEELS:-$SYNVID_ROOT/wheels/device}"
-# import name:distribution, for every runtime package the checks need; the first five are small enough to carry
+# import name:distribution, for every runtime package the checks need; the first six are small enough to carry
 # (decord + av ≈ 48 MB of the 64 MiB a device call carries), the rest must already be on that machine
 # (imageio-ffmpeg's 165 MB FFmpeg binary cannot be carried; only the UCF101-P codec corruptions need it)
-CARRIED="decord:decord av:av tabulate:tabulate safetensors:safetensors pytorch_fid:pytorch-fid"
+CARRIED="decord:decord av:av tabulate:tabulate safetensors:safetensors pytorch_fid:pytorch-fid rarfile:rarfile"
 EXPECTED="torch:torch torchvision:torchvision numpy:numpy PIL:pillow scipy:scipy matplotlib:matplotlib tqdm:tqdm \
 numba:numba skimage:scikit-image imageio_ffmpeg:imageio-ffmpeg"
 

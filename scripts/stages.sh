@@ -71,7 +71,7 @@ check_inputs() {  # check_inputs PROFILE STAGE...: exit 2 naming each missing in
     input_present "$var" && continue
     blocked=()
     for stage in $stages; do [[ " $* " == *" $stage "* ]] && blocked+=("$stage"); done
-    [ ${#blocked[@]} -gt 0 ] && missing+=("$var ($what): blocks stage(s) ${blocked[*]}")
+    [ ${#blocked[@]} -gt 0 ] && missing+=("$var ($what): blocks stage(s) ${blocked[*]}; prepare: $(prepare_hint "$var")")
   done
   for entry in "${OPTIONAL_INPUTS[@]}"; do   # optional, but a given path must exist
     IFS='|' read -r var what <<<"$entry"
@@ -79,7 +79,7 @@ check_inputs() {  # check_inputs PROFILE STAGE...: exit 2 naming each missing in
     [ -z "${!var:-}" ] && echo "run_all.sh: optional $var not set: $what stay empty" >&2
   done
   if [ ${#missing[@]} -gt 0 ]; then
-    printf 'run_all.sh --profile %s needs real data; set:\n' "$profile" >&2
+    printf 'run_all.sh --profile %s needs real data; set (or prepare and register, docs/data.md):\n' "$profile" >&2
     printf '  %s\n' "${missing[@]}" >&2
     exit 2
   fi

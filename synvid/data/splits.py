@@ -89,18 +89,22 @@ def kinetics400(root: str | Path, split: int = 1, subset: str = "train", annotat
     folder = {"train": "train", "test": "val"}[subset]
     csv_name = {"train": ["train.csv"], "test": ["validate.csv", "val.csv"]}[subset]
     path = next((ann / n for n in csv_name if (ann / n).is_file()), ann / csv_name[0])
-    classes = sorted({r["label"] for r in _csv(ann / "train.csv")})
+    classes = sorted({r["label"] for r in annotation_rows(ann / "train.csv")})
     index = {name: i for i, name in enumerate(classes)}
     items = []
-    for row in _csv(path):
+    for row in annotation_rows(path):
         if row["label"] not in index:
             raise BadInput(f"{path}: label {row['label']!r} is not in the training CSV")
-        name = f"{row['youtube_id']}_{int(row['time_start']):06d}_{int(row['time_end']):06d}.mp4"
-        items.append((str(root / folder / row["label"] / name), index[row["label"]]))
+        items.append((str(root / folder / row["label"] / kinetics_clip_name(row)), index[row["label"]]))
     return items, classes
 
 
-def _csv(path: Path) -> list[dict]:
+def kinetics_clip_name(row: dict) -> str:
+    """The file name of an annotation row's clip: `<youtube_id>_<start:06d>_<end:06d>.mp4` (the CVDF shards')."""
+    return f"{row['youtube_id']}_{int(row['time_start']):06d}_{int(row['time_end']):06d}.mp4"
+
+
+def annotation_rows(path: Path) -> list[dict]:
     if not path.is_file():
         raise MissingInput(f"annotation CSV not found: {path}")
     with open(path, newline="") as f:
