@@ -153,6 +153,18 @@ def test_on_the_fly_synthetic_dataset_with_the_profile_render_config(tmp_path):
         run(smoke(), tmp_path / "bad", dataset="nope", progress=False)
 
 
+@pytest.mark.parametrize("render_device", ["loader", "device"])
+def test_the_mask_window_follows_the_models_patch(render_device):
+    """A patch-8 model (the miniature's) gets an 8x8 token grid per tubelet at 64 px, from both data paths."""
+    from synvid.config import RenderConfig
+    cfg = smoke(model="pretrain_videomae_tiny_patch8_64", input_size=64, render_device=render_device)
+    data = build_dataset(cfg, dataset="moving_circles", render_size=64,
+                         synthetic=dict(cfg=RenderConfig(size=64, num_shapes=8, num_videos=4)))
+    item = data.plans[(0, 0)] if render_device == "device" else data[(0, 0)]
+    mask = item["mask"] if isinstance(item, dict) else item[1]
+    assert mask.numel() == (cfg.num_frames // 2) * 8 * 8
+
+
 def test_mixed_with_real_videos_table11(video_list, tmp_path):
     """--mix-fraction r: the last r of each epoch's indices are real clips (authors' AlignedDataset_video)."""
     from synvid.config import RenderConfig

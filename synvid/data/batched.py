@@ -18,6 +18,7 @@ from synvid import progression
 from synvid.config import RenderConfig
 from synvid.data.sampling import sample_generator
 from synvid.errors import BadInput
+from synvid.models.registry import patch_size
 from synvid.models.videomae import token_window, tube_mask
 from synvid.render import batch as render_batch
 from synvid.render.stream import clip_plan
@@ -53,7 +54,8 @@ class ClipPlans(torch.utils.data.Dataset):
         p = pretrain_cfg
         self.name, self.size, self.seed, self.epoch_size = name, size, p.seed, self.cfg.num_videos   # as SyntheticClips
         self.t, self.stride, self.mask_ratio = p.num_frames, p.sampling_rate, p.mask_ratio
-        self.crop, self.window = MultiScaleCrop(p.input_size), token_window(p.num_frames, p.input_size)
+        self.crop = MultiScaleCrop(p.input_size)
+        self.window = token_window(p.num_frames, p.input_size, patch_size(p.model))
 
     def __len__(self) -> int:
         return self.epoch_size

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from synvid import dist
+from synvid import dist, models
 from synvid.config import PretrainConfig, VjepaConfig, to_dict
 from synvid.data.batched import ClipPlans, DeviceBatches
 from synvid.data.pretrain_data import PretrainDataset, StepSampler, raw_clips
@@ -40,7 +40,7 @@ def build_dataset(cfg: PretrainConfig, *, dataset=None, list_file=None, render_s
         return DeviceBatches(ClipPlans(dataset, pretrain_cfg=cfg, render_cfg=render_cfg, size=render_size), device)
     clips = raw_clips(dataset, list_file, pretrain_cfg=cfg, size=render_size, mix_list=mix_list, **(synthetic or {}))
     return PretrainDataset(clips, input_size=cfg.input_size, mask_ratio=cfg.mask_ratio, num_frames=cfg.num_frames,
-                           seed=cfg.seed)
+                           patch=models.patch_size(cfg.model), seed=cfg.seed)
 
 
 class Trainer(loop.TrainLoop):

@@ -53,6 +53,14 @@ def encoder_name(name: str, kind: str) -> str:
     return f"{kind}_{m.group(2)}_patch{m.group(3)}_{m.group(4)}"
 
 
+def patch_size(name: str) -> int:
+    """The spatial patch of a builder name (`..._patch8_64` -> 8): the data's tube-mask window follows it."""
+    m = _NAME.match(name)
+    if m is None or m.group(2) not in SIZES:
+        raise BadInput(f"unknown model {name!r}; known: {', '.join(names())}")
+    return int(m.group(3))
+
+
 def build(name: str, **kw) -> nn.Module:
     """Build a model by official name. `img_size` defaults to the 224 of the name; patch is 16."""
     m = _NAME.match(name)
