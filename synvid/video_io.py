@@ -8,7 +8,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -111,11 +111,15 @@ def video_info(path: str | Path) -> dict:
     return {"num_frames": len(reader), "fps": float(reader.get_avg_fps()), "height": height, "width": width}
 
 
-def read_video(path: str | Path, indices: Sequence[int] | None = None, num_threads: int = 1) -> torch.Tensor:
-    """Decode frames (all, or `indices`) as uint8 [T, H, W, 3] RGB. Raises VideoReadError naming the file."""
+def read_video(path: str | Path, indices: Sequence[int] | Callable[[int], Sequence[int]] | None = None,
+               num_threads: int = 1) -> torch.Tensor:
+    """Decode frames (all, `indices`, or `indices(frame count)`) as uint8 [T, H, W, 3] RGB. Raises VideoReadError
+    naming the file. A callable saves a second open of the file (video_info) where the frames depend on the count."""
     reader = _open(path, num_threads=num_threads)
     if indices is None:
         indices = range(len(reader))
+    elif callable(indices):
+        indices = indices(len(reader))
     indices = [int(i) for i in indices]
     if indices and (min(indices) < 0 or max(indices) >= len(reader)):
         raise VideoReadError(f"{path}: frame index out of range [0, {len(reader)}): {min(indices)}..{max(indices)}")

@@ -18,6 +18,9 @@ def test_info_and_index_subset(tiny_videos):
     info = video_info(tiny_videos["mp4"])
     assert info["num_frames"] == 8 and info["fps"] == pytest.approx(25) and (info["height"], info["width"]) == (32, 32)
     assert torch.equal(read_video(tiny_videos["mp4"], [1, 3]), read_video(tiny_videos["mp4"])[[1, 3]])
+    seen = []   # a callable gets the frame count of the one open and returns the frames to decode
+    picked = read_video(tiny_videos["mp4"], lambda n: seen.append(n) or [n - 1, 0])
+    assert seen == [8] and torch.equal(picked, read_video(tiny_videos["mp4"])[[7, 0]])
 
 
 def test_unreadable_videos_name_the_file(tmp_path):

@@ -19,7 +19,7 @@ from synvid.augment import AugmentError, train_augment
 from synvid.data.sampling import clip_indices, sample_generator
 from synvid.errors import BadInput, VideoReadError
 from synvid.transforms import short_side_resize, three_crops
-from synvid.video_io import read_video, video_info
+from synvid.video_io import read_video
 
 # (uint8 [T,H,W,3], (video file name, view index or None for the whole video)) -> uint8 [T,H,W,3]
 Corrupt = Callable[[torch.Tensor, tuple[str, int | None]], torch.Tensor]
@@ -64,10 +64,10 @@ class TrainClips(_Videos):
 
     def __getitem__(self, index: int):
         def load(path):
-            n = video_info(path)["num_frames"]
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            return read_video(path, clip_indices(n, num_frames=self.cfg.num_frames,
-                                                 sampling_rate=self.cfg.sampling_rate, mode="train", seed=rng))
+            return read_video(path, lambda n: clip_indices(n, num_frames=self.cfg.num_frames,
+                                                           sampling_rate=self.cfg.sampling_rate, mode="train",
+                                                           seed=rng))
         clip = self._guard(index, load)
         if isinstance(clip, Failed):
             return clip
@@ -101,13 +101,18 @@ class TestViews(_Videos):
         self.crops, self.size, self.corrupt, self.corrupt_per = num_crops, size, corrupt, corrupt_per
 
     def _views(self, path: str) -> torch.Tensor:
-        n, video = video_info(path)["num_frames"], Path(path).name
-        idx = clip_indices(n, num_frames=self.num_frames, sampling_rate=self.rate, mode="test",
-                           num_segments=self.segments)
+        video, chosen = Path(path).name, []
+
+        def views_of(n: int):           # the 5 x T frame ids of the test clips, from the frame count
+            chosen.append(clip_indices(n, num_frames=self.num_frames, sampling_rate=self.rate, mode="test",
+                                       num_segments=self.segments))
+            return chosen[0].reshape(-1)
         if self.corrupt is not None and self.corrupt_per == "video":
-            frames = self.corrupt(read_video(path), (video, None))[torch.from_numpy(idx.reshape(-1))]
+            frames = read_video(path)
+            frames = self.corrupt(frames, (video, None))[torch.from_numpy(views_of(len(frames)))]
         else:
-            frames = read_video(path, idx.reshape(-1))
+            frames = read_video(path, views_of)
+        idx = chosen[0]
         # filled in place (no list + stack copy); resized one segment at a time (float copies of 16 frames, not 80)
         views = torch.empty((len(idx) * self.crops, self.num_frames, self.size, self.size, 3), dtype=torch.uint8)
         for k, segment in enumerate(frames.split(self.num_frames)):
