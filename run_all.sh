@@ -2,7 +2,8 @@
 # Reproduce the paper section by section:
 #   data (§3.1) -> pretrain (§3.2) -> finetune + linprobe (§4.1, §4.3) -> ucf101p (§4.2) -> analysis (§5) -> tables
 #
-#   bash run_all.sh [--profile paper|authors|mini|smoke] [--ablations] [--vit-l] [--seeds K [--seed-pretraining]]
+#   bash run_all.sh [--profile paper|authors|mini|cpu|smoke] [--ablations] [--vit-l] [--seeds K | --seed-list A,B,...]
+#                   [--seed-pretraining]
 #                   [--objective videomae|vjepa] [--objectives videomae,vjepa] [--only STAGE] [--from STAGE] [--dry-run]
 #   bash run_all.sh ... --slurm [--partition P] [--account A] [--qos Q] [--time HH:MM:SS]
 #                       [--nodes-per-pretrain N] [--gpus-per-node G] [--wait]
@@ -11,8 +12,9 @@
 # batch scripts and logs go to runs/<profile>/slurm/. With --dry-run it prints them and the dependency graph.
 # --ablations adds the ablation sets of Tables 2, 3, 9, 10, 11 and 12 (pre-training + UCF101 fine-tuning each).
 # --vit-l adds Figure 2's ViT-L series (ViT-L pre-training and UCF101 fine-tuning, batch halved, §9.3).
-# --seeds K repeats fine-tuning and probing over seeds 0..K-1 (and pre-training with --seed-pretraining); the
-# tables show mean ± 95% t-interval and n. Report: results/<profile>/REPORT.md.
+# --seeds K repeats fine-tuning and probing over seeds 0..K-1 (and pre-training with --seed-pretraining), --seed-list
+# 3,4,5 over the seeds named; the tables show mean ± 95% t-interval and n over every finished seed.
+# Report: results/<profile>/REPORT.md. --profile cpu is the miniature reproduction on a laptop (docs/miniature.md).
 # --objective(s) (default videomae, the paper's): pre-train the progression with each objective and feed the same
 # fine-tuning, probing and UCF101-P stages; V-JEPA runs live in <stage>_vjepa/ folders (tables: one column group each).
 # Optional: K400_ROOT adds Table 4; VIDEOMAE_UCF101_CKPT / VIDEOMAE_K400_CKPT (official VideoMAE checkpoints)
@@ -29,7 +31,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 
 STAGES=(data pretrain finetune ucf101p analysis tables)
-PROFILE=paper; ONLY=""; FROM=""; DRY=0; ABLATIONS=0; VIT_L=0; SEEDS=1; SEED_PRETRAINING=0; OBJECTIVES=(videomae)
+PROFILE=paper; ONLY=""; FROM=""; DRY=0; ABLATIONS=0; VIT_L=0; SEEDS=1; SEED_LIST=""; SEED_PRETRAINING=0
+OBJECTIVES=(videomae)
 SLURM=0; SLURM_ARGS=()             # --slurm and its options, handed to synvid/slurm.py
 usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -41,6 +44,7 @@ while [ $# -gt 0 ]; do
     --ablations) ABLATIONS=1; shift ;;
     --vit-l) VIT_L=1; shift ;;
     --seeds) SEEDS="${2:?--seeds needs a count}"; shift 2 ;;
+    --seed-list) SEED_LIST="${2:?--seed-list needs seeds, e.g. 3,4,5}"; shift 2 ;;
     --seed-pretraining) SEED_PRETRAINING=1; shift ;;
     --objective|--objectives) IFS=, read -r -a OBJECTIVES <<<"${2:?$1 needs a value}"; shift 2 ;;
     --slurm) SLURM=1; shift ;;
@@ -51,8 +55,14 @@ while [ $# -gt 0 ]; do
     *) echo "run_all.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
 done
-case "$PROFILE" in paper|authors|mini|smoke) ;; *) echo "run_all.sh: unknown profile '$PROFILE'" >&2; exit 2 ;; esac
+case "$PROFILE" in paper|authors|mini|cpu|smoke) ;; *) echo "run_all.sh: unknown profile '$PROFILE'" >&2; exit 2 ;; esac
 [[ "$SEEDS" =~ ^[1-9][0-9]*$ ]] || { echo "run_all.sh: --seeds needs a positive count, got '$SEEDS'" >&2; exit 2; }
+if [ -n "$SEED_LIST" ]; then       # --seed-list A,B,...: these seeds instead of 0..K-1
+  [[ "$SEED_LIST" =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "run_all.sh: --seed-list needs seeds like 3,4,5, got '$SEED_LIST'" >&2; exit 2; }
+  IFS=, read -r -a SEED_IDS <<<"$SEED_LIST"
+else
+  mapfile -t SEED_IDS < <(seq 0 $((SEEDS - 1)))
+fi
 for objective in "${OBJECTIVES[@]}"; do
   case "$objective" in videomae|vjepa) ;; *) echo "run_all.sh: unknown objective '$objective' (videomae, vjepa)" >&2; exit 2 ;; esac
 done
@@ -64,11 +74,12 @@ RUNS="runs/$PROFILE"
 DONE_TAG=""                        # a stage done without the ablations (ViT-L, seeds) is not done with them
 if [ "$ABLATIONS" = 1 ]; then DONE_TAG=".ablations"; fi
 if [ "$VIT_L" = 1 ]; then DONE_TAG="$DONE_TAG.vitl"; fi
-if [ "$SEEDS" -gt 1 ]; then DONE_TAG="$DONE_TAG.seeds$SEEDS"; fi
-if [ "$SEEDS" -gt 1 ] && [ "$SEED_PRETRAINING" = 1 ]; then DONE_TAG="${DONE_TAG}p"; fi
+if [ -n "$SEED_LIST" ]; then DONE_TAG="$DONE_TAG.seeds$(IFS=-; echo "${SEED_IDS[*]}")"
+elif [ "$SEEDS" -gt 1 ]; then DONE_TAG="$DONE_TAG.seeds$SEEDS"; fi
+if [ "${#SEED_IDS[@]}" -gt 1 ] && [ "$SEED_PRETRAINING" = 1 ]; then DONE_TAG="${DONE_TAG}p"; fi
 if [ "${OBJECTIVES[*]}" != videomae ]; then DONE_TAG="$DONE_TAG.$(IFS=+; echo "${OBJECTIVES[*]}")"; fi  # per objective set
 source "$ROOT/scripts/paths.sh"    # data roots registered by data_gen/0_prepare_data.py (data/paths.env)
-[ "$PROFILE" = smoke ] || load_registered_paths
+[ "$PROFILE" = smoke ] || [ "$PROFILE" = cpu ] || load_registered_paths   # toy profiles read no data
 source "$ROOT/scripts/stages.sh"   # stage_commands STAGE: one command per line for $PROFILE
 
 selected() {

@@ -7,12 +7,13 @@ Reads every finished run (`DONE`) under --runs and `paper_tables/reported.csv`; 
 table with its figure, in paper order), <out>/tables/*.md (problems.md lists every refused run and why) and
 <out>/figures/*.png. A cell takes only runs of --profile with its model size, probe mode and downstream dataset;
 smoke/mini tables are captioned as not being paper results. Record schema and rules: docs/tables.md.
+Under --profile cpu it writes the miniature's report instead (synvid.miniature, docs/miniature.md).
 """
 import argparse
 import sys
 from pathlib import Path
 
-from synvid import report
+from synvid import miniature, report, tables
 from synvid.cli import command
 from synvid.config import add_profile_argument
 from synvid.errors import MissingInput
@@ -36,6 +37,12 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> dict:
     if not Path(args.runs).is_dir():
         raise MissingInput(f"--runs {args.runs} is not a folder")
+    if args.profile == "cpu":      # the miniature reproduction has its own report (docs/miniature.md)
+        reported = tables.read_reported(args.reported or tables.REPORTED_CSV)
+        summary = miniature.write(args.runs, args.out, dataset=miniature.DATASET, reported=reported,
+                                  stamp=report.stamp(), figures_too=not args.no_figures)
+        print(f"miniature report: {Path(args.out) / 'REPORT.md'}")
+        return summary
     planned = None if args.planned is None else {c for c in args.planned.split(",") if c}
     summary = report.write_all(args.runs, args.out, profile=args.profile, reported_csv=args.reported,
                                figures=not args.no_figures, planned=planned)

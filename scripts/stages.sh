@@ -1,6 +1,8 @@
 # The commands of each run_all.sh stage, per profile. Sourced by run_all.sh (which sets PROFILE, RUNS, ABLATIONS,
-# SEEDS, SEED_PRETRAINING, VIT_L). stage_commands is the single source of every stage's commands.
-# The smoke profile runs everything on CPU in minutes on toy data; its numbers are never paper results.
+# SEED_IDS, SEED_PRETRAINING, VIT_L). stage_commands is the single source of every stage's commands.
+# The smoke profile runs everything on CPU in minutes on toy data; the cpu profile is the miniature reproduction
+# (docs/miniature.md: M1-M5, fine-tuning and probing on the toy action set, within an hour on 2 cores). Neither
+# profile's numbers are paper results.
 
 SYNVID_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -22,7 +24,12 @@ MIXES=("accelerating_transforming_shapes 0.25" "accelerating_transforming_shapes
 FIXED=(accelerating_transforming_textures accelerating_transforming_stylegan accelerating_transforming_image_crops
        "${ABLATIONS_FIXED[@]}")
 
-if [ "$PROFILE" = smoke ]; then
+SEED_IDS=("${SEED_IDS[@]:-0}")
+if [ "$PROFILE" = cpu ]; then         # the miniature: the five shape sets, one toy action set, no HMDB51/UCF101-P/§5
+  PRETRAIN_SETS=("${PROGRESSION[@]:0:5}")
+  UCF101_ROOT="$RUNS/toy/toy_actions"; UCF_DATASET=toy_actions; HMDB_DATASET=""
+  LAUNCH="python"; QUIET="--no-progress"; ABLATIONS=0
+elif [ "$PROFILE" = smoke ]; then
   PRETRAIN_SETS=(moving_circles accelerating_transforming_shapes)
   UCF101_ROOT="$RUNS/toy/toy_ucf101"; HMDB51_ROOT="$RUNS/toy/toy_hmdb51"
   UCF_DATASET=toy_ucf101; HMDB_DATASET=toy_hmdb51
@@ -63,7 +70,7 @@ input_present() {  # input_present VARIABLE: the folder / file it names exists
 }
 
 check_inputs() {  # check_inputs PROFILE STAGE...: exit 2 naming each missing input and the selected stages it blocks
-  [ "$1" = smoke ] && return 0
+  { [ "$1" = smoke ] || [ "$1" = cpu ]; } && return 0
   local profile=$1 entry var what stages blocked missing=() stage; shift
   if [ "${ABLATIONS:-0}" = 1 ]; then REQUIRED_INPUTS[0]="${REQUIRED_INPUTS[0]} data"; fi   # the Table 11 mix list
   for entry in "${REQUIRED_INPUTS[@]}"; do
@@ -105,7 +112,7 @@ imagenet_for() {  # sets that read ImageNet images (image crops, mixes, static 5
 
 seed_suffix() { if [ "$1" != 0 ]; then echo "_seed$1"; fi; }  # seed 0 keeps the plain name (and resumes old runs)
 seed_flag() { if [ "$1" != 0 ]; then echo "--seed $1"; fi; }
-pretrain_seeds() { if [ "${SEED_PRETRAINING:-0}" = 1 ]; then seq 0 $(( ${SEEDS:-1} - 1 )); else echo 0; fi; }
+pretrain_seeds() { if [ "${SEED_PRETRAINING:-0}" = 1 ]; then printf '%s\n' "${SEED_IDS[@]}"; else echo 0; fi; }
 # The pre-training run a downstream seed starts from: its own seed's with --seed-pretraining, else seed 0's.
 init_for() {
   local suffix=""
@@ -141,7 +148,7 @@ mix_name() { local pct; pct=$(awk -v f="$2" 'BEGIN { printf "%d", f * 100 + 0.5 
 finetune_cmd() {  # finetune_cmd SCRIPT DATASET ROOT INIT OUT [EXTRA...]: one command per seed (--seeds K)
   local script=$1 dataset=$2 root=$3 init=$4 out=$5 seed key from; shift 5
   key=$(basename "$out")
-  for seed in $(seq 0 $(( ${SEEDS:-1} - 1 ))); do
+  for seed in "${SEED_IDS[@]}"; do
     from=$init
     case "$init" in */"$key"/last.pth) from=$(init_for "$key" "$seed" "$(basename "$(dirname "$(dirname "$init")")")") ;; esac
     echo "$LAUNCH $script --profile $PROFILE --dataset $dataset --data-root $root --init $from $* $(seed_flag "$seed") --out $out$(seed_suffix "$seed") $QUIET" \
@@ -160,7 +167,9 @@ stage_commands() {
   local p="--profile $PROFILE" name init entry
   case "$1" in
   data)
-    if [ "$PROFILE" = smoke ]; then
+    if [ "$PROFILE" = cpu ]; then        # the shape sets render on the fly: only the action set is written
+      echo "python data_gen/4_0_make_toy.py $p --dataset toy_actions --out $UCF101_ROOT"
+    elif [ "$PROFILE" = smoke ]; then
       echo "python data_gen/3_1_texture_banks.py $p --source statistical --num 16 --out $RUNS/textures/statistical"
       for name in moving_circles accelerating_transforming_shapes; do
         echo "python data_gen/3_1_generate.py $p --dataset $name --num-videos 2 --out $RUNS/data/$name"
@@ -203,14 +212,14 @@ stage_commands() {
   finetune)
     # Table 1 "Random initialization": all three columns from scratch
     finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" scratch "$RUNS/finetune/$UCF_DATASET/scratch"
-    finetune_cmd finetune/4_1_finetune.py "$HMDB_DATASET" "$HMDB51_ROOT" scratch "$RUNS/finetune/$HMDB_DATASET/scratch"
+    [ -n "$HMDB_DATASET" ] && finetune_cmd finetune/4_1_finetune.py "$HMDB_DATASET" "$HMDB51_ROOT" scratch "$RUNS/finetune/$HMDB_DATASET/scratch"
     finetune_cmd linprobe/4_3_linprobe.py "$UCF_DATASET" "$UCF101_ROOT" scratch "$RUNS/linprobe/$UCF_DATASET/scratch"
     for objective in "${OBJECTIVES[@]}"; do
       use_objective "$objective"
       for name in "${PRETRAIN_SETS[@]}"; do
         init="$RUNS/pretrain$SFX/$name/last.pth"
         finetune_cmd finetune/4_1_finetune.py "$UCF_DATASET" "$UCF101_ROOT" "$init" "$RUNS/finetune$SFX/$UCF_DATASET/$name"
-        finetune_cmd finetune/4_1_finetune.py "$HMDB_DATASET" "$HMDB51_ROOT" "$init" "$RUNS/finetune$SFX/$HMDB_DATASET/$name"
+        [ -n "$HMDB_DATASET" ] && finetune_cmd finetune/4_1_finetune.py "$HMDB_DATASET" "$HMDB51_ROOT" "$init" "$RUNS/finetune$SFX/$HMDB_DATASET/$name"
         finetune_cmd linprobe/4_3_linprobe.py "$UCF_DATASET" "$UCF101_ROOT" "$init" "$RUNS/linprobe$SFX/$UCF_DATASET/$name"
       done
     done
@@ -241,6 +250,7 @@ stage_commands() {
       done
     fi ;;
   ucf101p)
+    [ "$PROFILE" = cpu ] && return 0     # the miniature stops at fine-tuning and probing (docs/miniature.md)
     echo "python data_gen/4_2_make_ucf101p.py $p --data-root $UCF101_ROOT --out $RUNS/ucf101p/data $QUIET"
     local evaluated=(scratch)
     [[ " ${OBJECTIVES[*]} " == *" videomae "* ]] && evaluated+=("${PRETRAIN_SETS[@]}")
@@ -255,6 +265,7 @@ stage_commands() {
       done
     done ;;
   analysis)
+    [ "$PROFILE" = cpu ] && return 0
     local stats="$RUNS/analysis/stats"   # 5_3 and 5_4 share it: results/<dataset>.json, merged
     local sets ckpts all_sets    # Fig. 4 statistics over every pre-training set; Fig. 5 over the progression
     sets=$(IFS=,; echo "${PRETRAIN_SETS[*]}"); all_sets=$(printf '%s,' "${PRETRAIN_SETS[@]}" "${ABLATION_SETS[@]}")

@@ -1,13 +1,8 @@
 """Every hyper-parameter of the package, declared once.
 
 Each dataclass holds one stage's settings; its defaults are the paper's values (Tables 5-8, Appendix 9.2),
-which is the `paper` profile. The other profiles are small override sets:
-
-- `authors`: what the authors' released scripts actually ran where that differs from the tables
-  (shared/reference/PROTOCOLS.md §2.7 and §7), e.g. a total pre-training batch of 192 and the
-  AdamW beta2 = 0.999 that DeepSpeed forced in fine-tuning;
-- `mini`: one GPU, hours;
-- `smoke`: CPU, minutes (tiny model, tiny clips). Its numbers are never paper results.
+which is the `paper` profile. The other profiles (authors, mini, cpu, smoke) are small override sets in
+synvid/profiles.py.
 
 Command-line flags are generated from the same fields (`add_arguments`), so nothing is declared twice:
 the resolution order is dataclass default -> profile override -> explicit flag.
@@ -23,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synvid.errors import BadInput
+from synvid.profiles import PROFILES
 from synvid.runs import atomic_write_json
 
 
@@ -238,52 +234,7 @@ class StatsConfig:
 CONFIGS = (RenderConfig, TextureConfig, PretrainConfig, VjepaConfig, FinetuneConfig, LinprobeConfig,
            RobustnessConfig, StatsConfig)
 
-# --- Profiles: override sets keyed by config class name. `paper` is the dataclass defaults. --------------------------
-
-PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
-    "paper": {},
-    # PROTOCOLS §2.7 (paper vs released scripts) and §7 Q6-Q10.
-    "authors": {
-        "PretrainConfig": {"batch_size": 192},                      # 24/GPU x 8 (VM) = 6 x 32 (YU)
-        "FinetuneConfig": {"beta2": 0.999,                           # DeepSpeed's Adam config overrides --opt_betas
-                           "dropout": 0.5,                           # fc_drop_rate 0.5 in the UCF scripts
-                           "randaug_magnitude": 7, "randaug_num_ops": 4},   # rand-m7-n4-mstd0.5-inc1 (code default)
-        "LinprobeConfig": {"base_lr": 0.1,                           # LP.sh: --lr 1e-1, AdamW via DeepSpeed
-                           "beta2": 0.999,                           # DeepSpeed's Adam config, as fine-tuning
-                           "dropout": 0.5},                          # FT fc_drop_rate left on in the probe
-        "RobustnessConfig": {"headline": "1", "mode": "hook"},       # YU run_class_finetuning.py --severity 1, hook
-    },
-    "mini": {
-        "RenderConfig": {"num_videos": 2000},
-        "TextureConfig": {"pool_size": 20_000},
-        "PretrainConfig": {"model": "pretrain_videomae_small_patch16_224", "epochs": 200,
-                           "warmup_epochs": 10, "batch_size": 64},
-        "FinetuneConfig": {"model": "vit_small_patch16_224", "epochs": 30, "batch_size": 64},
-        "LinprobeConfig": {"model": "vit_small_patch16_224", "epochs": 30, "batch_size": 64},
-        "StatsConfig": {"fid_frames": 2000, "fvd_videos": 200, "diversity_videos": 200,
-                        "pca_model": "vit_small_patch16_224"},      # mini pre-trains ViT-S
-    },
-    "smoke": {
-        "RenderConfig": {"size": 64, "min_frames": 20, "max_frames": 24, "num_shapes": 40, "num_videos": 8},
-        "TextureConfig": {"size": 32, "pool_size": 16},
-        "PretrainConfig": {"model": "pretrain_videomae_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1,
-                           "batch_size": 4, "num_frames": 4, "sampling_rate": 2,
-                           "input_size": 32, "save_every": 2, "num_workers": 0},
-        "VjepaConfig": {"predictor_depth": 1, "predictor_dim": 32},
-        "FinetuneConfig": {"model": "vit_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
-                           "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
-                           "repeated_aug": 1, "test_clips": 2, "save_every": 4, "num_workers": 0},
-        "LinprobeConfig": {"model": "vit_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
-                           "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
-                           "test_clips": 2, "num_workers": 0},
-        "StatsConfig": {"fid_frames": 32, "fvd_videos": 4, "fvd_frames": 4, "diversity_videos": 4,
-                        "spectrum_frames": 16, "color_frames": 16,
-                        "pca_videos": 2, "pca_frames": 4, "batch_size": 8,
-                        "pca_model": "vit_tiny_patch16_224", "pca_num_frames": 4, "pca_input_size": 32},
-        "RobustnessConfig": {"severities": (1, 3), "translate_resize": 64, "translate_crop": 32},
-    },
-}
-
+# --- Profiles (synvid/profiles.py): override sets keyed by config class name -------------------------------------
 
 def _check_profiles() -> None:
     names = {cls.__name__: {f.name for f in dataclasses.fields(cls)} for cls in CONFIGS}

@@ -17,20 +17,20 @@ from synvid.tables import NOT_PAPER, OBJECTIVES, TABLES, Context, fig4_points, u
 COPIED = {"figure1_grid.png": "fig1_samples.png", "fig5_key_pca.png": "fig5_key_pca.png"}
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
     matplotlib.use("Agg")   # no display on the training machines
     import matplotlib.pyplot as plt
     return plt
 
 
-def _save(fig, path: Path) -> Path:
+def save_png(fig, path: Path) -> Path:
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path
 
 
-def _bars(ax, labels: list[str], series: dict[str, tuple[list[float], list[float] | None]]) -> None:
+def bars(ax, labels: list[str], series: dict[str, tuple[list[float], list[float] | None]]) -> None:
     """Side-by-side bars per label; each series is (heights, error half-widths or None); NaN = no bar."""
     width = 0.8 / len(series)
     for i, (name, (heights, errors)) in enumerate(series.items()):
@@ -48,7 +48,7 @@ def _ours(ctx: Context, key: CellKey) -> tuple[float, float]:
 def fig2_progression(ctx: Context, path: str | Path) -> Path:
     """Figure 2 style bars: the Table 1 rows per column, paper vs ours (error bars: 95% t-interval over seeds),
     and a last panel with our ViT-L UCF101 fine-tune series when it exists (no paper bars: none are printed)."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = list(dict.fromkeys((r["row"], r["dataset"]) for r in ctx.reported if r["table"] == "table1"))
     paper = {(r["column"], r["dataset"]): r["value"] for r in ctx.reported if r["table"] == "table1"}
     vit_l = [CellKey("ucf101_finetune", k, size="large") for _, k in rows]
@@ -58,7 +58,7 @@ def fig2_progression(ctx: Context, path: str | Path) -> Path:
     for ax, col in zip(axes[0], panels):
         if col == "ViT-L":
             ours = [_ours(ctx, k) for k in vit_l]
-            _bars(ax, labels, {"ours ViT-L": ([o[0] for o in ours], [o[1] for o in ours])})
+            bars(ax, labels, {"ours ViT-L": ([o[0] for o in ours], [o[1] for o in ours])})
             ax.set_title("ucf101_finetune, ViT-L (ours only)")
             continue
         series = {"paper": ([paper.get((col, k), float("nan")) for _, k in rows], None)}
@@ -66,14 +66,14 @@ def fig2_progression(ctx: Context, path: str | Path) -> Path:
             ours = [_ours(ctx, ctx.key(col, k, objective)) for _, k in rows]
             name = "ours" + ("" if objective == ctx.objectives()[0] else f" {OBJECTIVES.get(objective, objective)}")
             series[name] = ([o[0] for o in ours], [o[1] for o in ours])
-        _bars(ax, labels, series)
+        bars(ax, labels, series)
         ax.set_title(col)
     axes[0][0].legend()
     note = NOT_PAPER.get(ctx.expected.profile)
     fig.suptitle("Figure 2 / Table 1: progression (error bars: 95% t-interval over seeds)"
                  + (f" — {note}" if note else ""))
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_png(fig, Path(path))
 
 
 def ucf101p_chart(models: dict[str, dict[str, float]], path: str | Path, *, names: list[str] | None = None,
@@ -81,12 +81,12 @@ def ucf101p_chart(models: dict[str, dict[str, float]], path: str | Path, *, name
     """Figure 3: top-1 per corruption (`names` in order; default: every corruption of `models`), one bar series
     per model."""
     names = names or list(dict.fromkeys(c for acc in models.values() for c in acc))
-    fig, ax = _pyplot().subplots(figsize=(max(6, len(names)), 4))
-    _bars(ax, names, {k: ([v.get(c, float("nan")) for c in names], None) for k, v in models.items()})
+    fig, ax = pyplot().subplots(figsize=(max(6, len(names)), 4))
+    bars(ax, names, {k: ([v.get(c, float("nan")) for c in names], None) for k, v in models.items()})
     ax.legend(fontsize=7)
     ax.set_title(title)
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_png(fig, Path(path))
 
 
 def fig3_ucf101p(ctx: Context, path: str | Path) -> Path | None:

@@ -1,6 +1,7 @@
 """The scripts' one error shell (synvid.cli.command, issue 15): synvid's own errors become one `error: ...` line and
 exit status 1; anything else (an OOM, an NCCL RuntimeError, a bug) keeps its type and traceback; Preempted keeps 75;
 the process group is destroyed on every way out."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -78,7 +79,9 @@ def test_toy_and_list_scripts_call_the_library(tmp_path, capsys):
     root = tmp_path / "toy"
     make = _script("data_gen/4_0_make_toy.py")
     make("--dataset", "toy_ucf101", "--out", str(root), "--num-classes", "2", "--frames", "8")
-    assert read_done(root) == {"dataset": "toy_ucf101", "num_classes": 2} and (root / "config.json").is_file()
+    done = read_done(root)   # the whole recipe: the maker's defaults with the flags given over them
+    assert (done["dataset"], done["num_classes"], done["frames"], done["groups"]) == ("toy_ucf101", 2, 8, 4)
+    assert json.loads((root / "config.json").read_text())["recipe"] == {k: v for k, v in done.items() if k != "dataset"}
     make("--dataset", "toy_ucf101", "--out", str(root), "--num-classes", "2", "--frames", "8")
     assert "is done; skipping" in capsys.readouterr().out
     _script("data_gen/4_0_write_list.py")("--dataset", "toy_ucf101", "--data-root", str(root), "--subset", "test",

@@ -187,3 +187,22 @@ def test_run_all_objectives_key_runs_by_objective():
     only = run("bash", "run_all.sh", "--profile", "smoke", "--objective", "vjepa", "--dry-run").stdout
     assert "pretrain_vjepa/moving_circles" in only and "--out runs/smoke/pretrain/moving_circles" not in only
     assert run("bash", "run_all.sh", "--objective", "byol", "--dry-run").returncode == 2
+
+
+def test_cpu_profile_plan_and_seed_list():
+    """The miniature: data (the action set), the five shape sets, scratch + M1-M5 fine-tunes and probes on
+    toy_actions for exactly the listed seeds, nothing of HMDB51, UCF101-P or Section 5, then its tables."""
+    out = run("bash", "run_all.sh", "--profile", "cpu", "--seed-list", "3,4,5", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line and not line.startswith("##")]
+    assert sum("4_0_make_toy.py" in line and "toy_actions" in line for line in lines) == 1
+    sets = [line.split("--dataset ")[1].split()[0] for line in lines if "3_2_pretrain.py" in line]
+    assert sets == ["static_circles", "moving_circles", "moving_shapes", "moving_transforming_shapes",
+                    "accelerating_transforming_shapes"]
+    downstream = [line for line in lines if "4_1_finetune.py" in line or "4_3_linprobe.py" in line]
+    assert len(downstream) == 2 * 6 * 3 and all("--dataset toy_actions" in line for line in downstream)
+    outs = {line.split("--out ")[1].split()[0].rsplit("/", 1)[1] for line in downstream}
+    assert outs == {f"{key}_seed{s}" for key in ["scratch"] + sets for s in (3, 4, 5)}
+    assert all("_seed" not in line.split("--init ")[1].split()[0] for line in downstream)  # one pre-training per set
+    assert not any(name in out.stdout for name in ("hmdb51", "4_2_", "5_3_", "5_4_", "5_5_"))
+    assert run("bash", "run_all.sh", "--profile", "cpu", "--seed-list", "3,x", "--dry-run").returncode == 2

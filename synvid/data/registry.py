@@ -56,6 +56,8 @@ DATASETS: dict[str, DatasetRecord] = {
 # The toy sets use the very same readers and layouts; "toy" marks them as never-paper numbers.
 DATASETS["toy_ucf101"] = DatasetRecord(splits.ucf101, test_clips=5, layout=DATASETS["ucf101"].layout)
 DATASETS["toy_hmdb51"] = DatasetRecord(splits.hmdb51, test_clips=10, layout=DATASETS["hmdb51"].layout)
+# the miniature's action set (profile cpu; synvid.data.toy.make_toy_actions), read as UCF101 is
+DATASETS["toy_actions"] = DatasetRecord(splits.ucf101, test_clips=5, layout=DATASETS["ucf101"].layout)
 
 
 def recipe(name: str, profile: str) -> dict:
