@@ -145,8 +145,9 @@ def table_markdown(summary: dict) -> str:
                         ("moving − static circles (paired by seed)", "moving_minus_static")):
         values = [summary["jobs"][job][field] for job in JOBS]
         lines.append(f"| {name} | " + " | ".join(f"{_fmt(*v)} (n={v[2]})" for v in values) + " |")
+    rhos = [summary["jobs"][job]["spearman"] for job in JOBS]
     lines.append("| Spearman rho, M1-M5 order vs the paper's | "
-                 + " | ".join(f"{summary['jobs'][job]['spearman']:.2f}" for job in JOBS) + " |")
+                 + " | ".join("—" if math.isnan(rho) else f"{rho:.2f}" for rho in rhos) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -193,9 +194,12 @@ def report_markdown(summary: dict, stamp: str) -> str:
              "seeds.", "", table_markdown(summary),
              "## The effect", ""]
     for job, (mean, half, n) in effect.items():
-        holds = n >= 2 and not math.isnan(half) and mean - half > 0
+        if n < 2:
+            lines.append(f"- {job}: not measured (scratch and all of M2-M5 finished for {n} seed(s); 2 needed).")
+            continue
+        verdict = "above 0" if mean - half > 0 else "not above 0"
         lines.append(f"- {job}: pre-training on moving shapes (mean of M2-M5) minus scratch = {_fmt(mean, half, n)} "
-                     f"top-1 points over {n} seed(s); the interval is {'above 0' if holds else 'not above 0'}.")
+                     f"top-1 points, paired over {n} seeds; the 95% interval is {verdict}.")
     lines += ["", "## Figure 2 in miniature and the pre-training losses", "",
               "![Figure 2 in miniature](figures/miniature_fig2.png)", "",
               "![pre-training loss](figures/miniature_pretrain_loss.png)", "",
