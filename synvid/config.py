@@ -160,6 +160,8 @@ class FinetuneConfig:
     compile: bool = False
     save_every: int = 1000
     num_workers: int = 8
+    cache_decoded: bool = False          # decode each training video once and keep its frames in memory (small
+                                         #   sets only; the clips are the same: docs/finetuning.md)
     strict: bool = False                 # stop at the first unreadable training video instead of skipping it
     # issue 13 §4: a missing/unreadable test video stops the run unless this is set; then it is left out and named
     allow_missing: bool = False          #   in DONE (test_listed, test_evaluated, test_missing)

@@ -9,10 +9,12 @@ import torch
 from synvid.config import FinetuneConfig, resolve
 from synvid.data import registry, toy
 from synvid.engine import finetune as ft
-from synvid.data.video_dataset import Failed
+from synvid.data import video_dataset
+from synvid.data.video_dataset import Failed, check_cache_size
 from synvid.engine.evaluate import evaluate
 from synvid.engine.evaluate import test_dataset as views_of
-from synvid.errors import VideoReadError
+from synvid.errors import BadInput, VideoReadError
+from synvid.video_io import video_info
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +214,44 @@ def test_ranks_draw_different_augmentations(tmp_path):
         assert r0[key] == single[key], key
     assert not set(r0["indices"]) & set(r1["indices"])
     assert sorted(r0["indices"] + r1["indices"]) == sorted(single["indices"])
+
+
+def test_cached_decoding_gives_the_same_clips(toy_root):
+    items, _ = registry.load("toy_ucf101", toy_root, "train")
+    cfg = _cfg()     # smoke: RandAugment, flip, erasing and 2 repeats on, so every draw is compared
+    plain, cached = ft.TrainClips(items, cfg, seed=3), ft.TrainClips(items, cfg, seed=3, cache_decoded=True)
+    cached.fill_cache()
+    assert sorted(cached.cache) == list(range(len(items)))
+    assert cached.cache[0].dtype == torch.uint8 and len(cached.cache[0]) == 12
+    for epoch in (0, 1):
+        plain.set_epoch(epoch), cached.set_epoch(epoch)
+        for index in range(len(items)):
+            (a, label_a), (b, label_b) = plain[index], cached[index]
+            assert torch.equal(a, b) and label_a == label_b
+    assert not torch.equal(plain[0][0], ft.TrainClips(items, cfg, seed=4)[0][0])   # the comparison can fail
+
+
+def test_cached_decoding_never_caches_an_unreadable_video(toy_root):
+    bad, good = _corrupt_one(toy_root)
+    try:
+        items, _ = registry.load("toy_ucf101", toy_root, "train")
+        index = [p for p, _ in items].index(str(bad))
+        data = ft.TrainClips(items, _cfg(), cache_decoded=True)
+        data.fill_cache()
+        assert index not in data.cache and len(data.cache) == len(items) - 1
+        assert isinstance(data[index], Failed) and data[index].path == str(bad) and index not in data.cache
+        with pytest.raises(VideoReadError):
+            ft.TrainClips(items, _cfg(), strict=True, cache_decoded=True)[index]
+    finally:
+        bad.write_bytes(good)
+
+
+def test_cached_decoding_refuses_a_large_set_before_training(toy_root, tmp_path, monkeypatch):
+    items, _ = registry.load("toy_ucf101", toy_root, "train")
+    info = video_info(items[0][0])
+    assert check_cache_size(items) == len(items) * info["num_frames"] * info["height"] * info["width"] * 3
+    monkeypatch.setattr(video_dataset, "CACHE_LIMIT_BYTES", 1000)
+    with pytest.raises(BadInput, match="cache_decoded: 8 videos of 12 frames.*over the"):
+        ft.run(_cfg(cache_decoded=True), tmp_path / "r", dataset="toy_ucf101", data_root=toy_root, progress=False)
+    assert not (tmp_path / "r" / "last.pth").exists()
+    ft.TrainClips(items, _cfg())       # off: no estimate, no refusal

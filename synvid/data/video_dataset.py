@@ -19,10 +19,13 @@ from synvid.augment import AugmentError, train_augment
 from synvid.data.sampling import clip_indices, sample_generator
 from synvid.errors import BadInput, VideoReadError
 from synvid.transforms import short_side_resize, three_crops
-from synvid.video_io import read_video
+from synvid.video_io import read_video, video_info
 
 # (uint8 [T,H,W,3], (video file name, view index or None for the whole video)) -> uint8 [T,H,W,3]
 Corrupt = Callable[[torch.Tensor, tuple[str, int | None]], torch.Tensor]
+
+# TrainClips(cache_decoded=True) refuses a set whose decoded frames would exceed this per process
+CACHE_LIMIT_BYTES = 4 << 30
 
 
 @dataclass
@@ -52,23 +55,51 @@ class _Videos(Dataset):
 class TrainClips(_Videos):
     """Item i -> (float [R,3,T,S,S] with R = repeated_aug independent augmentations, label) or Failed.
     Every draw (clip start, RandAugment, crop, flip, erasing) is keyed by (seed, epoch, i): ranks see disjoint
-    indices, so they draw different augmentations, and a resumed epoch draws the same ones."""
+    indices, so they draw different augmentations, and a resumed epoch draws the same ones.
 
-    def __init__(self, items, cfg, *, seed: int = 0, strict: bool = False):
+    `cache_decoded` (FinetuneConfig.cache_decoded, for small sets): each readable video is decoded once, whole,
+    and kept as uint8 frames in this object; a clip is then a slice of them with the same clip_indices draw, so
+    the clips are those of the uncached path. `fill_cache` decodes them all in the process that calls it (the
+    fine-tuning loop, before its per-epoch workers fork and share them); otherwise each process fills its own
+    copy as it reads. An unreadable video is never cached: it comes back Failed on every read, as uncached."""
+
+    def __init__(self, items, cfg, *, seed: int = 0, strict: bool = False, cache_decoded: bool = False):
         super().__init__(items, strict=strict)
         self.cfg, self.seed, self.epoch = cfg, seed, 0
         self.augment = train_augment(cfg)
+        self.cache: dict[int, torch.Tensor] | None = None
+        if cache_decoded:
+            check_cache_size(self.items)
+            self.cache = {}
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def fill_cache(self) -> None:
+        for index, (path, _) in enumerate(self.items):
+            try:
+                self._decoded(index, path)
+            except VideoReadError:
+                pass    # left out of the cache: __getitem__ reads it again and reports it (Failed or strict)
+
+    def _decoded(self, index: int, path: str) -> torch.Tensor:
+        if index not in self.cache:
+            self.cache[index] = read_video(path)
+        return self.cache[index]
+
+    def _clip(self, index: int, path: str) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+
+        def frames_of(n: int):
+            return clip_indices(n, num_frames=self.cfg.num_frames, sampling_rate=self.cfg.sampling_rate,
+                                mode="train", seed=rng)
+        if self.cache is None:
+            return read_video(path, frames_of)
+        frames = self._decoded(index, path)
+        return frames[torch.from_numpy(np.asarray(frames_of(len(frames)), dtype=np.int64))]
+
     def __getitem__(self, index: int):
-        def load(path):
-            rng = np.random.default_rng([self.seed, self.epoch, index])
-            return read_video(path, lambda n: clip_indices(n, num_frames=self.cfg.num_frames,
-                                                           sampling_rate=self.cfg.sampling_rate, mode="train",
-                                                           seed=rng))
-        clip = self._guard(index, load)
+        clip = self._guard(index, lambda path: self._clip(index, path))
         if isinstance(clip, Failed):
             return clip
         # outside the guard: an augmentation failure is a fault of ours, never an unreadable video to skip.
@@ -80,6 +111,26 @@ class TrainClips(_Videos):
         except AugmentError as error:
             raise AugmentError(f"{error} (video {self.items[index][0]}, epoch {self.epoch})") from error
         return torch.stack(views), self.items[index][1]
+
+
+def check_cache_size(items: list[tuple[str, int]], limit: int | None = None) -> int:
+    """Estimated bytes of the decoded set (videos x frames x H x W x 3, from the first readable video); raises
+    BadInput above `limit` (default CACHE_LIMIT_BYTES), before any training. Returns the estimate (0 when no
+    video opens)."""
+    limit = CACHE_LIMIT_BYTES if limit is None else limit
+    for path, _ in items:
+        try:
+            info = video_info(path)
+        except VideoReadError:
+            continue
+        size = len(items) * info["num_frames"] * info["height"] * info["width"] * 3
+        if size > limit:
+            raise BadInput(f"cache_decoded: {len(items)} videos of {info['num_frames']} frames of "
+                           f"{info['width']}x{info['height']} (as {path}) decode to about {size / 2**30:.1f} GiB "
+                           f"per process, over the {limit / 2**30:.1f} GiB limit; the cache is for small sets "
+                           f"(turn cache_decoded off)")
+        return size
+    return 0
 
 
 class TestViews(_Videos):

@@ -25,7 +25,7 @@ from synvid.engine.evaluate import evaluate, test_dataset
 from synvid.errors import BadInput, VideoReadError
 from synvid.optim import param_groups
 
-RESUME_FREE = {"num_workers", "save_every", "compile", "strict", "allow_missing"}
+RESUME_FREE = {"num_workers", "save_every", "compile", "strict", "allow_missing", "cache_decoded"}
 
 
 class EpochSampler(Sampler):
@@ -138,7 +138,9 @@ class Finetuner(loop.TrainLoop):
         linear probe's frozen encoder."""
         # never raises in a worker (one rank stopping alone would leave the others in a collective):
         # cfg.strict is enforced by `agree`, on every rank at once
-        data = TrainClips(train_items, cfg, seed=cfg.seed, strict=False)
+        data = TrainClips(train_items, cfg, seed=cfg.seed, strict=False, cache_decoded=cfg.cache_decoded)
+        if cfg.cache_decoded and cfg.num_workers > 0:
+            data.fill_cache()   # here, once: each epoch's workers fork from this process and share the frames
         super().__init__(cfg, run_dir, config, device, len(data))
         self.data, self.failures = data, FailureLog()
         self.lr = loop.cosine_lr(cfg, self.steps_per_epoch)

@@ -34,7 +34,7 @@ from synvid.errors import BadInput, VideoReadError
 from synvid.provenance import probe_mode
 from synvid.runs import atomic_torch_save
 
-RESUME_FREE = {"num_workers", "allow_missing"}
+RESUME_FREE = {"num_workers", "allow_missing", "cache_decoded"}
 # settings that change the cached features (a features.pt extracted under other values is refused)
 FEATURE_KEYS = ("model", "num_frames", "sampling_rate", "input_size", "short_side_size", "test_crops", "split")
 
