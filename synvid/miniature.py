@@ -78,12 +78,14 @@ def _fmt(mean: float, half: float, n: int) -> str:
     return f"{mean:.1f}" if math.isnan(half) else f"{mean:.1f} ± {half:.1f}"
 
 
+def _clip_setting(cfg: dict) -> str:
+    return f"{cfg['model']}, {cfg['input_size']}² input, {cfg['num_frames']} frames at stride {cfg['sampling_rate']}"
+
+
 def setting(runs: Path, stage: str, dataset: str) -> str:
     """'model, input size², frames x stride' of the first finished run of `stage` (for captions)."""
     for config in sorted((runs / stage / dataset).glob("*/config.json")):
-        cfg = next(v for k, v in json.loads(config.read_text()).items() if k.endswith("Config"))
-        return (f"{cfg['model']}, {cfg['input_size']}² input, {cfg['num_frames']} frames at stride "
-                f"{cfg['sampling_rate']}")
+        return _clip_setting(next(v for k, v in json.loads(config.read_text()).items() if k.endswith("Config")))
     return "no finished run"
 
 
@@ -123,8 +125,7 @@ def pretrain_setting(runs: Path) -> str:
         config = runs / "pretrain" / name / "config.json"
         if config.is_file():
             cfg = json.loads(config.read_text())["PretrainConfig"]
-            return (f"{cfg['model']}, {cfg['input_size']}² input, {cfg['num_frames']} frames at stride "
-                    f"{cfg['sampling_rate']}, mask {cfg['mask_ratio']}, {cfg['epochs']} epochs of batch "
+            return (f"{_clip_setting(cfg)}, mask {cfg['mask_ratio']}, {cfg['epochs']} epochs of batch "
                     f"{cfg['batch_size']}")
     return "no pre-training run"
 
