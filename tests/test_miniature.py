@@ -59,8 +59,17 @@ def test_table_effect_and_order(runs, tmp_path):
     report = (tmp_path / "out" / "REPORT.md").read_text()
     assert "never paper numbers" in report and "vit_tiny_patch8_64, 64² input, 8 frames at stride 4" in report
     assert "13.5 ±" in report and "above 0" in report
+    assert "(13.50), paired over 3 seeds; the 95% interval is above 0; the bar of ≥ 10 points" in report
     for image in ("miniature_fig2.png", "miniature_pretrain_loss.png"):
         assert (tmp_path / "out" / "figures" / image).stat().st_size > 0
+
+
+def test_effect_bar_uses_the_unrounded_mean():
+    assert miniature.effect_line("linprobe", 4.965, 2.77, 3).endswith("is not met.")      # prints as 5.0 ± 2.8
+    assert miniature.effect_line("linprobe", 5.0, 2.77, 3).endswith("is met.")
+    assert miniature.effect_line("finetune", 31.9, 40.0, 3).endswith("is not met.")      # interval reaches 0
+    assert "not above 0" in miniature.effect_line("finetune", 31.9, 40.0, 3)
+    assert "not measured" in miniature.effect_line("finetune", 31.9, float("nan"), 1)
 
 
 def test_intervals_need_two_seeds():
