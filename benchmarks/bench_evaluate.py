@@ -76,18 +76,20 @@ def _finetune(model, cfg, device, steps: int, batch: int) -> float:
     """clips/s of `steps` fine-tuning steps on random clips (AdamW, mixup/cutmix, drop path, bf16 on CUDA)."""
     import torch
 
-    from synvid.engine import finetune as ft
+    from synvid.engine.clip_training import AugmentedClipTraining
+    from synvid.engine.losses import build_mixing
     from synvid.optim import build_adamw, param_groups
-    trainer = ft.Finetuner.__new__(ft.Finetuner)  # only the model/optimizer/mixing parts of a run
-    trainer.cfg, trainer.device, trainer.lr, trainer.model, trainer.net = cfg, device, [1e-4] * steps, model, model
+    trainer = AugmentedClipTraining.__new__(AugmentedClipTraining)  # only the model/optimizer/mixing parts of a run
+    trainer.cfg, trainer.device, trainer.model, trainer.net = cfg, device, model, model
+    trainer.world, trainer.schedule = 1, {"lr": [1e-4] * steps}
     trainer.optimizer = build_adamw(param_groups(model, cfg.weight_decay, cfg.layer_decay), 1e-4,
                                     betas=(cfg.beta1, cfg.beta2))
-    trainer.mix = ft.build_mixing(cfg, 101)
+    trainer.mix = build_mixing(cfg, 101)
     clips = torch.randn(batch, cfg.repeated_aug, 3, cfg.num_frames, cfg.input_size, cfg.input_size)
     labels = torch.randint(0, 101, (batch,))
     start = time.perf_counter()
     for step in range(steps):
-        trainer.step(clips, labels, step)
+        trainer.train_step({"clips": clips, "labels": labels}, step)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return steps * batch * cfg.repeated_aug / (time.perf_counter() - start)
@@ -98,11 +100,11 @@ def main(args):
 
     from synvid.config import FinetuneConfig, resolve
     from synvid.data import toy
-    from synvid.engine import finetune as ft
+    from synvid.engine.downstream import build_classifier
     from synvid.engine.evaluate import evaluate, loader_batch_size, test_dataset
     device = torch.device(args.device)
     cfg = resolve(FinetuneConfig, "paper", model=args.model, num_workers=args.workers)
-    model = ft.build_model(cfg, 101, "scratch", device, print_fn=lambda *_: None)
+    model = build_classifier(cfg, 101, "scratch", device, print_fn=lambda *_: None)
     print(f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else os.cpu_count()} "
           f"{'GPU' if device.type == 'cuda' else 'CPU cores'}) model {args.model} torch {torch.__version__}")
     if args.train_steps:

@@ -43,22 +43,24 @@ def main(args):
     from synvid.config import resolve, FinetuneConfig
     from synvid.data import toy
     from synvid.data.video_dataset import TestViews
-    from synvid.engine import finetune as ft
+    from synvid.engine.clip_training import AugmentedClipTraining
     from synvid.engine.common import autocast
+    from synvid.engine.downstream import build_classifier
+    from synvid.engine.losses import build_mixing
     device = torch.device(args.device)
     cfg = resolve(FinetuneConfig, "paper", model=args.model, num_frames=args.frames, input_size=args.size,
                   compile=args.compile, batch_size=args.batch, repeated_aug=1)
-    trainer = ft.Finetuner.__new__(ft.Finetuner)  # only the model/optimizer/mixing parts of a run
-    trainer.cfg, trainer.device, trainer.lr = cfg, device, [1e-4] * (args.steps + 1)
-    trainer.model = ft.build_model(cfg, 400, "scratch", device, print_fn=lambda *_: None)
+    trainer = AugmentedClipTraining.__new__(AugmentedClipTraining)  # only the model/optimizer/mixing parts of a run
+    trainer.cfg, trainer.device, trainer.world, trainer.schedule = cfg, device, 1, {"lr": [1e-4] * (args.steps + 1)}
+    trainer.model = build_classifier(cfg, 400, "scratch", device, print_fn=lambda *_: None)
     from synvid.optim import build_adamw, param_groups
     trainer.optimizer = build_adamw(param_groups(trainer.model, cfg.weight_decay, cfg.layer_decay), 1e-4,
                                     betas=(cfg.beta1, cfg.beta2))
-    trainer.mix = ft.build_mixing(cfg, 400)
+    trainer.mix = build_mixing(cfg, 400)
     trainer.net = torch.compile(trainer.model) if args.compile else trainer.model
     clips = torch.randn(args.batch, 1, 3, args.frames, args.size, args.size)
     labels = torch.randint(0, 400, (args.batch,))
-    train = _rate(lambda: trainer.step(clips, labels, 0), args.steps, args.batch, device)
+    train = _rate(lambda: trainer.train_step({"clips": clips, "labels": labels}, 0), args.steps, args.batch, device)
     views = torch.randn(args.infer_batch, 3, args.frames, args.size, args.size, device=device)
     trainer.net.eval()
 

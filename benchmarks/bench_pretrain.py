@@ -1,6 +1,6 @@
 """Pre-training throughput: compute-only clips/s, MFU, peak memory, and end-to-end with the data-wait fraction.
 
-The measured step is the engine's own `Trainer.step` (schedule, weight-decay groups, loss all-reduce included).
+The measured step is the engine's own `Trainer.train_step` (schedule, weight-decay groups, loss all-reduce included).
 MFU = model FLOPs per second (counted with torch.utils.flop_counter on one step) / a bf16 matmul rate measured in
 the same process (float32 on CPU). Not a test: prints figures.
 
@@ -26,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from synvid import dist
 from synvid.config import PretrainConfig, RenderConfig, VjepaConfig, resolve
 from synvid.engine.common import StepTimer
+from synvid.engine import objectives
 from synvid.engine.pretrain import Trainer, build_dataset
 
 
@@ -69,16 +70,16 @@ def compute_only(trainer, cfg, steps, warmup):
     videos, mask = batch(trainer, cfg)
     videos, mask = videos.to(trainer.device), mask.to(trainer.device)
     for s in range(warmup):
-        trainer.step(videos, mask, s)
+        trainer.train_step({"videos": videos, "mask": mask}, s)
     with FlopCounterMode(display=False) as counter:
-        trainer.step(videos, mask, warmup)
+        trainer.train_step({"videos": videos, "mask": mask}, warmup)
     flops = counter.get_total_flops()
     sync(trainer.device)
     if trainer.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter()
     for s in range(steps):
-        trainer.step(videos, mask, warmup + 1 + s)
+        trainer.train_step({"videos": videos, "mask": mask}, warmup + 1 + s)
     sync(trainer.device)
     dt = time.perf_counter() - t
     return trainer.per_rank * steps / dt, flops * steps / dt
@@ -88,7 +89,7 @@ def end_to_end(trainer, cfg, steps, warmup):
     timer, wait, total, n = StepTimer(), 0.0, 0.0, 0
     for s, batch in enumerate(trainer.batches(trainer.start + steps + warmup)):
         timer.data_ready()
-        trainer.step(**batch, step=s)
+        trainer.train_step(batch, s)
         timer.step_done(trainer.per_rank)
         if s >= warmup:  # skip worker start-up
             wait, total, n = wait + timer.wait, total + timer.total, n + trainer.per_rank
@@ -146,7 +147,8 @@ def main(args):
           f"compile {cfg.compile}")
     peak = matmul_rate(device)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, Path(tmp), Placeholder(cfg.batch_size * 10_000), {}, device, vjepa=vjepa)
+        trainer = Trainer(cfg, Path(tmp), Placeholder(cfg.batch_size * 10_000), {}, device,
+                          objectives.build(cfg, vjepa))
         clips, flops = compute_only(trainer, cfg, args.steps, args.warmup)
         mem = torch.cuda.max_memory_allocated() / 2 ** 30 if device.type == "cuda" else float("nan")
         print(f"matmul rate: {peak / 1e12:.2f} TFLOP/s ({'bf16' if device.type == 'cuda' else 'fp32'})")

@@ -37,5 +37,9 @@ class NonFiniteLossError(SynvidError, RuntimeError):
     """The loss became NaN or inf; the run stops and keeps its last good checkpoint."""
 
 
+class ShortDataError(SynvidError, RuntimeError):
+    """A training run's batches ended before its steps did; the run stops unfinished instead of skipping DONE."""
+
+
 class MainRankError(SynvidError, RuntimeError):
     """Work done by rank 0 alone (a checkpoint save, DONE) failed; every rank stops with its message."""

@@ -16,8 +16,8 @@ SMALL = {"epochs": 1, "warmup_epochs": 0, "batch_size": 4, "allow_missing": True
 
 def finetune(root: Path, out: Path) -> dict:
     """A mostly unreadable toy tree: every step with a rank short of videos is skipped by all ranks together."""
-    from synvid.engine import finetune as ft
-    res = ft.run(resolve(FinetuneConfig, "smoke", **SMALL), out / "ft", dataset="toy_ucf101", data_root=root,
+    from synvid.engine import finetune as engine
+    res = engine.run(resolve(FinetuneConfig, "smoke", **SMALL), out / "ft", dataset="toy_ucf101", data_root=root,
                  progress=False)
     return {k: res[k] for k in ("steps", "total_steps", "test_listed", "test_evaluated", "test_missing",
                                 "train_skipped_videos")}
@@ -25,26 +25,29 @@ def finetune(root: Path, out: Path) -> dict:
 
 def weighted_step(root: Path, out: Path) -> dict:
     """Ranks holding 2 and 1 videos: one step equals the 1-process step on the same 3 videos."""
-    from synvid.engine import finetune as ft
+    from synvid.engine.downstream import build_classifier
     cfg = resolve(FinetuneConfig, "smoke", mixup=0.0, cutmix=0.0, drop_path=0.0, batch_size=4)
     torch.manual_seed(0)
     clips, labels = torch.randn(3, 1, 3, 4, 32, 32), torch.tensor([0, 1, 1])
     mine = slice(0, 2) if dist.rank() == 0 else slice(2, 3)
     if dist.world_size() == 1:
         mine = slice(0, 3)
-    model = ft.build_model(cfg, 2, "scratch", torch.device("cpu"))
-    return {"params": _one_step(ft, cfg, model, clips[mine], labels[mine])}
+    model = build_classifier(cfg, 2, "scratch", torch.device("cpu"))
+    return {"params": _one_step(cfg, model, clips[mine], labels[mine])}
 
 
-def _one_step(ft, cfg, model, clips, labels) -> list:
-    """Finetuner.agree + Finetuner.step on a stand-in holding only what they use (SGD, lr 1)."""
+def _one_step(cfg, model, clips, labels) -> list:
+    """clip_training.agree + the loop's train_step of AugmentedClipTraining on a stand-in holding only what they use
+    (SGD, lr 1)."""
+    from synvid.engine import clip_training
+    from synvid.engine.losses import build_mixing
     net = torch.nn.parallel.DistributedDataParallel(model) if dist.world_size() > 1 else model
-    stub = type("Stub", (), {})()
-    stub.cfg, stub.device, stub.net, stub.model = cfg, torch.device("cpu"), net, model
+    stub = clip_training.AugmentedClipTraining.__new__(clip_training.AugmentedClipTraining)
+    stub.cfg, stub.device, stub.net, stub.model, stub.world = cfg, torch.device("cpu"), net, model, dist.world_size()
     stub.optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
-    stub.lr, stub.mix = [1.0], ft.build_mixing(cfg, 2)
-    weight = ft.agree(len(clips), [])
-    ft.Finetuner.step(stub, clips, labels, 0, weight)
+    stub.schedule, stub.mix = {"lr": [1.0]}, build_mixing(cfg, 2)
+    weight = clip_training.agree(len(clips), [])
+    stub.train_step({"clips": clips, "labels": labels, "weight": weight}, 0)
     with torch.no_grad():   # every parameter's sum and sum of squares, and the head's weights
         flat = [v for p in model.parameters() for v in (p.double().sum(), p.double().square().sum())]
         return [float(v) for v in flat + model.head.weight.flatten().tolist()]
@@ -54,9 +57,9 @@ def probe(root: Path, out: Path) -> dict:
     from synvid.engine import linprobe
     init = out / "init.pth"
     if dist.is_main():
-        from synvid.engine.finetune import build_model
+        from synvid.engine.downstream import build_classifier
         cfg = resolve(FinetuneConfig, "smoke")
-        torch.save({"model": build_model(cfg, 2, "scratch", torch.device("cpu")).state_dict()}, init)
+        torch.save({"model": build_classifier(cfg, 2, "scratch", torch.device("cpu")).state_dict()}, init)
     dist.barrier()
     res = linprobe.run(resolve(LinprobeConfig, "smoke", cache_features=False, **SMALL), out / "probe",
                        dataset="toy_ucf101", data_root=root, init=str(init), profile="smoke", progress=False)
@@ -66,10 +69,10 @@ def probe(root: Path, out: Path) -> dict:
 def ucf101p_strict(root: Path, out: Path) -> dict:
     """Strict UCF101-P evaluation over a test split with unreadable videos: every rank stops naming them."""
     from synvid.config import RobustnessConfig
-    from synvid.engine.finetune import build_model
+    from synvid.engine.downstream import build_classifier
     from synvid.robustness import evaluate_ucf101p
     cfg = resolve(FinetuneConfig, "smoke")
-    model = build_model(cfg, 2, "scratch", torch.device("cpu"))
+    model = build_classifier(cfg, 2, "scratch", torch.device("cpu"))
     kw = dict(names=["gaussian_noise"], data_root=root)
     rcfg = resolve(RobustnessConfig, "smoke", mode="hook", severities=(3,), headline="3", num_segments=2)
     try:

@@ -10,7 +10,10 @@ from synvid.config import FinetuneConfig, resolve
 from synvid.data import registry, toy
 from synvid.engine import finetune as ft
 from synvid.data import video_dataset
-from synvid.data.video_dataset import Failed, check_cache_size
+from synvid.data.video_dataset import Failed, TrainClips, check_cache_size
+from synvid.engine.clip_training import AugmentedClipTraining
+from synvid.engine.downstream import build_classifier
+from synvid.engine.losses import build_mixing, flatten_repeats
 from synvid.engine.evaluate import evaluate
 from synvid.engine.evaluate import test_dataset as views_of
 from synvid.errors import BadInput, VideoReadError
@@ -51,11 +54,11 @@ def test_finetune_end_to_end_and_resume(toy_root, tmp_path):
 
 
 def test_mixup_cutmix_soft_targets():
-    mix = ft.build_mixing(_cfg(mixup=0.8, cutmix=1.0, label_smoothing=0.1), num_classes=5)
+    mix = build_mixing(_cfg(mixup=0.8, cutmix=1.0, label_smoothing=0.1), num_classes=5)
     videos, targets = mix(torch.randn(4, 3, 2, 8, 8), torch.tensor([0, 1, 2, 3]))
     assert videos.shape == (4, 3, 2, 8, 8) and targets.shape == (4, 5)
     assert torch.allclose(targets.sum(1), torch.ones(4)) and targets.min() >= 0.1 / 5 - 1e-6
-    plain = ft.build_mixing(_cfg(mixup=0.0, cutmix=0.0, label_smoothing=0.1), num_classes=5)
+    plain = build_mixing(_cfg(mixup=0.0, cutmix=0.0, label_smoothing=0.1), num_classes=5)
     _, t = plain(torch.zeros(2, 3, 2, 8, 8), torch.tensor([1, 4]))
     assert torch.allclose(t[0], torch.tensor([0.02, 0.92, 0.02, 0.02, 0.02]))
 
@@ -63,7 +66,7 @@ def test_mixup_cutmix_soft_targets():
 def test_repeated_views_are_never_mixed_with_each_other():
     """Repeated augmentation (R = 2): MixUp/CutMix pair sample i with i - 1, never two views of one video."""
     clips = torch.arange(4)[:, None, None].expand(4, 2, 1).float() * 10 + torch.arange(2)[None, :, None]
-    videos, labels = ft.flatten_repeats(clips, torch.tensor([5, 6, 7, 8]))
+    videos, labels = flatten_repeats(clips, torch.tensor([5, 6, 7, 8]))
     assert videos[:, 0].tolist() == [0, 10, 20, 30, 1, 11, 21, 31] and labels.tolist() == [5, 6, 7, 8] * 2
     partner = videos[:, 0].roll(1, 0)                       # torchvision v2 MixUp / CutMix partner
     assert not torch.any((partner // 10) == (videos[:, 0] // 10))
@@ -91,7 +94,7 @@ def test_unreadable_video_skip_and_strict(toy_root, capsys):
     try:
         items, _ = registry.load("toy_ucf101", toy_root, "train")
         cfg = _cfg()
-        model = ft.build_model(cfg, 2, "scratch", torch.device("cpu"))
+        model = build_classifier(cfg, 2, "scratch", torch.device("cpu"))
         with pytest.raises(VideoReadError, match="v_MoveRight_g02_c01.*--allow-missing"):   # strict by default
             evaluate(model, views_of(items, cfg, num_segments=2))
         test = views_of(items, dataclasses.replace(cfg, allow_missing=True), num_segments=2)
@@ -99,11 +102,11 @@ def test_unreadable_video_skip_and_strict(toy_root, capsys):
         assert res["skipped_videos"] == 1 and res["skipped_names"] == [str(bad)] and res["num_videos"] == 7
         assert (res["test_listed"], res["test_evaluated"], res["test_missing"]) == (8, 7, [bad.name])
         assert str(bad) in capsys.readouterr().out
-        data = ft.TrainClips(items, cfg)
+        data = TrainClips(items, cfg)
         index = [p for p, _ in items].index(str(bad))
         assert isinstance(data[index], Failed) and data[index].path == str(bad)
         with pytest.raises(VideoReadError):
-            ft.TrainClips(items, cfg, strict=True)[index]
+            TrainClips(items, cfg, strict=True)[index]
     finally:
         bad.write_bytes(good)
 
@@ -128,15 +131,9 @@ def test_sigterm_saves_last_pth_and_the_rerun_resumes_exactly(toy_root, tmp_path
     from synvid.engine import common
     cfg = _cfg(epochs=2)
     ft.run(cfg, tmp_path / "full", dataset="toy_ucf101", data_root=toy_root, stop_after=3, progress=False)
-    real_step = ft.Finetuner.step
-
-    def step_then_signal(self, clips, labels, step, weight=1.0):
-        result = real_step(self, clips, labels, step, weight)
-        if step == 0:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return result
-
-    monkeypatch.setattr(ft.Finetuner, "step", step_then_signal)
+    real_loss = AugmentedClipTraining.loss
+    monkeypatch.setattr(AugmentedClipTraining, "loss", lambda self, step, **batch: (
+        step == 0 and os.kill(os.getpid(), signal.SIGTERM), real_loss(self, step=step, **batch))[1])
     with pytest.raises(common.Preempted):
         ft.run(cfg, tmp_path / "part", dataset="toy_ucf101", data_root=toy_root, progress=False)
     assert torch.load(tmp_path / "part" / "last.pth", weights_only=True)["step"] == 1
@@ -167,19 +164,22 @@ RANK_DRAWS = r"""
 import json, sys, torch
 from synvid import dist
 from synvid.config import FinetuneConfig, resolve
-from synvid.engine import common, finetune as ft
+from synvid.data.sampling import EpochSampler
+from synvid.engine import common
+from synvid.engine.downstream import build_classifier
+from synvid.engine.losses import build_mixing
 
 
 def draws():
     cfg = resolve(FinetuneConfig, "smoke", drop_path=0.5, dropout=0.5)
-    model = ft.build_model(cfg, 3, "scratch", torch.device("cpu")).train()
+    model = build_classifier(cfg, 3, "scratch", torch.device("cpu")).train()
     common.seed_rank(cfg.seed)
     after_seed = torch.rand(2).tolist()
     common.seed_step(cfg.seed, 7)
     videos = torch.linspace(-1, 1, 2 * 3 * 4 * 32 * 32).view(2, 3, 4, 32, 32)
-    mixed, targets = ft.build_mixing(cfg, 3)(videos, torch.tensor([0, 1]))
+    mixed, targets = build_mixing(cfg, 3)(videos, torch.tensor([0, 1]))
     return dict(after_seed=after_seed, mixed=mixed.sum().item(), targets=targets.tolist(),
-                logits=model(videos).tolist(), indices=list(ft.EpochSampler(8, 4, seed=cfg.seed, epoch=0)))
+                logits=model(videos).tolist(), indices=list(EpochSampler(8, 4, seed=cfg.seed, epoch=0)))
 
 
 if __name__ == "__main__":
@@ -219,7 +219,7 @@ def test_ranks_draw_different_augmentations(tmp_path):
 def test_cached_decoding_gives_the_same_clips(toy_root):
     items, _ = registry.load("toy_ucf101", toy_root, "train")
     cfg = _cfg()     # smoke: RandAugment, flip, erasing and 2 repeats on, so every draw is compared
-    plain, cached = ft.TrainClips(items, cfg, seed=3), ft.TrainClips(items, cfg, seed=3, cache_decoded=True)
+    plain, cached = TrainClips(items, cfg, seed=3), TrainClips(items, cfg, seed=3, cache_decoded=True)
     cached.fill_cache()
     assert sorted(cached.cache) == list(range(len(items)))
     assert cached.cache[0].dtype == torch.uint8 and len(cached.cache[0]) == 12
@@ -228,7 +228,7 @@ def test_cached_decoding_gives_the_same_clips(toy_root):
         for index in range(len(items)):
             (a, label_a), (b, label_b) = plain[index], cached[index]
             assert torch.equal(a, b) and label_a == label_b
-    assert not torch.equal(plain[0][0], ft.TrainClips(items, cfg, seed=4)[0][0])   # the comparison can fail
+    assert not torch.equal(plain[0][0], TrainClips(items, cfg, seed=4)[0][0])   # the comparison can fail
 
 
 def test_cached_decoding_never_caches_an_unreadable_video(toy_root):
@@ -236,12 +236,12 @@ def test_cached_decoding_never_caches_an_unreadable_video(toy_root):
     try:
         items, _ = registry.load("toy_ucf101", toy_root, "train")
         index = [p for p, _ in items].index(str(bad))
-        data = ft.TrainClips(items, _cfg(), cache_decoded=True)
+        data = TrainClips(items, _cfg(), cache_decoded=True)
         data.fill_cache()
         assert index not in data.cache and len(data.cache) == len(items) - 1
         assert isinstance(data[index], Failed) and data[index].path == str(bad) and index not in data.cache
         with pytest.raises(VideoReadError):
-            ft.TrainClips(items, _cfg(), strict=True, cache_decoded=True)[index]
+            TrainClips(items, _cfg(), strict=True, cache_decoded=True)[index]
     finally:
         bad.write_bytes(good)
 
@@ -254,4 +254,4 @@ def test_cached_decoding_refuses_a_large_set_before_training(toy_root, tmp_path,
     with pytest.raises(BadInput, match="cache_decoded: 8 videos of 12 frames.*over the"):
         ft.run(_cfg(cache_decoded=True), tmp_path / "r", dataset="toy_ucf101", data_root=toy_root, progress=False)
     assert not (tmp_path / "r" / "last.pth").exists()
-    ft.TrainClips(items, _cfg())       # off: no estimate, no refusal
+    TrainClips(items, _cfg())       # off: no estimate, no refusal

@@ -9,31 +9,29 @@ import torch
 
 from synvid.config import FinetuneConfig, resolve
 from synvid.engine import common, loop
+from synvid.errors import ShortDataError
 from synvid.runs import mark_done
 
 
 class Toy(loop.TrainLoop):
-    """A linear model on 8 keyed samples per epoch; the steps in `skip` are skipped by every rank."""
+    """A linear model on 8 keyed samples per epoch; the steps in `skip` are skipped by every rank; the batches
+    end after `last` steps (default: none missing)."""
 
-    def __init__(self, cfg, run_dir, skip=()):
+    def __init__(self, cfg, run_dir, skip=(), last=None):
         super().__init__(cfg, run_dir, {"toy": 1}, torch.device("cpu"), 8)
-        self.lr, self.skip = loop.cosine_lr(cfg, self.steps_per_epoch), skip
+        self.skip, self.last = skip, last
         torch.manual_seed(0)
         model = torch.nn.Linear(2, 1)
-        self.prepare(model, self.adamw([{"params": list(model.parameters())}]))
+        self.lr = loop.cosine_lr(cfg, self.steps_per_epoch)
+        self.prepare(model, [{"params": list(model.parameters())}], {"lr": self.lr}, betas=(cfg.beta1, cfg.beta2))
 
     def batches(self, stop):
-        for step in range(self.start, stop):
+        for step in range(self.start, stop if self.last is None else min(stop, self.last)):
             x = torch.randn(self.per_rank, 2, generator=torch.Generator().manual_seed(step))
             yield None if step in self.skip else {"x": x}
 
-    def step(self, x, step):
-        lr = common.set_lr(self.optimizer, self.lr, step)
-        loss = (self.net(x) - 1).pow(2).mean()
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        return loss.item(), {"lr": lr}
+    def loss(self, x, step):
+        return (self.net(x) - 1).pow(2).mean()
 
 
 def _cfg(**kw):
@@ -69,12 +67,59 @@ def test_loop_resumed_at_any_step_gives_the_uninterrupted_losses(tmp_path):
 
 
 def test_a_nan_loss_stops_with_the_last_good_checkpoint(tmp_path, monkeypatch):
-    real = Toy.step
-    monkeypatch.setattr(Toy, "step", lambda self, x, step: (float("nan"), {"lr": 0.0}) if step == 4
-                        else real(self, x, step))
+    real = Toy.loss
+    monkeypatch.setattr(Toy, "loss", lambda self, x, step: real(self, x, step) * (float("nan") if step == 4 else 1))
     with pytest.raises(common.NonFiniteLossError, match="step 5"):
         Toy(_cfg(), tmp_path).fit(progress=False)
     assert torch.load(tmp_path / "last.pth", weights_only=True)["step"] == 4
+
+
+def test_batches_that_end_short_of_the_steps_fail_loudly(tmp_path):
+    """A run whose data gives out at step 3 of 6 stops there with an error naming the step, its last.pth at the
+    last save (step 2), its log closed; it never reports itself finished."""
+    toy = Toy(_cfg(save_every=2), tmp_path, last=3)
+    with pytest.raises(ShortDataError, match="ended at step 3 of 6"):
+        toy.fit(progress=False)
+    assert [r["step"] for r in _log(tmp_path)] == [1, 2, 3]
+    assert torch.load(tmp_path / "last.pth", weights_only=True)["step"] == 2
+    assert Toy(_cfg(), tmp_path / "enough", last=6).fit(progress=False) == 6
+
+
+def test_one_step_body_schedules_clips_steps_and_runs_the_after_step_hook(tmp_path):
+    """train_step: the schedule's values (lr and weight decay) are in the optimiser before its step, the gradient
+    is clipped between backward and the step, the after-step hook sees the updated weights; the scheduled values
+    come back for the log."""
+    seen = []
+
+    class Hooked(Toy):
+        def __init__(self, cfg, run_dir):
+            loop.TrainLoop.__init__(self, cfg, run_dir, {}, torch.device("cpu"), 8)
+            torch.manual_seed(0)
+            model = torch.nn.Linear(2, 1)
+            schedule = {"lr": [0.5] * 6, "weight_decay": [0.25] * 6, "momentum": [0.9] * 6}
+            self.prepare(model, [{"params": list(model.parameters()), "weight_decay": 0.1}], schedule,
+                         betas=(0.9, 0.95))
+            self.skip, self.last = (), None
+
+        def clip_gradients(self, step):
+            seen.append(("clip", self.model.weight.grad.norm().item(), self.model.weight.detach().clone()))
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1e-2)
+
+        def after_step(self, step):
+            group = self.optimizer.param_groups[0]
+            seen.append(("after", group["lr"], group["weight_decay"], self.model.weight.detach().clone()))
+
+    hooked = Hooked(_cfg(), tmp_path)
+    loss, scheduled = hooked.train_step({"x": torch.ones(4, 2)}, 0)
+    (_, norm, before), (_, lr, wd, after) = seen
+    assert scheduled == {"lr": 0.5, "weight_decay": 0.25, "momentum": 0.9} and (lr, wd) == (0.5, 0.25)
+    grads = torch.cat([p.grad.flatten() for p in hooked.model.parameters()])
+    assert norm > 1e-2 and grads.norm().item() == pytest.approx(1e-2) and isinstance(loss, float)
+    # AdamW's first step moves each weight by lr (normalised update) plus the decoupled decay lr * wd * w
+    assert torch.allclose(after, before * (1 - 0.5 * 0.25) - 0.5 * torch.sign(hooked.model.weight.grad), atol=1e-5)
+    with pytest.raises(ValueError, match="do not cover the run's 6 steps"):
+        Toy.prepare(hooked, hooked.model, [{"params": list(hooked.model.parameters())}], {"lr": [0.1] * 5},
+                    betas=(0.9, 0.95))
 
 
 def test_run_dir_preamble_and_teardown(tmp_path):

@@ -217,15 +217,15 @@ def test_a_stop_signal_saves_last_pth_and_the_rerun_resumes_exactly(video_list, 
     import signal
     from synvid.engine.pretrain import Trainer
     run(smoke(), tmp_path / "full", list_file=str(video_list), render_size=64, progress=False)
-    real_step = Trainer.step
+    real_step = Trainer.train_step
 
-    def step_then_signal(self, videos, mask, step):
-        result = real_step(self, videos, mask, step)
+    def step_then_signal(self, batch, step):
+        result = real_step(self, batch, step)
         if step == 2:
             os.kill(os.getpid(), signal.SIGUSR1)
         return result
 
-    monkeypatch.setattr(Trainer, "step", step_then_signal)
+    monkeypatch.setattr(Trainer, "train_step", step_then_signal)
     part = tmp_path / "part"
     with pytest.raises(common.Preempted) as stopped:
         run(smoke(), part, list_file=str(video_list), render_size=64, progress=False)

@@ -159,9 +159,9 @@ def test_recipe_scales_the_official_lr_and_warmup():
     v = VjepaConfig()
     assert v.base_lr * 3072 / 256 == pytest.approx(6.25e-4) and v.start_lr * 12 == pytest.approx(2e-4)
     objective = VJEPA(resolve(PretrainConfig, "paper", objective="vjepa", batch_size=3072), v)
-    objective.build_optimizer(torch.nn.Linear(2, 2), steps_per_epoch=1)  # 3,200 epochs of one step
-    assert objective.warmup == round(3200 * 40 / 300)
-    assert objective.lr.max() == pytest.approx(6.25e-4)  # the official peak at the official batch
+    schedule = objective.schedule(steps_per_epoch=1)  # 3,200 epochs of one step
+    assert objective.warmup == round(3200 * 40 / 300) and len(schedule["lr"]) == 3200
+    assert schedule["lr"].max() == pytest.approx(6.25e-4)  # the official peak at the official batch
 
 
 # --- engine ------------------------------------------------------------------------------------------------------

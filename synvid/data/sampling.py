@@ -1,10 +1,13 @@
-"""Frame indices of training clips and test segments, exactly as official VideoMAE
-(VM `kinetics.py::VideoClsDataset`, PROTOCOLS.md §2.3-2.4 and Q22)."""
+"""Which videos and frames a run reads: keyed seeds, the fine-tuning order of videos (`EpochSampler`), and the
+frame indices of training clips and test segments exactly as official VideoMAE (VM `kinetics.py::VideoClsDataset`,
+PROTOCOLS.md §2.3-2.4 and Q22). Pre-training's order over all its steps is `pretrain_data.StepSampler`."""
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.utils.data import Sampler
 
+from synvid import dist
 from synvid.errors import BadInput
 
 
@@ -17,6 +20,29 @@ def keyed_seed(*keys: int) -> int:
 def sample_generator(*keys: int) -> torch.Generator:
     """A torch.Generator seeded from integer keys, e.g. (seed, epoch, sample index, stream)."""
     return torch.Generator().manual_seed(keyed_seed(*keys))
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The seeded permutation of n videos for an epoch (fine-tuning and the cached linear probe)."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+class EpochSampler(Sampler):
+    """Seeded per-epoch permutation, sharded over ranks, tail dropped; can start mid-epoch for resume."""
+
+    def __init__(self, n: int, total_batch: int, *, seed: int, epoch: int, skip_steps: int = 0):
+        self.n, self.total, self.seed, self.epoch, self.skip = n, total_batch, seed, epoch, skip_steps
+
+    def _indices(self) -> list[int]:
+        order = epoch_order(self.n, self.seed, self.epoch)
+        order = order[: (self.n // self.total) * self.total][self.skip * self.total:]
+        return order[dist.rank()::dist.world_size()].tolist()
+
+    def __iter__(self):
+        return iter(self._indices())
+
+    def __len__(self) -> int:
+        return len(self._indices())
 
 
 def clip_indices(num_video_frames: int, *, num_frames: int = 16, sampling_rate: int = 4, mode: str = "train",

@@ -7,7 +7,7 @@
 - `StopSignal`: SIGTERM/SIGUSR1 (SLURM's warning before a time limit or preemption) stop the run at the next
   step boundary with last.pth saved and exit code `PREEMPTED_EXIT`; rerunning the command resumes exactly;
 - `seed_rank` / `seed_step`: per-rank and per-step randomness (issue 13 §1);
-- `autocast`, `per_rank_batch`, `set_lr` helpers.
+- `autocast`, `per_rank_batch` helpers.
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ from synvid import dist
 from synvid.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from synvid.data.sampling import keyed_seed
 from synvid.errors import BadInput, NonFiniteLossError
-from synvid.optim import apply_schedule
 from synvid.runs import LAST, JsonlLog
 
 PREEMPTED_EXIT = 75   # EX_TEMPFAIL: stopped by a signal with last.pth saved (scripts/slurm_job.sh requeues on it)
@@ -213,13 +212,6 @@ def autocast(device: torch.device, bf16: bool):
     if device.type == "cuda" and bf16:
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def set_lr(optimizer, schedule: np.ndarray, step: int) -> float:
-    """Apply the per-step schedule value (times each group's lr_scale); returns the base lr of this step."""
-    lr = float(schedule[step])
-    apply_schedule(optimizer, lr)
-    return lr
 
 
 class StepTimer:

@@ -26,10 +26,13 @@ from torch import nn
 
 from synvid import dist
 from synvid.config import FinetuneConfig, LinprobeConfig, resolve, to_dict
+from synvid.data.sampling import epoch_order
 from synvid.data.video_dataset import FailureLog
 from synvid.engine import common, loop
-from synvid.engine import finetune as ft
+from synvid.engine.clip_training import AugmentedClipTraining
+from synvid.engine.downstream import DownstreamRun, build_classifier
 from synvid.engine.evaluate import iter_views, test_dataset, to_model_input
+from synvid.engine.losses import soft_target_cross_entropy, soft_targets
 from synvid.errors import BadInput, VideoReadError
 from synvid.provenance import probe_mode
 from synvid.runs import atomic_torch_save
@@ -40,11 +43,11 @@ FEATURE_KEYS = ("model", "num_frames", "sampling_rate", "input_size", "short_sid
 
 
 def probe_model(cfg, num_classes: int, weights, device) -> nn.Module:
-    """Classifier (`weights`: as finetune.build_model's) with a frozen encoder and the BN + linear head (the only
-    trainable parameters). The linear layer is the classifier's own fresh head (timm trunc-normal 0.02 x
+    """Classifier (`weights`: as downstream.build_classifier's) with a frozen encoder and the BN + linear head (the
+    only trainable parameters). The linear layer is the classifier's own fresh head (timm trunc-normal 0.02 x
     init_scale 0.001, zero bias), as YU `run_linear_probe.py` wraps `model.head` (MAE's probe re-initialises it
     with std 0.01 instead)."""
-    model = ft.build_model(cfg, num_classes, weights, device)
+    model = build_classifier(cfg, num_classes, weights, device)
     for p in model.parameters():
         p.requires_grad_(False)
     linear = model.head
@@ -83,7 +86,7 @@ def extract_features(model: nn.Module, dataset, *, batch_size: int, device, num_
 
 def probe_loss(logits: torch.Tensor, labels: torch.Tensor, smoothing: float) -> torch.Tensor:
     """Fine-tuning's soft-target cross-entropy without mixing: one-hot with label smoothing (timm)."""
-    return ft.soft_target_cross_entropy(logits, ft.soft_targets(labels, logits.shape[-1], smoothing))
+    return soft_target_cross_entropy(logits, soft_targets(labels, logits.shape[-1], smoothing))
 
 
 def cached_batch(x: torch.Tensor, order: np.ndarray, batch: int, *, seed: int, epoch: int, step: int,
@@ -112,27 +115,22 @@ class CachedHead(loop.TrainLoop):
                  config: dict):
         super().__init__(cfg, run_dir, config, torch.device("cpu"), len(x), world=1)
         self.x, self.y, self.save_every = x, y, self.steps_per_epoch
-        self.lr = loop.cosine_lr(cfg, self.steps_per_epoch)
-        self.prepare(head, self.adamw([{"params": list(head.parameters()), "weight_decay": cfg.weight_decay}]),
-                     wrap=False)
+        self.prepare(head, [{"params": list(head.parameters()), "weight_decay": cfg.weight_decay}],
+                     {"lr": loop.cosine_lr(cfg, self.steps_per_epoch)}, betas=(cfg.beta1, cfg.beta2), wrap=False)
 
     def batches(self, stop: int):
-        """{feats, labels} per step: as ft.EpochSampler orders videos; every draw is keyed by (seed, epoch, step),
-        so a resume repeats it."""
+        """{feats, labels} per step: as sampling.EpochSampler orders videos; every draw is keyed by (seed, epoch,
+        step), so a resume repeats it."""
         cfg = self.cfg
-        for step in range(self.start, stop):
-            epoch, s = divmod(step, self.steps_per_epoch)
-            feats, videos = cached_batch(self.x, ft.epoch_order(len(self.x), cfg.seed, epoch), cfg.batch_size,
-                                         seed=cfg.seed, epoch=epoch, step=s, dropout=cfg.dropout)
-            yield {"feats": feats, "labels": self.y[videos]}
+        for epoch, skip in self.epochs(stop):
+            order = epoch_order(len(self.x), cfg.seed, epoch)
+            for s in range(skip, self.steps_per_epoch):
+                feats, videos = cached_batch(self.x, order, cfg.batch_size, seed=cfg.seed, epoch=epoch, step=s,
+                                             dropout=cfg.dropout)
+                yield {"feats": feats, "labels": self.y[videos]}
 
-    def step(self, feats: torch.Tensor, labels: torch.Tensor, step: int) -> tuple[float, dict]:
-        lr = common.set_lr(self.optimizer, self.lr, step)
-        loss = probe_loss(self.net(feats), labels, self.cfg.label_smoothing)  # BN statistics update (MAE's probe)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss.item(), {"lr": lr}
+    def loss(self, feats: torch.Tensor, labels: torch.Tensor, step: int) -> torch.Tensor:
+        return probe_loss(self.net(feats), labels, self.cfg.label_smoothing)  # BN statistics update (MAE's probe)
 
 
 def fit(trainer: loop.TrainLoop, stop_after: int | None = None, progress: bool = False) -> dict:
@@ -167,8 +165,8 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
     if cfg.optimizer != "adamw":
         raise BadInput(f"only the AdamW probe of Table 7 is implemented, got optimizer={cfg.optimizer!r}")
     fcfg = finetune_settings(cfg, profile)
-    run_dir = ft.DownstreamRun(out, RESUME_FREE, fcfg, dataset=dataset, data_root=data_root, init=init,
-                               allow_unfinished=allow_unfinished)
+    run_dir = DownstreamRun(out, RESUME_FREE, fcfg, dataset=dataset, data_root=data_root, init=init,
+                            allow_unfinished=allow_unfinished)
     if run_dir.done is not None:
         return run_dir.done
     train, device = run_dir.train, run_dir.device
@@ -183,8 +181,7 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
         trainer = CachedHead(model.head.cpu(), x.float(), y, fcfg, run_dir.path, config)
         cached = {"cached_videos": len(x), "cached_views_per_video": x.shape[1]}
     else:  # §4.3 as the authors ran it: the fine-tuning loop (train mode, augmentations) with only the head trainable
-        trainer = ft.Finetuner(fcfg, run_dir.path, train.items, len(train.classes), None, config, device,
-                               model=model)
+        trainer = AugmentedClipTraining(fcfg, run_dir.path, train.items, model, len(train.classes), config, device)
         failures, cached = trainer.failures, {}
     results = {**fit(trainer, stop_after, progress), **cached}
     model.head.to(device)   # back from the CPU after the cached probe

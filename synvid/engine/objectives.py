@@ -1,8 +1,9 @@
 """Pre-training objectives: the pluggable part of the pre-training engine (issue 16).
 
-An objective owns the model, its optimiser groups, its per-step schedules, the loss of one batch and what happens
-after the optimiser step. The engine (synvid/engine/pretrain.py over loop.TrainLoop) owns everything else (data
-order, DDP, resume, logging, DONE) and is the same for every objective.
+An objective owns the model, its AdamW groups and betas, its per-step schedules, the loss of one batch, gradient
+clipping and what happens after the optimiser step. The engine (synvid/engine/pretrain.py over loop.TrainLoop, whose
+step body calls these) owns everything else (data order, AdamW, DDP, resume, logging, DONE) and is the same for
+every objective.
 
 - `videomae`: the paper (Section 3.2, Table 5): tube mask, normalised-pixel MSE (synvid.models.videomae).
 - `vjepa`: V-JEPA (facebookresearch/jepa app/vjepa/train.py): multi-block masks drawn per step, L1 on
@@ -18,12 +19,11 @@ import torch
 from synvid import dist, models
 from synvid.config import PretrainConfig, VjepaConfig
 from synvid.data.sampling import sample_generator
-from synvid.engine import common
 from synvid.engine.loop import cosine_lr
 from synvid.errors import BadInput
 from synvid.models.multiblock import MaskKind, sample_masks
 from synvid.models.vjepa import ema_update, momentum_schedule
-from synvid.optim import apply_schedule, build_adamw, param_groups, scaled_lr
+from synvid.optim import param_groups, scaled_lr
 
 
 class VideoMAE:
@@ -31,7 +31,7 @@ class VideoMAE:
     name = "videomae"
 
     def __init__(self, cfg: PretrainConfig, vjepa: VjepaConfig | None = None):
-        self.cfg = cfg
+        self.cfg, self.betas = cfg, (cfg.beta1, cfg.beta2)
 
     def configs(self) -> tuple:
         """The config sections of a run of this objective (config.json, resume check)."""
@@ -44,15 +44,14 @@ class VideoMAE:
                       img_size=cfg.input_size, grad_checkpointing=cfg.grad_checkpointing)
         return model.to(device)
 
-    def build_optimizer(self, model, steps_per_epoch: int) -> torch.optim.Optimizer:
-        """Per-step lr (VM: lr, min_lr both scaled by total_batch/256; warm-up from 0) and AdamW."""
-        cfg = self.cfg
-        self.lr = cosine_lr(cfg, steps_per_epoch)
-        return build_adamw(param_groups(model, cfg.weight_decay), float(self.lr[0]), betas=(cfg.beta1, cfg.beta2))
+    def adamw_groups(self, model) -> list[dict]:
+        """VM optim_factory: no decay on biases, norms and embeddings."""
+        return param_groups(model, self.cfg.weight_decay)
 
-    def schedule(self, optimizer, step: int) -> dict:
-        """Apply this step's scheduled values; returns them for the log."""
-        return {"lr": common.set_lr(optimizer, self.lr, step)}
+    def schedule(self, steps_per_epoch: int) -> dict[str, np.ndarray]:
+        """Per-step values by name (loop.TrainLoop.prepare): lr (VM: lr, min_lr both scaled by total_batch/256;
+        warm-up from 0)."""
+        return {"lr": cosine_lr(self.cfg, steps_per_epoch)}
 
     def loss(self, net, model, videos: torch.Tensor, mask: torch.Tensor, step: int) -> torch.Tensor:
         # models.pretrain_loss is looked up per call, so tests can patch it
@@ -102,6 +101,7 @@ class VJEPA:
     def __init__(self, cfg: PretrainConfig, vjepa: VjepaConfig | None = None):
         self.cfg, self.vj = cfg, vjepa or VjepaConfig()
         v = self.vj
+        self.betas = (v.beta1, v.beta2)
         if v.mask_group < 1:
             raise BadInput(f"VjepaConfig.mask_group must be at least 1 clip, got {v.mask_group}")
         self.kinds = (MaskKind(v.short_blocks, v.short_scale, v.aspect_min, v.aspect_max),
@@ -118,22 +118,22 @@ class VJEPA:
                       num_frames=cfg.num_frames, img_size=cfg.input_size, grad_checkpointing=cfg.grad_checkpointing)
         return model.to(device)
 
-    def build_optimizer(self, model, steps_per_epoch: int) -> torch.optim.Optimizer:
-        """app/vjepa/utils.py `init_opt`: AdamW, decay on every non-bias non-1-D tensor; lr, wd and momentum
-        schedules over the stretched run (ipe_scale); lrs scaled from per-256 values like VideoMAE's."""
+    def adamw_groups(self, model) -> list[dict]:
+        """app/vjepa/utils.py `init_opt`: decay on every non-bias non-1-D tensor."""
+        return param_groups(model, self.vj.weight_decay)
+
+    def schedule(self, steps_per_epoch: int) -> dict[str, np.ndarray]:
+        """`init_opt`'s lr, weight-decay and EMA-momentum schedules over the stretched run (ipe_scale), lrs scaled
+        from per-256 values like VideoMAE's. Also fixes the warm-up that gradient clipping waits for, and keeps the
+        momenta that `after_step` uses (the engine calls this once, before the first step)."""
         cfg, v = self.cfg, self.vj
         total = cfg.epochs * steps_per_epoch
         self.warmup = int(round(v.warmup_fraction * total))
         lrs = [scaled_lr(x, cfg.batch_size) for x in (v.start_lr, v.base_lr, v.min_lr)]
-        self.lr = warmup_cosine(*lrs, total, self.warmup, v.schedule_stretch)
-        self.wd = cosine_weight_decay(v.weight_decay, v.final_weight_decay, total, v.schedule_stretch)
         self.momentum = momentum_schedule(v.ema_start, v.ema_end, total, v.schedule_stretch)
-        return build_adamw(param_groups(model, v.weight_decay), float(self.lr[0]), betas=(v.beta1, v.beta2))
-
-    def schedule(self, optimizer, step: int) -> dict:
-        lr, wd = float(self.lr[step]), float(self.wd[step])
-        apply_schedule(optimizer, lr, weight_decay=wd)
-        return {"lr": lr, "weight_decay": wd, "momentum": float(self.momentum[step])}
+        return {"lr": warmup_cosine(*lrs, total, self.warmup, v.schedule_stretch),
+                "weight_decay": cosine_weight_decay(v.weight_decay, v.final_weight_decay, total, v.schedule_stretch),
+                "momentum": self.momentum}
 
     def masks(self, batch: int, window, step: int, device) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
         """This rank's masks of `step`: its `batch` clips are positions [rank * batch, (rank + 1) * batch) of the

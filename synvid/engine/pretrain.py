@@ -17,7 +17,7 @@ from synvid import dist, models
 from synvid.config import PretrainConfig, VjepaConfig, to_dict
 from synvid.data.batched import ClipPlans, DeviceBatches
 from synvid.data.pretrain_data import PretrainDataset, StepSampler, raw_clips
-from synvid.engine import common, loop, objectives
+from synvid.engine import loop, objectives
 from synvid.errors import BadInput
 
 # Settings that may change between a run and its resume without changing the result.
@@ -44,15 +44,15 @@ def build_dataset(cfg: PretrainConfig, *, dataset=None, list_file=None, render_s
 
 
 class Trainer(loop.TrainLoop):
-    """The model, optimizer, data and objective of one pre-training run; the loop is loop.TrainLoop's."""
+    """The data of one pre-training run; the objective (objectives.build) gives its model, AdamW groups, schedule,
+    loss, clipping and after-step; the loop and its step are loop.TrainLoop's."""
 
-    def __init__(self, cfg: PretrainConfig, run_dir: Path, data: PretrainDataset, config: dict, device,
-                 vjepa: VjepaConfig | None = None):
+    def __init__(self, cfg: PretrainConfig, run_dir: Path, data: PretrainDataset, config: dict, device, objective):
         super().__init__(cfg, run_dir, config, device, len(data))
-        self.data, self.tensorboard = data, cfg.tensorboard
-        self.objective = objectives.build(cfg, vjepa)
-        model = self.objective.build_model(device)
-        self.prepare(model, self.objective.build_optimizer(model, self.steps_per_epoch))
+        self.data, self.tensorboard, self.objective = data, cfg.tensorboard, objective
+        model = objective.build_model(device)
+        self.prepare(model, objective.adamw_groups(model), objective.schedule(self.steps_per_epoch),
+                     betas=objective.betas)
 
     def loader(self, stop: int) -> DataLoader:
         """Batches of this rank up to step `stop`; with DeviceBatches, the workers only draw the ClipPlans."""
@@ -71,19 +71,16 @@ class Trainer(loop.TrainLoop):
             videos, mask = self.data.batch(batch) if isinstance(self.data, DeviceBatches) else batch
             yield {"videos": videos, "mask": mask}
 
-    def step(self, videos: torch.Tensor, mask: torch.Tensor, step: int) -> tuple[float, dict]:
-        """One optimisation step; returns (loss averaged over ranks, this step's scheduled values: lr, ...)."""
-        scheduled = self.objective.schedule(self.optimizer, step)
+    def loss(self, videos: torch.Tensor, mask: torch.Tensor, step: int) -> torch.Tensor:
         videos = videos.to(self.device, non_blocking=True)
         mask = mask.to(self.device, non_blocking=True)
-        with common.autocast(self.device, self.cfg.bf16):
-            loss = self.objective.loss(self.net, self.model, videos, mask, step)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        return self.objective.loss(self.net, self.model, videos, mask, step)
+
+    def clip_gradients(self, step: int) -> None:
         self.objective.clip_gradients(self.model, step)
-        self.optimizer.step()
+
+    def after_step(self, step: int) -> None:
         self.objective.after_step(self.model, step)
-        return dist.all_reduce_mean(loss.detach()), scheduled
 
 
 def run_config(sections: list, *, dataset, list_file, mix_list, render_size: int, synthetic: dict | None,
@@ -120,9 +117,9 @@ def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, r
                         extra={"clips_per_epoch": len(data), "objective": cfg.objective,
                                **(extra or {})})   # RECORDS.md: `objective`
     digest = run_dir.start(config)
-    trainer = Trainer(cfg, run_dir.path, data, config, run_dir.device, vjepa=vjepa)
+    trainer = Trainer(cfg, run_dir.path, data, config, run_dir.device, objective)
     steps = trainer.fit(stop_after, progress)
-    results = {"steps": steps, "total_steps": trainer.total_steps, "final_loss": trainer.loss,
+    results = {"steps": steps, "total_steps": trainer.total_steps, "final_loss": trainer.last_loss,
                "steps_per_epoch": trainer.steps_per_epoch, "world_size": trainer.world,
                "objective": objective.name, "config_hash": digest}
     if steps == trainer.total_steps:
