@@ -29,7 +29,8 @@ def get_args_parser():
 
 @command
 def main(args):
-    return pca_keys.figure5(config.from_args(config.StatsConfig, args), [c for c in args.checkpoints.split(",") if c],
+    cfg, _ = config.settings(config.StatsConfig, args.profile, flags=args)
+    return pca_keys.figure5(cfg, [c for c in args.checkpoints.split(",") if c],
                             [s for s in args.labels.split(",") if s], args.out, data_root=args.data_root,
                             class_name=args.class_name, device=args.device, show_videos=args.show_videos,
                             show_frames=args.show_frames)

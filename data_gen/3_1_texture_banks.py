@@ -7,7 +7,7 @@ Re-running the same command resumes an interrupted bank (verified shards are kep
 import argparse
 
 from synvid.cli import command
-from synvid.config import TextureConfig, add_profile_argument, resolve
+from synvid.config import TextureConfig, add_profile_argument, settings
 from synvid.textures.banks import build_bank
 
 
@@ -26,7 +26,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @command
 def main(args: argparse.Namespace) -> None:
-    build_bank(resolve(TextureConfig, args.profile, size=args.size), args.out, args.source, args.num, seed=args.seed,
+    cfg, _ = settings(TextureConfig, args.profile, flags=args)     # --size
+    build_bank(cfg, args.out, args.source, args.num, seed=args.seed,
                shard=args.shard, device=args.device, profile=args.profile)
 
 

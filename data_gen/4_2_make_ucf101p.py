@@ -11,7 +11,7 @@ Resumable; deterministic given --seed.
 import argparse
 
 from synvid.cli import command
-from synvid.config import FinetuneConfig, RobustnessConfig, add_arguments, add_profile_argument, from_args
+from synvid.config import FinetuneConfig, RobustnessConfig, add_arguments, add_profile_argument, settings
 from synvid.ucf101p_files import make_ucf101p
 
 
@@ -29,7 +29,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @command
 def main(args: argparse.Namespace) -> dict:
-    return make_ucf101p(args.data_root, args.out, from_args(RobustnessConfig, args), names=args.names,
+    cfg, _ = settings(RobustnessConfig, args.profile, flags=args)
+    return make_ucf101p(args.data_root, args.out, cfg, names=args.names,
                         split=args.split, progress=not args.no_progress, profile=args.profile)
 
 

@@ -6,16 +6,16 @@
         --init runs/pretrain/m1/last.pth --out runs/finetune/m1_ucf101
 
 --init takes `scratch`, a synvid run directory or checkpoint, an official VideoMAE / V-JEPA file, or a HuggingFace
-VideoMAE folder or weights file (synvid.inits; DONE records what it resolved to as `upstream`). Per-dataset
-recipe changes (K400, PROTOCOLS Q15) come from synvid.data.registry under the paper/authors profiles.
+VideoMAE folder or weights file (synvid.inits; DONE records what it resolved to as `upstream`). Settings: default <
+profile < the dataset's recipe (K400, PROTOCOLS Q15: synvid/profiles.py RECIPES) < flags (config.settings).
 Rerunning the same command resumes from <out>/last.pth; a finished run (DONE) is skipped.
 """
 import argparse
 
 from synvid import dist
 from synvid.cli import command
-from synvid.config import FinetuneConfig, add_arguments, add_profile_argument, resolve
-from synvid.data.registry import add_run_arguments, recipe, run_extra
+from synvid.config import FinetuneConfig, add_arguments, add_profile_argument, settings
+from synvid.data.registry import add_run_arguments, run_extra
 from synvid.engine import finetune as engine
 
 
@@ -28,21 +28,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
-    """Profile < dataset recipe (registry.recipe: scale under paper/authors only) < command-line flags."""
-    from dataclasses import fields
-
-    cli = {f.name: getattr(args, f.name) for f in fields(FinetuneConfig) if getattr(args, f.name) is not None}
-    return resolve(FinetuneConfig, args.profile, **{**recipe(args.dataset, args.profile), **cli})
-
-
 @command
 def main(args: argparse.Namespace) -> dict:
-    cfg = config_from_args(args)
+    cfg, overrides = settings(FinetuneConfig, args.profile, dataset=args.dataset, flags=args)
     results = engine.run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
                          stop_after=args.stop_after, progress=not args.no_progress,
-                         allow_unfinished=args.allow_unfinished,
-                         extra=run_extra(args, FinetuneConfig, config_from_args))
+                         allow_unfinished=args.allow_unfinished, extra=run_extra(args, overrides))
     if dist.is_main() and "top1" in results:
         print(f"{args.dataset}: top-1 {results['top1']:.2f} top-5 {results['top5']:.2f} over "
               f"{results['num_videos']} videos ({results['views']} views); skipped {results['skipped_videos']}")

@@ -16,7 +16,7 @@ import argparse
 
 from synvid import robustness
 from synvid.cli import command
-from synvid.config import RobustnessConfig, add_arguments, add_profile_argument, from_args
+from synvid.config import RobustnessConfig, add_arguments, add_profile_argument, settings
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -38,7 +38,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @command
 def main(args: argparse.Namespace) -> dict:
-    return robustness.run(from_args(RobustnessConfig, args), args.out, run_dir=args.run, chart_only=args.chart_only,
+    cfg, _ = settings(RobustnessConfig, args.profile, flags=args)
+    return robustness.run(cfg, args.out, run_dir=args.run, chart_only=args.chart_only,
                           label=args.label, compare=args.compare, names=args.names, p_root=args.p_root,
                           data_root=args.data_root, device=args.device,
                           allow_unfinished=args.allow_unfinished, profile=args.profile)

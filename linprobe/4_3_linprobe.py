@@ -7,15 +7,18 @@
 
 paper profile: §4.3 = the fine-tuning recipe with the encoder frozen (fine-tuning augmentations, train mode, drop
 path 0.2), AdamW 1e-2, wd 0 (Table 7); authors profile: the released LP.sh (AdamW 0.1 via DeepSpeed, beta2 0.999,
-dropout 0.5). `--cache-features true` is the fast mode (head on cached features of unaugmented views), recorded as
-probe_mode "cached". `--stop-after N` stops after N steps; rerunning the same command resumes from <out>/last.pth
-at that step. See docs/finetuning.md.
+dropout 0.5). The fine-tuning settings are 4_1_finetune.py's for the same profile and --dataset (its recipe
+included), with the same flags; LinprobeConfig's flags replace lr, min lr, weight and layer decay.
+`--cache-features true` is the fast mode (head on cached features of unaugmented views), recorded as probe_mode
+"cached". `--stop-after N` stops after N steps; rerunning the same command resumes from <out>/last.pth at that
+step. See docs/finetuning.md.
 """
 import argparse
 
 from synvid import dist
 from synvid.cli import command
-from synvid.config import LinprobeConfig, add_arguments, add_profile_argument, from_args
+from synvid.config import (PROBE_REPLACES, FinetuneConfig, LinprobeConfig, add_arguments, add_profile_argument,
+                           settings)
 from synvid.data.registry import add_run_arguments, run_extra
 from synvid.engine import linprobe as engine
 
@@ -24,18 +27,25 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_argument(parser)
     add_run_arguments(parser)
-    add_arguments(parser, LinprobeConfig)
+    add_arguments(parser, FinetuneConfig, skip=PROBE_REPLACES)   # §4.3: the fine-tuning settings the probe runs
+    add_arguments(parser, LinprobeConfig)                        # what it replaces, and its mode
     parser.add_argument("--stop-after", type=int, default=None, help="stop after N steps without DONE")
     return parser
 
 
+def probe_settings(args: argparse.Namespace) -> tuple[LinprobeConfig, FinetuneConfig, dict]:
+    """The probe's own config, the fine-tuning settings it runs over and the overrides of both (config.settings)."""
+    tune, tuned = settings(FinetuneConfig, args.profile, dataset=args.dataset, flags=args, skip=PROBE_REPLACES)
+    cfg, probed = settings(LinprobeConfig, args.profile, dataset=args.dataset, flags=args)
+    return cfg, tune, {**tuned, **probed}
+
+
 @command
 def main(args: argparse.Namespace) -> dict:
-    cfg = from_args(LinprobeConfig, args)
-    extra = run_extra(args, LinprobeConfig, lambda a: from_args(LinprobeConfig, a))
-    results = engine.run(cfg, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
-                         profile=args.profile, stop_after=args.stop_after, progress=not args.no_progress,
-                         extra=extra, allow_unfinished=args.allow_unfinished)
+    cfg, tune, overrides = probe_settings(args)
+    results = engine.run(cfg, tune, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
+                         stop_after=args.stop_after, progress=not args.no_progress,
+                         extra=run_extra(args, overrides), allow_unfinished=args.allow_unfinished)
     if not dist.is_main():
         return results
     if "top1" not in results:

@@ -13,7 +13,7 @@ import argparse
 from synvid import dist
 from synvid.cli import command
 from synvid.config import (PretrainConfig, RenderConfig, TextureConfig, VjepaConfig, add_arguments,
-                           add_profile_argument, from_args, resolve)
+                           add_profile_argument, resolve, settings)
 from synvid.engine import pretrain as engine
 
 
@@ -39,12 +39,13 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @command
 def main(args: argparse.Namespace) -> dict:
-    cfg = from_args(PretrainConfig, args)
+    cfg, _ = settings(PretrainConfig, args.profile, flags=args)
+    vjepa, _ = settings(VjepaConfig, args.profile, flags=args, prefix="vjepa")
     render = resolve(RenderConfig, args.profile)
     synthetic = dict(cfg=render, tex_cfg=resolve(TextureConfig, args.profile), imagenet=args.imagenet, bank=args.bank)
     results = engine.run(cfg, args.out, dataset=args.dataset, list_file=args.list_file, render_size=render.size,
                          synthetic=synthetic, mix_list=args.mix_list, stop_after=args.stop_after,
-                         progress=not args.no_progress, vjepa=from_args(VjepaConfig, args, prefix="vjepa"),
+                         progress=not args.no_progress, vjepa=vjepa,
                          extra={"profile": args.profile, "mix_name": args.mix_name})
     if dist.is_main():
         state = "finished" if results["steps"] == results["total_steps"] else "stopped"

@@ -2,10 +2,11 @@
 
 Each dataclass holds one stage's settings; its defaults are the paper's values (Tables 5-8, Appendix 9.2),
 which is the `paper` profile. The other profiles (authors, mini, cpu, smoke) are small override sets in
-synvid/profiles.py.
+synvid/profiles.py, as are the labelled datasets' recipes (K400's fine-tuning, the authors' HMDB51 clip).
 
-Command-line flags are generated from the same fields (`add_arguments`), so nothing is declared twice:
-the resolution order is dataclass default -> profile override -> explicit flag.
+Command-line flags are generated from the same fields (`add_arguments`), so nothing is declared twice. Every
+script resolves them in one step (`settings`, over `resolve`): dataclass default -> profile -> the dataset's recipe
+-> explicit flag.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synvid.errors import BadInput
-from synvid.profiles import PROFILES
+from synvid.profiles import PROFILES, RECIPE_PARTS, RECIPES
 from synvid.runs import atomic_write_json
 
 
@@ -170,33 +171,25 @@ class FinetuneConfig:
 
 @dataclass
 class LinprobeConfig:
-    """Linear probing (Section 4.3, Table 7, PROTOCOLS.md §2.6 and Q10)."""
-    model: str = "vit_base_patch16_224"
-    epochs: int = 100                    # Table 7
-    warmup_epochs: int = 5               # §4.3: other settings as fine-tuning
-    batch_size: int = 256                # §4.3: as fine-tuning
+    """Linear probing (Section 4.3, Table 7, PROTOCOLS.md §2.6 and Q10): only what differs from fine-tuning.
+
+    §4.3 "the same hyper-parameters as used for fine-tuning, replacing only the base learning rate to 0.01, and do
+    not use weight decay": a probe runs the FinetuneConfig of its profile, dataset recipe and command line (model,
+    clip, schedule, augmentations, test views) with the PROBE_REPLACES fields taken from here."""
     optimizer: str = "adamw"             # Table 7
     base_lr: float = 1e-2                # Table 7 / §4.3: "replacing only the base learning rate to 0.01"
     min_lr: float = 0.0                  # YU run_linear_probe.py default
     weight_decay: float = 0.0            # Table 7 / §4.3: "do not use weight decay"
-    # §4.3 "the same hyper-parameters as used for fine-tuning": the fine-tuning values, not repeated here
-    beta1: float = FinetuneConfig.beta1
-    beta2: float = FinetuneConfig.beta2
-    dropout: float = FinetuneConfig.dropout
-    drop_path: float = FinetuneConfig.drop_path  # active in the frozen encoder: train mode, as the authors' probe
+    layer_decay: float = 1.0             # YU run_linear_probe.py default (only the head trains)
     cache_features: bool = False         # False: §4.3, fine-tuning augmentations on every step (probe_mode
                                          #   finetune_aug); True: fast mode, head on cached features of
                                          #   unaugmented views (probe_mode cached; docs/finetuning.md)
-    num_frames: int = 16
-    sampling_rate: int = 4
-    input_size: int = 224
-    short_side_size: int = 224
-    test_clips: int = 0                  # 0 = the dataset's own (UCF101 5)
-    test_crops: int = 3
-    split: int = 1
-    num_workers: int = 8
-    allow_missing: bool = False          # as FinetuneConfig.allow_missing
-    seed: int = 0
+
+
+# The FinetuneConfig settings a probe replaces with its own (engine.linprobe.finetune_settings): every field the two
+# classes share, so a LinprobeConfig field never shadows a fine-tuning one by accident
+PROBE_REPLACES = tuple(f.name for f in dataclasses.fields(LinprobeConfig)
+                       if f.name in {g.name for g in dataclasses.fields(FinetuneConfig)})
 
 
 @dataclass
@@ -236,15 +229,24 @@ class StatsConfig:
 CONFIGS = (RenderConfig, TextureConfig, PretrainConfig, VjepaConfig, FinetuneConfig, LinprobeConfig,
            RobustnessConfig, StatsConfig)
 
-# --- Profiles (synvid/profiles.py): override sets keyed by config class name -------------------------------------
+# --- Profiles and dataset recipes (synvid/profiles.py): override sets keyed by config class name ------------------
+
+def _check_overrides(where: str, overrides: dict) -> None:
+    names = {cls.__name__: {f.name for f in dataclasses.fields(cls)} for cls in CONFIGS}
+    for cls_name, values in overrides.items():
+        unknown = set(values) - names.get(cls_name, set())
+        if cls_name not in names or unknown:
+            raise BadInput(f"{where}: unknown setting {cls_name}.{sorted(unknown) or ''}")
+
 
 def _check_profiles() -> None:
-    names = {cls.__name__: {f.name for f in dataclasses.fields(cls)} for cls in CONFIGS}
     for profile, overrides in PROFILES.items():
-        for cls_name, values in overrides.items():
-            unknown = set(values) - names.get(cls_name, set())
-            if cls_name not in names or unknown:
-                raise BadInput(f"profile {profile!r}: unknown setting {cls_name}.{sorted(unknown) or ''}")
+        _check_overrides(f"profile {profile!r}", overrides)
+    for dataset, parts in RECIPES.items():
+        for part, overrides in parts.items():
+            if part not in RECIPE_PARTS:
+                raise BadInput(f"recipe {dataset!r}: unknown part {part!r}; choose from {', '.join(RECIPE_PARTS)}")
+            _check_overrides(f"recipe {dataset!r} ({part})", overrides)
 
 
 _check_profiles()
@@ -252,17 +254,38 @@ _check_profiles()
 
 # --- Resolution, command line, persistence ---------------------------------------------------------------------------
 
-def resolve(cls, profile: str = "paper", **overrides):
-    """The config of `cls` under `profile`, then `overrides` (None values are ignored)."""
+# Settings that do not change what a run measures: setting them keeps a run the profile's run (not an override). The
+# seed is recorded on its own (`--seeds`); denominators of --allow-missing are recorded as test_listed / test_evaluated.
+RESULT_FREE = frozenset({"seed", "num_workers", "save_every", "compile", "strict", "allow_missing"})
+
+
+def resolve(cls, profile: str = "paper", dataset: str | None = None, **values):
+    """The config of `cls`: dataclass default < `profile` < the recipe of `dataset` (the parts that apply under
+    `profile`) < `values` (None values are ignored). The one place this order is written."""
     if profile not in PROFILES:
         raise BadInput(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
-    values = dict(PROFILES[profile].get(cls.__name__, {}))
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - known
+    recipe = RECIPES.get(dataset, {})
+    layers = [PROFILES[profile], *(recipe.get(part, {}) for part, under in RECIPE_PARTS.items() if profile in under)]
+    merged = {k: v for layer in layers for k, v in layer.get(cls.__name__, {}).items()}
+    merged.update({k: v for k, v in values.items() if v is not None})
+    unknown = set(merged) - {f.name for f in dataclasses.fields(cls)}
     if unknown:
         raise BadInput(f"{cls.__name__} has no setting {', '.join(sorted(unknown))}")
-    return cls(**_tuples(cls, values))
+    return cls(**_tuples(cls, merged))
+
+
+def settings(cls, profile: str, *, dataset: str | None = None, flags: argparse.Namespace | None = None,
+             prefix: str = "", skip: tuple[str, ...] = ()):
+    """The step of every script from its command line to a config: returns (config, overrides). `config` is `cls`
+    resolved (`resolve`: default < profile < dataset recipe < flag) with the flags of `add_arguments(..., skip,
+    prefix)` in `flags`; `overrides` the settings in which those flags changed what the profile and recipe give,
+    except the RESULT_FREE ones: what a downstream run records so that the tables show it apart ({} = the profile's
+    run)."""
+    lead = prefix + "_" if prefix else ""
+    given = {f.name: getattr(flags, lead + f.name, None) for f in dataclasses.fields(cls) if f.name not in skip}
+    base, config = dataclasses.asdict(resolve(cls, profile, dataset)), resolve(cls, profile, dataset, **given)
+    overrides = {k: v for k, v in dataclasses.asdict(config).items() if v != base[k] and k not in RESULT_FREE}
+    return config, overrides
 
 
 def _tuples(cls, values: dict) -> dict:
@@ -302,13 +325,6 @@ def add_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = 
         bare = {"nargs": "?", "const": True} if kind is bool else {}
         group.add_argument(flag, dest=dest, type=parse, default=None, metavar=kind.__name__.upper(),
                            help=f"(paper: {default})", **bare)
-
-
-def from_args(cls, args: argparse.Namespace, prefix: str = ""):
-    """Resolve `cls` from parsed arguments that include `profile` and the fields added by `add_arguments`."""
-    lead = prefix + "_" if prefix else ""
-    values = {f.name: getattr(args, lead + f.name, None) for f in dataclasses.fields(cls)}
-    return resolve(cls, getattr(args, "profile", "paper"), **values)
 
 
 def add_profile_argument(parser: argparse.ArgumentParser) -> None:

@@ -85,9 +85,10 @@ def _clip_setting(cfg: dict) -> str:
 
 
 def setting(runs: Path, stage: str, dataset: str) -> str:
-    """'model, input size², frames x stride' of the first finished run of `stage` (for captions)."""
+    """'model, input size², frames x stride' of the first finished run of `stage` (for captions): its
+    FinetuneConfig, which a probe's config.json holds too (the settings it trained with)."""
     for config in sorted((runs / stage / dataset).glob("*/config.json")):
-        return _clip_setting(next(v for k, v in json.loads(config.read_text()).items() if k.endswith("Config")))
+        return _clip_setting(json.loads(config.read_text())["FinetuneConfig"])
     return "no finished run"
 
 

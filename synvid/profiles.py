@@ -1,5 +1,6 @@
-"""The settings profiles: override sets keyed by config class name (synvid/config.py declares the fields and their
-defaults, which are the `paper` profile; config._check_profiles refuses an unknown name at import).
+"""The settings profiles and the per-dataset recipes: override sets keyed by config class name (synvid/config.py
+declares the fields and their defaults, which are the `paper` profile, and applies these sets in one order:
+config.resolve; config._check_profiles refuses an unknown name at import).
 
 - `paper`: the tables as printed (no overrides);
 - `authors`: what the authors' released scripts actually ran where that differs from the tables
@@ -18,9 +19,9 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
         "FinetuneConfig": {"beta2": 0.999,                           # DeepSpeed's Adam config overrides --opt_betas
                            "dropout": 0.5,                           # fc_drop_rate 0.5 in the UCF scripts
                            "randaug_magnitude": 7, "randaug_num_ops": 4},   # rand-m7-n4-mstd0.5-inc1 (code default)
-        "LinprobeConfig": {"base_lr": 0.1,                           # LP.sh: --lr 1e-1, AdamW via DeepSpeed
-                           "beta2": 0.999,                           # DeepSpeed's Adam config, as fine-tuning
-                           "dropout": 0.5},                          # FT fc_drop_rate left on in the probe
+        # LP.sh: --lr 1e-1, AdamW via DeepSpeed; its beta2 0.999 (DeepSpeed's Adam config) and dropout 0.5 (FT
+        # fc_drop_rate left on in the probe) are the fine-tuning values above, which the probe runs with
+        "LinprobeConfig": {"base_lr": 0.1},
         "RobustnessConfig": {"headline": "1", "mode": "hook"},       # YU run_class_finetuning.py --severity 1, hook
     },
     "mini": {
@@ -28,8 +29,7 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
         "TextureConfig": {"pool_size": 20_000},
         "PretrainConfig": {"model": "pretrain_videomae_small_patch16_224", "epochs": 200,
                            "warmup_epochs": 10, "batch_size": 64},
-        "FinetuneConfig": {"model": "vit_small_patch16_224", "epochs": 30, "batch_size": 64},
-        "LinprobeConfig": {"model": "vit_small_patch16_224", "epochs": 30, "batch_size": 64},
+        "FinetuneConfig": {"model": "vit_small_patch16_224", "epochs": 30, "batch_size": 64},   # and the probe's
         "StatsConfig": {"fid_frames": 2000, "fvd_videos": 200, "diversity_videos": 200,
                         "pca_model": "vit_small_patch16_224"},      # mini pre-trains ViT-S
     },
@@ -62,10 +62,8 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
                            # decoding 16 clips (~170 ms) outweighs the ~60 ms step; 400 toy videos are ~250 MB
                            "cache_decoded": True},
         # the fast probe (a head on cached features of the unaugmented views): 36 probes fit the hour only so;
-        # lr = 0.16 * 16 / 256 = 1e-2, the probe's Table 7 peak
-        "LinprobeConfig": {"model": "vit_tiny_patch8_64", "epochs": 40, "warmup_epochs": 4, "batch_size": 16,
-                           "base_lr": 0.16, "cache_features": True, "num_frames": 8, "sampling_rate": 4,
-                           "input_size": 64, "short_side_size": 64, "num_workers": 1},
+        # lr = 0.16 * 16 / 256 = 1e-2, the probe's Table 7 peak (model, clip and schedule: fine-tuning's above)
+        "LinprobeConfig": {"base_lr": 0.16, "cache_features": True},
         # Section 5 is off in the miniature; its settings name the miniature's model so a by-hand run fits it
         "StatsConfig": {"fid_frames": 256, "fvd_videos": 16, "diversity_videos": 64, "spectrum_frames": 128,
                         "color_frames": 128, "pca_videos": 8, "pca_frames": 8, "batch_size": 16,
@@ -81,9 +79,6 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
         "FinetuneConfig": {"model": "vit_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
                            "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
                            "repeated_aug": 1, "test_clips": 2, "save_every": 4, "num_workers": 0},
-        "LinprobeConfig": {"model": "vit_tiny_patch16_224", "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
-                           "num_frames": 4, "sampling_rate": 2, "input_size": 32, "short_side_size": 32,
-                           "test_clips": 2, "num_workers": 0},
         "StatsConfig": {"fid_frames": 32, "fvd_videos": 4, "fvd_frames": 4, "diversity_videos": 4,
                         "spectrum_frames": 16, "color_frames": 16,
                         "pca_videos": 2, "pca_frames": 4, "batch_size": 8,
@@ -93,3 +88,29 @@ PROFILES: dict[str, dict[str, dict[str, typing.Any]]] = {
 }
 
 
+
+# Per-dataset recipes: what a labelled dataset (a synvid.data.registry name) changes, over the profile and under the
+# command line (config.resolve), in parts named by the profiles they apply under (RECIPE_PARTS): `every` under all;
+# `full_scale` (run length and batch) under paper and authors only (mini, cpu and smoke keep their own scale);
+# `authors` on top of the authors profile only (what the authors' scripts changed). A linear probe runs the
+# fine-tuning settings of its dataset, so it gets the FinetuneConfig recipe too (docs/finetuning.md).
+RECIPE_PARTS: dict[str, tuple[str, ...]] = {"every": tuple(PROFILES), "full_scale": ("paper", "authors"),
+                                            "authors": ("authors",)}
+RECIPES: dict[str, dict[str, dict[str, dict[str, typing.Any]]]] = {
+    # Q9: YU's HMDB51 script; the paper: as UCF101 (4)
+    "hmdb51": {"authors": {"FinetuneConfig": {"sampling_rate": 2}}},
+    # Q15: the paper gives no K400 recipe, so every profile runs official VM's K400 ViT-B one (MCG-NJU/VideoMAE
+    # scripts/kinetics/videomae_vit_base_patch16_224_tubemasking_ratio_0.9_epoch_1600/finetune.sh and the
+    # run_class_finetuning.py defaults it leaves). Equal to FinetuneConfig already: wd 0.05, warm-up 5, smoothing
+    # 0.1, mixup 0.8 / cutmix 1.0, reprob 0.25, num_sample 2, RandAug mstd 0.5, 16 x 4 frames, 5 x 3 test views.
+    "k400": {
+        "every": {"FinetuneConfig": {"base_lr": 5e-4,                       # finetune.sh --lr 5e-4 (per 256)
+                                     "min_lr": 1e-6,                        # run_class_finetuning default
+                                     "beta2": 0.999,                        # finetune.sh --opt_betas 0.9 0.999
+                                     "layer_decay": 0.75, "drop_path": 0.1,    # defaults
+                                     "dropout": 0.0,                        # fc_drop_rate default 0 (even if authors)
+                                     "randaug_magnitude": 7, "randaug_num_ops": 4}},  # --aa rand-m7-n4-mstd0.5-inc1
+        "full_scale": {"FinetuneConfig": {"epochs": 75,                     # finetune.sh --epochs 75
+                                          "batch_size": 384}},              # 6 per GPU x 64 GPUs
+    },
+}

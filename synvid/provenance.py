@@ -178,7 +178,7 @@ def record_from_run(run_dir: str | Path) -> dict | None:
     if pretrain is None:
         raise BadInput(f"{run_dir}: cannot tell the pre-training dataset; write \"pretrain_dataset\" "
                        f"into its config.json (e.g. for official checkpoints)")
-    cfg = config.get({"linprobe": "LinprobeConfig", "finetune": "FinetuneConfig"}.get(task, ""), {})
+    cfg = config.get("FinetuneConfig", {}) if task in ("finetune", "linprobe") else {}   # a probe's: as it trained
     dataset = str(merged.get("dataset", ""))
     listed, evaluated = _test_counts(merged)
     rec = {"task": task, "pretrain_dataset": pretrain, "run": str(run_dir),

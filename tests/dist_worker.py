@@ -61,8 +61,9 @@ def probe(root: Path, out: Path) -> dict:
         cfg = resolve(FinetuneConfig, "smoke")
         torch.save({"model": build_classifier(cfg, 2, "scratch", torch.device("cpu")).state_dict()}, init)
     dist.barrier()
-    res = linprobe.run(resolve(LinprobeConfig, "smoke", cache_features=False, **SMALL), out / "probe",
-                       dataset="toy_ucf101", data_root=root, init=str(init), profile="smoke", progress=False)
+    probe, tune = resolve(LinprobeConfig, "smoke", cache_features=False), resolve(FinetuneConfig, "smoke", **SMALL)
+    res = linprobe.run(probe, tune, out / "probe", dataset="toy_ucf101", data_root=root, init=str(init),
+                       progress=False)
     return {k: res[k] for k in ("steps", "total_steps", "test_listed", "test_evaluated", "test_missing")}
 
 

@@ -155,7 +155,7 @@ def _finetune_cfg():
 
 
 def _probe_cfg(cached: bool):
-    return resolve(LinprobeConfig, "smoke", epochs=1, warmup_epochs=0, batch_size=4, cache_features=cached)
+    return resolve(LinprobeConfig, "smoke", cache_features=cached), _finetune_cfg()
 
 
 E2E = ["scratch", "run_dir", "run_checkpoint", "official", "official_vjepa", "hf_folder", "hf_file", "hf_bin"]
@@ -173,8 +173,8 @@ def test_finetune_and_probe_from_each_kind(sources, toy_root, tmp_path, name):
     cached = name in CACHED
     ft = finetune.run(_finetune_cfg(), tmp_path / "ft", dataset="toy_ucf101", data_root=toy_root, init=str(init),
                       progress=False, extra=named)
-    lp = linprobe.run(_probe_cfg(cached), tmp_path / "lp", dataset="toy_ucf101", data_root=toy_root,
-                      init=str(init), profile="smoke", progress=False, extra=named)
+    lp = linprobe.run(*_probe_cfg(cached), tmp_path / "lp", dataset="toy_ucf101", data_root=toy_root,
+                      init=str(init), progress=False, extra=named)
     assert lp["probe_mode"] == ("cached" if cached else "finetune_aug") and "mode" not in lp
     key = {"scratch": "scratch"}.get(name, "moving_circles" if source.run else "k400")
     for run, done in ((tmp_path / "ft", ft), (tmp_path / "lp", lp)):

@@ -27,6 +27,12 @@ def setup(tmp_path_factory):
     return root, ckpt
 
 
+def _probe(cached=False, base_lr=None, **tune) -> tuple[LinprobeConfig, FinetuneConfig]:
+    """The smoke probe's own settings and the smoke fine-tuning settings (with `tune`) it runs over."""
+    return (resolve(LinprobeConfig, "smoke", cache_features=cached, base_lr=base_lr),
+            resolve(FinetuneConfig, "smoke", **tune))
+
+
 def _encoder(sd):
     return {k: v for k, v in sd.items() if k.startswith(("patch_embed", "blocks", "pos_embed"))}
 
@@ -34,17 +40,16 @@ def _encoder(sd):
 @pytest.mark.parametrize("cached", [True, False])
 def test_probe_keeps_encoder_frozen(setup, tmp_path, cached):
     root, ckpt = setup
-    cfg = resolve(LinprobeConfig, "smoke", epochs=2, batch_size=2, test_clips=2, cache_features=cached,
-                  drop_path=0.0 if cached else 0.2)
-    res = linprobe.run(cfg, tmp_path / "run", dataset="toy_hmdb51", data_root=root, init=str(ckpt),
-                       profile="smoke", progress=False)
+    cfg, tune = _probe(cached, epochs=2, batch_size=2, test_clips=2, drop_path=0.0 if cached else 0.2)
+    res = linprobe.run(cfg, tune, tmp_path / "run", dataset="toy_hmdb51", data_root=root, init=str(ckpt),
+                       progress=False)
     assert res["probe_mode"] == ("cached" if cached else "finetune_aug") and res["num_videos"] == 2
     assert json.loads((tmp_path / "run/DONE").read_text())["probe_mode"] == res["probe_mode"]
     assert res["steps_per_epoch"] == 4 // 2 and res["total_steps"] == 2 * 2  # 4 training videos, batch 2
     assert res["label_smoothing"] == 0.1
     assert json.loads((tmp_path / "run/results.json").read_text())["views"] == "2x3"
     pre = load_checkpoint(ckpt)["model"]
-    model = linprobe.probe_model(linprobe.finetune_settings(cfg, "smoke"), 2, str(ckpt), torch.device("cpu"))
+    model = linprobe.probe_model(linprobe.finetune_settings(cfg, tune), 2, str(ckpt), torch.device("cpu"))
     assert isinstance(model.head[0], torch.nn.BatchNorm1d) and not model.head[0].affine
     assert [n for n, p in model.named_parameters() if p.requires_grad] == ["head.1.weight", "head.1.bias"]
     for k, v in _encoder(model.state_dict()).items():  # the loaded encoder equals the checkpoint's
@@ -148,13 +153,13 @@ def test_cached_training_resumes_exactly_at_any_step(tmp_path, dropout):
 def test_interrupted_probe_gives_the_uninterrupted_losses(setup, tmp_path, cached):
     """Both probe modes end to end: --stop-after at 1 and 3 of 6 steps, then a rerun = one uninterrupted run."""
     root, ckpt = setup
-    cfg = resolve(LinprobeConfig, "smoke", epochs=3, batch_size=2, test_clips=2, cache_features=cached)
-    kw = dict(dataset="toy_hmdb51", data_root=root, init=str(ckpt), profile="smoke", progress=False)
-    linprobe.run(cfg, tmp_path / "a", **kw)
+    cfg, tune = _probe(cached, epochs=3, batch_size=2, test_clips=2)
+    kw = dict(dataset="toy_hmdb51", data_root=root, init=str(ckpt), progress=False)
+    linprobe.run(cfg, tune, tmp_path / "a", **kw)
     for stop in (1, 3):
-        part = linprobe.run(cfg, tmp_path / "b", stop_after=stop, **kw)
+        part = linprobe.run(cfg, tune, tmp_path / "b", stop_after=stop, **kw)
         assert part["steps"] == stop and not (tmp_path / "b/DONE").exists()
-    linprobe.run(cfg, tmp_path / "b", **kw)
+    linprobe.run(cfg, tune, tmp_path / "b", **kw)
     straight, resumed = _log(tmp_path / "a"), _log(tmp_path / "b")
     assert len(straight) == 6 and [r["loss"] for r in resumed] == [r["loss"] for r in straight]
 
@@ -162,35 +167,34 @@ def test_interrupted_probe_gives_the_uninterrupted_losses(setup, tmp_path, cache
 def test_probe_of_a_random_encoder(setup, tmp_path):
     """--init scratch: Table 1's "Random initialization" probe; a frozen random encoder, only the head trains."""
     root, _ = setup
-    cfg = resolve(LinprobeConfig, "smoke", epochs=1, batch_size=2, test_clips=2)
-    res = linprobe.run(cfg, tmp_path / "run", dataset="toy_hmdb51", data_root=root, init="scratch",
-                       profile="smoke", progress=False)
+    cfg, tune = _probe(epochs=1, batch_size=2, test_clips=2)
+    res = linprobe.run(cfg, tune, tmp_path / "run", dataset="toy_hmdb51", data_root=root, init="scratch",
+                       progress=False)
     assert (tmp_path / "run/DONE").exists() and 0.0 <= res["top1"] <= 100.0
     assert json.loads((tmp_path / "run/config.json").read_text())["init"] == "scratch"
-    model = linprobe.probe_model(linprobe.finetune_settings(cfg, "smoke"), 2, "scratch", torch.device("cpu"))
+    model = linprobe.probe_model(linprobe.finetune_settings(cfg, tune), 2, "scratch", torch.device("cpu"))
     assert [n for n, p in model.named_parameters() if p.requires_grad] == ["head.1.weight", "head.1.bias"]
 
 
 def test_stale_feature_cache_is_refused(setup, tmp_path):
     root, ckpt = setup
-    cfg = resolve(LinprobeConfig, "smoke")
+    cfg, tune = _probe()
     torch.save({"x": torch.zeros(1, 1, 1), "y": torch.zeros(1), "settings": "{}"}, tmp_path / "features.pt")
     with pytest.raises(ValueError, match="other settings"):
-        linprobe._features(cfg, linprobe.finetune_settings(cfg, "smoke"), None, tmp_path, [], 2, None, None, {})
+        linprobe._features(linprobe.finetune_settings(cfg, tune), None, tmp_path, [], 2, None, None, {})
 
 
 def test_cached_run_resumes_and_refuses_other_settings(setup, tmp_path):
     root, ckpt = setup
-    cfg = resolve(LinprobeConfig, "smoke", epochs=2, batch_size=2, test_clips=2)
-    kw = dict(dataset="toy_hmdb51", data_root=root, init=str(ckpt), profile="smoke", progress=False)
-    first = linprobe.run(cfg, tmp_path / "run", **kw)
+    cfg, tune = _probe(epochs=2, batch_size=2, test_clips=2)
+    kw = dict(dataset="toy_hmdb51", data_root=root, init=str(ckpt), progress=False)
+    first = linprobe.run(cfg, tune, tmp_path / "run", **kw)
     (tmp_path / "run/DONE").unlink()  # e.g. killed during the test: the rerun resumes from last.pth + features.pt
-    again = linprobe.run(cfg, tmp_path / "run", **kw)
+    again = linprobe.run(cfg, tune, tmp_path / "run", **kw)
     assert again["videos"] == first["videos"] and again["steps"] == first["total_steps"]
     (tmp_path / "run/DONE").unlink()
     with pytest.raises(ValueError, match="different settings"):
-        linprobe.run(resolve(LinprobeConfig, "smoke", epochs=2, batch_size=2, test_clips=2, base_lr=0.5),
-                     tmp_path / "run", **kw)
+        linprobe.run(*_probe(base_lr=0.5, epochs=2, batch_size=2, test_clips=2), tmp_path / "run", **kw)
 
 
 def test_cli_records_an_official_checkpoints_name(setup, tmp_path):

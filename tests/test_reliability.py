@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from synvid import runs
-from synvid.config import FinetuneConfig, PretrainConfig, RenderConfig, resolve, to_dict
+from synvid.config import FinetuneConfig, LinprobeConfig, PretrainConfig, RenderConfig, resolve, to_dict
 from synvid.engine import common
 from synvid.engine.evaluate import LOADER_BYTES, loader_batch_size, loader_bytes, to_model_input
 from synvid.transforms import normalize
@@ -50,16 +50,32 @@ def test_resume_compares_the_complete_config_and_names_the_keys(tmp_path):
         common.check_resumable(tmp_path, other, set())
 
 
+def test_an_older_probe_resumes_without_the_fine_tuning_copies(tmp_path):
+    """Before LinprobeConfig held only what differs from fine-tuning it also recorded copies of FinetuneConfig fields
+    (model, epochs, ...); a field no section declares any more is read by nothing and takes no part in the check,
+    while a changed declared one is still refused."""
+    probe, tune = resolve(LinprobeConfig, "smoke"), resolve(FinetuneConfig, "smoke")
+    new = to_dict(probe, tune, profile="smoke", dataset="toy_hmdb51")
+    old = {**new, "LinprobeConfig": {**new["LinprobeConfig"], "model": tune.model, "epochs": tune.epochs}}
+    torch.save({"config": old}, tmp_path / "last.pth")
+    common.check_resumable(tmp_path, new, set())
+    other = to_dict(resolve(LinprobeConfig, "smoke", base_lr=0.5), tune, profile="smoke", dataset="toy_hmdb51")
+    with pytest.raises(ValueError, match=r"different settings \(LinprobeConfig.base_lr\)"):
+        common.check_resumable(tmp_path, other, set())
+
+
 def test_bare_boolean_flags_mean_true():
     import argparse
 
-    from synvid.config import add_arguments, from_args
+    from synvid.config import add_arguments, settings
     parser = argparse.ArgumentParser()
-    parser.add_argument("--profile", default="smoke")
     add_arguments(parser, FinetuneConfig)
-    assert from_args(FinetuneConfig, parser.parse_args(["--allow-missing"])).allow_missing is True
-    assert from_args(FinetuneConfig, parser.parse_args(["--bf16", "false"])).bf16 is False
-    assert from_args(FinetuneConfig, parser.parse_args([])).allow_missing is False
+
+    def parsed(flags):
+        return settings(FinetuneConfig, "smoke", flags=parser.parse_args(flags))[0]
+    assert parsed(["--allow-missing"]).allow_missing is True
+    assert parsed(["--bf16", "false"]).bf16 is False
+    assert parsed([]).allow_missing is False
 
 
 def test_atomic_write_fsyncs_file_and_directory_around_the_rename(tmp_path, monkeypatch):

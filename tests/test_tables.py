@@ -120,8 +120,9 @@ def _paper_runs(runs: Path) -> None:
     _finetune_run(ucf / "mini", 60.0, init, dataset="ucf101", model="vit_base_patch16_224", profile="mini")
     _finetune_run(ucf / "ssv2", 60.0, init, dataset="ssv2", model="vit_base_patch16_224", profile="paper")
     probe = runs / "linprobe" / "ucf101" / "other_mode"
-    _write(probe, "config.json", {"LinprobeConfig": {"model": "vit_base_patch16_224", "cache_features": True},
-                                  "FinetuneConfig": {}, "dataset": "ucf101", "init": init, "profile": "paper"})
+    _write(probe, "config.json", {"LinprobeConfig": {"cache_features": True},
+                                  "FinetuneConfig": {"model": "vit_base_patch16_224"}, "dataset": "ucf101",
+                                  "init": init, "profile": "paper"})
     _write(probe, "DONE", {"top1": 20.0})
     # written by hand in the documented format: explicit pretrain_dataset and model, nothing else inferred
     _write(runs / "by_hand", "DONE", {"task": "finetune", "dataset": "hmdb51", "pretrain_dataset": "moving_circles",
@@ -234,8 +235,9 @@ def test_gap_arithmetic():
 
 def test_record_inference_and_problems(tmp_path):
     probe = tmp_path / "linprobe" / "run"
-    _write(probe, "config.json", {"LinprobeConfig": {"model": "vit_tiny_patch16_224", "cache_features": True},
-                                  "FinetuneConfig": {}, "dataset": "toy_ucf101", "init": "scratch", "profile": "smoke"})
+    _write(probe, "config.json", {"LinprobeConfig": {"cache_features": True},
+                                  "FinetuneConfig": {"model": "vit_tiny_patch16_224"}, "dataset": "toy_ucf101",
+                                  "init": "scratch", "profile": "smoke"})
     _write(probe, "DONE", {"top1": 12.5, "num_videos": 8, "skipped_videos": 1})
     rec = provenance.record_from_run(probe)
     assert (rec["task"], rec["dataset"], rec["toy"], rec["pretrain_dataset"], rec["model"], rec["probe_mode"]) == \

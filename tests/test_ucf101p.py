@@ -12,7 +12,7 @@ import torch
 
 from synvid import codecs, corruptions, figures, robustness
 from synvid import ucf101p_files as files
-from synvid.config import FinetuneConfig, RobustnessConfig, from_args, load_config, resolve, save_config
+from synvid.config import FinetuneConfig, RobustnessConfig, load_config, resolve, save_config, settings
 from synvid.data import toy
 from synvid.data.splits import ucf101
 from synvid.data import video_dataset
@@ -48,7 +48,7 @@ def test_profiles_and_settings(tmp_path):
     assert (paper.translate_resize, paper.translate_crop) == (256, 224)
     make = _script("data_gen/4_2_make_ucf101p.py")
     args = make.get_args_parser().parse_args(["--data-root", "x", "--out", "y", "--severities", "2", "4"])
-    assert from_args(RobustnessConfig, args).severities == (2, 4)
+    assert settings(RobustnessConfig, args.profile, flags=args)[0].severities == (2, 4)
     save_config(tmp_path, paper)                                         # JSON lists come back as tuples
     assert load_config(RobustnessConfig, tmp_path / "config.json") == paper
     for bad, match in (({"mode": "files"}, "--mode"), ({"severities": (0, 1)}, "--severities"),

@@ -1,15 +1,12 @@
 """Labelled video datasets for fine-tuning and probing: one record per dataset (PROTOCOLS.md §1, §2.3-2.4, Q15).
 
-The number of classes is never stored here: it always comes from the split files (`load(...)[1]`).
-`overrides` are per-dataset FinetuneConfig changes applied under every profile, `scale` (run length and batch) only
-under the paper and authors profiles (mini and smoke keep their own), `authors` only on top of the authors profile
-(documented in docs/finetuning.md).
+The number of classes is never stored here: it always comes from the split files (`load(...)[1]`). A dataset's
+recipe (its hyper-parameter changes, e.g. K400's) is a settings override set beside the profiles
+(synvid/profiles.py RECIPES), applied by config.resolve.
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -23,9 +20,6 @@ class DatasetRecord:
     parser: Callable            # (root, split, subset) -> (items, classes)
     test_clips: int             # temporal segments of the multi-view test
     layout: str = ""            # what --data-root must contain
-    overrides: dict = field(default_factory=dict)   # the dataset's recipe (every profile)
-    scale: dict = field(default_factory=dict)       # its epochs and batch (paper and authors profiles)
-    authors: dict = field(default_factory=dict)     # what the authors' scripts changed on top (authors profile)
     partial_ok: bool = False    # a local copy may lack listed clips (K400's YouTube takedowns): drop, report them
 
 
@@ -33,24 +27,11 @@ DATASETS: dict[str, DatasetRecord] = {
     "ucf101": DatasetRecord(splits.ucf101, test_clips=5,  # Table 6: 5 x 3 views
                             layout="UCF-101/<Class>/*.avi and ucfTrainTestlist/{classInd,trainlist0k,testlist0k}.txt"),
     "hmdb51": DatasetRecord(splits.hmdb51, test_clips=10,  # §9.3: 10 x 3 views
-                            layout="<class>/*.avi and testTrainMulti_7030_splits/<class>_test_split<k>.txt",
-                            authors={"sampling_rate": 2}),   # Q9: YU's HMDB51 script; the paper: as UCF101 (4)
-    # Q15: the paper gives no K400 recipe, so every profile runs official VM's K400 ViT-B one (MCG-NJU/VideoMAE
-    # scripts/kinetics/videomae_vit_base_patch16_224_tubemasking_ratio_0.9_epoch_1600/finetune.sh and the
-    # run_class_finetuning.py defaults it leaves); the paper's K400 "test" is the validation set (§1.3).
-    # Equal to FinetuneConfig already: wd 0.05, warm-up 5, smoothing 0.1, mixup 0.8 / cutmix 1.0, reprob 0.25,
-    # num_sample 2, RandAug mstd 0.5, 16 x 4 frames, 5 x 3 test views.
+                            layout="<class>/*.avi and testTrainMulti_7030_splits/<class>_test_split<k>.txt"),
+    # the paper's K400 "test" is the validation set (§1.3); its fine-tuning recipe: profiles.RECIPES["k400"] (Q15)
     "k400": DatasetRecord(splits.kinetics400, test_clips=5,
                           layout="annotations/{train,validate}.csv and {train,val}/<label>/<id>_<s>_<e>.mp4",
-                          partial_ok=True,
-                          overrides={"base_lr": 5e-4,                      # finetune.sh --lr 5e-4 (per 256)
-                                     "min_lr": 1e-6,                       # run_class_finetuning default
-                                     "beta2": 0.999,                       # finetune.sh --opt_betas 0.9 0.999
-                                     "layer_decay": 0.75, "drop_path": 0.1,   # defaults
-                                     "dropout": 0.0,                       # fc_drop_rate default 0 (even if authors)
-                                     "randaug_magnitude": 7, "randaug_num_ops": 4},  # --aa rand-m7-n4-mstd0.5-inc1
-                          scale={"epochs": 75,                             # finetune.sh --epochs 75
-                                 "batch_size": 384}),                      # 6 per GPU x 64 GPUs
+                          partial_ok=True),
     "list": DatasetRecord(splits.video_list, test_clips=5, layout="train.csv and test.csv (VideoMAE list files)"),
 }
 # The toy sets use the very same readers and layouts; "toy" marks them as never-paper numbers.
@@ -58,14 +39,6 @@ DATASETS["toy_ucf101"] = DatasetRecord(splits.ucf101, test_clips=5, layout=DATAS
 DATASETS["toy_hmdb51"] = DatasetRecord(splits.hmdb51, test_clips=10, layout=DATASETS["hmdb51"].layout)
 # the miniature's action set (profile cpu; synvid.data.toy.make_toy_actions), read as UCF101 is
 DATASETS["toy_actions"] = DatasetRecord(splits.ucf101, test_clips=5, layout=DATASETS["ucf101"].layout)
-
-
-def recipe(name: str, profile: str) -> dict:
-    """The FinetuneConfig changes of dataset `name` under `profile`: its recipe always, its epochs and batch under
-    paper and authors (mini and smoke keep their own scale), the authors' script changes under authors."""
-    record = get(name)
-    full_scale = record.scale if profile in ("paper", "authors") else {}
-    return {**record.overrides, **full_scale, **(record.authors if profile == "authors" else {})}
 
 
 MAX_MISSING = 0.2   # a partial copy missing more than this fraction is more likely a wrong --data-root
@@ -139,23 +112,11 @@ def add_run_arguments(parser) -> None:
                              "VideoMAE checkpoints: ucf101, k400); recorded as pretrain_dataset")
 
 
-# Settings that do not change what a run measures: setting them keeps a run the profile's run (issue 14 §2). The seed
-# is recorded on its own (`--seeds`); denominators of --allow-missing are recorded as test_listed / test_evaluated.
-RESULT_FREE = frozenset({"seed", "num_workers", "save_every", "compile", "strict", "allow_missing"})
-
-
-def cli_overrides(cls, args: argparse.Namespace, build: Callable) -> dict:
-    """The settings in which the command line changed `cls` from what the profile alone gives, through the script's
-    own resolution `build(args)` (profile < dataset recipe < flags). The tables show such runs apart (issue 14 §2)."""
-    bare = argparse.Namespace(**{**vars(args), **{f.name: None for f in dataclasses.fields(cls)}})
-    given, base = dataclasses.asdict(build(args)), dataclasses.asdict(build(bare))
-    return {k: v for k, v in given.items() if v != base[k] and k not in RESULT_FREE}
-
-
-def run_extra(args, cls, build: Callable) -> dict:
+def run_extra(args, overrides: dict) -> dict:
     """What a fine-tune / probe run records besides its config: the profile, an explicit pre-training name and the
-    settings the command line changed from the profile (`cli_overrides`; {} = the profile's run)."""
-    return {"profile": args.profile, "overrides": cli_overrides(cls, args, build),
+    settings the command line changed from the profile and dataset recipe (`overrides` of config.settings; {} =
+    the profile's run)."""
+    return {"profile": args.profile, "overrides": overrides,
             **({"pretrain_dataset": args.pretrain_name} if args.pretrain_name else {})}
 
 

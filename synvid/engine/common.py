@@ -150,7 +150,9 @@ def _section_defaults(section: str, profile: str | None) -> dict | None:
 def flat_config(config: dict, resume_free=(), like: dict | None = None) -> dict:
     """{"Section.field": value, "key": value} of a config dict, without the launch keys and the `resume_free`
     fields. With `like` (the newer config), what `config` lacks is filled in as the older code behaved: a missing
-    field as its default, a missing section as its profile's values, a missing top-level key as unset."""
+    field as its default, a missing section as its profile's values, a missing top-level key as unset; a field its
+    section no longer declares is read by nothing, so it is left out (an older probe's copies of FinetuneConfig
+    fields in LinprobeConfig: its FinetuneConfig section holds them as trained)."""
     like = like or {}
     out = {}
     for key in set(config) | set(like):
@@ -160,7 +162,8 @@ def flat_config(config: dict, resume_free=(), like: dict | None = None) -> dict:
         if section is not None:
             saved = config.get(key)
             base = section if saved is not None else _section_defaults(key, config.get("profile") or "paper")
-            out.update({f"{key}.{k}": v for k, v in {**base, **(saved or {})}.items() if k not in resume_free})
+            out.update({f"{key}.{k}": v for k, v in {**base, **(saved or {})}.items()
+                        if k in base and k not in resume_free})
         elif key in config or like.get(key) not in UNSET:
             out[key] = config.get(key)
     return out

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from synvid import dist
-from synvid.config import FinetuneConfig, LinprobeConfig, resolve, to_dict
+from synvid.config import PROBE_REPLACES, FinetuneConfig, LinprobeConfig, to_dict
 from synvid.data.sampling import epoch_order
 from synvid.data.video_dataset import FailureLog
 from synvid.engine import common, loop
@@ -57,12 +57,11 @@ def probe_model(cfg, num_classes: int, weights, device) -> nn.Module:
     return model
 
 
-def finetune_settings(cfg: LinprobeConfig, profile: str) -> FinetuneConfig:
-    """§4.3 'other settings as fine-tuning': the profile's FinetuneConfig with the probe's own values on top;
-    layer decay 1.0 (YU run_linear_probe.py default). Label smoothing, bf16, etc. come from fine-tuning."""
-    shared = {f.name for f in dataclasses.fields(FinetuneConfig)} & {f.name for f in dataclasses.fields(cfg)}
-    return dataclasses.replace(resolve(FinetuneConfig, profile), layer_decay=1.0,
-                               **{k: getattr(cfg, k) for k in shared})
+def finetune_settings(cfg: LinprobeConfig, tune: FinetuneConfig) -> FinetuneConfig:
+    """What the probe trains with, §4.3 'other settings as fine-tuning': `tune` (the FinetuneConfig of the profile,
+    dataset recipe and command line) with the probe's own lr, min_lr, weight decay and layer decay
+    (config.PROBE_REPLACES)."""
+    return dataclasses.replace(tune, **{k: getattr(cfg, k) for k in PROBE_REPLACES})
 
 
 @torch.no_grad()
@@ -139,7 +138,7 @@ def fit(trainer: loop.TrainLoop, stop_after: int | None = None, progress: bool =
             "total_steps": trainer.total_steps}
 
 
-def _features(cfg, fcfg, model, run_dir, train_items, segments, device, failures, extra) -> tuple:
+def _features(fcfg, model, run_dir, train_items, segments, device, failures, extra) -> tuple:
     """The cached features (features.pt, written once by rank 0), extracted now if absent."""
     key = json.dumps({**{k: getattr(fcfg, k) for k in FEATURE_KEYS}, "segments": segments, **extra}, sort_keys=True)
     cache = run_dir / "features.pt"
@@ -151,32 +150,33 @@ def _features(cfg, fcfg, model, run_dir, train_items, segments, device, failures
         return saved["x"], saved["y"]
     model.eval()
     data = test_dataset(train_items, fcfg, num_segments=segments)
-    x, y = extract_features(model, data, batch_size=max(cfg.batch_size // 8, 1), device=device,
-                            num_workers=cfg.num_workers, bf16=fcfg.bf16, failures=failures, strict=fcfg.strict)
+    x, y = extract_features(model, data, batch_size=max(fcfg.batch_size // 8, 1), device=device,
+                            num_workers=fcfg.num_workers, bf16=fcfg.bf16, failures=failures, strict=fcfg.strict)
     dist.on_main(atomic_torch_save, cache, {"x": x, "y": y, "settings": key})
     return x, y
 
 
-def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: str, profile: str = "paper",
+def run(cfg: LinprobeConfig, tune: FinetuneConfig, out: str | Path, *, dataset: str, data_root, init: str,
         stop_after: int | None = None, progress: bool = True, extra: dict | None = None,
         allow_unfinished: bool = False) -> dict:
-    """Probe `init` on `dataset` and run the multi-view test; returns DONE's dict (`stop_after` steps: stop early,
-    without the test or DONE; rerunning resumes)."""
+    """Probe `init` on `dataset` with `cfg` over the fine-tuning settings `tune` (`finetune_settings`) and run the
+    multi-view test; returns DONE's dict (`stop_after` steps: stop early, without the test or DONE; rerunning
+    resumes)."""
     if cfg.optimizer != "adamw":
         raise BadInput(f"only the AdamW probe of Table 7 is implemented, got optimizer={cfg.optimizer!r}")
-    fcfg = finetune_settings(cfg, profile)
+    fcfg = finetune_settings(cfg, tune)
     run_dir = DownstreamRun(out, RESUME_FREE, fcfg, dataset=dataset, data_root=data_root, init=init,
                             allow_unfinished=allow_unfinished)
     if run_dir.done is not None:
         return run_dir.done
     train, device = run_dir.train, run_dir.device
-    config = to_dict(cfg, fcfg, **{**run_dir.settings, "profile": profile, **(extra or {})})
+    config = to_dict(cfg, fcfg, **{**run_dir.settings, **(extra or {})})
     run_dir.start(config)
     model = probe_model(fcfg, len(train.classes), run_dir.source.weights, device)
     frozen = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
     if cfg.cache_features:
         failures = FailureLog()
-        x, y = _features(cfg, fcfg, model, run_dir.path, train.items, run_dir.segments, device, failures,
+        x, y = _features(fcfg, model, run_dir.path, train.items, run_dir.segments, device, failures,
                          {k: config[k] for k in ("dataset", "data_root", "init")})
         trainer = CachedHead(model.head.cpu(), x.float(), y, fcfg, run_dir.path, config)
         cached = {"cached_videos": len(x), "cached_views_per_video": x.shape[1]}
@@ -189,5 +189,5 @@ def run(cfg: LinprobeConfig, out: str | Path, *, dataset: str, data_root, init: 
     if changed:
         raise RuntimeError(f"linear probing changed frozen encoder weights: {changed[:5]}")
     results["probe_mode"] = probe_mode(cfg.cache_features)
-    return run_dir.end(model, fcfg, results, failures, batch_size=max(cfg.batch_size // 8, 1),
+    return run_dir.end(model, fcfg, results, failures, batch_size=max(fcfg.batch_size // 8, 1),
                        label_smoothing=fcfg.label_smoothing, objective=config["objective"])

@@ -31,7 +31,7 @@ def get_args_parser(doc: str, default_stats: str) -> argparse.ArgumentParser:
 def main(args) -> dict:
     stats = parse_stats(args.stats)
     check_weights(stats, args.inception_weights, args.i3d_weights)  # before any expensive work
-    cfg = config.from_args(config.StatsConfig, args)
+    cfg, _ = config.settings(config.StatsConfig, args.profile, flags=args)
     render = config.resolve(config.RenderConfig, args.profile)
     size = args.size or render.size
     synthetic = dict(cfg=render, tex_cfg=config.resolve(config.TextureConfig, args.profile), imagenet=args.imagenet)
