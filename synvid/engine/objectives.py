@@ -55,7 +55,6 @@ class VideoMAE:
         return {"lr": common.set_lr(optimizer, self.lr, step)}
 
     def loss(self, net, model, videos: torch.Tensor, mask: torch.Tensor, step: int) -> torch.Tensor:
-        # models.pretrain_loss is looked up per call, so tests can patch it
         target = models.pixel_targets(videos, mask, model.tubelet, model.patch)
         return models.pretrain_loss(net(videos, mask), target)
 
