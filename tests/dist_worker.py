@@ -57,7 +57,8 @@ def probe(root: Path, out: Path) -> dict:
         from synvid.engine.finetune import build_model
         cfg = resolve(FinetuneConfig, "smoke")
         torch.save({"model": build_model(cfg, 2, "scratch", torch.device("cpu")).state_dict()}, init)
-    dist.barrier()
+    if dist.is_dist():       # the other ranks read init.pth once rank 0 has written it
+        torch.distributed.barrier()
     res = linprobe.run(resolve(LinprobeConfig, "smoke", cache_features=False, **SMALL), out / "probe",
                        dataset="toy_ucf101", data_root=root, init=str(init), profile="smoke", progress=False)
     return {k: res[k] for k in ("steps", "total_steps", "test_listed", "test_evaluated", "test_missing")}

@@ -18,7 +18,7 @@ SHAPE_SETS = P.NAMES[:5]
 
 
 class NoiseTextures:
-    """Random 8x8 textures per id: exercises the texel lookup (SolidColor textures are uniform)."""
+    """Random 8x8 textures per id: exercises the texel lookup (uniform ones would hide a wrong texel)."""
     pool_size, size = 1000, 8
 
     def get(self, ids, device):
