@@ -1,15 +1,17 @@
-"""Render throughput (issue 3): on-the-fly clips/s on one CPU thread (numba path), batched clips/s on
---device (CUDA target), and materialised videos/s (render + H.264). Prints best and median of --repeats."""
+"""Render throughput (issue 3): on-the-fly clips/s on one CPU thread (numba path, the DataLoader workers'),
+clips/s of the on-device pre-training batches on --device (`--render-device device`: synvid.data.batched, the path
+training takes; CUDA target), and materialised videos/s (render + H.264). Prints best and median of --repeats."""
 import argparse
 import statistics
 import tempfile
 import time
 
 import torch
+from torch.utils.data import default_collate
 
 from synvid import progression
-from synvid.config import RenderConfig, TextureConfig
-from synvid.render import batch
+from synvid.config import PretrainConfig, RenderConfig, TextureConfig, resolve
+from synvid.engine.pretrain import build_dataset
 from synvid.render.stream import SyntheticClips
 from synvid.render.writer import materialise
 
@@ -35,17 +37,21 @@ def cpu_clips(name, clips, repeats):
     return _rates(run, clips, repeats)
 
 
-def batched_clips(name, b, device, repeats):
-    ds = SyntheticClips(name, epoch_size=10 ** 6)
-    frames = [[4 * k for k in range(ds.t)]] * b             # 16 frames, stride 4 (PROTOCOLS §2.2)
-    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+def device_batches(name, b, device, repeats):
+    """Batches of b clips as pre-training builds them with render_device 'device' (paper settings: 16 frames at
+    stride 4 rendered at 256^2, crop-resized to 224^2, normalised): DeviceBatches.batch on collated ClipPlans
+    (it waits for the device itself). Also the rate of the host half alone (the ClipPlans that DataLoader
+    workers draw in training). -> (best, median, host clips/s)."""
+    cfg = resolve(PretrainConfig, "paper", render_device="device")
+    data = build_dataset(cfg, dataset=name, synthetic=dict(cfg=RenderConfig()), device=device)
+    drawn = iter(range(10 ** 9))
 
-    def run():
-        batch.render_clips(name, list(range(b)), frames, device=device)
-        sync()
-    run()
-    shapes_s = _rates(lambda: batch._shapes(name, range(b), 0, RenderConfig(), device), b, 1)[0]
-    return _rates(run, b, repeats) + (shapes_s,)
+    def plans():
+        return default_collate([data.plans[(0, next(drawn))] for _ in range(b)])
+    data.batch(plans())                                     # warm-up (CUDA kernels, allocator)
+    host_s = _rates(plans, b, 1)[0]
+    batches = [plans() for _ in range(repeats)]
+    return _rates(lambda: data.batch(batches.pop()), b, repeats) + (host_s,)
 
 
 def materialise_textured(name, source, videos, pool, workers):
@@ -65,7 +71,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--clips", type=int, default=40)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--batch", type=int, default=8, help="clips per render_clips call (GPU: 256+)")
+    p.add_argument("--batch", type=int, default=8, help="clips per on-device batch (GPU: 256+)")
     p.add_argument("--videos", type=int, default=2)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--textured", default="accelerating_transforming_stylegan:stylegan",
@@ -79,9 +85,9 @@ def main():
         best, med = cpu_clips(name, a.clips, a.repeats)
         print(f"cpu     {name:34s} best {best:7.1f} median {med:7.1f} clips/s (16x4, 256^2, 500 shapes)")
     for name in progression.NAMES[:5]:
-        best, med, shp = batched_clips(name, a.batch, a.device, a.repeats)
-        print(f"batched {name:34s} best {best:7.1f} median {med:7.1f} clips/s on {dev} "
-              f"(B={a.batch}; sample_shapes alone {shp:.0f} clips/s)")
+        best, med, host = device_batches(name, a.batch, a.device, a.repeats)
+        print(f"device  {name:34s} best {best:7.1f} median {med:7.1f} clips/s on {dev} "
+              f"(B={a.batch}, render + crop + normalise; ClipPlans alone {host:.0f} clips/s)")
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
         materialise("accelerating_transforming_shapes", a.videos, d, seed=0, cfg=RenderConfig())

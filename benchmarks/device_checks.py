@@ -2,7 +2,7 @@
 
     python benchmarks/device_checks.py --device cuda     # prints one PASS/FAIL line per check, exits 1 on a FAIL
 
-Checks: batched shape rendering (render_clips) vs the numba CPU renderer; StyleGAN-Oriented textures on the device
+Checks: on-device shape rendering of pre-training (ClipPlans + DeviceBatches.clips) vs the numba CPU renderer; StyleGAN-Oriented textures on the device
 vs CPU; a tiny pre-training step in bf16 (finite loss, falls on a repeated batch); on-device pre-training batches vs
 the DataLoader path; a tiny classifier's logits on the device vs CPU.
 """
@@ -13,20 +13,26 @@ import torch
 
 from synvid import progression
 from synvid.config import RenderConfig
-from synvid.render.video import render
 
 RENDER = RenderConfig(num_shapes=120)
 
 
 def check_render(device):
-    from synvid.render.batch import render_clips
-    frames = [[0, 4, 8, 12], [3, 7, 11, 15]]
+    """The raw clips of the on-device pre-training path against the DataLoader workers' (numba) clips."""
+    from torch.utils.data import default_collate
+    from synvid.config import PretrainConfig, resolve
+    from synvid.data.batched import ClipPlans, DeviceBatches
+    from synvid.render.stream import SyntheticClips
+    cfg = resolve(PretrainConfig, "smoke", num_frames=4)
     ok = []
     for name in progression.NAMES[:5]:
-        dev = render_clips(name, [0, 1], frames, size=128, device=device, cfg=RENDER).cpu()
-        cpu = torch.stack([render(name, i, frames=f, size=128, cfg=RENDER) for i, f in zip([0, 1], frames)])
+        plans = ClipPlans(name, pretrain_cfg=cfg, render_cfg=RENDER, size=128)
+        dev = DeviceBatches(plans, device).clips(default_collate([plans[(0, i)] for i in range(2)])).cpu()
+        loader = SyntheticClips(name, num_frames=cfg.num_frames, sampling_rate=cfg.sampling_rate, seed=cfg.seed,
+                                size=128, cfg=RENDER)
+        cpu = torch.stack([loader[i] for i in range(2)])
         ok.append((dev == cpu).all(-1).float().mean().item())
-    return min(ok) >= 0.999, f"render_clips vs numba: min pixel agreement {min(ok):.5f} (need >= 0.999)"
+    return min(ok) >= 0.999, f"on-device clips vs numba: min pixel agreement {min(ok):.5f} (need >= 0.999)"
 
 
 def check_textures(device):

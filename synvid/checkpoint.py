@@ -95,12 +95,13 @@ def state_dict_of(obj: dict, path) -> dict[str, torch.Tensor]:
 
 
 # --- HuggingFace transformers VideoMAE names (PROTOCOLS §3.3) -------------------------------------------------
-_HF_LAYER = [  # (HF sub-name, official sub-name); query/key/value handled separately (qkv split/concat)
+_HF_LAYER = [  # (HF 5.x sub-name, official sub-name), both ways; query/key/value weights: qkv split/concat
     ("layernorm_before.", "norm1."), ("layernorm_after.", "norm2."), ("attention.output.dense.", "attn.proj."),
     ("intermediate.dense.", "mlp.fc1."), ("output.dense.", "mlp.fc2."),
-    ("attention.attention.q_bias", "attn.q_bias"), ("attention.attention.v_bias", "attn.v_bias"),  # HF 4.x
-    ("attention.attention.query.bias", "attn.q_bias"), ("attention.attention.value.bias", "attn.v_bias"),  # HF 5.x
+    ("attention.attention.query.bias", "attn.q_bias"), ("attention.attention.value.bias", "attn.v_bias"),
 ]
+_HF4_BIASES = [("attention.attention.q_bias", "attn.q_bias"), ("attention.attention.v_bias", "attn.v_bias")]  # read
+_OFFICIAL_TO_HF = {o: h for h, o in _HF_LAYER}
 _HF_TOP = [("videomae.embeddings.patch_embeddings.projection.", "patch_embed.proj."), ("videomae.layernorm.", "norm."),
            ("fc_norm.", "fc_norm."), ("classifier.", "head.")]
 _HF_BLOCK = re.compile(r"^(videomae\.encoder\.layer|decoder\.decoder_layers)\.(\d+)\.(.+)$")
@@ -127,7 +128,7 @@ def from_hf(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             if part:
                 qkv.setdefault(base, {})[part.group(1)] = v
                 continue
-            new = next((base + o + sub[len(h):] for h, o in _HF_LAYER if sub.startswith(h)), None)
+            new = next((base + o + sub[len(h):] for h, o in _HF_LAYER + _HF4_BIASES if sub.startswith(h)), None)
         else:
             new = next(((enc if o in ("patch_embed.proj.", "norm.") else "") + o + k[len(h):]
                         for h, o in _HF_TOP if k.startswith(h)), k)  # decoder.norm/head, mask_token: same names
@@ -154,8 +155,7 @@ def to_hf(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
                 for name, w in zip(("query", "key", "value"), v.chunk(3, 0)):
                     out[base + f"attention.attention.{name}.weight"] = w.clone()
                 continue
-            hf_of = {o: h for h, o in _HF_LAYER[:5] + _HF_LAYER[7:]}
-            out[next(base + h + sub[len(o):] for o, h in hf_of.items() if sub.startswith(o))] = v
+            out[next(base + h + sub[len(o):] for o, h in _OFFICIAL_TO_HF.items() if sub.startswith(o))] = v
             continue
         bare = k.removeprefix("encoder.") if k.startswith(("encoder.patch_embed.", "encoder.norm.")) else k
         out[next((h + bare[len(o):] for h, o in _HF_TOP if bare.startswith(o)), k)] = v

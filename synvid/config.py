@@ -351,7 +351,3 @@ def load_config(cls, path: str | Path):
         raise BadInput(f"{path} holds no {cls.__name__}")
     return cls(**_tuples(cls, data[cls.__name__]))
 
-
-def field_default(cls, name: str):
-    """The paper default of one field (for help texts and tests)."""
-    return {f.name: f.default for f in dataclasses.fields(cls)}[name]

@@ -94,11 +94,6 @@ def broadcast_object(obj, src: int = 0):
     return box[0]
 
 
-def barrier() -> None:
-    if is_dist():
-        tdist.barrier()
-
-
 def cleanup() -> None:
     if is_dist():
         tdist.destroy_process_group()

@@ -88,11 +88,6 @@ def spectrum_exponents(frames) -> np.ndarray:
     return np.array([spectrum_slope(g) for g in grey(frames)])
 
 
-def spectrum_exponent(frames) -> float:
-    """Mean fitted alpha over the frames with a defined slope (see `spectrum_exponents` for the spread)."""
-    return float(np.nanmean(spectrum_exponents(frames)))
-
-
 def lab_gaussian(frames) -> tuple[np.ndarray, np.ndarray]:
     """Mean [3] and covariance [3,3] of the L*a*b* pixels of uint8 frames [N,H,W,3] (sRGB, D65)."""
     frames = np.asarray(frames)

@@ -57,9 +57,12 @@ DATASETS = {
                                                      texture_pool=IMAGENET_ALL),
 }
 NAMES = tuple(DATASETS)
-_M6, _M7, _M8 = (DATASETS[n] for n in NAMES[5:8])
-for _n in NAMES[1:6]:                       # §9.4 / Table 9: the slower-motion ablation (M2-M6)
-    DATASETS[_n + "_slow"] = replace(DATASETS[_n], speed_multiplier=0.5)
+_M6 = DATASETS["accelerating_transforming_textures"]
+_M7 = DATASETS["accelerating_transforming_stylegan"]
+_M8 = DATASETS["accelerating_transforming_image_crops"]
+_SLOWER = ("moving_circles", "moving_shapes", "moving_transforming_shapes", "accelerating_transforming_shapes",
+           "accelerating_transforming_textures")    # §9.4 / Table 9: the slower-motion ablation of M2-M6
+DATASETS.update({n + "_slow": replace(DATASETS[n], speed_multiplier=0.5) for n in _SLOWER})
 _IMG300 = replace(_M8, texture_pool=300_000)
 _MIX_STAT = replace(_M8, texture="mix", mix_with="statistical", texture_pool=300_000)
 _DYN = replace(_M7, dynamic=True)

@@ -60,7 +60,8 @@ def probe(root: Path, out: Path) -> dict:
         from synvid.engine.downstream import build_classifier
         cfg = resolve(FinetuneConfig, "smoke")
         torch.save({"model": build_classifier(cfg, 2, "scratch", torch.device("cpu")).state_dict()}, init)
-    dist.barrier()
+    if dist.is_dist():       # the other ranks read init.pth once rank 0 has written it
+        torch.distributed.barrier()
     probe, tune = resolve(LinprobeConfig, "smoke", cache_features=False), resolve(FinetuneConfig, "smoke", **SMALL)
     res = linprobe.run(probe, tune, out / "probe", dataset="toy_ucf101", data_root=root, init=str(init),
                        progress=False)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import synvid.models as M
-from synvid.checkpoint import (PRETRAIN_TO_CLASSIFIER, export_hf_state_dict, export_official, load_checkpoint,
-                               load_pretrained, save_checkpoint)
+from synvid.checkpoint import (PRETRAIN_TO_CLASSIFIER, export_hf_state_dict, export_official, from_hf,
+                               load_checkpoint, load_pretrained, save_checkpoint, to_hf)
 from synvid.errors import CheckpointError
 
 T, S = 4, 32
@@ -113,6 +113,19 @@ def test_namespace_corrupt_and_foreign_files(tmp_path):
 
 
 # --- HuggingFace transformers VideoMAE ---------------------------------------------------------------------
+def test_hf_names_both_ways_and_the_4x_bias_names():
+    """to_hf writes HF 5.x names (q/v biases as query.bias / value.bias); from_hf reads them and HF 4.x's
+    q_bias / v_bias back to the official names, tensor for tensor."""
+    sd = pretrain_model().state_dict()
+    hf = to_hf(sd)
+    assert "videomae.encoder.layer.1.attention.attention.query.bias" in hf and not any("q_bias" in k for k in hf)
+    assert "decoder.decoder_layers.0.attention.attention.value.bias" in hf
+    hf4 = {k.replace("query.bias", "q_bias").replace("value.bias", "v_bias"): v for k, v in hf.items()}
+    for names in (hf, hf4):
+        back = from_hf(names)
+        assert back.keys() == sd.keys() and all(torch.equal(back[k], sd[k]) for k in sd)
+
+
 def hf_config(transformers, **kw):
     # PROTOCOLS §3.3: match VM (eps 1e-6), tiny sizes as our `tiny`; pixel_values are (B, T, C, H, W)
     return transformers.VideoMAEConfig(

@@ -181,7 +181,8 @@ def test_stale_feature_cache_is_refused(setup, tmp_path):
     cfg, tune = _probe()
     torch.save({"x": torch.zeros(1, 1, 1), "y": torch.zeros(1), "settings": "{}"}, tmp_path / "features.pt")
     with pytest.raises(ValueError, match="other settings"):
-        linprobe._features(linprobe.finetune_settings(cfg, tune), None, tmp_path, [], 2, None, None, {})
+        linprobe.cached_features(None, linprobe.finetune_settings(cfg, tune), [], segments=2,
+                                 cache=tmp_path / "features.pt", source={}, device=None, failures=None)
 
 
 def test_cached_run_resumes_and_refuses_other_settings(setup, tmp_path):

@@ -48,8 +48,8 @@ def power_law_images(alpha, n=4, size=128, seed=0):
 @pytest.mark.parametrize("alpha", [0.8, 1.3, 2.0])
 def test_spectrum_recovers_alpha(alpha):
     frames = power_law_images(alpha)
-    assert metrics.spectrum_exponent(frames) == pytest.approx(alpha, abs=0.05)
-    assert metrics.spectrum_exponents(frames).shape == (4,)
+    alphas = metrics.spectrum_exponents(frames)
+    assert alphas.shape == (4,) and np.nanmean(alphas) == pytest.approx(alpha, abs=0.05)
 
 
 def test_color_kl():

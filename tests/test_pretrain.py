@@ -18,7 +18,7 @@ from synvid.config import PretrainConfig, resolve
 from synvid.data.lists import write_list
 from synvid.data.pretrain_data import PretrainDataset, StepSampler, VideoListClips
 from synvid.data.sampling import pretrain_clip_indices
-from synvid.engine import common
+from synvid.engine import common, objectives
 from synvid.engine.pretrain import build_dataset, run
 from synvid.runs import JsonlLog
 from synvid.video_io import write_video
@@ -101,15 +101,16 @@ def test_run_writes_config_log_done_and_resume_is_exact(video_list, tmp_path):
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(video_list, tmp_path, monkeypatch):
-    import synvid.models as models
-    real, calls = models.pretrain_loss, []
+    class NanAtThirdStep(objectives.VideoMAE):
+        """VideoMAE whose third loss is NaN, registered in its place (objectives are a registry)."""
+        calls = 0
 
-    def poisoned(pred, target):
-        calls.append(1)
-        loss = real(pred, target)
-        return loss * float("nan") if len(calls) == 3 else loss
+        def loss(self, *args, **kwargs):
+            NanAtThirdStep.calls += 1
+            loss = super().loss(*args, **kwargs)
+            return loss * float("nan") if NanAtThirdStep.calls == 3 else loss
 
-    monkeypatch.setattr(models, "pretrain_loss", poisoned)
+    monkeypatch.setitem(objectives.OBJECTIVES, "videomae", NanAtThirdStep)
     with pytest.raises(common.NonFiniteLossError, match="step 3.*last good checkpoint"):
         run(smoke(), tmp_path / "nan", list_file=str(video_list), render_size=64, progress=False)
     ckpt = torch.load(tmp_path / "nan" / "last.pth", weights_only=True)

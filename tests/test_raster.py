@@ -18,7 +18,7 @@ SHAPE_SETS = P.NAMES[:5]
 
 
 class NoiseTextures:
-    """Random 8x8 textures per id: exercises the texel lookup (SolidColor textures are uniform)."""
+    """Random 8x8 textures per id: exercises the texel lookup (uniform ones would hide a wrong texel)."""
     pool_size, size = 1000, 8
 
     def get(self, ids, device):
@@ -77,10 +77,19 @@ def test_cpu_path_bit_identical_across_processes():
     assert out.strip() == hashlib.sha256(v.numpy().tobytes()).hexdigest()
 
 
+def _batched(name, indices, frames, seed=0, background="black"):
+    """Clips of videos `indices` at `frames` [B][T] through the batched path's two halves, as
+    synvid.data.batched.DeviceBatches runs them: clip_shapes + background_of (host), render_shapes (device)."""
+    shs = [batch.clip_shapes(name, i, seed, CFG) for i in indices]
+    sh = {k: torch.as_tensor(np.stack([s[k] for s in shs])) for k in shs[0]}
+    back = torch.as_tensor(np.stack([batch.background_of(name, i, seed, background) for i in indices]))
+    return batch.render_shapes(sh, back, torch.tensor(frames), 32)
+
+
 @pytest.mark.parametrize("name", ["static_circles", "moving_shapes", "accelerating_transforming_shapes_slow"])
 def test_batched_clips_match_torch_path(name):
     frames = [[0, 4, 8], [40, 44, 48]]
-    v = batch.render_clips(name, [1, 4], frames, seed=3, size=32, device="cpu", cfg=CFG)
+    v = _batched(name, [1, 4], frames, seed=3)
     assert v.shape == (2, 3, 32, 32, 3) and v.dtype == torch.uint8
     for b, i in enumerate([1, 4]):
         sh = _shapes(name, i, seed=3)
@@ -89,10 +98,20 @@ def test_batched_clips_match_torch_path(name):
             assert _agree(v[b, j], ref) >= 0.999
 
 
+def test_batched_colour_background_matches_torch_path():
+    name = "moving_shapes"
+    v = _batched(name, [2, 5], [[0, 4], [8, 12]], background="color")
+    for b, i in enumerate([2, 5]):
+        sh = _shapes(name, i)
+        back = torch.tensor(P.background_colour(name, i), dtype=torch.uint8).expand(32, 32, 3)
+        ref = shapes.render_frame_torch(sh, dynamics.state_at(sh, 4 * (2 * b + 1)), 32, "cpu", background=back)
+        assert _agree(v[b, 1], ref) >= 0.999
+
+
 def test_batched_errors():
     with pytest.raises(NotImplementedError, match="textured"):
-        batch.render_clips("accelerating_transforming_textures", [0], [[0]], cfg=CFG)
-    with pytest.raises(ValueError, match="frames must lie"):
-        batch.render_clips("moving_shapes", [0], [[500]], size=32, cfg=CFG)
+        batch.clip_shapes("accelerating_transforming_textures", 0, 0, CFG)
     with pytest.raises(KeyError, match="unknown synthetic dataset"):
-        batch.render_clips("nope", [0], [[0]], cfg=CFG)
+        batch.clip_shapes("nope", 0, 0, CFG)
+    with pytest.raises(NotImplementedError, match="image"):
+        batch.background_of("moving_shapes", 0, 0, "image")

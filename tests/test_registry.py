@@ -8,7 +8,6 @@ import torch
 
 from synvid import progression as P
 from synvid.config import RenderConfig
-from synvid.render import batch, dynamics, shapes
 from synvid.render.stream import SyntheticClips
 from synvid.render.video import render
 from synvid.textures.datasets import SaturatedWalk, texture_source
@@ -142,19 +141,6 @@ def test_frames_subset_equals_whole_video_for_textured_ablations(name, index):
     whole = render(name, index, size=16, cfg=CFG, textures=_source(name))
     sub = render(name, index, frames=[len(whole) - 1, 2], size=16, cfg=CFG, textures=_source(name))
     assert torch.equal(sub, whole[[-1, 2]])
-
-
-def test_batched_colour_background_matches_torch_path():
-    name = "moving_shapes"
-    v = batch.render_clips(name, [2, 5], [[0, 4], [8, 12]], size=32, cfg=CFG, background="color")
-    for b, i in enumerate([2, 5]):
-        sh = dynamics.sample_shapes(P.rng_for(0, name, i, 0), P.DATASETS[name], CFG)
-        back = torch.tensor(P.background_colour(name, i), dtype=torch.uint8).expand(32, 32, 3)
-        ref = shapes.render_frame_torch(sh, dynamics.state_at(sh, 4 * (2 * b + 1)), 32, "cpu",
-                                        background=back)
-        assert (v[b, 1] == ref).all(-1).float().mean() >= 0.999
-    with pytest.raises(NotImplementedError, match="image"):
-        batch.render_clips(name, [0], [[0]], size=32, cfg=CFG, background="image")
 
 
 def test_synthetic_clips_serve_an_ablation():

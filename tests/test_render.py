@@ -10,7 +10,6 @@ from synvid import progression as P
 from synvid.config import RenderConfig
 from synvid.render import dynamics
 from synvid.render.stream import SyntheticClips
-from synvid.render.texture_api import SolidColor
 from synvid.render.video import render
 
 CFG = RenderConfig(num_shapes=40)
@@ -85,10 +84,18 @@ def test_determinism_across_processes():
     assert int(out) == int(v.long().sum())
 
 
-def test_textured_with_solid_source_and_errors():
-    v = render("accelerating_transforming_textures", 0, frames=[0], size=32, cfg=CFG,
-                 textures=SolidColor(size=4))
-    assert v.shape == (1, 32, 32, 3)
+class UniformTextures:
+    """A texture source (synvid.render.texture_api.TextureSource) of one uniform colour per id."""
+    pool_size, size = 1000, 4
+
+    def get(self, ids, device):
+        rgb = torch.stack([ids * 37 % 256, ids * 91 % 256, ids * 13 % 256], -1).to(torch.uint8)
+        return rgb.view(-1, 1, 1, 3).expand(-1, self.size, self.size, 3).to(device)
+
+
+def test_textured_with_a_given_source_and_errors():
+    v = render("accelerating_transforming_textures", 0, frames=[0], size=32, cfg=CFG, textures=UniformTextures())
+    assert v.shape == (1, 32, 32, 3) and v.any()
     with pytest.raises(KeyError, match="unknown synthetic dataset"):
         render("nope", 0)
     with pytest.raises(ValueError, match=">= 0"):

@@ -127,14 +127,14 @@ def test_stylegan_orientation_energy():
 
 
 def test_dynamic_texture_walk():
-    v = stylegan.dynamic(5, 3, seed=0, size=32, step=0.1)
+    v = stylegan.dynamic_video([5], 3, seed=0, size=32, step=0.1)[0]
     assert v.shape == (3, 32, 32, 3)
     assert torch.equal(v[0], generated.generate("stylegan", [5], seed=0, size=32)[0])
     d01 = (v[0].float() - v[1].float()).abs().mean()
     other = (v[0].float() - generated.generate("stylegan", [6], seed=0, size=32)[0].float()).abs().mean()
     assert 0 < d01 < other                            # consecutive frames are related, not unrelated
-    vids = generated.DynamicStyleGAN(seed=0, size=32, pool_size=8).get_video(torch.tensor([5]), 3)
-    assert torch.equal(vids[0], v)
+    dyn = generated.DynamicStyleGAN(seed=0, size=32, pool_size=8)
+    assert all(torch.equal(dyn.get_at([5], t)[0], v[t]) for t in range(3))
 
 
 def test_source_protocol():

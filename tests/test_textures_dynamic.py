@@ -11,8 +11,9 @@ def dyn():
 
 
 @pytest.fixture(scope="module")
-def video(dyn):
-    return dyn.get_video(torch.tensor([3, 7]), 4)
+def video():
+    """The whole walk of textures 3 and 7 (4 frames) with dyn's settings."""
+    return stylegan.dynamic_video([3, 7], 4, seed=2, size=32, step=0.1)
 
 
 def test_get_at_equals_video_frame(dyn, video):
@@ -49,7 +50,8 @@ def test_get_at_bad_input(dyn):
 
 def test_get_at_highfreq_and_batched_chunks():
     hf = generated.DynamicStyleGAN(seed=1, size=16, pool_size=8, highfreq=True)
-    assert torch.equal(hf.get_at([2, 6], 2), hf.get_video([2, 6], 3)[:, 2])
+    walk = stylegan.dynamic_video([2, 6], 3, seed=1, size=16, variant="highfreq")
+    assert torch.equal(hf.get_at([2, 6], 2), walk[:, 2])
     # Rendered 2 per forward (the CUDA path batches): still bitwise the video's frame (same chunks).
     at = stylegan.dynamic_at([1, 4, 6], 2, seed=1, size=16, batch=2)
     assert torch.equal(at, stylegan.dynamic_video([1, 4, 6], 3, seed=1, size=16, batch=2)[:, 2])

@@ -138,10 +138,12 @@ def fit(trainer: loop.TrainLoop, stop_after: int | None = None, progress: bool =
             "total_steps": trainer.total_steps}
 
 
-def _features(fcfg, model, run_dir, train_items, segments, device, failures, extra) -> tuple:
-    """The cached features (features.pt, written once by rank 0), extracted now if absent."""
-    key = json.dumps({**{k: getattr(fcfg, k) for k in FEATURE_KEYS}, "segments": segments, **extra}, sort_keys=True)
-    cache = run_dir / "features.pt"
+def cached_features(model: nn.Module, cfg: FinetuneConfig, items, *, segments: int, cache: Path, source: dict,
+                    device, failures: FailureLog) -> tuple[torch.Tensor, torch.Tensor]:
+    """The features and labels of the training videos `items` (`segments` test-style clips each), read from
+    `cache` (features.pt) when it was extracted under these settings, else extracted now and written once by rank 0.
+    `source`: what names the videos and weights (dataset, data_root, init), part of the settings key."""
+    key = json.dumps({**{k: getattr(cfg, k) for k in FEATURE_KEYS}, "segments": segments, **source}, sort_keys=True)
     if cache.exists():
         saved = torch.load(cache, weights_only=True)
         if saved.get("settings") != key:
@@ -149,9 +151,9 @@ def _features(fcfg, model, run_dir, train_items, segments, device, failures, ext
                            f"use another --out or delete it")
         return saved["x"], saved["y"]
     model.eval()
-    data = test_dataset(train_items, fcfg, num_segments=segments)
-    x, y = extract_features(model, data, batch_size=max(fcfg.batch_size // 8, 1), device=device,
-                            num_workers=fcfg.num_workers, bf16=fcfg.bf16, failures=failures, strict=fcfg.strict)
+    data = test_dataset(items, cfg, num_segments=segments)
+    x, y = extract_features(model, data, batch_size=max(cfg.batch_size // 8, 1), device=device,
+                            num_workers=cfg.num_workers, bf16=cfg.bf16, failures=failures, strict=cfg.strict)
     dist.on_main(atomic_torch_save, cache, {"x": x, "y": y, "settings": key})
     return x, y
 
@@ -176,8 +178,9 @@ def run(cfg: LinprobeConfig, tune: FinetuneConfig, out: str | Path, *, dataset: 
     frozen = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
     if cfg.cache_features:
         failures = FailureLog()
-        x, y = _features(fcfg, model, run_dir.path, train.items, run_dir.segments, device, failures,
-                         {k: config[k] for k in ("dataset", "data_root", "init")})
+        x, y = cached_features(model, fcfg, train.items, segments=run_dir.segments, cache=run_dir.path / "features.pt",
+                               source={k: config[k] for k in ("dataset", "data_root", "init")}, device=device,
+                               failures=failures)
         trainer = CachedHead(model.head.cpu(), x.float(), y, fcfg, run_dir.path, config)
         cached = {"cached_videos": len(x), "cached_views_per_video": x.shape[1]}
     else:  # §4.3 as the authors ran it: the fine-tuning loop (train mode, augmentations) with only the head trainable

@@ -54,7 +54,6 @@ class VideoMAE:
         return {"lr": cosine_lr(self.cfg, steps_per_epoch)}
 
     def loss(self, net, model, videos: torch.Tensor, mask: torch.Tensor, step: int) -> torch.Tensor:
-        # models.pretrain_loss is looked up per call, so tests can patch it
         target = models.pixel_targets(videos, mask, model.tubelet, model.patch)
         return models.pretrain_loss(net(videos, mask), target)
 

@@ -71,5 +71,3 @@ class VideoClassifier(Transformer):
     def no_weight_decay(self) -> set[str]:
         return set()  # VM: {pos_embed, cls_token}; neither is a parameter here (fixed table, no cls token)
 
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.grad_checkpointing = enable

@@ -140,5 +140,3 @@ class PretrainVideoMAE(nn.Module):
     def no_weight_decay(self) -> set[str]:
         return {"mask_token"}  # VM also lists pos_embed/cls_token, which do not exist here
 
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.encoder.grad_checkpointing = self.decoder.grad_checkpointing = enable

@@ -143,5 +143,3 @@ class PretrainVJEPA(nn.Module):
     def no_weight_decay(self) -> set[str]:
         return set()  # init_opt decays every non-bias, non-1-D tensor, the [1,1,D] mask tokens included
 
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.encoder.grad_checkpointing = self.predictor.grad_checkpointing = enable

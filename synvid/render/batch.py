@@ -5,9 +5,9 @@ States are closed form (dynamics.state_at written on tensors); every (frame, sha
 boxes meet is expanded by repeat_interleave and inside-tested in chunks of PAIRS tiles (bounded memory), the
 top-most shape per pixel kept by scatter_reduce(amax) on z = placement order (PROTOCOLS §6). Before the pixel
 tests, pairs hidden under a shape that covers their whole tile are dropped (_hidden): same pixels, far fewer tests.
+A clip has a host half (`clip_shapes`, `background_of`: numpy, in DataLoader workers) and a device half
+(`render_shapes`); synvid.data.batched puts them together for pre-training (`--render-device device`).
 """
-from typing import Optional, Sequence
-
 import numpy as np
 import torch
 
@@ -32,12 +32,6 @@ def clip_shapes(name: str, index: int, seed: int, cfg: RenderConfig) -> dict:
         raise NotImplementedError(f"batched rendering covers the shape datasets only; {name} is textured "
                                   "(render it with render.video.render / the CPU workers)")
     return {k: v for k, v in dynamics.video_shapes(name, index, seed, cfg).items() if k in _KEYS}
-
-
-def _shapes(name, indices, seed, cfg, device):
-    """clip_shapes of every clip, stacked into float64 / int64 tensors [B, N, ...] on device."""
-    shs = [clip_shapes(name, i, seed, cfg) for i in indices]
-    return {k: torch.as_tensor(np.stack([s[k] for s in shs]), device=device) for k in _KEYS}
 
 
 def states(sh: dict, t: torch.Tensor) -> dict:
@@ -93,27 +87,10 @@ def background_of(name: str, index: int, seed: int, bg: str) -> np.ndarray:
                               "(render it with render.video.render / the CPU workers)")
 
 
-def render_clips(name: str, indices: Sequence[int], frames_per_clip, *, seed: int = 0, size: int = 256,
-                 device="cpu", cfg: Optional[RenderConfig] = None, background: Optional[str] = None) -> torch.Tensor:
-    """Clips `frames_per_clip[b]` (T frame ids each) of videos `indices[b]` -> uint8 [B, T, size, size, 3],
-    pixel for pixel shapes.render_frame_torch of render.video.render's frames (shape datasets only).
-    `background` (black | color) resolves like render.video.render's."""
-    cfg, device = cfg or RenderConfig(), torch.device(device)
-    bg = progression.resolve_background(name, cfg, background)
-    back = torch.as_tensor(np.stack([background_of(name, i, seed, bg) for i in indices]), device=device)
-    if size % TILE:
-        raise BadInput(f"render size must be a multiple of {TILE}, got {size}")
-    frames = torch.as_tensor(np.asarray(frames_per_clip, dtype=np.int64).reshape(len(indices), -1))
-    for i, fr in zip(indices, frames.tolist()):
-        n = progression.num_frames(name, int(i), seed, cfg)
-        if any(t < 0 or t >= n for t in fr):
-            raise BadInput(f"frames must lie in [0, {n}) for {name} video {i}, got {fr}")
-    return render_shapes(_shapes(name, indices, seed, cfg, device), back, frames, size)
-
-
 def render_shapes(sh: dict, back: torch.Tensor, frames: torch.Tensor, size: int, textures=None) -> torch.Tensor:
-    """The pixel half of render_clips: clips sh (clip_shapes stacked, [B, N, ...] tensors on the target device),
-    background colours back uint8 [B, 3], frame ids [B, T] (already validated) -> uint8 [B, T, size, size, 3].
+    """The pixel half: clips sh (clip_shapes stacked, [B, N, ...] tensors on the target device), background
+    colours back uint8 [B, 3] (background_of), frame ids [B, T] (already validated, as synvid.data.batched's
+    ClipPlans draws them) -> uint8 [B, T, size, size, 3], pixel for pixel shapes.render_frame_torch.
     `textures`: None (flat colours) or (table uint8 [U, S, S, 3], ids int64 [B, N] rows of it) with sh["tex_origin"]
     [B, N, 2]: each covered pixel then reads its shape's texel as shapes.render_frame_torch does."""
     device = sh["centre"].device

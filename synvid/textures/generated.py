@@ -37,8 +37,8 @@ class Generated:
 
 
 class DynamicStyleGAN(Generated):
-    """Dynamic StyleGAN textures (Section 5.2, Table 3): `get` is frame 0; `get_video` the latent walk;
-    `get_at` one frame of it without the earlier ones."""
+    """Dynamic StyleGAN textures (Section 5.2, Table 3): `get` is frame 0 of the latent walk; `get_at` frame t of
+    it without the earlier ones (stylegan.dynamic_video renders the whole walk)."""
 
     def __init__(self, *, seed: int = 0, size: int = 256, device="cpu", pool_size: int = 300_000,
                  step: float = 0.1, highfreq: bool = False):
@@ -46,15 +46,9 @@ class DynamicStyleGAN(Generated):
                          pool_size=pool_size)
         self.step = step
 
-    def get_video(self, ids, frames: int, device="cpu") -> torch.Tensor:
-        """uint8 [K, frames, S, S, 3]: frame t of texture k uses z_t = z_{t-1} + delta_t (all else frozen)."""
-        return stylegan.dynamic_video(torch.as_tensor(ids).tolist(), frames, seed=self.seed, size=self.size,
-                                      device=self.device, step=self.step,
-                                      variant=STYLEGAN_VARIANT[self.kind]).to(device)
-
     def get_at(self, ids, t, device="cpu") -> torch.Tensor:
         """uint8 [K, S, S, 3]: frame t of each id's walk (t an int or one per id), equal to
-        get_video(ids, t + 1)[:, t]; only z_t is computed (t deltas drawn and summed), no earlier frame."""
+        stylegan.dynamic_video(ids, t + 1)[:, t] of the same settings; only z_t is computed (t deltas drawn and summed), no earlier frame."""
         ids = torch.as_tensor(ids)
         if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= self.pool_size):
             raise IndexError(f"texture ids must lie in [0, {self.pool_size})")

@@ -59,7 +59,7 @@ def _styles(eps: torch.Tensor, ws: torch.Tensor, frame_ids: list[int], w0: torch
     exactly (rows x 512 normals become rows). A walk (frames t > 0) needs A itself, built with the same
     eps: A = eps u^T + A_perp (I - u u^T), u = w0 / |w0|, A_perp ~ N(0, 1) (`perp()`, its own stream); this A
     is again i.i.d. N(0, 1) and gives A w0 = |w0| eps, so frame 0 is the static texture. One product per
-    frame, so a frame's styles are the same bits whether drawn alone (get_at) or in a video (get_video).
+    frame, so a frame's styles are the same bits whether drawn alone (dynamic_at) or in a video (dynamic_video).
     """
     norm0 = w0.norm()
     u, a_perp, out = w0 / norm0, None, []
@@ -143,15 +143,11 @@ def generate(ids, *, seed: int = 0, size: int = 256, device="cpu", variant: str 
     return torch.cat(out) if out else torch.empty(0, size, size, 3, dtype=torch.uint8)
 
 
-def dynamic(k: int, frames: int, *, seed: int = 0, size: int = 256, device="cpu", step: float = 0.1,
-            variant: str = "oriented") -> torch.Tensor:
-    """A dynamic texture video uint8 [frames, size, size, 3]: all draws frozen, latent random walk."""
-    return dynamic_video([k], frames, seed=seed, size=size, device=device, step=step, variant=variant)[0]
-
-
 def dynamic_video(ids, frames: int, *, seed: int = 0, size: int = 256, device="cpu", step: float = 0.1,
                   variant: str = "oriented", batch: int | None = None) -> torch.Tensor:
-    """uint8 [K, frames, S, S, 3]; frame t of all ids is rendered in the same chunks as dynamic_at(ids, t)."""
+    """Dynamic textures as whole videos uint8 [K, frames, S, S, 3] (all draws frozen, latent random walk): the
+    definition `dynamic_at`, which the renderer uses, is tested against; frame t of all ids is rendered in the same
+    chunks as dynamic_at(ids, t)."""
     ds = [draw(seed, int(k), size, variant, frames=frames, step=step) for k in ids]
     batch = batch or default_batch(device)
     if not ds:
