@@ -81,7 +81,10 @@ def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264
                 stream.codec_context.qmin = stream.codec_context.qmax = q
             for frame in array:
                 frame = np.ascontiguousarray(frame[..., ::-1]) if pixels == "bgr24" else frame
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format=pixels)):
+                # converted here, not inside encode(): PyAV 18's implicit conversion gives other bytes from run to
+                # run on the same frames (even with one encoder thread), so a set would not be a function of its seed
+                frame = av.VideoFrame.from_ndarray(frame, format=pixels).reformat(format=stream.pix_fmt)
+                for packet in stream.encode(frame):
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)
