@@ -21,7 +21,8 @@
 # add the "UCF101" rows of Table 1 / Figure 3 and the "Kinetics-400" row of Table 4.
 #
 # A stage is skipped when runs/<profile>/stages/<stage>[.ablations][.vitl][.seedsK].DONE exists; otherwise it runs
-# again (each command resumes its own partial outputs). Logs: runs/<profile>/logs/<stage>.log.
+# again (each command resumes its own partial outputs). Logs: runs/<profile>/logs/<stage>.log. The commands are
+# the plan of synvid/plan.py, built from the registries; --dry-run prints it.
 # Real data for the paper-scale profiles (checked before any work starts):
 #   UCF101_ROOT (holds UCF-101/ and ucfTrainTestlist/), HMDB51_ROOT, K400_ROOT, IMAGENET_ROOT (ImageFolder train),
 #   INCEPTION_WEIGHTS (pt_inception-2015-12-05-6726825d.pth), I3D_WEIGHTS (i3d_torchscript.pt), from the
@@ -29,112 +30,51 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
+usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$ROOT/run_all.sh"; }   # the comment above
 
-STAGES=(data pretrain finetune ucf101p analysis tables)
-PROFILE=paper; ONLY=""; FROM=""; DRY=0; ABLATIONS=0; VIT_L=0; SEEDS=1; SEED_LIST=""; SEED_PRETRAINING=0
-OBJECTIVES=(videomae)
-SLURM=0; SLURM_ARGS=()             # --slurm and its options, handed to synvid/slurm.py
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
-    --only) ONLY="${2:?--only needs a stage}"; shift 2 ;;
-    --from) FROM="${2:?--from needs a stage}"; shift 2 ;;
-    --dry-run) DRY=1; shift ;;
-    --ablations) ABLATIONS=1; shift ;;
-    --vit-l) VIT_L=1; shift ;;
-    --seeds) SEEDS="${2:?--seeds needs a count}"; shift 2 ;;
-    --seed-list) SEED_LIST="${2:?--seed-list needs seeds, e.g. 3,4,5}"; shift 2 ;;
-    --seed-pretraining) SEED_PRETRAINING=1; shift ;;
-    --objective|--objectives) IFS=, read -r -a OBJECTIVES <<<"${2:?$1 needs a value}"; shift 2 ;;
-    --slurm) SLURM=1; shift ;;
-    --partition|--account|--qos|--time|--nodes-per-pretrain|--gpus-per-node)
-      SLURM_ARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
-    --wait) SLURM_ARGS+=("$1"); shift ;;
-    -h|--help) usage; exit 0 ;;
-    *) echo "run_all.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
-  esac
+# synvid/run_all.py parses and checks every flag and prints the plan; the shell needs only the profile (which data
+# paths to load), --dry-run and --slurm, and keeps what a shell must do: environment, the command loop, logs and
+# the DONE markers of the stages.
+PROFILE=paper; DRY=0; SLURM=0; previous=""
+for arg in "$@"; do
+  case "$arg" in -h|--help) usage; exit 0 ;; --dry-run) DRY=1 ;; --slurm) SLURM=1 ;; --profile=*) PROFILE=${arg#*=} ;; esac
+  if [ "$previous" = --profile ]; then PROFILE=$arg; fi
+  previous=$arg
 done
-case "$PROFILE" in paper|authors|mini|cpu|smoke) ;; *) echo "run_all.sh: unknown profile '$PROFILE'" >&2; exit 2 ;; esac
-[[ "$SEEDS" =~ ^[1-9][0-9]*$ ]] || { echo "run_all.sh: --seeds needs a positive count, got '$SEEDS'" >&2; exit 2; }
-if [ -n "$SEED_LIST" ]; then       # --seed-list A,B,...: these seeds instead of 0..K-1
-  [[ "$SEED_LIST" =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "run_all.sh: --seed-list needs seeds like 3,4,5, got '$SEED_LIST'" >&2; exit 2; }
-  IFS=, read -r -a SEED_IDS <<<"$SEED_LIST"
-else
-  mapfile -t SEED_IDS < <(seq 0 $((SEEDS - 1)))
-fi
-for objective in "${OBJECTIVES[@]}"; do
-  case "$objective" in videomae|vjepa) ;; *) echo "run_all.sh: unknown objective '$objective' (videomae, vjepa)" >&2; exit 2 ;; esac
-done
-for stage in $ONLY $FROM; do
-  [[ " ${STAGES[*]} " == *" $stage "* ]] || { echo "run_all.sh: unknown stage '$stage' (${STAGES[*]})" >&2; exit 2; }
-done
-
-RUNS="runs/$PROFILE"
-DONE_TAG=""                        # a stage done without the ablations (ViT-L, seeds) is not done with them
-if [ "$ABLATIONS" = 1 ]; then DONE_TAG=".ablations"; fi
-if [ "$VIT_L" = 1 ]; then DONE_TAG="$DONE_TAG.vitl"; fi
-if [ -n "$SEED_LIST" ]; then DONE_TAG="$DONE_TAG.seeds$(IFS=-; echo "${SEED_IDS[*]}")"
-elif [ "$SEEDS" -gt 1 ]; then DONE_TAG="$DONE_TAG.seeds$SEEDS"; fi
-if [ "${#SEED_IDS[@]}" -gt 1 ] && [ "$SEED_PRETRAINING" = 1 ]; then DONE_TAG="${DONE_TAG}p"; fi
-if [ "${OBJECTIVES[*]}" != videomae ]; then DONE_TAG="$DONE_TAG.$(IFS=+; echo "${OBJECTIVES[*]}")"; fi  # per objective set
 source "$ROOT/scripts/paths.sh"    # data roots registered by data_gen/0_prepare_data.py (data/paths.env)
 [ "$PROFILE" = smoke ] || [ "$PROFILE" = cpu ] || load_registered_paths   # toy profiles read no data
-source "$ROOT/scripts/stages.sh"   # stage_commands STAGE: one command per line for $PROFILE
+# The plan reads the registries with the standard library only: the system python3 builds it before bootstrapping.
+plan() { PYTHONPATH="$ROOT" python3 -m synvid.run_all "$@"; }
 
-selected() {
-  local stage=$1 started=1
-  if [ -n "$ONLY" ]; then [ "$stage" = "$ONLY" ]; return; fi
-  if [ -n "$FROM" ]; then
-    started=0
-    for s in "${STAGES[@]}"; do [ "$s" = "$FROM" ] && started=1; [ "$s" = "$stage" ] && break; done
-  fi
-  [ "$started" = 1 ]
-}
-
-selected_stages() { local s; for s in "${STAGES[@]}"; do selected "$s" && echo "$s"; done; return 0; }
-
-if [ "$SLURM" = 1 ]; then          # one SLURM job per run (synvid/slurm.py); the commands come from stage_commands
-  [ "$DRY" = 1 ] && SLURM_ARGS+=(--dry-run) || check_inputs "$PROFILE" $(selected_stages)
+if [ "$SLURM" = 1 ]; then          # one SLURM job per run of the plan (synvid/slurm.py, docs/cluster.md)
   source "$ROOT/scripts/bootstrap.sh"
-  for stage in "${STAGES[@]}"; do
-    selected "$stage" || continue
-    if [ -f "$RUNS/stages/$stage$DONE_TAG.DONE" ]; then echo "== $stage: done, skipped" >&2; continue; fi
-    sed "/^$/d; s/^/$stage\t/" < <(stage_commands "$stage")
-  done | "$SYNVID_PYTHON" -m synvid.slurm --profile "$PROFILE" --runs "$RUNS" --root "$ROOT" \
-           --python "$SYNVID_PYTHON" "${SLURM_ARGS[@]}"
-  exit
+  exec "$SYNVID_PYTHON" -m synvid.slurm --root "$ROOT" --python "$SYNVID_PYTHON" "$@"
 fi
-[ ${#SLURM_ARGS[@]} = 0 ] || { echo "run_all.sh: ${SLURM_ARGS[0]} needs --slurm" >&2; exit 2; }
+if [ "$DRY" = 1 ]; then plan "$@"; exit 0; fi   # the plan is printed, but a missing input still fails
 
-if [ "$DRY" = 1 ]; then
-  for stage in "${STAGES[@]}"; do
-    selected "$stage" || continue
-    echo "## stage $stage$([ -f "$RUNS/stages/$stage$DONE_TAG.DONE" ] && echo ' (DONE, would be skipped)')"
-    sed '/^$/d' < <(stage_commands "$stage")
-  done
-  check_inputs "$PROFILE" $(selected_stages)   # the plan is printed, but a missing input still fails
-  exit 0
-fi
-
-check_inputs "$PROFILE" $(selected_stages)     # clear error before any expensive work (scripts/stages.sh)
+PLAN=$(plan "$@")                  # a missing input fails here, before any expensive work
 source "$ROOT/scripts/bootstrap.sh"
-mkdir -p "$RUNS/logs" "$RUNS/stages"
-for stage in "${STAGES[@]}"; do
-  selected "$stage" || continue
-  if [ -f "$RUNS/stages/$stage$DONE_TAG.DONE" ]; then echo "== $stage: done, skipped ($RUNS/stages/$stage$DONE_TAG.DONE)"; continue; fi
-  echo "== $stage (log: $RUNS/logs/$stage.log)"
-  : >"$RUNS/logs/$stage.log"
-  while IFS= read -r cmd; do
-    [ -n "$cmd" ] || continue
-    echo "\$ $cmd" | tee -a "$RUNS/logs/$stage.log"
-    # python -> the bootstrapped interpreter; torchrun -> its module, so both use the same environment.
-    cmd="${cmd/#python /$SYNVID_PYTHON }"; cmd="${cmd/#torchrun /$SYNVID_PYTHON -m torch.distributed.run }"
-    if ! bash -c "set -euo pipefail; $cmd" 2>&1 | tee -a "$RUNS/logs/$stage.log"; then
-      echo "run_all.sh: stage $stage failed; see $RUNS/logs/$stage.log (re-run to resume)" >&2
-      exit 1
-    fi
-  done < <(stage_commands "$stage")
-  date -u +%FT%TZ >"$RUNS/stages/$stage$DONE_TAG.DONE"
-done
+# Lines: `stage NAME MARKER LOG`, `run NAME COMMAND`, `done NAME`; read on fd 3 so the commands keep stdin.
+while read -r -u 3 kind stage rest; do
+  case "$kind" in
+    stage)
+      read -r MARKER LOG <<<"$rest"
+      SKIP=0
+      if [ -f "$MARKER" ]; then echo "== $stage: done, skipped ($MARKER)"; SKIP=1; continue; fi
+      mkdir -p "$(dirname "$MARKER")" "$(dirname "$LOG")"
+      echo "== $stage (log: $LOG)"
+      : >"$LOG" ;;
+    run)
+      [ "$SKIP" = 0 ] || continue
+      echo "\$ $rest" | tee -a "$LOG"
+      # python -> the bootstrapped interpreter; torchrun -> its module, so both use the same environment.
+      cmd="${rest/#python /$SYNVID_PYTHON }"; cmd="${cmd/#torchrun /$SYNVID_PYTHON -m torch.distributed.run }"
+      if ! bash -c "set -euo pipefail; $cmd" 2>&1 | tee -a "$LOG"; then
+        echo "run_all.sh: stage $stage failed; see $LOG (re-run to resume)" >&2
+        exit 1
+      fi ;;
+    done)
+      [ "$SKIP" = 1 ] || date -u +%FT%TZ >"$MARKER" ;;
+  esac
+done 3<<<"$PLAN"
 echo "== all selected stages done: report in results/$PROFILE/REPORT.md (tables/, figures/ beside it)"

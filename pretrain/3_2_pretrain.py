@@ -15,6 +15,7 @@ from synvid.cli import command
 from synvid.config import (PretrainConfig, RenderConfig, TextureConfig, VjepaConfig, add_arguments,
                            add_profile_argument, resolve, settings)
 from synvid.engine import pretrain as engine
+from synvid.plan import MIX_REAL
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -30,8 +31,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--imagenet", default="", help="ImageFolder root for the image-crop sets")
     parser.add_argument("--bank", default="", help="texture bank (data_gen/3_1_texture_banks.py) for textured sets")
     parser.add_argument("--mix-list", default=None, help="real videos (list file) for --mix-fraction (Table 11)")
-    parser.add_argument("--mix-name", default="ucf101", help="name of the --mix-list set in the result key "
-                                                           "<dataset>_<name>_<pct>pct (Table 11)")
+    parser.add_argument("--mix-name", default=MIX_REAL, help="name of the --mix-list set in the result key "
+                                                           "<dataset>_<name>_<pct>pct (Table 11, synvid.plan.mix_key)")
     add_arguments(parser, PretrainConfig)
     add_arguments(parser, VjepaConfig, prefix="vjepa")
     return parser

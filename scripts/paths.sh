@@ -15,8 +15,3 @@ load_registered_paths() {  # export the registered *_ROOT, *_WEIGHTS and *_CKPT 
   if [ ${#used[@]} -gt 0 ]; then echo "run_all.sh: from $file: ${used[*]}" >&2; fi
   return 0
 }
-
-prepare_hint() {  # the data_gen/0_prepare_data.py command that provides input VARIABLE (synvid/prepare/sources.py)
-  PYTHONPATH="$ROOT" python3 -c 'import sys; from synvid.prepare.sources import prepare_command as c; print(c(sys.argv[1]))' \
-    "$1" 2>/dev/null || echo "python data_gen/0_prepare_data.py --list"
-}

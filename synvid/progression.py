@@ -8,12 +8,13 @@ in closed form (synvid.render.video renders it; synvid.textures.datasets builds 
 """
 import zlib
 from dataclasses import dataclass, replace
-from typing import Optional
-
-import numpy as np
+from typing import TYPE_CHECKING, Optional
 
 from synvid.config import RenderConfig
 from synvid.errors import BadInput, UnknownName
+
+if TYPE_CHECKING:
+    import numpy as np
 
 KINDS = ("circle", "square", "oriented_square", "rectangle", "triangle", "quadrilateral")  # PROTOCOLS §6 / Q4
 BACKGROUNDS = ("black", "color", "image")
@@ -96,8 +97,9 @@ DATASETS.update({k: replace(v, saturated=True) for k, v in _SATURATED.items()})
 ABLATIONS = tuple(n for n in DATASETS if n not in NAMES)
 
 
-def rng_for(seed: int, name: str, index: int, stream: int = 0) -> np.random.Generator:
+def rng_for(seed: int, name: str, index: int, stream: int = 0) -> "np.random.Generator":
     """Generator keyed by (seed, name, index, stream): independent of process, order and device."""
+    import numpy as np     # here: run_all.sh reads the registry (synvid.plan) with a python3 that may lack numpy
     return np.random.default_rng([int(seed), zlib.crc32(name.encode()), int(index), int(stream)])
 
 

@@ -35,6 +35,7 @@ from synvid import inits
 from synvid.config import FinetuneConfig, LinprobeConfig, resolve
 from synvid.errors import BadInput
 from synvid.inits import DEFAULT_OBJECTIVE
+from synvid.plan import MIX_REAL, mix_key
 
 TASKS = ("finetune", "linprobe", "ucf101p", "stats")
 PROBE_MODES = {False: "finetune_aug", True: "cached"}   # `probe_mode` by LinprobeConfig.cache_features
@@ -90,14 +91,14 @@ def find_recorded(run_dir: Path, recorded: str | Path) -> Path | None:
 
 def _pretrain_key(config: dict, folder: Path) -> str | None:
     """The reported.csv key of a pre-training run: its dataset, the dataset of its materialised list, and for a
-    Table 11 mix `<dataset>_<mix_name>_<pct>pct`."""
+    Table 11 mix the key the plan gave its folder (synvid.plan.mix_key)."""
     name = config.get("dataset")
     if not name and config.get("list"):                             # a materialised set (3_1_generate.py)
         data = find_recorded(folder, Path(config["list"]).parent)
         name = load_json(data / "config.json").get("dataset") if data else None
     mix = config["PretrainConfig"].get("mix_fraction", 0)
     if name and mix:
-        return f"{name}_{config.get('mix_name', 'ucf101')}_{round(100 * mix)}pct"
+        return mix_key(name, mix, config.get("mix_name", MIX_REAL))
     return name
 
 

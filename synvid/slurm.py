@@ -1,14 +1,13 @@
 """`run_all.sh --slurm`: every run of the selected stages as one SLURM job, with per-run `afterok` dependencies.
 
-run_all.sh pipes "STAGE<TAB>COMMAND" lines (scripts/stages.sh `stage_commands`, the single source of commands)
-into `python -m synvid.slurm`. Each command becomes a readable sbatch script in runs/<profile>/slurm/:
-- dependencies come from the commands themselves: a job waits for every earlier job whose `--out` is a path it
-  names (`--init RUNS/pretrain/X/last.pth`, `--list RUNS/data/X/train.csv`, `--run`, `--data-root`, ...), or
-  that lies inside a folder it names (`--runs RUNS`); two jobs with the same `--out` run one after the other;
-  the tables job waits for every job;
-- idempotent: a run whose job finished (`<name>.DONE` next to its script) or whose `--out` holds DONE is skipped;
-  a job of the same name that is still queued or running (squeue) is reused, not submitted twice; a failed or
-  timed-out run is submitted again and resumes from its last.pth (the engines resume by themselves);
+run_all.sh runs `python -m synvid.slurm` with its own flags; the runs and their dependencies are the plan's
+(synvid.plan, the one source of commands: a job waits for every earlier run whose `--out` is a path it names, and
+the tables job for every job). Each run becomes a readable sbatch script in runs/<profile>/slurm/:
+- jobs are named after their --out (unique per profile; two runs writing one folder get their script's name too);
+- idempotent: a stage whose DONE marker exists is skipped; a run whose job finished (`<name>.DONE` next to its
+  script) or whose `--out` holds DONE is skipped; a job of the same name that is still queued or running (squeue)
+  is reused, not submitted twice; a failed or timed-out run is submitted again and resumes from its last.pth (the
+  engines resume by themselves);
 - preemption and time limits: `--signal=B:USR1@WARN` warns the batch shell, which forwards SIGTERM to the run
   (synvid.engine.common.StopSignal saves last.pth at the step boundary) and requeues the job
   (scripts/slurm_job.sh).
@@ -16,6 +15,7 @@ into `python -m synvid.slurm`. Each command becomes a readable sbatch script in 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 import shutil
@@ -25,7 +25,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from synvid import run_all
 from synvid.errors import BadInput
+from synvid.plan import Plan, Run, dependencies, option
 
 # Python scripts that use a GPU by default (the others get one when their command says --device cuda)
 GPU_SCRIPTS = ("4_2_eval_ucf101p.py",)
@@ -46,42 +48,20 @@ class Job:
         return next(t for t in shlex.split(self.command) if t.endswith(".py"))
 
 
-def option(command: str, flag: str) -> str | None:
-    tokens = shlex.split(command)
-    return tokens[tokens.index(flag) + 1] if flag in tokens[:-1] else None
-
-
-def named_paths(command: str) -> list[PurePosixPath]:
-    """Every path-like argument of a command (comma-separated lists split); shell variables are left out."""
-    return [PurePosixPath(part) for token in shlex.split(command) for part in token.split(",")
-            if "/" in part and not part.startswith("$") and not part.endswith(".py")]
-
-
-def needs(path: PurePosixPath, out: PurePosixPath) -> bool:
-    """A command naming `path` reads (or writes) what the job writing `out` makes."""
-    return path == out or out in path.parents or path in out.parents
-
-
-def build_jobs(lines: list[str], profile: str, runs: str) -> list[Job]:
-    """Jobs in command order, named after their --out (unique per profile), with their dependencies."""
-    jobs = []
-    for line in lines:
-        stage, command = line.rstrip("\n").split("\t", 1)
-        out = option(command, "--out")
-        if out is None:
-            raise BadInput(f"run_all.sh --slurm: a command without --out cannot be a job: {command}")
-        jobs.append(Job(stage, command, out))
+def build_jobs(runs: list[Run], profile: str, runs_dir: str) -> list[Job]:
+    """Jobs in plan order, named after their --out (unique per profile), with the plan's dependencies."""
+    missing = [run.command for run in runs if run.out is None]
+    if missing:
+        raise BadInput(f"run_all.sh --slurm: a command without --out cannot be a job: {missing[0]}")
+    jobs = [Job(run.stage, run.command, run.out) for run in runs]
     outs = [j.out for j in jobs]
     for job in jobs:
-        rel = str(PurePosixPath(job.out).relative_to(runs)) if job.out.startswith(runs + "/") else job.out
+        rel = str(PurePosixPath(job.out).relative_to(runs_dir)) if job.out.startswith(runs_dir + "/") else job.out
         if outs.count(job.out) > 1:       # e.g. 5_3 and 5_4 share the statistics folder
             rel += "/" + Path(job.script).stem
         job.name = f"synvid.{profile}." + re.sub(r"[^A-Za-z0-9_.-]+", ".", rel)
-    for i, job in enumerate(jobs):
-        paths = named_paths(job.command)
-        for earlier in jobs[:i]:
-            if job.stage == "tables" or any(needs(p, PurePosixPath(earlier.out)) for p in paths):
-                job.deps.append(earlier.name)
+    for job, deps in zip(jobs, dependencies(runs)):
+        job.deps = [jobs[i].name for i in deps]
     return jobs
 
 
@@ -222,31 +202,48 @@ def dry_run(jobs: list[Job], opts: Options) -> None:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                epilog='reads "STAGE<TAB>COMMAND" lines on stdin (run_all.sh --slurm)')
-    p.add_argument("--profile", required=True)
-    p.add_argument("--runs", required=True, help="runs/<profile>, relative to --root")
+    """run_all.sh's flags (synvid.run_all), and where the jobs run."""
+    p = run_all.get_args_parser()
     p.add_argument("--root", default=".", help="repository root (jobs run there)")
     p.add_argument("--python", default=sys.executable, help="interpreter the jobs run")
-    for name in ("partition", "account", "qos"):
-        p.add_argument(f"--{name}", help=f"sbatch --{name}")
-    p.add_argument("--time", default="24:00:00", help="sbatch --time of each job (HH:MM:SS)")
-    p.add_argument("--nodes-per-pretrain", type=int, default=1, help="nodes of each pre-training job")
-    p.add_argument("--gpus-per-node", type=int, default=8, help="GPUs per node of the training jobs")
-    p.add_argument("--wait", action="store_true", help="block until every job ended; non-zero if one failed")
-    p.add_argument("--dry-run", action="store_true", help="print the batch scripts and the dependency graph")
+    p.set_defaults(slurm=True)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = get_args_parser().parse_args(argv)
-    if not re.fullmatch(r"\d+(-\d+)?:\d\d:\d\d|\d+", args.time):
-        raise SystemExit(f"run_all.sh --slurm: --time must be HH:MM:SS, got {args.time!r}")
-    if args.nodes_per_pretrain < 1 or args.gpus_per_node < 1:
+def options(args: argparse.Namespace) -> Options:
+    """The sbatch settings of the command line (a clear error for a malformed --time or count)."""
+    opts = Options(args.profile, f"runs/{args.profile}", str(Path(args.root).resolve()), args.python,
+                   args.partition, args.account, args.qos)
+    for name in ("time", "nodes_per_pretrain", "gpus_per_node"):
+        if getattr(args, name) is not None:
+            setattr(opts, name, getattr(args, name))
+    if not re.fullmatch(r"\d+(-\d+)?:\d\d:\d\d|\d+", opts.time):
+        raise SystemExit(f"run_all.sh --slurm: --time must be HH:MM:SS, got {opts.time!r}")
+    if opts.nodes_per_pretrain < 1 or opts.gpus_per_node < 1:
         raise SystemExit("run_all.sh --slurm: --nodes-per-pretrain and --gpus-per-node must be at least 1")
-    opts = Options(args.profile, args.runs.rstrip("/"), str(Path(args.root).resolve()), args.python,
-                   args.partition, args.account, args.qos, args.time, args.nodes_per_pretrain, args.gpus_per_node)
-    jobs = build_jobs([line for line in sys.stdin if line.strip()], opts.profile, opts.runs)
+    return opts
+
+
+def plan_jobs(args: argparse.Namespace, opts: Options) -> list[Job]:
+    """The jobs of the selected stages whose DONE marker does not exist (inputs checked unless a dry run)."""
+    settings, stages = run_all.settings(args, os.environ), run_all.selected_stages(args)
+    if not args.dry_run:
+        run_all.check_inputs(settings, stages)
+        settings = run_all.with_gpu_count(settings)
+    plan = Plan(settings)
+    todo = []
+    for stage in stages:
+        if Path(opts.root, plan.marker(stage)).exists():
+            print(f"== {stage}: done, skipped", file=sys.stderr)
+        else:
+            todo.append(stage)
+    return build_jobs(plan.stage_runs(todo), opts.profile, opts.runs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = run_all.parse(argv, get_args_parser())
+    opts = options(args)
+    jobs = plan_jobs(args, opts)
     missing = sorted({j.script for j in jobs if not Path(opts.root, j.script).exists()})
     if missing:
         raise SystemExit(f"run_all.sh --slurm: not implemented yet ({', '.join(missing)} missing)")

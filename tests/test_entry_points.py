@@ -119,19 +119,6 @@ def test_entry_script_help_and_bad_arguments(script):
     assert bad.returncode != 0 and "error" in bad.stderr.lower()
 
 
-def _stages_array(name: str) -> set[str]:
-    text = (ROOT / "scripts" / "stages.sh").read_text()
-    body = text[text.index(f"{name}=(") + len(name) + 2:]
-    return set(body[:body.index(")")].split())
-
-
-def test_ablation_lists_match_the_registry():
-    from synvid import progression
-    fly, fixed = _stages_array("ABLATIONS_ON_THE_FLY"), _stages_array("ABLATIONS_FIXED")
-    assert fly | fixed == set(progression.ABLATIONS) and not fly & fixed
-    assert all(progression.DATASETS[n].fixed for n in fixed) and not any(progression.DATASETS[n].fixed for n in fly)
-
-
 def test_ablations_plan_covers_every_reported_ablation(tmp_path):
     """--ablations: each synthetic key of Tables 2, 3, 9-12 is pre-trained and fine-tuned on UCF101 under its key."""
     import csv

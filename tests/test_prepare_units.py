@@ -1,7 +1,6 @@
 """The parts of data preparation (synvid.prepare) on small inputs: RAR/zip/tar unpacking into the readers' layout,
 the per-file container checks, resumable downloads against a local server, checksums, registration, planning."""
 import hashlib
-import re
 import shutil
 from pathlib import Path
 
@@ -220,9 +219,9 @@ def test_space_check_stops_before_downloading(tmp_path, monkeypatch):
 
 
 def test_every_source_is_an_input_run_all_reads():
-    """The registered variables are run_all.sh's inputs (scripts/stages.sh), and each has its prepare command."""
-    stages = (ROOT / "scripts" / "stages.sh").read_text()
-    inputs = set(re.findall(r'^\s+"([A-Z0-9_]+)\|', stages, re.M))
+    """The registered variables are run_all.sh's inputs (synvid/run_all.py), and each has its prepare command."""
+    from synvid import run_all
+    inputs = {i.variable for i in (*run_all.REQUIRED_INPUTS, *run_all.OPTIONAL_INPUTS)}
     assert {s.variable for s in sources.SOURCES.values()} == inputs
     for source in sources.SOURCES.values():
         command = sources.prepare_command(source.variable)

@@ -14,6 +14,7 @@ import pytest
 
 from synvid import slurm
 from synvid.data.lists import write_list
+from synvid.plan import Run
 from synvid.video_io import write_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +22,7 @@ R = "runs/paper"
 
 
 def _commands(*pairs):
-    return [f"{stage}\t{cmd}" for stage, cmd in pairs]
+    return [Run(stage, cmd) for stage, cmd in pairs]
 
 
 def test_dependencies_come_from_the_paths_each_command_names():

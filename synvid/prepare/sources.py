@@ -42,7 +42,7 @@ class Archive:
 class Source:
     name: str
     kind: str               # "videos", "images" or "weights"
-    variable: str           # what run_all.sh reads (scripts/stages.sh REQUIRED_INPUTS / OPTIONAL_INPUTS)
+    variable: str           # what run_all.sh reads (synvid/run_all.py REQUIRED_INPUTS / OPTIONAL_INPUTS)
     archives: tuple[Archive, ...]
     counts: dict = field(default_factory=dict)      # published figures, checked by verify
     counts_source: str = ""
@@ -127,7 +127,7 @@ def get(name: str) -> Source:
 
 def prepare_command(variable: str) -> str:
     """The command that fetches, unpacks, verifies and registers what run_all.sh's `variable` names (its message for
-    a missing input, scripts/paths.sh)."""
+    a missing input, synvid/run_all.py)."""
     source = next((s for s in SOURCES.values() if s.variable == variable), None)
     if source is None:
         raise UnknownName(f"no prepared input is registered as {variable}")
