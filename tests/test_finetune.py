@@ -134,6 +134,7 @@ def test_missing_video_fails_before_training(toy_root, tmp_path):
         video.write_bytes(saved)
 
 
+@pytest.mark.slow
 def test_sigterm_saves_last_pth_and_the_rerun_resumes_exactly(toy_root, tmp_path, monkeypatch):
     """SIGTERM (a time limit, or run_all.sh --slurm forwarding its warning signal) stops fine-tuning at the step
     boundary with last.pth saved (smoke saves every 4 steps; the signal comes during step 1)."""
@@ -165,6 +166,7 @@ def _losses(run_dir):
     return [json.loads(line)["loss"] for line in (run_dir / "log.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_interrupted_finetune_gives_the_uninterrupted_losses(toy_root, tmp_path):
     """--stop-after at steps 1, 3 and 4 of 6 (mid-epoch and at epoch ends), rerun each time: every per-step loss
     equals the uninterrupted run's (augmentations, MixUp/CutMix, dropout and drop path are keyed, issue 13 §1)."""
@@ -205,6 +207,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_ranks_draw_different_augmentations(tmp_path):
     """2 processes (gloo): each rank seeds seed + rank after building the same model and draws its own MixUp/CutMix,
     dropout and drop path per step and its own videos (so its own augmentations); rank 0 of 2 draws what a single

@@ -147,6 +147,7 @@ def test_cached_training_resumes_exactly_at_any_step(tmp_path, dropout):
 
 
 @pytest.mark.parametrize("cached", [True, False])
+@pytest.mark.slow
 def test_interrupted_probe_gives_the_uninterrupted_losses(setup, tmp_path, cached):
     """Both probe modes end to end: --stop-after at 1 and 3 of 6 steps, then a rerun = one uninterrupted run."""
     root, ckpt = setup
@@ -198,6 +199,7 @@ def test_cached_run_resumes_and_refuses_other_settings(setup, tmp_path):
                      tmp_path / "run", **kw)
 
 
+@pytest.mark.slow
 def test_cli_records_an_official_checkpoints_name(setup, tmp_path):
     """linprobe/4_3_linprobe.py end to end; --pretrain-name is what the tables file the result under."""
     import subprocess

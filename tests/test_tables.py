@@ -400,6 +400,7 @@ def test_stamp_names_the_commit_and_date():
     assert re.fullmatch(r"commit `[^`]+`( \(uncommitted changes\))? · \d{4}-\d\d-\d\d \d\d:\d\d UTC", report.stamp())
 
 
+@pytest.mark.slow
 def test_cli_from_another_directory_writes_report(k400_runs, tmp_path):
     out = tmp_path / "results"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
