@@ -41,7 +41,7 @@ def tiny_videos(tmp_path, tiny_clip):
 def separable_toy(tmp_path_factory):
     """A toy HMDB51-layout set of 4 classes (3 train, 2 test videos each) whose videos are flat frames of one grey
     level per class: trivially separable, so a working probe or fine-tuning reaches 100% top-1 on its test split,
-    while an untrained head gets chance (25%)."""
+    while an untrained one stays near chance (25%)."""
     from synvid.data import toy
     from synvid.video_io import write_video
     root = toy.make_toy_hmdb51(tmp_path_factory.mktemp("separable") / "toy_hmdb51", num_classes=4, per_class=5,

@@ -55,13 +55,13 @@ def test_finetune_end_to_end_and_resume(toy_root, tmp_path):
 
 def test_finetuning_learns_a_separable_set(separable_toy, tmp_path):
     """4 classes of flat grey videos (augmentations off, so the classes stay apart): fine-tuning from scratch gets
-    every test video right; at lr 0 the model stays at chance."""
+    every test video right; at lr 0 it does not (chance is 25%: the 100% is learnt)."""
     kw = dict(dataset="toy_hmdb51", data_root=separable_toy, progress=False)
     plain = dict(batch_size=2, mixup=0.0, cutmix=0.0, random_erase=0.0, randaug_num_ops=0, drop_path=0.0)
     trained = ft.run(_cfg(epochs=12, warmup_epochs=1, base_lr=2.0, **plain), tmp_path / "a", **kw)
     assert (trained["num_videos"], trained["steps"], trained["top1"]) == (8, 72, 100.0)
     untrained = ft.run(_cfg(base_lr=0.0, **plain), tmp_path / "b", **kw)
-    assert untrained["top1"] == 25.0
+    assert untrained["top1"] <= 50.0
 
 
 def test_mixup_cutmix_soft_targets():

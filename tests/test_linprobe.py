@@ -164,13 +164,17 @@ def test_interrupted_probe_gives_the_uninterrupted_losses(setup, tmp_path, cache
 
 def test_probe_of_a_random_encoder(separable_toy, tmp_path):
     """--init scratch: Table 1's "Random initialization" probe; a frozen random encoder, only the head trains. On 4
-    classes of flat grey videos the trained head is right on every test video; an untrained one (lr 0) is at chance."""
+    classes of flat grey videos the trained head is right on every test video; an untrained one (lr 0) is not (chance
+    is 25%: the 100% is learnt)."""
     kw = dict(dataset="toy_hmdb51", data_root=separable_toy, init="scratch", profile="smoke", progress=False)
-    for base_lr, top1 in ((1.0, 100.0), (0.0, 25.0)):
+    top1 = {}
+    for base_lr in (1.0, 0.0):
         cfg = resolve(LinprobeConfig, "smoke", epochs=3, batch_size=2, test_clips=2, cache_features=True,
                       base_lr=base_lr)
         res = linprobe.run(cfg, tmp_path / f"lr{base_lr}", **kw)
-        assert (res["num_videos"], res["steps"], res["top1"]) == (8, 18, top1), base_lr
+        assert (res["num_videos"], res["steps"]) == (8, 18)
+        top1[base_lr] = res["top1"]
+    assert top1[1.0] == 100.0 and top1[0.0] <= 50.0
     assert json.loads((tmp_path / "lr1.0/DONE").read_text())["top1"] == 100.0
     assert json.loads((tmp_path / "lr1.0/config.json").read_text())["init"] == "scratch"
     model = linprobe.probe_model(linprobe.finetune_settings(cfg, "smoke"), 2, "scratch", torch.device("cpu"))
