@@ -35,3 +35,19 @@ def tiny_videos(tmp_path, tiny_clip):
     mp4 = write_video(tmp_path / "clip.mp4", tiny_clip, fps=25, codec="libx264")
     avi = write_video(tmp_path / "clip.avi", tiny_clip, fps=25, codec="mpeg4", qscale=2)
     return {"clip": tiny_clip, "mp4": mp4, "avi": avi}
+
+
+@pytest.fixture(scope="session")
+def separable_toy(tmp_path_factory):
+    """A toy HMDB51-layout set of 4 classes (3 train, 2 test videos each) whose videos are flat frames of one grey
+    level per class: trivially separable, so a working probe or fine-tuning reaches 100% top-1 on its test split,
+    while an untrained one stays near chance (25%)."""
+    from synvid.data import toy
+    from synvid.video_io import write_video
+    root = toy.make_toy_hmdb51(tmp_path_factory.mktemp("separable") / "toy_hmdb51", num_classes=4, per_class=5,
+                               test_per_class=2, unused_per_class=0, frames=12)
+    levels = {"moveleft": 20, "moveright": 90, "orbit": 160, "grow": 230}
+    for path in root.rglob("*.avi"):
+        flat = torch.full((12, 32, 40, 3), levels[path.parent.name], dtype=torch.uint8)
+        write_video(path, flat, fps=30, codec="mpeg4", crf=None, qscale=2)
+    return root

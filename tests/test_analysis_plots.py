@@ -80,6 +80,7 @@ def _run(script, *args):
     return subprocess.run([sys.executable, str(ROOT / "analysis" / script), *args], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_correlation_script(tmp_path):
     d = _stats_dir(tmp_path, {"static_circles": (10, 1.0), "moving_shapes": (20, 1.2)})
     r = _run("5_4_correlations.py", "--stats-dir", str(d), "--accuracy-csv",
@@ -92,6 +93,7 @@ def test_correlation_script(tmp_path):
     assert r.returncode != 0 and "no <dataset>.json" in r.stderr
 
 
+@pytest.mark.slow
 def test_similarity_entry_needs_weights(tmp_path):
     r = _run("5_3_similarity.py", "--profile", "smoke", "--out", str(tmp_path / "o"), "--datasets",
              "static_circles", "--reference", "x.txt")
@@ -144,6 +146,7 @@ def test_key_pca_shape_and_determinism(toy_and_ckpt):
         pca_keys.class_videos(ucf, "NoSuchClass", 2)
 
 
+@pytest.mark.slow
 def test_visualize_script_png(tmp_path, toy_and_ckpt):
     toy, ck = toy_and_ckpt
     cls = sorted(p.name for p in (toy / "UCF-101").iterdir())[0]

@@ -57,6 +57,7 @@ def test_preempted_keeps_its_exit_status(monkeypatch):
     assert exit_info.value.code == PREEMPTED_EXIT and cleaned == [1]
 
 
+@pytest.mark.slow
 def test_script_bad_input_is_one_line_without_traceback(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "data_gen/4_0_write_list.py"), "--dataset", "ucf101",
                           "--data-root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "list.csv")],

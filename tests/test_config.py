@@ -60,9 +60,17 @@ def test_authors_profile_records_the_released_scripts():
 
 
 def test_every_profile_resolves_every_config():
-    for profile in config.PROFILES:
+    """Every field of every config under every profile is the profile's value where it names one, else the paper
+    default (a profile is overrides only; lists become the field's tuples)."""
+    for profile, overrides in config.PROFILES.items():
         for cls in config.CONFIGS:
-            resolve(cls, profile)
+            resolved, given = resolve(cls, profile), overrides.get(cls.__name__, {})
+            assert isinstance(resolved, cls)
+            for field in dataclasses.fields(cls):
+                expected = given.get(field.name, getattr(cls(), field.name))
+                expected = tuple(expected) if isinstance(expected, list) else expected
+                assert getattr(resolved, field.name) == expected, (profile, cls.__name__, field.name)
+    assert resolve(PretrainConfig, "smoke").epochs != PretrainConfig().epochs     # the comparison can fail
 
 
 def test_cli_flags_come_from_the_dataclass_and_override_the_profile(tmp_path):

@@ -6,9 +6,11 @@ as `bash run_all.sh [--profile ...]`) and inline code spans that name one of our
 - a whole command of a Python script runs with --help appended (its values parse up to there), run_all.sh commands
   run with --dry-run, and the few fast ones listed in REAL run for real in a scratch folder;
 - synopses, inline fragments and commands with placeholders (`...`, `…`, `[`) are checked for script and flags only.
-All Python command lines run in one helper process (tests/docs_help.py), so each script's imports are paid once.
-Also: every docs/ page is linked from the README, links and heading anchors between the pages resolve, and .ci/run
-runs the two commands the README shows first.
+All Python command lines run in one helper process (tests/docs_help.py), so each script's imports are paid once; so
+do every numbered entry script's --help and an unknown flag (refused with an error). The run_all.sh dry runs start
+bash and Python processes: they are `slow` (bash tests/run.sh --all). Also: every docs/ page is linked from the
+README, links and heading anchors between the pages resolve, and .ci/run runs the README's first two commands, the
+tests with --all.
 """
 import functools
 import importlib
@@ -28,8 +30,11 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SCRIPT_DIRS = ("data_gen", "pretrain", "finetune", "linprobe", "analysis", "paper_tables", "benchmarks")
 SCRIPTS = {p.relative_to(ROOT).as_posix() for d in SCRIPT_DIRS for p in (ROOT / d).glob("*.py")} | {
     "run_all.sh", "tests/run.sh", "benchmarks/device_run.sh", "benchmarks/device_setup.sh"}
-# bash scripts that cannot run inside the test suite: no flags may be shown for them
-NOT_RUN = {"tests/run.sh": "the test suite itself", "benchmarks/device_run.sh": "needs a CUDA GPU"}
+# the numbered entry scripts (benchmarks aside): each one's --help works and an unknown flag is refused
+ENTRY_SCRIPTS = sorted(p.relative_to(ROOT).as_posix() for d in SCRIPT_DIRS if d != "benchmarks"
+                       for p in (ROOT / d).glob("*.py"))
+# bash scripts that cannot run inside the test suite, and the only flags they may be shown with
+NOT_RUN = {"tests/run.sh": ("the test suite itself", {"--all"}), "benchmarks/device_run.sh": ("needs a CUDA GPU", set())}
 # commands fast enough to run for real (in a scratch folder that links the script folders)
 REAL = (re.compile(r"python data_gen/3_1_generate\.py --list$"),
         re.compile(r"python data_gen/4_0_make_toy\.py --dataset toy_\w+ --out \S+$"))
@@ -172,6 +177,8 @@ def outcomes(tmp_path_factory) -> dict:
                 real = any(pattern.search(shown.text) for pattern in REAL)
                 argv = (script, *arguments) if real else (script, *arguments, "--help")
                 jobs[(str(scratch) if real else str(ROOT), argv)] = None
+    for script in ENTRY_SCRIPTS:
+        jobs[(str(ROOT), (script, "--help"))] = jobs[(str(ROOT), (script, "--no-such-flag"))] = None
     jobs[(str(ROOT), ("torchrun", "--help"))] = None
     keys = list(jobs)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -189,7 +196,15 @@ def _bash_help(script: str) -> str:
     return out.stdout
 
 
-@pytest.mark.parametrize("shown", shown_commands(), ids=lambda s: s.id)
+def _dry_runs_run_all(shown: Shown) -> bool:
+    """A shown run_all.sh command that the test runs with --dry-run (bash and Python processes: slow)."""
+    tokens = shlex.split(shown.text.replace("[", " ").replace("]", " "))
+    script, _, arguments = _script_of(tokens)
+    return script == "run_all.sh" and shown.runnable and "--slurm" not in arguments
+
+
+@pytest.mark.parametrize("shown", [pytest.param(s, marks=pytest.mark.slow) if _dry_runs_run_all(s) else s
+                                   for s in shown_commands()], ids=lambda s: s.id)
 def test_shown_command(shown: Shown, outcomes):
     tokens = shlex.split(shown.text.replace("[", " ").replace("]", " "))
     script, launcher, arguments = _script_of(tokens)
@@ -203,7 +218,8 @@ def test_shown_command(shown: Shown, outcomes):
         return                                                # export, conda, scontrol: not ours to check
     assert script in SCRIPTS and (ROOT / script).is_file(), f"{shown.id}: no script {script}"
     if script in NOT_RUN:
-        assert not _flags(arguments), f"{shown.id}: {script} ({NOT_RUN[script]}) takes no flags"
+        why, allowed = NOT_RUN[script]
+        assert _flags(arguments) <= allowed, f"{shown.id}: {script} ({why}) takes no flags but {sorted(allowed)}"
         return
     if script.endswith(".sh"):
         helptext = _bash_help(script)
@@ -227,6 +243,14 @@ def test_shown_command(shown: Shown, outcomes):
     key = (outcomes["scratch"], (script, *arguments)) if real else (str(ROOT), (script, *arguments, "--help"))
     rc, output = results[key]
     assert rc == 0, f"{shown.id}{'' if real else ' --help'} failed:\n{output[-3000:]}"
+
+
+@pytest.mark.parametrize("script", ENTRY_SCRIPTS)
+def test_entry_script_help_and_bad_arguments(script, outcomes):
+    rc, output = outcomes["results"][(str(ROOT), (script, "--help"))]
+    assert rc == 0 and "usage:" in output, output[-2000:]
+    rc, output = outcomes["results"][(str(ROOT), (script, "--no-such-flag"))]
+    assert rc != 0 and "error" in output.lower(), output[-2000:]
 
 
 def test_readme_is_a_front_page_that_links_every_page():
@@ -258,14 +282,17 @@ def test_links_between_the_pages_resolve():
 
 
 def test_ci_runs_the_two_commands_the_readme_shows_first():
-    """.ci/run runs `the README's two commands`: they are the first block of README.md, in that order."""
+    """.ci/run runs `the README's two commands`, the first block of README.md in that order, the tests with --all
+    (the slow ones too), which the README names."""
     readme = (ROOT / "README.md").read_text()
     first_block = re.search(r"```bash\n(.*?)```", readme, flags=re.S).group(1)
     commands = [" ".join(shlex.split(line, comments=True)) for line in first_block.splitlines()]
     assert commands == ["bash run_all.sh --profile smoke", "bash tests/run.sh"]
+    assert "`bash tests/run.sh --all`" in readme
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
-    for command in commands:
+    for command in (commands[0], commands[1] + " --all"):
         assert any(line == command or line.endswith(" " + command) for line in ci), command
+    assert not any(line.endswith(" " + commands[1]) or line == commands[1] for line in ci)   # not the fast set only
 
 
 JOB_NAMES = re.compile(r"^synvid\.(paper|authors|mini|smoke)\.")     # SLURM job names (docs/cluster.md), not code

@@ -2,6 +2,7 @@
 teardown (RunDir), and the engine's imports (issue 15: module level only)."""
 import ast
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -51,8 +52,10 @@ def test_loop_logs_schedules_skips_and_saves(tmp_path):
     assert toy.fit(stop_after=5, progress=False) == 5
     log = _log(tmp_path)
     assert [r["step"] for r in log] == [1, 2, 4, 5] and [r["epoch"] for r in log] == [0, 0, 1, 2]
-    assert [r["lr"] for r in log] == [float(toy.lr[s - 1]) for s in (1, 2, 4, 5)]
-    assert toy.lr[0] == 0.0 and toy.lr[2] == pytest.approx(1.0 * 4 / 256)   # warm-up 0 -> base_lr x batch / 256
+    # steps 1-2: warm-up 0 -> peak; steps 3-6: cosine from the peak to min_lr (both x batch / 256, VM)
+    peak, low = 1.0 * 4 / 256, _cfg().min_lr * 4 / 256
+    cosine = [low + (peak - low) * (1 + math.cos(math.pi * i / 4)) / 2 for i in range(4)]    # steps 3..6
+    assert [r["lr"] for r in log] == pytest.approx([0.0, peak, cosine[1], cosine[2]], rel=1e-6)
     assert torch.load(tmp_path / "last.pth", weights_only=True)["step"] == 5
     assert all(r["clips_per_s"] > 0 and 0 <= r["data_wait"] <= 1 for r in log)
 

@@ -60,6 +60,7 @@ def broken_root(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_two_ranks_on_a_mostly_unreadable_tree(broken_root, tmp_path):
     """One 2-rank launch for all of it (about 50 s on the loaded 2-core machine): fine-tuning, the finetune_aug
     probe and UCF101-P finish; strict evaluation and a failed save stop both ranks; ranks holding 2 and 1 videos

@@ -41,6 +41,7 @@ def test_environment_pins_every_dependency_compatibly():
     assert Requirement(f"python{PROJECT['requires-python']}").specifier.contains(pins["python"])
 
 
+@pytest.mark.slow
 def test_bootstrap_installs_the_environment_torch(tmp_path):
     """bootstrap.sh's default torch spec is environment.yml's exact torch/torchvision pins (a stub `python` that
     reports the environment ready, so nothing is installed)."""
@@ -108,6 +109,7 @@ def test_device_setup_covers_every_runtime_dependency():
     assert "source benchmarks/device_setup.sh" in run and "bootstrap.sh" not in run     # never a new venv there
 
 
+@pytest.mark.slow
 def test_device_setup_uses_the_given_python_and_installs_nothing_it_has(tmp_path):
     """With every package importable, the set-up keeps the machine's python, installs nothing, misses nothing."""
     script = (f'export SYNVID_PYTHON="{sys.executable}" DEVICE_WHEELS="{tmp_path}"; source benchmarks/device_setup.sh; '

@@ -78,6 +78,7 @@ def test_total_batch_must_divide():
         common.per_rank_batch(6, 4)
 
 
+@pytest.mark.slow
 def test_run_writes_config_log_done_and_resume_is_exact(video_list, tmp_path):
     full = run(smoke(), tmp_path / "full", list_file=str(video_list), render_size=64, progress=False)
     assert full["steps"] == full["total_steps"] == 6
@@ -121,6 +122,7 @@ def _script(*args, env=None):
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
 
 
+@pytest.mark.slow
 def test_cli_bad_arguments(tmp_path):
     out = _script(SCRIPT, "--profile", "smoke", "--dataset", "no_such_set", "--out", str(tmp_path / "a"))
     assert out.returncode != 0 and "error:" in out.stderr and "no_such_set" in out.stderr
@@ -129,6 +131,7 @@ def test_cli_bad_arguments(tmp_path):
     assert _script(SCRIPT, "--profile", "smoke", "--out", str(tmp_path / "c")).returncode == 2  # no data source
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_gloo_matches_one_process(video_list, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     args = ["--profile", "smoke", "--list", str(video_list), "--epochs", "1", "--no-progress"]
@@ -211,6 +214,7 @@ def test_a_run_from_before_a_new_setting_resumes_when_it_is_at_its_default(video
             mix_list=str(video_list))
 
 
+@pytest.mark.slow
 def test_a_stop_signal_saves_last_pth_and_the_rerun_resumes_exactly(video_list, tmp_path, monkeypatch):
     """SLURM's warning signal (run_all.sh --slurm): the step in progress ends, last.pth is saved at that step
     (smoke saves every 2 steps, the signal comes during step 3), the run exits with PREEMPTED_EXIT, and the same

@@ -96,6 +96,7 @@ def losses(run_dir) -> list[float]:
     return [r["loss"] for r in JsonlLog(Path(run_dir) / "log.jsonl").read()]
 
 
+@pytest.mark.slow
 def test_run_matches_the_loader_run_and_resumes_exactly(tmp_path, monkeypatch):
     kw = dict(dataset="moving_shapes", render_size=32, progress=False, synthetic=dict(cfg=RENDER))
     rendered, real = [], DeviceBatches.batch

@@ -67,6 +67,7 @@ def test_cpu_path_deterministic_and_subsets_equal_whole_video():
     assert torch.equal(render(name, 2, frames=[len(whole) - 1, 3], size=16, cfg=CFG), whole[[-1, 3]])
 
 
+@pytest.mark.slow
 def test_cpu_path_bit_identical_across_processes():
     code = ("from synvid.render.video import render;from synvid.config import RenderConfig;import hashlib;"
             "v=render('moving_shapes',5,frames=[0,9],size=48,cfg=RenderConfig(num_shapes=60));"

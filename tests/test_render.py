@@ -75,6 +75,7 @@ def test_closed_form_matches_simulation():
     assert np.allclose(dynamics.state_at(sh, 19)["centre"], pos)
 
 
+@pytest.mark.slow
 def test_determinism_across_processes():
     code = ("import torch,sys;from synvid.render.video import render;from synvid.config import RenderConfig;"
             "v=render('moving_shapes',3,frames=[2],size=32,cfg=RenderConfig(num_shapes=40));"

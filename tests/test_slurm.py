@@ -67,6 +67,7 @@ def _scripts(dry_run_output: str) -> dict[str, str]:
     return {Path(p.split("\n", 1)[0].split(" ")[0]).stem: p.split("\n", 1)[1] for p in parts}
 
 
+@pytest.mark.slow
 def test_dry_run_prints_every_batch_script_and_the_graph_smoke_asks_for_no_gpu():
     out = _run_all("--profile", "smoke", "--slurm", "--dry-run")
     assert out.returncode == 0, out.stderr
@@ -85,6 +86,7 @@ def test_dry_run_prints_every_batch_script_and_the_graph_smoke_asks_for_no_gpu()
     assert not (ROOT / "runs/smoke/slurm").exists() or "sbatch" not in out.stderr   # nothing submitted
 
 
+@pytest.mark.slow
 def test_paper_jobs_span_nodes_for_pretraining_and_one_node_otherwise():
     out = _run_all("--profile", "paper", "--slurm", "--dry-run", "--nodes-per-pretrain", "4", "--gpus-per-node",
                    "8", "--partition", "gpu", "--time", "12:00:00",
@@ -101,6 +103,7 @@ def test_paper_jobs_span_nodes_for_pretraining_and_one_node_otherwise():
     assert "--gpus-per-node=1" in scripts["synvid.paper.ucf101p.eval.scratch"]
 
 
+@pytest.mark.slow
 def test_slurm_options_need_slurm_and_bad_values_are_refused():
     out = _run_all("--profile", "smoke", "--wait")
     assert out.returncode == 2 and "--wait needs --slurm" in out.stderr
@@ -119,6 +122,7 @@ def test_wait_names_the_failed_jobs_and_their_logs(tmp_path, monkeypatch, capsys
     assert slurm.wait({"a": "11", "b": "12"}, opts, poll=0) == 0
 
 
+@pytest.mark.slow
 def test_warning_signal_checkpoints_requeues_and_the_rerun_finishes(tmp_path):
     """The batch scripts' run_job with a real pre-training: USR1 to the batch shell -> SIGTERM to the run ->
     last.pth at the step boundary, exit 75 -> `scontrol requeue $SLURM_JOB_ID`; the rerun resumes and finishes."""

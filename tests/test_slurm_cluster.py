@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(os.environ.get("SYNVID_SLURM_TEST") != "1",
-                                reason="real-SLURM test: set SYNVID_SLURM_TEST=1 (.ci/run does)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.environ.get("SYNVID_SLURM_TEST") != "1",
+                                                   reason="real-SLURM test: set SYNVID_SLURM_TEST=1 (.ci/run does)")]
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol")
 
 

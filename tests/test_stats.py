@@ -60,12 +60,16 @@ def video_list(tmp_path_factory):
     return write_list(d / "list.txt", items)
 
 
-def test_missing_weights_named_before_work(tmp_path):
+def test_missing_weights_named_before_work():
     with pytest.raises(FileNotFoundError, match="pt_inception-2015-12-05-6726825d.pth"):
         compute.check_weights(("spectrum", "fid"))
     with pytest.raises(FileNotFoundError, match="i3d_torchscript.pt"):
         compute.check_weights(("fvd",), inception_weights=None)
     compute.check_weights(("spectrum", "color"))  # no weights needed
+
+
+@pytest.mark.slow
+def test_script_names_missing_weights_before_work(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "analysis/5_4_frame_properties.py"), "--profile", "smoke",
                         "--out", str(tmp_path / "run"), "--datasets", "static_circles", "--reference", "x.txt",
                         "--stats", "fid"], capture_output=True, text=True)
@@ -73,6 +77,7 @@ def test_missing_weights_named_before_work(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_fid_fvd_diversity_end_to_end(tmp_path, weights, video_list):
     cfg = StatsConfig(fid_frames=3, fvd_videos=3, fvd_frames=4, diversity_videos=2,
                       spectrum_frames=2, color_frames=2, batch_size=4)

@@ -41,6 +41,7 @@ def test_statistical_deterministic_and_range(stat64):
     assert not torch.equal(statistical.generate([4], seed=4, size=64)[0], stat64[4])
 
 
+@pytest.mark.slow
 def test_statistical_slope_follows_s():
     # 128^2: at 64^2 the 4..N/4 fitting band is too narrow for a stable correlation.
     ids = range(12)

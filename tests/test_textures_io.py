@@ -135,6 +135,7 @@ def test_bank_from_an_older_generator_is_refused(tmp_path):
         Bank(tmp_path / "c")
 
 
+@pytest.mark.slow
 def test_bank_cli(tmp_path):
     import subprocess
     import sys

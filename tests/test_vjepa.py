@@ -177,6 +177,7 @@ def losses(run_dir):
     return [r["loss"] for r in JsonlLog(Path(run_dir) / "log.jsonl").read()]
 
 
+@pytest.mark.slow
 def test_vjepa_run_records_its_objective_and_resume_is_exact(tmp_path):
     vj = resolve(VjepaConfig, "smoke")
     kw = dict(dataset="moving_circles", render_size=32, synthetic=RENDER, progress=False, vjepa=vj)
