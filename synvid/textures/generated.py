@@ -48,7 +48,8 @@ class DynamicStyleGAN(Generated):
 
     def get_at(self, ids, t, device="cpu") -> torch.Tensor:
         """uint8 [K, S, S, 3]: frame t of each id's walk (t an int or one per id), equal to
-        stylegan.dynamic_video(ids, t + 1)[:, t] of the same settings; only z_t is computed (t deltas drawn and summed), no earlier frame."""
+        stylegan.dynamic_video(ids, t + 1)[:, t] of the same settings; only z_t is computed (t deltas drawn and
+        summed), no earlier frame."""
         ids = torch.as_tensor(ids)
         if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= self.pool_size):
             raise IndexError(f"texture ids must lie in [0, {self.pool_size})")
