@@ -9,7 +9,7 @@ import pytest
 
 from synvid import config
 from synvid.config import (PROFILES, FinetuneConfig, LinprobeConfig, PretrainConfig, RenderConfig, add_arguments,
-                           add_profile_argument, from_args, resolve, save_config)
+                           add_profile_argument, from_args, resolve, to_dict)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,8 @@ def test_cli_flags_come_from_the_dataclass_and_override_the_profile(tmp_path):
     cfg = from_args(PretrainConfig, args)
     assert cfg.mask_ratio == 0.9 and cfg.bf16 is False
     assert cfg.epochs == config.PROFILES["smoke"]["PretrainConfig"]["epochs"]
-    path = save_config(tmp_path, cfg, command="test")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(to_dict(cfg, command="test")))
     saved = json.loads(path.read_text())
     assert saved["PretrainConfig"]["mask_ratio"] == 0.9 and saved["command"] == "test"
     assert config.load_config(PretrainConfig, path) == cfg

@@ -1,5 +1,5 @@
-"""The one training loop (synvid.engine.loop.TrainLoop) on a toy subclass, the run directory's preamble and
-teardown (RunDir), and the engine's imports (issue 15: module level only)."""
+"""The one training loop (synvid.engine.loop.TrainLoop) on a toy subclass, and the engine's imports (issue 15: module
+level only). The run directory around it: tests/test_run_dir.py."""
 import ast
 import json
 from pathlib import Path
@@ -9,7 +9,6 @@ import torch
 
 from synvid.config import FinetuneConfig, resolve
 from synvid.engine import common, loop
-from synvid.runs import mark_done
 
 
 class Toy(loop.TrainLoop):
@@ -75,22 +74,6 @@ def test_a_nan_loss_stops_with_the_last_good_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(common.NonFiniteLossError, match="step 5"):
         Toy(_cfg(), tmp_path).fit(progress=False)
     assert torch.load(tmp_path / "last.pth", weights_only=True)["step"] == 4
-
-
-def test_run_dir_preamble_and_teardown(tmp_path):
-    run_dir = loop.RunDir(tmp_path / "r", {"num_workers"})
-    assert run_dir.done is None and run_dir.device == torch.device("cpu")
-    config = {"FinetuneConfig": {"num_workers": 2}, "dataset": "toy"}
-    digest = run_dir.start(config)
-    written = json.loads((tmp_path / "r" / "config.json").read_text())
-    assert written == {**config, "config_hash": digest, "world_size": 1}
-    assert digest == common.config_hash({"FinetuneConfig": {"num_workers": 8}, "dataset": "toy"}, {"num_workers"})
-    run_dir.finish({"top1": 50.0, "videos": {"v": [0.1]}})
-    assert json.loads((tmp_path / "r" / "results.json").read_text())["videos"] == {"v": [0.1]}
-    assert json.loads((tmp_path / "r" / "DONE").read_text()) == {"top1": 50.0}   # DONE: without per-video scores
-    mark_done(tmp_path / "s", {"steps": 3})
-    finished = loop.RunDir(tmp_path / "s", set())
-    assert finished.done == {"steps": 3} and finished.device is None
 
 
 def test_the_engine_imports_synvid_only_at_module_level():

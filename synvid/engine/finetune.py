@@ -24,6 +24,7 @@ from synvid.engine import common, loop
 from synvid.engine.evaluate import evaluate, test_dataset
 from synvid.errors import BadInput, VideoReadError
 from synvid.optim import param_groups
+from synvid.runs import RunDir, atomic_write_json
 
 RESUME_FREE = {"num_workers", "save_every", "compile", "strict", "allow_missing", "cache_decoded"}
 
@@ -196,17 +197,14 @@ class Finetuner(loop.TrainLoop):
         return dist.all_reduce_mean(loss.detach()), {"lr": lr}
 
 
-class DownstreamRun(loop.RunDir):
-    """The run directory of a fine-tune or probe (loop.RunDir), checked before any step: `init` resolves
-    (`source`, synvid.inits: it exists, its weights are readable, its run is finished); the train and test splits
-    load (the test split strict unless cfg.allow_missing) and list the same classes; `settings`: what the run
+class DownstreamRun:
+    """The inputs of a fine-tune or probe, checked before its run directory (synvid.runs.RunDir) is opened: `init`
+    resolves (`source`, synvid.inits: it exists, its weights are readable, its run is finished); the train and test
+    splits load (the test split strict unless cfg.allow_missing) and list the same classes; `settings`: what the run
     records beside its config sections (the upstream's objective among them)."""
 
-    def __init__(self, out, resume_free, cfg: FinetuneConfig, *, dataset: str, data_root, init: str,
-                 allow_unfinished: bool):
-        super().__init__(out, resume_free)
-        if self.done is not None:
-            return
+    def __init__(self, cfg: FinetuneConfig, *, dataset: str, data_root, init: str, allow_unfinished: bool, device):
+        self.device = device
         self.source = inits.resolve(init, allow_unfinished=allow_unfinished)
         self.segments = cfg.test_clips or registry.get(dataset).test_clips
         self.train = registry.load_split(dataset, data_root, "train", cfg.split)
@@ -216,10 +214,11 @@ class DownstreamRun(loop.RunDir):
         self.settings = dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(
             self.train.classes), objective=self.source.objective)   # issue 16: carried from the pre-training
 
-    def end(self, model, cfg: FinetuneConfig, results: dict, failures: FailureLog, *, batch_size: int,
-            **record) -> dict:
+    def end(self, run_dir: RunDir, model, cfg: FinetuneConfig, results: dict, failures: FailureLog, *,
+            batch_size: int, **record) -> dict:
         """Record the training-split skips (unreadable videos of every rank, listed ones not on disk); a finished
-        training then gets the multi-view test of `model`, results.json and DONE last. Returns the results."""
+        training then gets the multi-view test of `model`, results.json, and DONE last (the results without the
+        per-video scores). Returns the results."""
         failures.summary()   # prints this rank's skips
         names = sorted({n for part in dist.all_gather_objects(failures.names) for n in part})
         results.update(train_skipped_videos=len(names), train_skipped_names=names, train_listed=self.train.listed,
@@ -229,9 +228,10 @@ class DownstreamRun(loop.RunDir):
         test = test_dataset(self.test.items, cfg, num_segments=self.segments, missing=self.test.missing)
         results.update(evaluate(model, test, batch_size=batch_size, device=self.device,
                                 num_workers=cfg.num_workers, bf16=cfg.bf16))
-        results.update(views=f"{self.segments}x{cfg.test_crops}", config_hash=self.config_hash,
-                       upstream=self.source.record(self.path), seed=cfg.seed, **record)
-        self.finish(results)
+        results.update(views=f"{self.segments}x{cfg.test_crops}", config_hash=run_dir.config_hash,
+                       upstream=self.source.record(run_dir.path), seed=cfg.seed, **record)
+        dist.on_main(atomic_write_json, run_dir.path / "results.json", results)
+        run_dir.finish({k: v for k, v in results.items() if k != "videos"})
         return results
 
 
@@ -239,15 +239,17 @@ def run(cfg: FinetuneConfig, out: str | Path, *, dataset: str, data_root: str | 
         stop_after: int | None = None, progress: bool = True, extra: dict | None = None,
         allow_unfinished: bool = False) -> dict:
     """Fine-tune on `dataset` (a `synvid.data.registry` name) and run the multi-view test; returns DONE's dict."""
-    run_dir = DownstreamRun(out, RESUME_FREE, cfg, dataset=dataset, data_root=data_root, init=init,
-                            allow_unfinished=allow_unfinished)
-    if run_dir.done is not None:
-        return run_dir.done
-    classes = run_dir.train.classes
-    config = to_dict(cfg, **{**run_dir.settings, **(extra or {})})
-    run_dir.start(config)
-    trainer = Finetuner(cfg, run_dir.path, run_dir.train.items, len(classes), run_dir.source.weights, config,
-                        run_dir.device)
-    results = {"steps": trainer.fit(stop_after, progress), "total_steps": trainer.total_steps, "dataset": dataset,
-               "classes": classes}
-    return run_dir.end(trainer.model, cfg, results, trainer.failures, batch_size=max(trainer.per_rank // 2, 1))
+    device = dist.init_distributed()[3]   # the process group of a torchrun launch (once: a no-op if joined)
+    inputs = DownstreamRun(cfg, dataset=dataset, data_root=data_root, init=init, allow_unfinished=allow_unfinished,
+                           device=device)
+    classes = inputs.train.classes
+    config = to_dict(cfg, **{**inputs.settings, **(extra or {})})
+    with RunDir(out, config, free=RESUME_FREE, launch={"world_size": dist.world_size()}) as run_dir:
+        if run_dir.done is not None:
+            return run_dir.done
+        trainer = Finetuner(cfg, run_dir.path, inputs.train.items, len(classes), inputs.source.weights, config,
+                            device)
+        results = {"steps": trainer.fit(stop_after, progress), "total_steps": trainer.total_steps,
+                   "dataset": dataset, "classes": classes}
+        return inputs.end(run_dir, trainer.model, cfg, results, trainer.failures,
+                          batch_size=max(trainer.per_rank // 2, 1))
