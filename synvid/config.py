@@ -20,7 +20,6 @@ from pathlib import Path
 
 from synvid.errors import BadInput
 from synvid.profiles import PROFILES, RECIPE_PARTS, RECIPES
-from synvid.runs import atomic_write_json
 
 
 # --- Stage configurations (defaults = profile `paper`) ---------------------------------------------------------------
@@ -339,13 +338,8 @@ def to_dict(*configs, **extra) -> dict:
     return out
 
 
-def save_config(run_dir: str | Path, *configs, **extra) -> Path:
-    """Write the resolved config as `run_dir/config.json` (atomically) before any work starts."""
-    return atomic_write_json(Path(run_dir) / "config.json", to_dict(*configs, **extra))
-
-
 def load_config(cls, path: str | Path):
-    """Read one config back from a config.json written by `save_config`."""
+    """Read one config back from a run's config.json (synvid.runs.RunDir writes `to_dict` of its configs)."""
     data = json.loads(Path(path).read_text())
     if cls.__name__ not in data:
         raise BadInput(f"{path} holds no {cls.__name__}")

@@ -9,9 +9,9 @@ Where each corruption acts, by mode:
 - "hook" (authors profile): the 12 pixel corruptions act on each uint8 224 test view after the resize and the crop
   (YU's test loader), seeded by (seed, corruption/severity, video file name, view index); the two codecs re-encode
   the whole test video (from the tree, or on the fly without one).
-Each (corruption, severity) is one run `<out>/<name>/<s>/` (results.json, DONE). A DONE is reused only when its
-severity, seed, mode, tree (or clean source), where it acts and protocol are this evaluation's; else it is evaluated
-again.
+Each (corruption, severity) is one run directory `<out>/<name>/<s>/` (synvid.runs.RunDir: config.json with its
+severity, seed, mode, tree (or clean source), where it acts and protocol; results.json; DONE): a finished one is
+reused, one of another evaluation is refused.
 """
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ import torch
 
 from synvid import codecs, corruptions, inits
 from synvid.checkpoint import load_pretrained
-from synvid.config import FinetuneConfig, load_config, save_config
+from synvid.config import FinetuneConfig, load_config, to_dict
 from synvid.data.splits import ucf101
 from synvid.engine import evaluate as multiview
 from synvid.errors import BadInput, MissingInput
 from synvid.figures import ucf101p_chart
 from synvid.models import build
 from synvid.provenance import record_from_run
-from synvid.runs import atomic_write_json, is_done, mark_done, read_done
+from synvid.runs import RunDir, atomic_write_json, is_done, read_done
 from synvid.ucf101p_files import PROTOCOL, check_names, check_settings, read_tree, set_name, video_seed
 
 
@@ -119,22 +119,24 @@ def evaluate_ucf101p(model, cfg, rcfg, out, *, names=corruptions.NAMES, p_root=N
 
 def _evaluate_one(model, cfg, rcfg, run: Path, name: str, severity: int, how: str, *, p_root, data_root,
                   device, print_fn) -> dict:
-    """One (corruption, severity): the DONE of `run` when it records this very evaluation, else evaluated again."""
+    """One (corruption, severity), a run directory of its own: its DONE when finished, else evaluated (another
+    evaluation's result is refused, never relabelled)."""
     tree = str(Path(p_root) / set_name(name, severity)) if how == "file" else None
     source = None if how == "file" else str(Path(data_root).resolve())     # the clean videos corrupted on the fly
     want = {"corruption": name, "severity": severity, "seed": rcfg.seed, "mode": rcfg.mode, "tree": tree,
             "source": source, "applied": how, "protocol": PROTOCOL, "num_segments": rcfg.num_segments}
-    if is_done(run) and all(read_done(run).get(k) == v for k, v in want.items()):
-        return read_done(run)
-    data = corrupted_test_set(name, cfg, severity=severity, seed=rcfg.seed, num_segments=rcfg.num_segments, how=how,
-                              p_root=p_root, data_root=data_root)
-    results = multiview.evaluate(model, data, batch_size=max(cfg.batch_size // 16, 1), device=device,
-                                 num_workers=cfg.num_workers, bf16=cfg.bf16, allow_missing=rcfg.allow_missing,
-                                 print_fn=print_fn)
-    want.update(_codec_record(name, severity, how, tree))
-    atomic_write_json(run / "results.json", {**want, **results})
-    record = {**want, **{k: v for k, v in results.items() if k != "videos"}}   # per-video scores: results.json
-    mark_done(run, record)
+    with RunDir(run, want) as cell:
+        if cell.done is not None:
+            return cell.done
+        data = corrupted_test_set(name, cfg, severity=severity, seed=rcfg.seed, num_segments=rcfg.num_segments,
+                                  how=how, p_root=p_root, data_root=data_root)
+        results = multiview.evaluate(model, data, batch_size=max(cfg.batch_size // 16, 1), device=device,
+                                     num_workers=cfg.num_workers, bf16=cfg.bf16, allow_missing=rcfg.allow_missing,
+                                     print_fn=print_fn)
+        record = {**want, **_codec_record(name, severity, how, tree)}
+        atomic_write_json(run / "results.json", {**record, **results})
+        record.update({k: v for k, v in results.items() if k != "videos"})   # per-video scores: results.json
+        cell.finish(record)
     return record
 
 
@@ -219,25 +221,29 @@ def run(rcfg, out, *, run_dir=None, chart_only: bool = False, label: str = "mode
         p_root=None, data_root=None, device=None, allow_unfinished: bool = False, profile=None) -> dict:
     """finetune/4_2_eval_ucf101p.py: evaluate the fine-tuning run `run_dir` (unless `chart_only`), chart its
     headline top-1 beside the `compare` summaries (<out>/figure3.png), count the wins of the first model over each
-    other one (<out>/wins.json) and write DONE last, with the record the tables read."""
+    other one (<out>/wins.json) and write DONE last, with the record the tables read; returns DONE's record."""
     check_settings(rcfg)
     names = check_names(names or corruptions.NAMES)
     models, record, out = read_summaries(compare), {}, Path(out)
-    save_config(out, rcfg, run=run_dir, p_root=p_root, data_root=data_root, names=names, compare=list(compare),
-                profile=profile)
-    if not chart_only:
-        summary, record = _evaluate_run(run_dir, rcfg, out, names, p_root=p_root, data_root=data_root, device=device,
-                                        allow_unfinished=allow_unfinished)
-        models = {label: summary["top1"], **models}
-    if not models:
+    config = to_dict(rcfg, run=run_dir, p_root=p_root, data_root=data_root, names=names, compare=list(compare),
+                     profile=profile)
+    if chart_only and not models:
         raise BadInput("nothing to chart: --chart-only needs --compare")
-    labels = list(models)
-    counts = {f"{labels[0]} > {b}": wins(models[labels[0]], models[b]) for b in labels[1:]}
-    for pair, n in counts.items():
-        print(f"{pair} on {n['all']} of {n['all_of']} corruptions, {n['benchmark']} of {n['benchmark_of']} "
-              "UCF101-P sets")
-    atomic_write_json(out / "wins.json", counts)
-    shown = [n for n in corruptions.NAMES if any(n in m for m in models.values())]
-    ucf101p_chart(models, out / "figure3.png", names=shown, title=f"UCF101-P top-1 (%), severity {rcfg.headline}")
-    mark_done(out, {"wins": counts, **record})  # DONE last
-    return {"models": models, "wins": counts}
+    with RunDir(out, config) as run:
+        if run.done is not None:
+            return run.done
+        if not chart_only:
+            summary, record = _evaluate_run(run_dir, rcfg, out, names, p_root=p_root, data_root=data_root,
+                                            device=device, allow_unfinished=allow_unfinished)
+            models = {label: summary["top1"], **models}
+        labels = list(models)
+        counts = {f"{labels[0]} > {b}": wins(models[labels[0]], models[b]) for b in labels[1:]}
+        for pair, n in counts.items():
+            print(f"{pair} on {n['all']} of {n['all_of']} corruptions, {n['benchmark']} of {n['benchmark_of']} "
+                  "UCF101-P sets")
+        atomic_write_json(out / "wins.json", counts)
+        shown = [n for n in corruptions.NAMES if any(n in m for m in models.values())]
+        ucf101p_chart(models, out / "figure3.png", names=shown,
+                      title=f"UCF101-P top-1 (%), severity {rcfg.headline}")
+        run.finish({"wins": counts, **record})
+    return {"wins": counts, **record}

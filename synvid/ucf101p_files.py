@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from synvid import codecs, corruptions, video_io   # the modules: tests watch video_io.write_video
-from synvid.config import save_config
+from synvid.config import to_dict
 from synvid.data.splits import ucf101
 from synvid.errors import BadInput, MissingInput
-from synvid.runs import atomic_write_json, is_done, mark_done
+from synvid.runs import RunDir, atomic_write_json
 
 # Bumped when what a tree or a result means changes: trees and results of another protocol are not reused.
 # v1 (unversioned): everything once at full resolution, mpeg4 q1; v2-per-view: per-view hook only, one severity;
@@ -35,6 +35,8 @@ from synvid.runs import atomic_write_json, is_done, mark_done
 # grid, motion blur truncated).
 PROTOCOL = "v4"
 MODES = ("benchmark", "hook")
+# what a tree's calls may change: the sets they write, and the RobustnessConfig fields only the evaluation reads
+TREE_FREE = {"names", "severities", "headline", "allow_missing", "num_segments"}
 # SCH-VL variable_rotate: np.random.randint(-6 s, 6 s + 1) (YU / SCH on the fly: random.randint(-6s-1, 6s+1))
 BENCHMARK_PARAMS = {"rotate": (6, 12, 18, 24, 30)}
 
@@ -158,24 +160,35 @@ def make_ucf101p(src_root, out_root, cfg, *, names=None, split: int = 1, progres
     settings = tree_settings(cfg, split)
     manifest = {"source": str(source), "protocol": PROTOCOL, "num_videos": len(items), **settings,
                 "sets": check_resume(out_root, **settings)}
-    save_config(out_root, cfg, data_root=src_root, names=names, split=split, profile=profile)
-    for name in names:
-        for severity in cfg.severities:
-            root = out_root / set_name(name, severity)
-            manifest["sets"][root.name] = set_record(name, severity, cfg.mode)
-            if is_done(root):
-                print_fn(f"{root.name}: done, skipping")
-                continue
-            shutil.copytree(source / "ucfTrainTestlist", root / "ucfTrainTestlist", dirs_exist_ok=True)
-            for path, _ in tqdm(items, desc=root.name, disable=not progress):
-                dst = root / "UCF-101" / Path(path).relative_to(source / "UCF-101")
-                if not dst.is_file():
-                    write_benchmark_video(name, path, severity, cfg.seed, dst, cfg)
-            mark_done(root, {**manifest["sets"][root.name], "seed": cfg.seed, "num_videos": len(items),
-                             "protocol": PROTOCOL})
-    atomic_write_json(out_root / "manifest.json", manifest)
-    mark_done(out_root, {"sets": sorted(manifest["sets"]), "mode": cfg.mode})   # per-set DONEs inside
+    # redo: sets may be added to a tree (its finished sets are skipped); names and severities, and the settings that
+    # only the evaluation reads, may differ between the calls that write it
+    config = to_dict(cfg, data_root=src_root, names=names, split=split, profile=profile)
+    with RunDir(out_root, config, free=TREE_FREE, redo=True) as tree:
+        for name in names:
+            for severity in cfg.severities:
+                root = out_root / set_name(name, severity)
+                manifest["sets"][root.name] = set_record(name, severity, cfg.mode)
+                _write_set(root, name, severity, items, source, cfg, {**settings, "protocol": PROTOCOL},
+                           done={**manifest["sets"][root.name], "seed": cfg.seed, "num_videos": len(items),
+                                 "protocol": PROTOCOL}, progress=progress, print_fn=print_fn)
+        atomic_write_json(out_root / "manifest.json", manifest)
+        tree.finish({"sets": sorted(manifest["sets"]), "mode": cfg.mode})   # per-set DONEs inside
     return manifest
+
+
+def _write_set(root: Path, name: str, severity: int, items, source: Path, cfg, settings: dict, *, done: dict,
+               progress: bool, print_fn) -> None:
+    """One (corruption, severity) set, a run directory of its own (config: what its files depend on)."""
+    with RunDir(root, {"corruption": name, "severity": severity, "source": str(source), **settings}) as run:
+        if run.done is not None:
+            print_fn(f"{root.name}: done, skipping")
+            return
+        shutil.copytree(source / "ucfTrainTestlist", root / "ucfTrainTestlist", dirs_exist_ok=True)
+        for path, _ in tqdm(items, desc=root.name, disable=not progress):
+            dst = root / "UCF-101" / Path(path).relative_to(source / "UCF-101")
+            if not dst.is_file():
+                write_benchmark_video(name, path, severity, cfg.seed, dst, cfg)
+        run.finish(done)
 
 
 def check_names(names) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from synvid import config
 from synvid.config import (PROBE_REPLACES, PROFILES, FinetuneConfig, LinprobeConfig, PretrainConfig, RenderConfig,
-                           add_arguments, add_profile_argument, resolve, save_config, settings)
+                           add_arguments, add_profile_argument, resolve, settings, to_dict)
 from synvid.profiles import RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +82,8 @@ def test_cli_flags_come_from_the_dataclass_and_override_the_profile(tmp_path):
     assert overrides == {"mask_ratio": 0.9, "bf16": False}
     assert cfg.mask_ratio == 0.9 and cfg.bf16 is False
     assert cfg.epochs == config.PROFILES["smoke"]["PretrainConfig"]["epochs"]
-    path = save_config(tmp_path, cfg, command="test")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(to_dict(cfg, command="test")))
     saved = json.loads(path.read_text())
     assert saved["PretrainConfig"]["mask_ratio"] == 0.9 and saved["command"] == "test"
     assert config.load_config(PretrainConfig, path) == cfg

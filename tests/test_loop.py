@@ -1,5 +1,5 @@
-"""The one training loop (synvid.engine.loop.TrainLoop) on a toy subclass, the run directory's preamble and
-teardown (RunDir), and the engine's imports (issue 15: module level only)."""
+"""The one training loop (synvid.engine.loop.TrainLoop) on a toy subclass, and the engine's imports (issue 15: module
+level only). The run directory around it: tests/test_run_dir.py."""
 import ast
 import json
 import math
@@ -11,7 +11,6 @@ import torch
 from synvid.config import FinetuneConfig, resolve
 from synvid.engine import common, loop
 from synvid.errors import ShortDataError
-from synvid.runs import mark_done
 
 
 class Toy(loop.TrainLoop):
@@ -123,23 +122,6 @@ def test_one_step_body_schedules_clips_steps_and_runs_the_after_step_hook(tmp_pa
     with pytest.raises(ValueError, match="do not cover the run's 6 steps"):
         Toy.prepare(hooked, hooked.model, [{"params": list(hooked.model.parameters())}], {"lr": [0.1] * 5},
                     betas=(0.9, 0.95))
-
-
-def test_run_dir_preamble_and_teardown(tmp_path):
-    run_dir = loop.RunDir(tmp_path / "r", {"num_workers"})
-    assert run_dir.done is None and run_dir.device == torch.device("cpu")
-    config = {"FinetuneConfig": {"num_workers": 2}, "dataset": "toy"}
-    digest = run_dir.start(config)
-    written = json.loads((tmp_path / "r" / "config.json").read_text())
-    assert written == {**config, "config_hash": digest, "world_size": 1}
-    assert digest == common.config_hash({"FinetuneConfig": {"num_workers": 8}, "dataset": "toy"}, {"num_workers"})
-    run_dir.finish({"top1": 50.0, "videos": {"v": [0.1]}})
-    assert json.loads((tmp_path / "r" / "results.json").read_text())["videos"] == {"v": [0.1]}
-    assert json.loads((tmp_path / "r" / "DONE").read_text()) == {"top1": 50.0}   # DONE: without per-video scores
-    mark_done(tmp_path / "s", {"steps": 3})
-    finished = loop.RunDir(tmp_path / "s", set())
-    assert finished.done == {"steps": 3} and finished.device is None
-
 
 def test_the_engine_imports_synvid_only_at_module_level():
     for path in (Path(__file__).resolve().parents[1] / "synvid" / "engine").glob("*.py"):

@@ -12,7 +12,7 @@ import torch
 
 from synvid import codecs, corruptions, figures, robustness
 from synvid import ucf101p_files as files
-from synvid.config import FinetuneConfig, RobustnessConfig, load_config, resolve, save_config, settings
+from synvid.config import FinetuneConfig, RobustnessConfig, load_config, resolve, settings, to_dict
 from synvid.data import toy
 from synvid.data.splits import ucf101
 from synvid.data import video_dataset
@@ -49,7 +49,7 @@ def test_profiles_and_settings(tmp_path):
     make = _script("data_gen/4_2_make_ucf101p.py")
     args = make.get_args_parser().parse_args(["--data-root", "x", "--out", "y", "--severities", "2", "4"])
     assert settings(RobustnessConfig, args.profile, flags=args)[0].severities == (2, 4)
-    save_config(tmp_path, paper)                                         # JSON lists come back as tuples
+    (tmp_path / "config.json").write_text(json.dumps(to_dict(paper)))    # JSON lists come back as tuples
     assert load_config(RobustnessConfig, tmp_path / "config.json") == paper
     for bad, match in (({"mode": "files"}, "--mode"), ({"severities": (0, 1)}, "--severities"),
                        ({"severities": (2, 3), "headline": "1"}, "--headline")):
@@ -236,9 +236,10 @@ def test_eval_benchmark_mode_per_severity(ft_run, p_root, tmp_path):
         _eval("--run", str(ft_run), "--data-root", str(p_root), "--out", str(tmp_path / "x"), "--names", "jpeg")
 
 
-def test_eval_reuses_only_a_matching_result(ft_run, toy_root, tmp_path):
-    """Authors profile (hook, headline severity 1). A rerun reuses finished (corruption, severity) results; another
-    seed, or a DONE that records another severity, is evaluated again, never relabelled."""
+def test_eval_reuses_finished_results_and_refuses_other_settings(ft_run, toy_root, tmp_path):
+    """Authors profile (hook, headline severity 1). A finished evaluation is skipped; an interrupted one reuses its
+    finished (corruption, severity) results; a result of another evaluation is refused, never relabelled, and so is
+    another seed or number of test clips (RobustnessConfig.num_segments) in the same --out."""
     out = tmp_path / "hook"
     argv = ["--profile", "authors", "--severities", "1", "3", "--run", str(ft_run), "--data-root", str(toy_root),
             "--out", str(out), "--names", "gaussian_noise", "codec1"]
@@ -247,15 +248,23 @@ def test_eval_reuses_only_a_matching_result(ft_run, toy_root, tmp_path):
     assert _newly_evaluated(out) == 4 and summary["mode"] == "hook" and summary["headline"] == "1"
     assert summary["top1"]["gaussian_noise"] == summary["severities"]["gaussian_noise"]["1"]
     assert summary["applied"] == {"gaussian_noise": "per_view", "codec1": "whole_video"}
-    _eval(*argv)
-    assert _newly_evaluated(out) == 0                                    # all reused
     assert summary["codecs"]["codec1"]["3"]["command"] == codecs.record("codec1", 60, source="frames")["command"]
-    done = json.loads((out / "codec1" / "3" / "DONE").read_text())
-    (out / "codec1" / "3" / "DONE").write_text(json.dumps({**done, "severity": 1}))
     _eval(*argv)
-    assert _newly_evaluated(out) == 1                                    # the mislabelled one only
-    _eval(*argv, "--seed", "1")
-    assert _newly_evaluated(out) == 4 and json.loads((out / "gaussian_noise" / "1" / "DONE").read_text())["seed"] == 1
+    assert _newly_evaluated(out) == 0                                    # finished: skipped
+    (out / "DONE").unlink()                                              # interrupted before one result
+    (out / "codec1" / "3" / "DONE").unlink()
+    _eval(*argv)
+    assert _newly_evaluated(out) == 1                                    # that one only
+    cell = out / "codec1" / "3" / "config.json"
+    cell.write_text(json.dumps({**json.loads(cell.read_text()), "severity": 1}))
+    (out / "DONE").unlink()
+    with pytest.raises(SystemExit, match=r"codec1/3 holds a run with different settings \(severity\)"):
+        _eval(*argv)
+    with pytest.raises(SystemExit, match=r"different settings \(RobustnessConfig.seed\)"):
+        _eval(*argv, "--seed", "1")
+    with pytest.raises(SystemExit, match=r"different settings \(RobustnessConfig.num_segments\)"):
+        _eval(*argv, num_segments=1)
+    assert _newly_evaluated(out) == 0
 
 
 def test_wins_over_13_and_14_and_chart(tmp_path):
@@ -327,17 +336,3 @@ def test_views_deterministic_by_seed_video_and_view(grey_video):
     assert not torch.equal(hook(view, ("v.avi", 1)), hook(view, ("v.avi", 2)))
     with pytest.raises(ValueError, match="not a per-view"):
         robustness.ViewCorruption("codec1", 3, 0)
-
-
-def test_eval_reevaluates_a_result_with_other_test_clips(ft_run, toy_root, tmp_path):
-    """A DONE records RobustnessConfig.num_segments: results of 2 test clips are never reused for a 1-clip run."""
-    out = tmp_path / "segments"
-    argv = ["--profile", "authors", "--severities", "1", "--run", str(ft_run), "--data-root", str(toy_root),
-            "--out", str(out), "--names", "gaussian_noise"]
-    _eval(*argv)
-    assert _newly_evaluated(out) == 1
-    _eval(*argv)
-    assert _newly_evaluated(out) == 0                                    # reused
-    _eval(*argv, num_segments=1)
-    assert _newly_evaluated(out) == 1
-    assert json.loads((out / "gaussian_noise" / "1" / "DONE").read_text())["num_segments"] == 1

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from synvid.config import save_config
 from synvid.errors import BadInput
-from synvid.runs import atomic_write_text, is_done, mark_done
+from synvid.runs import RunDir, atomic_write_text
 from synvid.video_io import write_video
 
 ACTIONS = ("MoveLeft", "MoveRight", "Orbit", "Grow")
@@ -257,9 +256,6 @@ def make(name: str, out: str | Path, **kw) -> Path:
 def write(name: str, out, *, seed: int, profile: str, **recipe) -> None:
     """data_gen/4_0_make_toy.py: `make` into `out` once (a finished set, DONE, is skipped); the whole recipe (the
     maker's defaults with `recipe` over them) goes to config.json first, DONE last."""
-    if is_done(out):
-        print(f"{out} is done; skipping")
-        return
     maker = MAKERS.get(name)
     if maker is None:
         raise BadInput(f"unknown toy set {name!r}; choose from {', '.join(MAKERS)}")
@@ -269,8 +265,12 @@ def write(name: str, out, *, seed: int, profile: str, **recipe) -> None:
     if unknown:
         raise BadInput(f"{name} takes no {', '.join(sorted(unknown))}; its recipe: {', '.join(defaults)}")
     recipe = {**defaults, **recipe}
-    save_config(out, dataset=name, seed=seed, profile=profile, recipe=recipe,
-                **({"photos": ACTION_PHOTOS} if name == "toy_actions" else {}))
-    maker(out, seed=seed, **recipe)
-    mark_done(out, {"dataset": name, **recipe})
+    config = dict(dataset=name, seed=seed, profile=profile, recipe=recipe,
+                  **({"photos": ACTION_PHOTOS} if name == "toy_actions" else {}))
+    with RunDir(out, config) as run:
+        if run.done is not None:
+            print(f"{out} is done; skipping")
+            return
+        maker(out, seed=seed, **recipe)
+        run.finish({"dataset": name, **recipe})
     print(f"wrote {name} to {out}")

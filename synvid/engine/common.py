@@ -12,9 +12,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import hashlib
-import json
 import random
 import signal
 import threading
@@ -24,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from synvid import config as config_module
 from synvid import dist
 from synvid.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from synvid.data.sampling import keyed_seed
@@ -132,67 +128,6 @@ def save(run_dir: str | Path, *, model, optimizer, step: int, epoch: int, config
     dist.on_main(save_checkpoint, path, model=model, optimizer=optimizer, scaler=scaler, step=step, epoch=epoch,
                  config=config, rng=rng_state())
     return path
-
-
-LAUNCH_KEYS = {"world_size", "config_hash"}   # how a run was launched or named, not what it computes
-UNSET = (None, "", [], {})                     # a top-level setting absent from an older run reads as unset
-
-
-def _section_defaults(section: str, profile: str | None) -> dict | None:
-    """The values an older run used for fields it did not record: the dataclass defaults, or with `profile`
-    (a whole section it did not record) that profile's values; None if `section` is no config class."""
-    cls = getattr(config_module, section, None)
-    if cls is None or not dataclasses.is_dataclass(cls):
-        return None
-    return dataclasses.asdict(config_module.resolve(cls, profile) if profile else cls())
-
-
-def flat_config(config: dict, resume_free=(), like: dict | None = None) -> dict:
-    """{"Section.field": value, "key": value} of a config dict, without the launch keys and the `resume_free`
-    fields. With `like` (the newer config), what `config` lacks is filled in as the older code behaved: a missing
-    field as its default, a missing section as its profile's values, a missing top-level key as unset; a field its
-    section no longer declares is read by nothing, so it is left out (an older probe's copies of FinetuneConfig
-    fields in LinprobeConfig: its FinetuneConfig section holds them as trained)."""
-    like = like or {}
-    out = {}
-    for key in set(config) | set(like):
-        if key in LAUNCH_KEYS or key in resume_free:
-            continue
-        section = _section_defaults(key, None)
-        if section is not None:
-            saved = config.get(key)
-            base = section if saved is not None else _section_defaults(key, config.get("profile") or "paper")
-            out.update({f"{key}.{k}": v for k, v in {**base, **(saved or {})}.items()
-                        if k in base and k not in resume_free})
-        elif key in config or like.get(key) not in UNSET:
-            out[key] = config.get(key)
-    return out
-
-
-def config_hash(config: dict, resume_free=()) -> str:
-    """sha256 of the complete resolved configuration (flat_config), recorded in config.json and DONE."""
-    return _digest(flat_config(config, resume_free))
-
-
-def _digest(flat: dict) -> str:
-    return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def check_resumable(run_dir: str | Path, config: dict, resume_free: set) -> None:
-    """Refuse to resume a run whose saved configuration differs (a silent mix of two runs): the hashes of the
-    complete resolved configurations are compared, except the `resume_free` fields; a mismatch names the keys."""
-    last = Path(run_dir) / LAST
-    if not last.exists():
-        return
-    saved = flat_config(load_checkpoint(last).get("config", {}), resume_free, like=config)
-    new = flat_config(config, resume_free)
-    if _digest(saved) == _digest(new):
-        return
-    diff = sorted(k for k in set(saved) | set(new) if saved.get(k) != new.get(k))
-    if not diff:    # the same values, written differently (1 and 1.0, a tuple and a list)
-        return
-    raise BadInput(f"{run_dir} holds a run with different settings ({', '.join(diff)}); "
-                   f"use another --out or delete {last}")
 
 
 def resume(run_dir: str | Path, *, model, optimizer, scaler=None) -> int:

@@ -1,6 +1,6 @@
 """What fine-tuning and both linear probes share around their training (Sections 4.1, 4.3): the classifier they
-start from (`build_classifier`) and their run directory (`DownstreamRun`: the init, the splits, and the multi-view
-test that ends every finished run before DONE)."""
+start from (`build_classifier`) and their inputs and ending (`DownstreamRun`: the init, the splits, and the multi-view
+test that ends every finished run before DONE; the folder itself is synvid.runs.RunDir)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,9 +12,9 @@ from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, load_pretrained
 from synvid.config import FinetuneConfig
 from synvid.data import registry
 from synvid.data.video_dataset import FailureLog
-from synvid.engine import loop
 from synvid.engine.evaluate import evaluate, test_dataset
 from synvid.errors import BadInput
+from synvid.runs import RunDir, atomic_write_json
 
 
 def build_classifier(cfg, num_classes: int, weights: str | Path | None, device, print_fn=print) -> torch.nn.Module:
@@ -29,17 +29,14 @@ def build_classifier(cfg, num_classes: int, weights: str | Path | None, device, 
     return model.to(device)
 
 
-class DownstreamRun(loop.RunDir):
-    """The run directory of a fine-tune or probe (loop.RunDir), checked before any step: `init` resolves
-    (`source`, synvid.inits: it exists, its weights are readable, its run is finished); the train and test splits
-    load (the test split strict unless cfg.allow_missing) and list the same classes; `settings`: what the run
+class DownstreamRun:
+    """The inputs of a fine-tune or probe, checked before its run directory (synvid.runs.RunDir) is opened: `init`
+    resolves (`source`, synvid.inits: it exists, its weights are readable, its run is finished); the train and test
+    splits load (the test split strict unless cfg.allow_missing) and list the same classes; `settings`: what the run
     records beside its config sections (the upstream's objective among them)."""
 
-    def __init__(self, out, resume_free, cfg: FinetuneConfig, *, dataset: str, data_root, init: str,
-                 allow_unfinished: bool):
-        super().__init__(out, resume_free)
-        if self.done is not None:
-            return
+    def __init__(self, cfg: FinetuneConfig, *, dataset: str, data_root, init: str, allow_unfinished: bool, device):
+        self.device = device
         self.source = inits.resolve(init, allow_unfinished=allow_unfinished)
         self.segments = cfg.test_clips or registry.get(dataset).test_clips
         self.train = registry.load_split(dataset, data_root, "train", cfg.split)
@@ -49,10 +46,11 @@ class DownstreamRun(loop.RunDir):
         self.settings = dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(
             self.train.classes), objective=self.source.objective)   # issue 16: carried from the pre-training
 
-    def end(self, model, cfg: FinetuneConfig, results: dict, failures: FailureLog, *, batch_size: int,
-            **record) -> dict:
+    def end(self, run_dir: RunDir, model, cfg: FinetuneConfig, results: dict, failures: FailureLog, *,
+            batch_size: int, **record) -> dict:
         """Record the training-split skips (unreadable videos of every rank, listed ones not on disk); a finished
-        training then gets the multi-view test of `model`, results.json and DONE last. Returns the results."""
+        training then gets the multi-view test of `model`, results.json, and DONE last (the results without the
+        per-video scores). Returns the results."""
         failures.summary()   # prints this rank's skips
         names = sorted({n for part in dist.all_gather_objects(failures.names) for n in part})
         results.update(train_skipped_videos=len(names), train_skipped_names=names, train_listed=self.train.listed,
@@ -62,7 +60,8 @@ class DownstreamRun(loop.RunDir):
         test = test_dataset(self.test.items, cfg, num_segments=self.segments, missing=self.test.missing)
         results.update(evaluate(model, test, batch_size=batch_size, device=self.device,
                                 num_workers=cfg.num_workers, bf16=cfg.bf16))
-        results.update(views=f"{self.segments}x{cfg.test_crops}", config_hash=self.config_hash,
-                       upstream=self.source.record(self.path), seed=cfg.seed, **record)
-        self.finish(results)
+        results.update(views=f"{self.segments}x{cfg.test_crops}", config_hash=run_dir.config_hash,
+                       upstream=self.source.record(run_dir.path), seed=cfg.seed, **record)
+        dist.on_main(atomic_write_json, run_dir.path / "results.json", results)
+        run_dir.finish({k: v for k, v in results.items() if k != "videos"})
         return results

@@ -35,7 +35,7 @@ from synvid.engine.evaluate import iter_views, test_dataset, to_model_input
 from synvid.engine.losses import soft_target_cross_entropy, soft_targets
 from synvid.errors import BadInput, VideoReadError
 from synvid.provenance import probe_mode
-from synvid.runs import atomic_torch_save
+from synvid.runs import RunDir, atomic_torch_save
 
 RESUME_FREE = {"num_workers", "allow_missing", "cache_decoded"}
 # settings that change the cached features (a features.pt extracted under other values is refused)
@@ -167,30 +167,33 @@ def run(cfg: LinprobeConfig, tune: FinetuneConfig, out: str | Path, *, dataset: 
     if cfg.optimizer != "adamw":
         raise BadInput(f"only the AdamW probe of Table 7 is implemented, got optimizer={cfg.optimizer!r}")
     fcfg = finetune_settings(cfg, tune)
-    run_dir = DownstreamRun(out, RESUME_FREE, fcfg, dataset=dataset, data_root=data_root, init=init,
-                            allow_unfinished=allow_unfinished)
-    if run_dir.done is not None:
-        return run_dir.done
-    train, device = run_dir.train, run_dir.device
-    config = to_dict(cfg, fcfg, **{**run_dir.settings, **(extra or {})})
-    run_dir.start(config)
-    model = probe_model(fcfg, len(train.classes), run_dir.source.weights, device)
-    frozen = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
-    if cfg.cache_features:
-        failures = FailureLog()
-        x, y = cached_features(model, fcfg, train.items, segments=run_dir.segments, cache=run_dir.path / "features.pt",
-                               source={k: config[k] for k in ("dataset", "data_root", "init")}, device=device,
-                               failures=failures)
-        trainer = CachedHead(model.head.cpu(), x.float(), y, fcfg, run_dir.path, config)
-        cached = {"cached_videos": len(x), "cached_views_per_video": x.shape[1]}
-    else:  # §4.3 as the authors ran it: the fine-tuning loop (train mode, augmentations) with only the head trainable
-        trainer = AugmentedClipTraining(fcfg, run_dir.path, train.items, model, len(train.classes), config, device)
-        failures, cached = trainer.failures, {}
-    results = {**fit(trainer, stop_after, progress), **cached}
-    model.head.to(device)   # back from the CPU after the cached probe
-    changed = [k for k, v in model.state_dict().items() if k in frozen and not torch.equal(v, frozen[k])]
-    if changed:
-        raise RuntimeError(f"linear probing changed frozen encoder weights: {changed[:5]}")
-    results["probe_mode"] = probe_mode(cfg.cache_features)
-    return run_dir.end(model, fcfg, results, failures, batch_size=max(fcfg.batch_size // 8, 1),
-                       label_smoothing=fcfg.label_smoothing, objective=config["objective"])
+    device = dist.init_distributed()[3]   # the process group of a torchrun launch (once: a no-op if joined)
+    inputs = DownstreamRun(fcfg, dataset=dataset, data_root=data_root, init=init, allow_unfinished=allow_unfinished,
+                           device=device)
+    train = inputs.train
+    config = to_dict(cfg, fcfg, **{**inputs.settings, **(extra or {})})
+    with RunDir(out, config, free=RESUME_FREE, launch={"world_size": dist.world_size()}) as run_dir:
+        if run_dir.done is not None:
+            return run_dir.done
+        model = probe_model(fcfg, len(train.classes), inputs.source.weights, device)
+        frozen = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
+        if cfg.cache_features:
+            failures = FailureLog()
+            x, y = cached_features(model, fcfg, train.items, segments=inputs.segments,
+                                   cache=run_dir.path / "features.pt",
+                                   source={k: config[k] for k in ("dataset", "data_root", "init")}, device=device,
+                                   failures=failures)
+            trainer = CachedHead(model.head.cpu(), x.float(), y, fcfg, run_dir.path, config)
+            cached = {"cached_videos": len(x), "cached_views_per_video": x.shape[1]}
+        else:  # §4.3 as the authors ran it: the fine-tuning loop (train mode, augmentations), only the head trainable
+            trainer = AugmentedClipTraining(fcfg, run_dir.path, train.items, model, len(train.classes), config,
+                                            device)
+            failures, cached = trainer.failures, {}
+        results = {**fit(trainer, stop_after, progress), **cached}
+        model.head.to(device)   # back from the CPU after the cached probe
+        changed = [k for k, v in model.state_dict().items() if k in frozen and not torch.equal(v, frozen[k])]
+        if changed:
+            raise RuntimeError(f"linear probing changed frozen encoder weights: {changed[:5]}")
+        results["probe_mode"] = probe_mode(cfg.cache_features)
+        return inputs.end(run_dir, model, fcfg, results, failures, batch_size=max(fcfg.batch_size // 8, 1),
+                          label_smoothing=fcfg.label_smoothing, objective=config["objective"])

@@ -1,10 +1,9 @@
-"""The one training loop of every run, and the run directory's life around it (issue 15).
+"""The one training loop of every run (issue 15); the run directory around it is synvid.runs.RunDir.
 
 - `TrainLoop`: per-rank batch, steps per epoch, AdamW, resume, the DDP/compile wrap, the one step body
   (`train_step`) and `fit` around it (logger, timer, finite-loss check, save cadence, stop signal). Pre-training
   (both objectives), supervised training on augmented clips (fine-tuning, the finetune_aug probe) and the cached
   probe subclass it with their own model, schedule, `batches` and `loss`.
-- `RunDir`: what every engine's `run()` does around its work, from DONE (returned as it is) to DONE (written last).
 """
 from __future__ import annotations
 
@@ -18,7 +17,6 @@ from synvid import dist
 from synvid.engine import common
 from synvid.errors import BadInput, ShortDataError
 from synvid.optim import apply_schedule, build_adamw, cosine_schedule, scaled_lr
-from synvid.runs import atomic_write_json, is_done, mark_done, read_done
 
 
 def cosine_lr(cfg, steps_per_epoch: int) -> np.ndarray:
@@ -150,31 +148,3 @@ class TrainLoop:
 
 
 END = object()   # what next() returns once `batches` is exhausted
-
-
-class RunDir:
-    """A run directory as every engine's run() uses it (STYLE 4, 12). `done`: DONE's results when the run is
-    finished (run() returns them without work), else None, and then the processes are joined (`device`)."""
-
-    def __init__(self, out, resume_free):
-        self.path, self.resume_free = Path(out), resume_free
-        self.done = read_done(self.path) if is_done(self.path) else None
-        self.device = None if self.done is not None else dist.init_distributed()[3]
-
-    def start(self, config: dict) -> str:
-        """Before any work: refuse a last.pth of other settings, then rank 0 writes config.json (the resolved
-        config, its hash and the world size; every rank learns if that failed). Returns `config_hash`."""
-        common.check_resumable(self.path, config, self.resume_free)
-        self.config_hash = common.config_hash(config, self.resume_free)
-        record = {**config, "config_hash": self.config_hash, "world_size": dist.world_size()}
-        dist.on_main(atomic_write_json, self.path / "config.json", record)
-        return self.config_hash
-
-    def finish(self, results: dict, *, results_json: bool = True) -> None:
-        """Rank 0 writes results.json (unless not `results_json`), then DONE last: the results without the
-        per-video scores; a failure stops every rank with its message."""
-        def write():
-            if results_json:
-                atomic_write_json(self.path / "results.json", results)
-            mark_done(self.path, {k: v for k, v in results.items() if k != "videos"})
-        dist.on_main(write)

@@ -19,6 +19,7 @@ from synvid.data.batched import ClipPlans, DeviceBatches
 from synvid.data.pretrain_data import PretrainDataset, StepSampler, raw_clips
 from synvid.engine import loop, objectives
 from synvid.errors import BadInput
+from synvid.runs import RunDir
 
 # Settings that may change between a run and its resume without changing the result.
 RESUME_FREE = {"num_workers", "save_every", "tensorboard", "compile", "grad_checkpointing", "deterministic"}
@@ -101,27 +102,27 @@ def run(cfg: PretrainConfig, out: str | Path, *, dataset=None, list_file=None, r
     """Pre-train into `out` (resuming if last.pth exists); returns the results written to DONE.
     `synthetic`: rendering options of an on-the-fly set (build_dataset); recorded in config.json.
     `vjepa`: the V-JEPA recipe when cfg.objective == 'vjepa' (default: VjepaConfig())."""
-    run_dir = loop.RunDir(out, RESUME_FREE)
-    if run_dir.done is not None:
-        return run_dir.done
+    device = dist.init_distributed()[3]   # the process group of a torchrun launch (once: a no-op if joined)
     objective = objectives.build(cfg, vjepa)  # an unknown objective fails here, before any work
     if cfg.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         # warn_only: some fused CUDA kernels (e.g. SDPA backward) have no deterministic variant; torch warns
         torch.use_deterministic_algorithms(True, warn_only=True)
     data = build_dataset(cfg, dataset=dataset, list_file=list_file, render_size=render_size, synthetic=synthetic,
-                         device=run_dir.device, mix_list=mix_list)
+                         device=device, mix_list=mix_list)
     # clips per epoch: a list's length, or RenderConfig.num_videos for an on-the-fly set (equal compute rule)
     config = run_config(objective.configs(), dataset=dataset, list_file=list_file, mix_list=mix_list,
                         render_size=render_size, synthetic=synthetic,
                         extra={"clips_per_epoch": len(data), "objective": cfg.objective,
                                **(extra or {})})   # RECORDS.md: `objective`
-    digest = run_dir.start(config)
-    trainer = Trainer(cfg, run_dir.path, data, config, run_dir.device, objective)
-    steps = trainer.fit(stop_after, progress)
-    results = {"steps": steps, "total_steps": trainer.total_steps, "final_loss": trainer.last_loss,
-               "steps_per_epoch": trainer.steps_per_epoch, "world_size": trainer.world,
-               "objective": objective.name, "config_hash": digest}
-    if steps == trainer.total_steps:
-        run_dir.finish(results, results_json=False)  # DONE last: after the final last.pth
+    with RunDir(out, config, free=RESUME_FREE, launch={"world_size": dist.world_size()}) as run_dir:
+        if run_dir.done is not None:
+            return run_dir.done
+        trainer = Trainer(cfg, run_dir.path, data, config, device, objective)
+        steps = trainer.fit(stop_after, progress)
+        results = {"steps": steps, "total_steps": trainer.total_steps, "final_loss": trainer.last_loss,
+                   "steps_per_epoch": trainer.steps_per_epoch, "world_size": trainer.world,
+                   "objective": objective.name, "config_hash": run_dir.config_hash}
+        if steps == trainer.total_steps:
+            run_dir.finish(results)  # DONE last: after the final last.pth
     return results

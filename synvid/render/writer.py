@@ -11,12 +11,12 @@ import torch
 from PIL import Image
 
 from synvid import progression
-from synvid.config import RenderConfig, TextureConfig, resolve, save_config
+from synvid.config import RenderConfig, TextureConfig, resolve, to_dict
 from synvid.data.lists import write_list
 from synvid.errors import BadInput, MissingInput, UnknownName
 from synvid.render import RENDER_VERSION
 from synvid.render.video import render
-from synvid.runs import atomic_write, atomic_write_json, mark_done, remove_partials
+from synvid.runs import RunDir, atomic_write, atomic_write_json, remove_partials
 from synvid.video_io import write_video
 
 STAMP = "render_version.json"
@@ -124,11 +124,14 @@ def generate_set(name: str, out, *, profile: str, num_videos=None, seed: int = 0
     if n < 1:
         raise BadInput(f"--num-videos must be >= 1, got {n}")
     check_render_version(out)      # before config.json is rewritten: an old set is refused, not resumed
-    save_config(out, cfg, tex, dataset=name, seed=seed, num_videos=n, bank=bank, profile=profile,
-                render_version=RENDER_VERSION)
-    m = materialise(name, n, out, seed=seed, cfg=cfg, workers=workers, imagenet=imagenet, tex_cfg=tex, bank=bank,
-                    texture_device=texture_device)
-    return mark_done(out, {"num_videos": len(m["files"])})
+    config = to_dict(cfg, tex, dataset=name, seed=seed, num_videos=n, bank=bank, profile=profile,
+                     render_version=RENDER_VERSION)
+    with RunDir(out, config) as run:
+        if run.done is None:
+            m = materialise(name, n, out, seed=seed, cfg=cfg, workers=workers, imagenet=imagenet, tex_cfg=tex,
+                            bank=bank, texture_device=texture_device)
+            run.finish({"num_videos": len(m["files"])})
+    return Path(out) / "DONE"
 
 
 def figure1_grid(out, names=None, *, profile: str, seed: int = 0, index: int = 0, imagenet: str = "") -> Path:
@@ -139,7 +142,16 @@ def figure1_grid(out, names=None, *, profile: str, seed: int = 0, index: int = 0
     if unknown:
         raise UnknownName(f"unknown dataset(s) {unknown}; see data_gen/3_1_generate.py --list")
     cfg, tex = resolve(RenderConfig, profile), resolve(TextureConfig, profile)
-    save_config(out, cfg, tex, seed=seed, index=index, names=names, frames=list(FIGURE1_FRAMES), profile=profile)
+    config = to_dict(cfg, tex, seed=seed, index=index, names=names, frames=list(FIGURE1_FRAMES), profile=profile)
+    with RunDir(out, config) as run:
+        if run.done is None:
+            _draw_grid(Path(out) / "figure1_grid.png", names, cfg, tex, seed=seed, index=index, imagenet=imagenet)
+            run.finish({"png": "figure1_grid.png", "rows": names})
+    return Path(out) / "DONE"
+
+
+def _draw_grid(path: Path, names, cfg, tex, *, seed: int, index: int, imagenet: str) -> None:
+    """FIGURE1_FRAMES of video `index` of each set in `names`, one row each, as one PNG."""
     rows = []
     for name in names:
         n = progression.num_frames(name, index, seed, cfg)   # short (smoke) videos: clip to the last frame
@@ -147,5 +159,4 @@ def figure1_grid(out, names=None, *, profile: str, seed: int = 0, index: int = 0
                        cfg=cfg, tex_cfg=tex, imagenet=imagenet)
         rows.append(torch.cat(list(video), 1))
     image = Image.fromarray(torch.cat(rows, 0).numpy())
-    atomic_write(Path(out) / "figure1_grid.png", lambda tmp: image.save(tmp, format="PNG"))
-    return mark_done(out, {"png": "figure1_grid.png", "rows": names})
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))

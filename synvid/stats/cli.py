@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from synvid import config
-from synvid.runs import atomic_write_json, mark_done
+from synvid.runs import RunDir, atomic_write_json
 from synvid.stats.compute import Runner, check_weights, parse_stats
 
 
@@ -37,20 +37,22 @@ def main(args) -> dict:
     synthetic = dict(cfg=render, tex_cfg=config.resolve(config.TextureConfig, args.profile), imagenet=args.imagenet)
     pretrain = config.resolve(config.PretrainConfig, args.profile)    # diversity samples its clips
     out = Path(args.out)
-    config.save_config(out, cfg, stats=list(stats), datasets=args.datasets, reference=args.reference,
-                       profile=args.profile, diversity_clip={"num_frames": pretrain.num_frames,
-                                                         "sampling_rate": pretrain.sampling_rate})
-    runner = Runner(cfg, out / "cache", size=size, device=args.device, synthetic=synthetic, pretrain=pretrain,
-                    inception_weights=args.inception_weights or None, i3d_weights=args.i3d_weights or None,
-                    root=args.video_root)
-    results = {}
-    for name in [d for d in args.datasets.split(",") if d]:
-        path = out / "results" / f"{Path(name).stem}.json"
-        # merge: 5_3 (fid,fvd) and 5_4 (the rest) may share one --out; neither erases the other's numbers
-        old = json.loads(path.read_text()) if path.exists() else {}
-        res = {**old, **runner.run(name, args.reference, stats)}
-        atomic_write_json(path, res)
-        results[name] = res
-        print(json.dumps(res))
-    mark_done(out, results)
+    record = config.to_dict(cfg, stats=list(stats), datasets=args.datasets, reference=args.reference,
+                            profile=args.profile, diversity_clip={"num_frames": pretrain.num_frames,
+                                                                  "sampling_rate": pretrain.sampling_rate})
+    # 5_3 (fid,fvd) and 5_4 (the rest) share one --out, and --ablations adds datasets to it: the folder merges them
+    with RunDir(out, record, free={"stats", "datasets"}, redo=True) as run:
+        runner = Runner(cfg, out / "cache", size=size, device=args.device, synthetic=synthetic, pretrain=pretrain,
+                        inception_weights=args.inception_weights or None, i3d_weights=args.i3d_weights or None,
+                        root=args.video_root)
+        results = {}
+        for name in [d for d in args.datasets.split(",") if d]:
+            path = out / "results" / f"{Path(name).stem}.json"
+            # merge: neither script erases the other's numbers
+            old = json.loads(path.read_text()) if path.exists() else {}
+            res = {**old, **runner.run(name, args.reference, stats)}
+            atomic_write_json(path, res)
+            results[name] = res
+            print(json.dumps(res))
+        run.finish(results)
     return results

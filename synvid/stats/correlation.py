@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from synvid import provenance, tables
-from synvid.config import save_config
 from synvid.errors import BadInput, MissingInput
 from synvid.provenance import STAT_KEYS
-from synvid.runs import atomic_write, mark_done
+from synvid.runs import RunDir, atomic_write
 
 # panel label -> key path in results/<dataset>.json; Fig. 4 a-e of the paper
 METRICS = {"FID": STAT_KEYS["fid"], "FVD": STAT_KEYS["fvd"],
@@ -99,8 +98,9 @@ def figure4(stats_dir, out, *, runs=None, accuracy_csv=None, only_profile: str |
     under `runs` (of `only_profile`) or of `accuracy_csv`; <out>/fig4_correlations.png, then DONE with the r values."""
     stats = load_statistics(stats_dir)
     acc = accuracies_from_runs(runs, only_profile) if runs else accuracies_from_csv(accuracy_csv)
-    save_config(out, stats_dir=stats_dir, runs=runs, accuracy_csv=accuracy_csv)
-    summary = plot_correlations(stats, acc, Path(out) / "fig4_correlations.png")
-    print(json.dumps(summary, indent=1))
-    mark_done(out, summary)
+    # redo: the runs and statistics it reads grow under the same arguments, and drawing is cheap
+    with RunDir(out, {"stats_dir": stats_dir, "runs": runs, "accuracy_csv": accuracy_csv}, redo=True) as run:
+        summary = plot_correlations(stats, acc, Path(out) / "fig4_correlations.png")
+        print(json.dumps(summary, indent=1))
+        run.finish(summary)
     return summary

@@ -12,9 +12,9 @@ import torch.nn.functional as F
 
 from synvid import models
 from synvid.checkpoint import PRETRAIN_TO_CLASSIFIER, load_pretrained
-from synvid.config import save_config
+from synvid.config import to_dict
 from synvid.errors import BadInput, MissingInput
-from synvid.runs import atomic_write, mark_done
+from synvid.runs import RunDir, atomic_write
 from synvid.transforms import normalize
 from synvid.video_io import read_video, video_info
 
@@ -115,12 +115,14 @@ def figure5(cfg, checkpoints: list[str], labels: list[str], out, *, data_root, c
     if len(labels) != len(checkpoints):
         raise BadInput(f"{len(labels)} labels for {len(checkpoints)} checkpoints")
     clips = load_clips(class_videos(data_root, class_name, cfg.pca_videos), cfg.pca_frames, cfg.pca_input_size)
-    save_config(out, cfg, checkpoints=checkpoints, labels=labels, class_name=class_name)
-    rows = []
-    for path in checkpoints:
-        encoder = models.build(cfg.pca_model, num_frames=cfg.pca_num_frames, img_size=cfg.pca_input_size)
-        load_pretrained(encoder, path, **PRETRAIN_TO_CLASSIFIER)
-        rows.append(key_pca_frames(encoder, clips, cfg.pca_num_frames, device))
-    png = save_grid(clips, rows, labels, f"{out}/fig5_key_pca.png", show_videos, show_frames)
-    mark_done(out, {"png": str(png), "videos": len(clips), "frames": cfg.pca_frames, "labels": labels})
+    with RunDir(out, to_dict(cfg, checkpoints=checkpoints, labels=labels, class_name=class_name)) as run:
+        if run.done is not None:
+            return Path(run.done["png"])
+        rows = []
+        for path in checkpoints:
+            encoder = models.build(cfg.pca_model, num_frames=cfg.pca_num_frames, img_size=cfg.pca_input_size)
+            load_pretrained(encoder, path, **PRETRAIN_TO_CLASSIFIER)
+            rows.append(key_pca_frames(encoder, clips, cfg.pca_num_frames, device))
+        png = save_grid(clips, rows, labels, f"{out}/fig5_key_pca.png", show_videos, show_frames)
+        run.finish({"png": str(png), "videos": len(clips), "frames": cfg.pca_frames, "labels": labels})
     return png

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from synvid.config import save_config
+from synvid.config import to_dict
 from synvid.errors import BadInput, MissingInput
-from synvid.runs import atomic_write, atomic_write_json, atomic_write_text, file_sha256, is_done, mark_done
+from synvid.runs import RunDir, atomic_write, atomic_write_json, atomic_write_text, file_sha256
 from synvid.textures import generated
 
 MANIFEST = "manifest.json"
@@ -114,11 +114,11 @@ def build_bank(cfg, out, source: str, num: int | None = None, *, seed: int = 0, 
     num = num if num is not None else cfg.pool_size
     if num <= 0 or shard <= 0:
         raise BadInput(f"--num and --shard must be positive, got {num} and {shard}")
-    if is_done(out):
-        print(f"{out} is done; skipping")
-        return
-    save_config(out, cfg, source=source, num=num, seed=seed, shard=shard, profile=profile)
-    manifest = write_bank(out, source, num, seed=seed, size=cfg.size, shard=shard, device=device,
-                          progress=lambda i, n: print(f"{i}/{n} textures", flush=True))
-    mark_done(out, {"source": source, "num": num, "shards": len(manifest["shards"])})
+    with RunDir(out, to_dict(cfg, source=source, num=num, seed=seed, shard=shard, profile=profile)) as run:
+        if run.done is not None:
+            print(f"{out} is done; skipping")
+            return
+        manifest = write_bank(out, source, num, seed=seed, size=cfg.size, shard=shard, device=device,
+                              progress=lambda i, n: print(f"{i}/{n} textures", flush=True))
+        run.finish({"source": source, "num": num, "shards": len(manifest["shards"])})
     print(f"wrote {num} {source} textures to {out}")
