@@ -16,7 +16,8 @@ _synvid_ready() {
   "$1" - <<'PY' 2>/dev/null
 import importlib, sys
 for name in ("torch", "torchvision", "numpy", "PIL", "scipy", "decord", "av", "matplotlib", "tabulate", "tqdm",
-             "numba", "skimage", "pytorch_fid", "safetensors", "imageio_ffmpeg", "rarfile", "pytest", "synvid"):
+             "numba", "skimage", "pytorch_fid", "safetensors", "imageio_ffmpeg", "rarfile", "pytest",
+             "pytest_timeout", "synvid"):
     importlib.import_module(name)
 import synvid, pathlib, os
 # synvid must be the checkout we run from (an editable install of another clone does not count).

@@ -82,8 +82,10 @@ def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264
             for frame in array:
                 frame = np.ascontiguousarray(frame[..., ::-1]) if pixels == "bgr24" else frame
                 # converted here, not inside encode(): PyAV 18's implicit conversion gives other bytes from run to
-                # run on the same frames (even with one encoder thread), so a set would not be a function of its seed
-                frame = av.VideoFrame.from_ndarray(frame, format=pixels).reformat(format=stream.pix_fmt)
+                # run on the same frames (even with one encoder thread), so a set would not be a function of its seed.
+                # One scaler thread: swscale's slice threads (PyAV >= 18.1.1 asks for them by default) deadlock in a
+                # forked render worker (render.writer's process pool) once the parent process has used them.
+                frame = av.VideoFrame.from_ndarray(frame, format=pixels).reformat(format=stream.pix_fmt, threads=1)
                 for packet in stream.encode(frame):
                     container.mux(packet)
             for packet in stream.encode():
