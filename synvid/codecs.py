@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from synvid import video_io
-from synvid.errors import BadInput, MissingInput, VideoReadError
+from synvid.errors import BadInput, VideoReadError
 from synvid.runs import atomic_write
 
 # SCH-VL create_codec1 / create_codec2: the arguments between the input and the output, "{q}" = 20 s / 15 s
@@ -31,23 +31,12 @@ BENCHMARK_ARGS = {"codec1": ("-c:v", "mpeg2video", "-q:v", "{q}", "-c:a", "mp2",
 # most 16; one slice per thread), so its files depend on the machine: 16 is what "auto" gives on any machine with
 # >= 15 cores (FFmpeg then cuts 320x240 into its 15 macroblock rows), and keeps ours the same on every machine.
 THREADS = ("-threads", "16")
-QUIET = ("-nostdin", "-hide_banner", "-loglevel", "error")      # no effect on the output
-
-
-def ffmpeg() -> str:
-    """The FFmpeg binary (imageio-ffmpeg's, or the one IMAGEIO_FFMPEG_EXE names); a clear error if there is none."""
-    try:
-        import imageio_ffmpeg
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as error:
-        raise MissingInput(f"the codec corruptions run the benchmark's ffmpeg command and need an FFmpeg binary: "
-                           f"pip install imageio-ffmpeg ({error})") from error
 
 
 @functools.cache
 def ffmpeg_version() -> str:
     """`ffmpeg -version`'s version field, e.g. "n9.0.2-17-g2a571b6068-20260930" (recorded with every codec file)."""
-    out = subprocess.run([ffmpeg(), "-version"], capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run([video_io.ffmpeg(), "-version"], capture_output=True, text=True, check=True).stdout.split()
     return out[2] if out[:2] == ["ffmpeg", "version"] else " ".join(out[:3])
 
 
@@ -70,20 +59,13 @@ def record(name: str, q: int, source: str = "file") -> dict:
             "ffmpeg": ffmpeg_version()}
 
 
-def _run(argv: list[str], what, stdin: bytes | None = None) -> None:
-    done = subprocess.run([ffmpeg(), *QUIET, *argv], input=stdin, capture_output=True)
-    if done.returncode:
-        tail = done.stderr.decode(errors="replace").strip()[-600:]
-        raise VideoReadError(f"ffmpeg could not encode {what} (exit {done.returncode}): {tail}")
-
-
 def encode_file(name: str, q: int, src, dst) -> Path:
     """The benchmark's command on the video file `src`, written atomically to `dst` (its frames, audio and frame
     timing are the command's: a source with audio can come out one frame longer, as in the benchmark)."""
     if not Path(src).is_file():
         raise VideoReadError(f"video not found: {src}")
     args = encoder_args(name, q)
-    return atomic_write(dst, lambda tmp: _run(["-i", str(src), *args, "-y", tmp], src))
+    return atomic_write(dst, lambda tmp: video_io.run_ffmpeg(["-i", str(src), *args, "-y", tmp], src))
 
 
 def encode_frames(name: str, q: int, video: torch.Tensor) -> torch.Tensor:
@@ -94,8 +76,8 @@ def encode_frames(name: str, q: int, video: torch.Tensor) -> torch.Tensor:
     frames = video.cpu().numpy()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "v.avi"
-        _run([*_raw_input(frames.shape), *encoder_args(name, q), "-y", str(out)], f"{list(frames.shape)} frames",
-             stdin=frames.tobytes())
+        video_io.run_ffmpeg([*_raw_input(frames.shape), *encoder_args(name, q), "-y", str(out)],
+                            f"{list(frames.shape)} frames", stdin=frames.tobytes())
         decoded = video_io.read_video(out)
     if decoded.shape != video.shape:
         raise VideoReadError(f"{name} changed the video from {list(video.shape)} to {list(decoded.shape)}")

@@ -1,10 +1,14 @@
-"""Video files: write with PyAV, read with decord; clear errors for unreadable files.
+"""Video files: write with FFmpeg (H.264) or PyAV (MPEG), read with decord; clear errors for unreadable files.
 
-torchvision >= 0.22 has no video I/O, so reading goes through decord (the reader official VideoMAE uses)
-and writing through PyAV, whose wheels carry FFmpeg with libx264, mpeg4 and mpeg2video.
+torchvision >= 0.22 has no video I/O, so reading goes through decord (the reader official VideoMAE uses). H.264
+goes through FFmpeg's command line (imageio-ffmpeg's binary), because PyAV's libx264 encoder gives other bytes from
+run to run on the same frames (4-7 distinct files in 10 writes of one 64x64 clip with PyAV 18.1, with one encoder
+thread too; the command line gives one), and a rendered set must be a function of its seed. mpeg4 and mpeg2video
+go through PyAV, whose wheels carry them, with encoder fields OpenCV's writer sets (synvid.codecs).
 """
 from __future__ import annotations
 
+import subprocess
 from fractions import Fraction
 
 from pathlib import Path
@@ -13,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from synvid.errors import BadInput, VideoReadError
+from synvid.errors import BadInput, MissingInput, VideoReadError
 from synvid.runs import atomic_write
 
 
@@ -23,6 +27,29 @@ CODECS = {
     "mpeg4": {"pix_fmt": "yuv420p"},
     "mpeg2video": {"pix_fmt": "yuv420p"},
 }
+
+
+FFMPEG_QUIET = ("-nostdin", "-hide_banner", "-loglevel", "error")      # no effect on the output
+# A fixed thread count: x264's output depends on its number of threads, which FFmpeg's "auto" takes from the machine
+H264_THREADS = ("-threads", "1")
+
+
+def ffmpeg() -> str:
+    """The FFmpeg binary (imageio-ffmpeg's, or the one IMAGEIO_FFMPEG_EXE names); a clear error if there is none."""
+    try:
+        import imageio_ffmpeg
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as error:
+        raise MissingInput(f"writing H.264 and the codec corruptions run FFmpeg's command line and need its binary: "
+                           f"pip install imageio-ffmpeg ({error})") from error
+
+
+def run_ffmpeg(argv: list[str], what, stdin: bytes | None = None) -> None:
+    """`ffmpeg argv` (quiet); a VideoReadError naming `what` and the end of FFmpeg's message if it fails."""
+    done = subprocess.run([ffmpeg(), *FFMPEG_QUIET, *argv], input=stdin, capture_output=True)
+    if done.returncode:
+        tail = done.stderr.decode(errors="replace").strip()[-600:]
+        raise VideoReadError(f"ffmpeg could not encode {what} (exit {done.returncode}): {tail}")
 
 
 def _as_uint8_thwc(frames) -> np.ndarray:
@@ -60,14 +87,20 @@ def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264
     height, width = array.shape[1:3]
     if height % 2 or width % 2:
         raise BadInput(f"{path}: frame size {width}x{height} must be even for yuv420p")
+    if codec == "libx264":
+        if qscale is not None or context:
+            raise BadInput("qscale and context apply to mpeg4 and mpeg2video, not libx264 (use crf)")
+        source = np.ascontiguousarray(array[..., ::-1]) if pixels == "bgr24" else array
+        argv = ["-f", "rawvideo", "-pix_fmt", pixels, "-s", f"{width}x{height}", "-r", str(frame_rate(fps)),
+                "-i", "-", "-c:v", "libx264", "-pix_fmt", CODECS[codec]["pix_fmt"], *H264_THREADS,
+                *(["-crf", str(crf)] if crf is not None else []), "-y"]
+        return atomic_write(path, lambda tmp: run_ffmpeg([*argv, tmp], path, stdin=source.tobytes()))
 
     def write(tmp: str) -> None:
         with av.open(tmp, mode="w") as container:
             stream = container.add_stream(codec, rate=frame_rate(fps))
             stream.width, stream.height = width, height
             stream.pix_fmt = CODECS[codec]["pix_fmt"]
-            if codec == "libx264" and crf is not None:
-                stream.options = {"crf": str(crf)}
             for field, value in (context or {}).items():
                 setattr(stream.codec_context, field, value)
             if qscale is not None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from synvid import codecs, corruptions
+from synvid import codecs, corruptions, video_io
 from synvid.video_io import read_video, write_video
 
 # SCH-VL generate_noisy_videos.py create_codec1 / create_codec2, as written there
@@ -32,7 +32,7 @@ def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def _binaries() -> list[str]:
     """imageio-ffmpeg's binary (a runtime dependency), and a system ffmpeg CLI where one is installed."""
-    found = [codecs.ffmpeg()] + [p for p in [shutil.which("ffmpeg")] if p]
+    found = [video_io.ffmpeg()] + [p for p in [shutil.which("ffmpeg")] if p]
     return list(dict.fromkeys(found))
 
 

@@ -58,8 +58,8 @@ def test_non_integer_frame_rates_are_written_exactly(tmp_path, fps, codec):
 
 
 def test_writing_the_same_frames_twice_gives_the_same_file(tmp_path):
-    """A rendered set is a function of its seed only if the encoder is: the frames go to it converted (PyAV's
-    implicit conversion inside encode() gave 2-7 different files in 8 writes of this video)."""
+    """A rendered set is a function of its seed only if the encoder is: H.264 goes through FFmpeg's command line with
+    one thread (PyAV's libx264 gave 4-7 different files in 10 writes of this video, PyAV 18.1)."""
     from synvid.config import RenderConfig, resolve
     from synvid.render import video
     cfg = resolve(RenderConfig, "smoke")
