@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from checkout import copy_checkout
 
 from synvid import slurm
 from synvid.data.lists import write_list
@@ -55,9 +56,9 @@ def test_dependencies_come_from_the_paths_each_command_names():
     assert slurm.direct(jobs)["synvid.paper.results.paper"] == ["synvid.paper.analysis.fig4"]
 
 
-def _run_all(*args, env=None):
-    return subprocess.run(["bash", "run_all.sh", *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "VIRTUAL_ENV": sys.prefix, "PYTHONPATH": str(ROOT),
+def _run_all(*args, env=None, cwd=ROOT):
+    return subprocess.run(["bash", "run_all.sh", *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "VIRTUAL_ENV": sys.prefix, "PYTHONPATH": str(cwd),
                                "PATH": f"{Path(sys.prefix, 'bin')}:{os.environ['PATH']}", **(env or {})})
 
 
@@ -68,11 +69,12 @@ def _scripts(dry_run_output: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_dry_run_prints_every_batch_script_and_the_graph_smoke_asks_for_no_gpu():
-    out = _run_all("--profile", "smoke", "--slurm", "--dry-run")
+def test_dry_run_prints_every_batch_script_and_the_graph_smoke_asks_for_no_gpu(tmp_path):
+    repo = copy_checkout(tmp_path)            # a finished local smoke run would leave nothing to plan
+    out = _run_all("--profile", "smoke", "--slurm", "--dry-run", cwd=repo)
     assert out.returncode == 0, out.stderr
     scripts = _scripts(out.stdout)
-    plain = _run_all("--profile", "smoke", "--dry-run")
+    plain = _run_all("--profile", "smoke", "--dry-run", cwd=repo)
     commands = [c for c in plain.stdout.splitlines() if not c.startswith("##")]
     assert len(scripts) == len(commands) > 20                               # one job per command
     for script in scripts.values():
@@ -83,7 +85,7 @@ def test_dry_run_prints_every_batch_script_and_the_graph_smoke_asks_for_no_gpu()
     graph = out.stdout.split("## dependency graph")[1]
     assert ("synvid.smoke.finetune.toy_hmdb51.moving_circles <- synvid.smoke.toy.toy_hmdb51, "
             "synvid.smoke.pretrain.moving_circles\n") in graph
-    assert not (ROOT / "runs/smoke/slurm").exists() or "sbatch" not in out.stderr   # nothing submitted
+    assert not (repo / "runs/smoke/slurm").exists() or "sbatch" not in out.stderr   # nothing submitted
 
 
 @pytest.mark.slow

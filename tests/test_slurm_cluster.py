@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from checkout import copy_checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.environ.get("SYNVID_SLURM_TEST") != "1",
@@ -101,17 +102,6 @@ def local_slurm():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def checkout(target: Path) -> Path:
-    """A copy of the working tree (tracked and new files) without runs/ or results/."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
-                           capture_output=True).stdout.decode().split("\0")
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
-    return target
-
-
 def run_all(repo: Path, env: dict, *args, background=False):
     env = {**env, "VIRTUAL_ENV": sys.prefix, "PATH": f"{Path(sys.prefix, 'bin')}:{env['PATH']}",
            "PYTHONPATH": str(repo)}
@@ -122,7 +112,7 @@ def run_all(repo: Path, env: dict, *args, background=False):
 
 
 def test_smoke_on_a_real_slurm_equals_the_local_run(tmp_path):
-    local, cluster = checkout(tmp_path / "local"), checkout(tmp_path / "cluster")
+    local, cluster = copy_checkout(tmp_path / "local"), copy_checkout(tmp_path / "cluster")
     with local_slurm() as env:
         plain = run_all(local, env, background=True)                   # the reference, meanwhile
         first = run_all(cluster, env, "--slurm")
