@@ -48,7 +48,7 @@ def encoder_args(name: str, q: int) -> list[str]:
 
 def _raw_input(shape) -> list[str]:
     """The uint8 RGB frames piped in: what `encode_frames` feeds the command instead of a file."""
-    return ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{shape[2]}x{shape[1]}", "-r", "25", "-i", "-"]
+    return video_io.piped_frames(shape[2], shape[1], 25)
 
 
 def record(name: str, q: int, source: str = "file") -> dict:

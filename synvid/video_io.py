@@ -52,6 +52,11 @@ def run_ffmpeg(argv: list[str], what, stdin: bytes | None = None) -> None:
         raise VideoReadError(f"ffmpeg could not encode {what} (exit {done.returncode}): {tail}")
 
 
+def piped_frames(width, height, fps, pixels: str = "rgb24") -> list[str]:
+    """FFmpeg's input arguments for uint8 frames piped to its standard input (`pixels` byte order)."""
+    return ["-f", "rawvideo", "-pix_fmt", pixels, "-s", f"{width}x{height}", "-r", str(fps), "-i", "-"]
+
+
 def _as_uint8_thwc(frames) -> np.ndarray:
     array = frames.cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
     if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3:
@@ -87,14 +92,13 @@ def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264
     height, width = array.shape[1:3]
     if height % 2 or width % 2:
         raise BadInput(f"{path}: frame size {width}x{height} must be even for yuv420p")
+    source = np.ascontiguousarray(array[..., ::-1]) if pixels == "bgr24" else array     # in `pixels` byte order
     if codec == "libx264":
         if qscale is not None or context:
             raise BadInput("qscale and context apply to mpeg4 and mpeg2video, not libx264 (use crf)")
-        source = np.ascontiguousarray(array[..., ::-1]) if pixels == "bgr24" else array
-        argv = ["-f", "rawvideo", "-pix_fmt", pixels, "-s", f"{width}x{height}", "-r", str(frame_rate(fps)),
-                "-i", "-", "-c:v", "libx264", "-pix_fmt", CODECS[codec]["pix_fmt"], *H264_THREADS,
-                *(["-crf", str(crf)] if crf is not None else []), "-y"]
-        return atomic_write(path, lambda tmp: run_ffmpeg([*argv, tmp], path, stdin=source.tobytes()))
+        argv = [*piped_frames(width, height, frame_rate(fps), pixels), "-c:v", "libx264",
+                "-pix_fmt", CODECS[codec]["pix_fmt"], *H264_THREADS, *(["-crf", str(crf)] if crf is not None else [])]
+        return atomic_write(path, lambda tmp: run_ffmpeg([*argv, "-y", tmp], path, stdin=source.tobytes()))
 
     def write(tmp: str) -> None:
         with av.open(tmp, mode="w") as container:
@@ -112,12 +116,9 @@ def write_video(path: str | Path, frames, fps: float = 25, codec: str = "libx264
                 stream.codec_context.flags |= av.codec.context.Flags.qscale
                 stream.codec_context.global_quality = q * 118
                 stream.codec_context.qmin = stream.codec_context.qmax = q
-            for frame in array:
-                frame = np.ascontiguousarray(frame[..., ::-1]) if pixels == "bgr24" else frame
-                # converted here, not inside encode(): PyAV 18's implicit conversion gives other bytes from run to
-                # run on the same frames (even with one encoder thread), so a set would not be a function of its seed.
-                # One scaler thread: swscale's slice threads (PyAV >= 18.1.1 asks for them by default) deadlock in a
-                # forked render worker (render.writer's process pool) once the parent process has used them.
+            for frame in source:
+                # converted here with one scaler thread: swscale's slice threads (which PyAV >= 18.1.1 asks for by
+                # default) deadlock in a forked render worker once the parent process has used them
                 frame = av.VideoFrame.from_ndarray(frame, format=pixels).reformat(format=stream.pix_fmt, threads=1)
                 for packet in stream.encode(frame):
                     container.mux(packet)
