@@ -10,7 +10,7 @@ path 0.2), AdamW 1e-2, wd 0 (Table 7); authors profile: the released LP.sh (Adam
 dropout 0.5). The fine-tuning settings are 4_1_finetune.py's for the same profile and --dataset (its recipe
 included), with the same flags; LinprobeConfig's flags replace lr, min lr, weight and layer decay.
 `--cache-features true` is the fast mode (head on cached features of unaugmented views), recorded as probe_mode
-"cached". `--stop-after N` stops after N steps; rerunning the same command resumes from <out>/last.pth at that
+"cached"; `--feature-cache DIR` shares those features between probes of one encoder (run_all passes it). `--stop-after N` stops after N steps; rerunning the same command resumes from <out>/last.pth at that
 step. See docs/finetuning.md.
 """
 import argparse
@@ -29,6 +29,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     add_run_arguments(parser)
     add_arguments(parser, FinetuneConfig, skip=PROBE_REPLACES)   # §4.3: the fine-tuning settings the probe runs
     add_arguments(parser, LinprobeConfig)                        # what it replaces, and its mode
+    parser.add_argument("--feature-cache", default=None, metavar="DIR",
+                        help="cached mode: keep the training features in DIR, shared by every probe of the same "
+                             "encoder and settings (e.g. the seeds of a plan); default: the run's own features.pt")
     parser.add_argument("--stop-after", type=int, default=None, help="stop after N steps without DONE")
     return parser
 
@@ -45,7 +48,8 @@ def main(args: argparse.Namespace) -> dict:
     cfg, tune, overrides = probe_settings(args)
     results = engine.run(cfg, tune, args.out, dataset=args.dataset, data_root=args.data_root, init=args.init,
                          stop_after=args.stop_after, progress=not args.no_progress,
-                         extra=run_extra(args, overrides), allow_unfinished=args.allow_unfinished)
+                         extra=run_extra(args, overrides), allow_unfinished=args.allow_unfinished,
+                         feature_cache=args.feature_cache)
     if not dist.is_main():
         return results
     if "top1" not in results:

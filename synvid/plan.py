@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from typing import Mapping, Optional, Union
 
 from synvid import progression
-from synvid.config import FinetuneConfig, PretrainConfig, TextureConfig, resolve
+from synvid.config import FinetuneConfig, LinprobeConfig, PretrainConfig, TextureConfig, resolve
 
 STAGES = ("data", "pretrain", "finetune", "ucf101p", "analysis", "tables")
 OBJECTIVES = ("videomae", "vjepa")        # synvid.engine.objectives.OBJECTIVES (a test keeps the two equal)
@@ -275,11 +275,19 @@ class Plan:
             if isinstance(init, tuple):                # its own seed's pre-training with --seed-pretraining
                 folder, name = init
                 init = f"{self.runs}/{folder}/{name}{_seed_suffix(seed) * self.s.seed_pretraining}/last.pth"
+            folder = f"{self.runs}/{run.task}{run.series}/{run.dataset}"
             lines.append(_join(self.launch, SCRIPTS[run.task], self.p, f"--dataset {run.dataset}",
                                f"--data-root {run.root}", f"--init {init}", *run.extra, _seed_flag(seed),
-                               f"--out {self.runs}/{run.task}{run.series}/{run.dataset}/{run.key}"
-                               f"{_seed_suffix(seed)}", self.quiet))
+                               f"--out {folder}/{run.key}{_seed_suffix(seed)}", self.quiet,
+                               *self._feature_cache(run, folder)))
         return lines
+
+    def _feature_cache(self, run: Downstream, folder: str) -> list[str]:
+        """A cached-mode probe reads its training features from one folder per dataset, so the seeds of an
+        encoder extract them once (their features are the same: the probe's seed only draws the head's batches)."""
+        if run.task == "linprobe" and resolve(LinprobeConfig, self.profile).cache_features:
+            return [f"--feature-cache {folder}/features"]
+        return []
 
     def _finetune(self) -> list[str]:
         return [line for run in self.downstream() for line in self._downstream_commands(run)]

@@ -189,9 +189,40 @@ def test_stale_feature_cache_is_refused(setup, tmp_path):
     root, ckpt = setup
     cfg, tune = _probe()
     torch.save({"x": torch.zeros(1, 1, 1), "y": torch.zeros(1), "settings": "{}"}, tmp_path / "features.pt")
+    fcfg = linprobe.finetune_settings(cfg, tune)
     with pytest.raises(ValueError, match="other settings"):
-        linprobe.cached_features(None, linprobe.finetune_settings(cfg, tune), [], segments=2,
-                                 cache=tmp_path / "features.pt", source={}, device=None, failures=None)
+        linprobe.cached_features(None, fcfg, [], segments=2, cache=tmp_path / "features.pt",
+                                 settings=linprobe.feature_settings(fcfg, 2, {}), device=None, failures=None)
+
+
+def test_probes_of_one_encoder_share_a_feature_cache(setup, tmp_path, monkeypatch):
+    """--feature-cache: the first seed extracts, the next reads the same file and gets what its own extraction would
+    give; a scratch encoder (drawn from the seed) gets a file of its own; the file keeps the unreadable names."""
+    root, ckpt = setup
+    kw = dict(dataset="toy_hmdb51", data_root=root, progress=False)
+    shared = tmp_path / "features"
+
+    def probe(name, seed, init=str(ckpt), cache=shared):
+        cfg, tune = _probe(cached=True, epochs=2, batch_size=2, test_clips=2, seed=seed)
+        return linprobe.run(cfg, tune, tmp_path / name, init=init, feature_cache=cache, **kw)
+
+    own = probe("own1", 1, cache=None)
+    first = probe("seed0", 0)
+    (file,) = shared.glob("features_*.pt")
+    assert first["feature_cache"] == str(file) and "feature_cache" not in own
+    assert not (tmp_path / "seed0/features.pt").exists()
+    extract = linprobe.extract_features
+    monkeypatch.setattr(linprobe, "extract_features", lambda *a, **k: pytest.fail("extracted again"))
+    second = probe("seed1", 1)
+    assert second["feature_cache"] == str(file)
+    assert (second["top1"], second["videos"]) == (own["top1"], own["videos"])   # as if it had extracted itself
+    monkeypatch.setattr(linprobe, "extract_features", extract)
+    probe("scratch0", 0, init="scratch")
+    probe("scratch1", 1, init="scratch")
+    assert len(list(shared.glob("features_*.pt"))) == 3
+    saved = torch.load(file, weights_only=True)
+    torch.save({**saved, "skipped": ["gone.avi"]}, file)
+    assert probe("seed2", 2)["train_skipped_names"] == ["gone.avi"]
 
 
 def test_cached_run_resumes_and_refuses_other_settings(setup, tmp_path):

@@ -136,6 +136,17 @@ def test_seeds_repeat_downstream_runs_and_seed_pretraining_feeds_each_its_own():
     assert len([c for c in own.commands("pretrain") if "moving_circles" in c]) == 3
 
 
+def test_cached_probes_share_one_feature_folder_per_dataset():
+    """The miniature's cached probes pass --feature-cache (one folder for every seed); smoke's augmented probes and
+    every fine-tune do not."""
+    cpu = _plan("cpu", seeds=(0, 1)).commands("finetune")
+    probes = [c for c in cpu if "4_3_linprobe.py" in c]
+    assert len(probes) == 12 and {_value(c, "--feature-cache") for c in probes} == {
+        "runs/cpu/linprobe/toy_actions/features"}
+    assert not any("--feature-cache" in c for c in cpu if "4_1_finetune.py" in c)
+    assert not any("--feature-cache" in c for c in _plan("smoke").commands("finetune"))
+
+
 @pytest.mark.parametrize("kw, tag", [
     ({}, ""), ({"ablations": True, "vit_l": True}, ".ablations.vitl"),
     ({"seeds": (0, 1, 2), "seed_pretraining": True}, ".seeds3p"), ({"seeds": (0, 1, 2)}, ".seeds3"),

@@ -17,6 +17,7 @@ Both resume from `last.pth` at any step and end with the same multi-view test (`
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -138,32 +139,62 @@ def fit(trainer: loop.TrainLoop, stop_after: int | None = None, progress: bool =
             "total_steps": trainer.total_steps}
 
 
-def cached_features(model: nn.Module, cfg: FinetuneConfig, items, *, segments: int, cache: Path, source: dict,
+def weights_digest(model: nn.Module) -> str:
+    """sha256 of the frozen encoder's tensors (every state entry outside the head): what a shared feature cache is
+    keyed by, so that a pre-training redone under the same path never reuses the old run's features."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        if not name.startswith("head."):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def feature_settings(cfg: FinetuneConfig, segments: int, source: dict) -> str:
+    """The key a features file is extracted under: the FEATURE_KEYS of `cfg`, the test clips per video and `source`
+    (what names the videos and weights: dataset, data_root, init)."""
+    return json.dumps({**{k: getattr(cfg, k) for k in FEATURE_KEYS}, "segments": segments, **source}, sort_keys=True)
+
+
+def feature_cache_file(run_dir: Path, shared: str | Path | None, model: nn.Module, settings: str) -> Path:
+    """Where the cached features live: the run's own features.pt, or with `shared` (--feature-cache) a file of that
+    folder named by the settings and the encoder's weights, which every probe of the same encoder and settings
+    reads (the seeds of a run_all plan: the features do not depend on the probe's seed)."""
+    if shared is None:
+        return run_dir / "features.pt"
+    name = hashlib.sha256(f"{settings}|{weights_digest(model)}".encode()).hexdigest()[:24]
+    return Path(shared) / f"features_{name}.pt"
+
+
+def cached_features(model: nn.Module, cfg: FinetuneConfig, items, *, segments: int, cache: Path, settings: str,
                     device, failures: FailureLog) -> tuple[torch.Tensor, torch.Tensor]:
     """The features and labels of the training videos `items` (`segments` test-style clips each), read from
-    `cache` (features.pt) when it was extracted under these settings, else extracted now and written once by rank 0.
-    `source`: what names the videos and weights (dataset, data_root, init), part of the settings key."""
-    key = json.dumps({**{k: getattr(cfg, k) for k in FEATURE_KEYS}, "segments": segments, **source}, sort_keys=True)
+    `cache` when it was extracted under `settings` (feature_settings), else extracted now and written once by
+    rank 0 (atomically: probes sharing a cache folder may race, and then write the same features). The names of
+    the unreadable training videos are kept with them and go to `failures` on a read too."""
     if cache.exists():
         saved = torch.load(cache, weights_only=True)
-        if saved.get("settings") != key:
+        if saved.get("settings") != settings:
             raise BadInput(f"{cache} was extracted with other settings ({saved.get('settings')}); "
                            f"use another --out or delete it")
+        failures.names.extend(n for n in saved.get("skipped", []) if n not in failures.names)
         return saved["x"], saved["y"]
     model.eval()
     data = test_dataset(items, cfg, num_segments=segments)
     x, y = extract_features(model, data, batch_size=max(cfg.batch_size // 8, 1), device=device,
                             num_workers=cfg.num_workers, bf16=cfg.bf16, failures=failures, strict=cfg.strict)
-    dist.on_main(atomic_torch_save, cache, {"x": x, "y": y, "settings": key})
+    skipped = sorted({n for part in dist.all_gather_objects(failures.names) for n in part})
+    dist.on_main(atomic_torch_save, cache, {"x": x, "y": y, "settings": settings, "skipped": skipped})
     return x, y
 
 
 def run(cfg: LinprobeConfig, tune: FinetuneConfig, out: str | Path, *, dataset: str, data_root, init: str,
         stop_after: int | None = None, progress: bool = True, extra: dict | None = None,
-        allow_unfinished: bool = False) -> dict:
+        allow_unfinished: bool = False, feature_cache: str | Path | None = None) -> dict:
     """Probe `init` on `dataset` with `cfg` over the fine-tuning settings `tune` (`finetune_settings`) and run the
     multi-view test; returns DONE's dict (`stop_after` steps: stop early, without the test or DONE; rerunning
-    resumes)."""
+    resumes). `feature_cache`: a folder of cached-mode features shared with other probes (feature_cache_file); a
+    location, not a setting, so it is not part of the config (DONE records the file used)."""
     if cfg.optimizer != "adamw":
         raise BadInput(f"only the AdamW probe of Table 7 is implemented, got optimizer={cfg.optimizer!r}")
     fcfg = finetune_settings(cfg, tune)
@@ -179,12 +210,14 @@ def run(cfg: LinprobeConfig, tune: FinetuneConfig, out: str | Path, *, dataset: 
         frozen = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
         if cfg.cache_features:
             failures = FailureLog()
-            x, y = cached_features(model, fcfg, train.items, segments=inputs.segments,
-                                   cache=run_dir.path / "features.pt",
-                                   source={k: config[k] for k in ("dataset", "data_root", "init")}, device=device,
-                                   failures=failures)
+            settings = feature_settings(fcfg, inputs.segments,
+                                        {k: config[k] for k in ("dataset", "data_root", "init")})
+            cache = feature_cache_file(run_dir.path, feature_cache, model, settings)
+            x, y = cached_features(model, fcfg, train.items, segments=inputs.segments, cache=cache,
+                                   settings=settings, device=device, failures=failures)
             trainer = CachedHead(model.head.cpu(), x.float(), y, fcfg, run_dir.path, config)
-            cached = {"cached_videos": len(x), "cached_views_per_video": x.shape[1]}
+            cached = {"cached_videos": len(x), "cached_views_per_video": x.shape[1],
+                      **({"feature_cache": str(cache)} if feature_cache is not None else {})}
         else:  # §4.3 as the authors ran it: the fine-tuning loop (train mode, augmentations), only the head trainable
             trainer = AugmentedClipTraining(fcfg, run_dir.path, train.items, model, len(train.classes), config,
                                             device)
