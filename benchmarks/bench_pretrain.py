@@ -10,8 +10,8 @@ the same process (float32 on CPU). Not a test: prints figures.
     python benchmarks/bench_pretrain.py --batch 64 --objective vjepa                         # one V-JEPA step
 
 `--render-device device` renders the shape set on the training device batch by batch (synvid.data.batched), the
-workers only drawing the per-clip plans; the render is counted as data wait, so "% of compute-only" is the issue-5
-figure (target >= 95%).
+workers only drawing the per-clip plans; the render is counted as data wait, so "% of compute-only" is the
+end-to-end figure (target >= 95%).
 """
 import argparse
 import platform

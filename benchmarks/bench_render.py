@@ -1,4 +1,4 @@
-"""Render throughput (issue 3): on-the-fly clips/s on one CPU thread (numba path, the DataLoader workers'),
+"""Render throughput: on-the-fly clips/s on one CPU thread (numba path, the DataLoader workers'),
 clips/s of the on-device pre-training batches on --device (`--render-device device`: synvid.data.batched, the path
 training takes; CUDA target), and materialised videos/s (render + H.264). Prints best and median of --repeats."""
 import argparse

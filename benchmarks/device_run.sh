@@ -27,12 +27,12 @@ step pretrain_device 150 "$SYNVID_PYTHON" benchmarks/bench_pretrain.py --batch 6
   --dataset moving_circles --render-device device --steps 30
 step pretrain_loader 90 "$SYNVID_PYTHON" benchmarks/bench_pretrain.py --batch 64 --dataset moving_circles \
   --render-device loader --workers "$(nproc)" --steps 20
-# V-JEPA (issue 16): one step next to VideoMAE's above (no --compile: the context length changes every step)
+# V-JEPA: one step next to VideoMAE's above (no --compile: the context length changes every step)
 step pretrain_vjepa 120 "$SYNVID_PYTHON" benchmarks/bench_pretrain.py --batch 64 --objective vjepa --steps 20
 step finetune 90 "$SYNVID_PYTHON" benchmarks/bench_finetune.py --batch 32 --infer-batch 64 --compile --device cuda
 step torchrun_smoke 60 torchrun --standalone --nproc_per_node 1 pretrain/3_2_pretrain.py --profile smoke \
   --dataset moving_circles --out "$LOG_DIR/torchrun_smoke" --no-progress
-# issue 13 §3: 1-GPU fine-tuning + evaluation at the paper profile (ViT-B, 16x224^2, 5x3 views, 8 workers):
+# 1-GPU fine-tuning + evaluation at the paper profile (ViT-B, 16x224^2, 5x3 views, 8 workers):
 # peak host memory (process + loader workers) and device memory, views/s
 step eval_memory 150 "$SYNVID_PYTHON" benchmarks/bench_evaluate.py --device cuda --workers 8 --videos 32 \
   --train-steps 10 --train-batch 32

@@ -3,7 +3,7 @@ timm RandAugment on every frame with one op list and one magnitude per clip, nor
 resized crop, horizontal flip, random erasing of one box through all frames.
 
 Every random draw comes from an explicit `torch.Generator`, so a (seed, epoch, video, repeat) key gives the same
-view in any DataLoader worker, on any rank and after a resume (issue 13 §1).
+view in any DataLoader worker, on any rank and after a resume.
 
 RandAugment follows timm `rand_augment_transform("rand-m{m}-n{n}-mstd{std}-inc1")` as VM builds it
 (`video_transforms.create_random_augment`: bicubic, fill (128, 128, 128), translate 0.45 of the size):

@@ -78,11 +78,11 @@ class PretrainConfig:
     grad_checkpointing: bool = False     # activation checkpointing in the encoder
     save_every: int = 1000               # steps between atomic checkpoints
     num_workers: int = 8                 # DataLoader workers per process
-    render_device: str = "loader"        # issues 3/5: loader = CPU workers render; device = shape sets on the GPU
+    render_device: str = "loader"        # loader = CPU workers render; device = shape sets on the GPU
     mix_fraction: float = 0.0            # Table 11 / §9.4: this fraction of each epoch from --mix-list (real videos)
     deterministic: bool = False          # torch.use_deterministic_algorithms (exact resume, slower on CUDA)
     tensorboard: bool = False            # also write TensorBoard scalars to <out>/tb
-    objective: str = "videomae"          # issue 16: videomae (the paper) | vjepa (VjepaConfig holds its recipe)
+    objective: str = "videomae"          # videomae (the paper) | vjepa (VjepaConfig holds its recipe)
     seed: int = 0
 
 
@@ -93,7 +93,7 @@ _VJEPA_BATCH = 3072                      # jepa configs/pretrain/vitl16.yaml: ba
 
 @dataclass
 class VjepaConfig:
-    """V-JEPA objective (issue 16; Bardes et al. 2024; jepa configs/pretrain/vitl16.yaml, app/vjepa/train.py).
+    """V-JEPA objective (Bardes et al. 2024; jepa configs/pretrain/vitl16.yaml, app/vjepa/train.py).
 
     Used when PretrainConfig.objective == 'vjepa', in place of PretrainConfig's VideoMAE-only fields (mask_ratio,
     decoder_depth, base_lr, min_lr, warmup_epochs, weight_decay, beta1, beta2, clip_grad). PretrainConfig still
@@ -163,7 +163,7 @@ class FinetuneConfig:
     cache_decoded: bool = False          # decode each training video once and keep its frames in memory (small
                                          #   sets only; the clips are the same: docs/finetuning.md)
     strict: bool = False                 # stop at the first unreadable training video instead of skipping it
-    # issue 13 §4: a missing/unreadable test video stops the run unless this is set; then it is left out and named
+    # a missing/unreadable test video stops the run unless this is set; then it is left out and named
     allow_missing: bool = False          #   in DONE (test_listed, test_evaluated, test_missing)
     seed: int = 0
 

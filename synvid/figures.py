@@ -1,4 +1,4 @@
-"""The paper's figures from finished runs, all under `<out>/figures/` (issue 14): Figure 2 (Table 1 columns as bars,
+"""The paper's figures from finished runs, all under `<out>/figures/`: Figure 2 (Table 1 columns as bars,
 paper vs ours with 95% t-interval error bars, plus our ViT-L series), Figure 3 (UCF101-P per corruption; also the
 chart of each finetune/4_2_eval_ucf101p.py run), Figure 4 (statistics vs accuracy, synvid.stats.correlation) and
 copies of the Figure 1 and Figure 5 images their runs drew."""

@@ -118,7 +118,7 @@ def covariance_log_det(features) -> dict:
 
     A rank below D (fewer distinct samples than dimensions, e.g. a static set whose 16 frames per video are one
     image, or constant features) returns log_det = -inf explicitly: slogdet of a singular matrix in floating point
-    gives a large negative but finite rounding artefact instead (issue 12 quotes -5292 for a static set).
+    gives a large negative but finite rounding artefact instead (e.g. -5292 for a static set).
     Returns {"log_det": float, "rank": int, "dim": D}."""
     _, cov = feature_stats(features)
     cov = np.atleast_2d(cov)

@@ -1,4 +1,4 @@
-"""Provenance: which finished runs may fill which paper-table cell (issue 14).
+"""Provenance: which finished runs may fill which paper-table cell.
 
 A finished downstream run becomes a *record* (`record_from_run`); `select` then keeps a record for a cell only when
 its profile, model size, probe mode and downstream dataset are the table's, files runs with CLI overrides apart

@@ -1,4 +1,4 @@
-"""Everything `paper_tables/make_tables.py` writes from the runs of one profile (issue 14):
+"""Everything `paper_tables/make_tables.py` writes from the runs of one profile:
 
     <out>/tables/*.md          one file per paper table, gap claims, Figure 3 and Figure 4 tables, ViT-L series
     <out>/tables/problems.md   every run refused, with the reason (absent when none)

@@ -221,7 +221,7 @@ def test_magick_png8_of_every_quantum():
 
 
 def test_motion_blur_taps_and_dot_displacement():
-    """2 ceil(r) + 1 taps; a bright dot moves by sum_i k_i i = 2.09/3.68/6.07/8.99/11.43 px at s = 1..5 (issue 12);
+    """2 ceil(r) + 1 taps; a bright dot moves by sum_i k_i i = 2.09/3.68/6.07/8.99/11.43 px at s = 1..5;
     at 0 deg the taps run along the row, at 45 deg along the diagonal, offsets rounded to the nearest pixel."""
     moved = []
     for radius, sigma in corruptions.REGISTRY["motion_blur"].params:

@@ -1,4 +1,4 @@
-"""The scripts' one error shell (synvid.cli.command, issue 15): synvid's own errors become one `error: ...` line and
+"""The scripts' one error shell (synvid.cli.command): synvid's own errors become one `error: ...` line and
 exit status 1; anything else (an OOM, an NCCL RuntimeError, a bug) keeps its type and traceback; Preempted keeps 75;
 the process group is destroyed on every way out."""
 import json

@@ -259,7 +259,7 @@ def test_runs_record_only_the_command_lines_changes_as_overrides(dataset):
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_script_defaults_come_from_the_dataclasses(profile):
-    """Issue 15 §5: 4_2_eval_ucf101p's --num-segments and 5_5's model flags are config fields. Fig. 5 reads the
+    """4_2_eval_ucf101p's --num-segments and 5_5's model flags are config fields. Fig. 5 reads the
     profile's own pre-trained models (the classifier of its fine-tuning, its pre-training clip); UCF101-P is
     tested on UCF101's 5 clips (Table 6) under every profile."""
     from synvid.config import RobustnessConfig, StatsConfig

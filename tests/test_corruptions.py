@@ -87,7 +87,7 @@ def test_where_each_corruption_acts():
     assert set(corruptions.NAMES) - set(corruptions.BENCHMARK) == {"glass_blur"} and len(corruptions.BENCHMARK) == 13
 
 
-# --- speed-up (issue #6) and the rules themselves: each per-view rule restated on its own (float64 formulas; the
+# --- speed-up and the rules themselves: each per-view rule restated on its own (float64 formulas; the
 # rotations with one sampling grid per frame, the code before the speed-up), fed the draws `apply` makes from its
 # seed, and truncated to uint8 as the reference does
 def _rotated(x, degrees):
@@ -202,7 +202,7 @@ def test_benchmark_runs_both_modes(monkeypatch, capsys):
     assert out.count("ms/view") == 12 and out.count("ms/video") == 2
 
 
-# --- issue 12 §5: each rule against the reference's own formula, restated in NumPy on tiny arrays
+# --- each rule against the reference's own formula, restated in NumPy on tiny arrays
 def _generator(name, severity, seed):
     import zlib
     return torch.Generator().manual_seed(zlib.crc32(f"{name}/{severity}/{seed}".encode()))

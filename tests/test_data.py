@@ -116,7 +116,7 @@ def test_partial_kinetics_copy_is_used_but_a_wrong_root_is_not(tmp_path, capsys)
         (folder / f"v{i:02d}_000000_000010.mp4").write_bytes(b"")
     items, classes = registry.load("k400", tmp_path, "train")
     assert len(items) == 9 and classes == ["abseiling"] and "1 of 10 listed videos" in capsys.readouterr().out
-    split = registry.load_split("k400", tmp_path, "train")            # the numbers a run records (issue 13 §4)
+    split = registry.load_split("k400", tmp_path, "train")            # the numbers a run records
     assert (split.listed, [Path(m).name for m in split.missing]) == (10, ["v09_000000_000010.mp4"])
     for i in range(3):
         (folder / f"v{i:02d}_000000_000010.mp4").unlink()

@@ -254,7 +254,7 @@ def test_entry_script_help_and_bad_arguments(script, outcomes):
 
 
 def test_readme_is_a_front_page_that_links_every_page():
-    """Issue 15: the README stays a front page (<= 350 lines); the per-section reference lives in docs/."""
+    """The README stays a front page (<= 350 lines); the per-section reference lives in docs/."""
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 350
     for path in DOCS[1:]:

@@ -161,7 +161,7 @@ def test_paper_analysis_commands_pass_the_weights_their_statistics_need(tmp_path
 
 @pytest.mark.slow
 def test_run_all_objectives_key_runs_by_objective():
-    """Issue 16: --objective(s) adds V-JEPA pre-training of the progression in pretrain_vjepa/ and feeds it to the
+    """--objective(s) adds V-JEPA pre-training of the progression in pretrain_vjepa/ and feeds it to the
     same downstream stages in <stage>_vjepa/ folders; VideoMAE's folders are unchanged."""
     out = run("bash", "run_all.sh", "--profile", "smoke", "--objectives", "videomae,vjepa", "--dry-run")
     assert out.returncode == 0, out.stderr

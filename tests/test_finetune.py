@@ -166,7 +166,7 @@ def _losses(run_dir):
 @pytest.mark.slow
 def test_interrupted_finetune_gives_the_uninterrupted_losses(toy_root, tmp_path):
     """--stop-after at steps 1, 3 and 4 of 6 (mid-epoch and at epoch ends), rerun each time: every per-step loss
-    equals the uninterrupted run's (augmentations, MixUp/CutMix, dropout and drop path are keyed, issue 13 §1)."""
+    equals the uninterrupted run's (augmentations, MixUp/CutMix, dropout and drop path are keyed)."""
     cfg = _cfg(epochs=3, warmup_epochs=1)
     kw = dict(dataset="toy_ucf101", data_root=toy_root, progress=False)
     ft.run(cfg, tmp_path / "a", stop_after=6, **kw)

@@ -1,4 +1,4 @@
-"""Issue 15 item 1: the registry is a leaf, synvid has no import cycle, and synvid modules import each other at
+"""The registry is a leaf, synvid has no import cycle, and synvid modules import each other at
 module level only (a function-level import hides a cycle or an upward reach)."""
 import ast
 import subprocess

@@ -1,4 +1,4 @@
-"""The one training loop (synvid.engine.loop.TrainLoop) on a toy subclass, and the engine's imports (issue 15: module
+"""The one training loop (synvid.engine.loop.TrainLoop) on a toy subclass, and the engine's imports (module
 level only). The run directory around it: tests/test_run_dir.py."""
 import ast
 import json

@@ -1,4 +1,4 @@
-"""Multi-process behaviour (issue 13 §2-§5) with 2 CPU processes on gloo: nothing hangs on a mostly unreadable
+"""Multi-process behaviour with 2 CPU processes on gloo: nothing hangs on a mostly unreadable
 toy tree (fine-tuning, probing, UCF101-P evaluation), partial batches are weighted by their true size, a failed
 save on rank 0 stops every rank; strict test denominators, upstream records, config hashes, fsynced writes.
 Every launch has a time limit: a hang fails the test instead of blocking the suite."""

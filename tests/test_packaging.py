@@ -1,4 +1,4 @@
-"""Packaging (issue 15 §5): pyproject.toml, environment.yml and scripts/bootstrap.sh tell one story; every
+"""Packaging: pyproject.toml, environment.yml and scripts/bootstrap.sh tell one story; every
 third-party package that synvid or a script imports is a runtime dependency; no line of synvid/ over 120 chars."""
 import ast
 import importlib.metadata

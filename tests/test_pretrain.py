@@ -252,7 +252,7 @@ def _script_module(path):
 
 @pytest.mark.parametrize("profile", ["paper", "authors", "mini", "smoke"])
 def test_equal_compute_across_the_progression(profile, tmp_path, monkeypatch):
-    """Issue 12 §6: under every profile a fixed set has as many videos as an on-the-fly epoch has clips (one
+    """Under every profile a fixed set has as many videos as an on-the-fly epoch has clips (one
     rule, RenderConfig.num_videos), so both get the same steps per epoch; Section 5 samples from as many."""
     from synvid import config
     from synvid.engine import pretrain as engine

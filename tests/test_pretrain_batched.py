@@ -1,4 +1,4 @@
-"""On-device batched pre-training data (render_device='device', issues 3 and 5), all on CPU: the batches equal
+"""On-device batched pre-training data (render_device='device'), all on CPU: the batches equal
 the DataLoader path's for the same StepSampler keys, and a run trains, matches the loader run and resumes exactly."""
 import math
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Fast rasterisers (issue 3, performance): numba CPU path and batched torch path against the torch tile path."""
+"""Fast rasterisers: numba CPU path and batched torch path against the torch tile path."""
 import subprocess
 import sys
 from dataclasses import replace

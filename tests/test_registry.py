@@ -1,4 +1,4 @@
-"""Ablation registry and backgrounds (issue 3; Tables 2, 3, 9, 10, 12; Appendix 9.4): every reported synthetic
+"""Ablation registry and backgrounds (Tables 2, 3, 9, 10, 12; Appendix 9.4): every reported synthetic
 name renders, backgrounds, static-5% videos, dynamic texture crops."""
 import csv
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Run records and host memory a cluster run can trust (issue 13 §3-§7): bytes of a test item, the evaluation
+"""Run records and host memory a cluster run can trust: bytes of a test item, the evaluation
 loader's bound, bare boolean flags, fsynced writes (config hashes and the resume check: tests/test_run_dir.py)."""
 import os
 

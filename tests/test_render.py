@@ -1,4 +1,4 @@
-"""Progression renderer (issue 3): determinism, frames= subsets, static frames, errors, registry ranges."""
+"""Progression renderer: determinism, frames= subsets, static frames, errors, registry ranges."""
 import math
 import subprocess
 import sys

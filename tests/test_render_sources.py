@@ -1,4 +1,4 @@
-"""How the renderer gets its shapes' pixels (issue 3/4): z-order occlusion, one texture fetch per video, a texture
+"""How the renderer gets its shapes' pixels: z-order occlusion, one texture fetch per video, a texture
 bank giving the same pixels as generating, the profile's texture settings, fixed sets in the on-the-fly dataset."""
 import numpy as np
 import pytest

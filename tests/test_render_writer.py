@@ -1,4 +1,4 @@
-"""Materialised .mp4 decodes to the rendered frames; an interrupted generation resumes (issue 3)."""
+"""Materialised .mp4 decodes to the rendered frames; an interrupted generation resumes."""
 import json
 
 import pytest

@@ -335,7 +335,7 @@ def test_fig4_over_every_set_with_n_and_the_spectrum_claim(tmp_path):
 
 
 def test_vjepa_runs_get_their_own_column_group_and_never_mix(k400_runs, tmp_path):
-    """Issue 16: a fine-tune fed by a V-JEPA pre-training is recorded with objective 'vjepa' (from the upstream
+    """A fine-tune fed by a V-JEPA pre-training is recorded with objective 'vjepa' (from the upstream
     config.json) and shown in an `ours V-JEPA` column group, not averaged into VideoMAE's `ours`."""
     pre = k400_runs / "pretrain_vjepa" / "accelerating_transforming_image_crops"
     _write(pre, "config.json", {"PretrainConfig": {"objective": "vjepa"}, "objective": "vjepa",

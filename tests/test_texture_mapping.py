@@ -1,4 +1,4 @@
-"""Issue 12 §1: every textured shape reads its texture as the authors' offline generator maps it.
+"""Every textured shape reads its texture as the authors' offline generator maps it.
 
 The reference below transcribes generation_code/gen_syn_video.py (YU) in numpy: the affine A = R S Sh about the
 pivot (r//2, r//2) (:180-199), the polygon corners it moves (:246-251), cv2.getAffineTransform between the first

@@ -116,7 +116,7 @@ def test_bank_resume_matches_one_go(tmp_path):
     assert torch.equal(bank.get(ids, "cpu"), generated.generate("stylegan", ids, seed=2, size=16))
     src = textures.source("stylegan", seed=2, size=16, pool_size=5, bank=tmp_path / "two")
     assert src.pool_size == 5 and json.loads((tmp_path / "two" / "manifest.json").read_text())["num"] == 5
-    # a bank is never read as another pool or texture size (issue 13 §6: mini's 20k pool on a 300k bank)
+    # a bank is never read as another pool or texture size (e.g. mini's 20k pool on a 300k bank)
     with pytest.raises(ValueError, match=r"pool size 5 \(configured 20000\)"):
         textures.source("stylegan", seed=2, size=16, pool_size=20000, bank=tmp_path / "two")
     with pytest.raises(ValueError, match=r"texture size 16 \(configured 32\)"):

@@ -1,4 +1,4 @@
-"""UCF101-P (issue 12 §5, PROTOCOLS §4.4-4.5): profiles and settings, the codec records, the benchmark's translate and
+"""UCF101-P (PROTOCOLS §4.4-4.5): profiles and settings, the codec records, the benchmark's translate and
 mp4v pass, the tree writer on a toy UCF101 (layout, each file = the corruption + mp4v, resume, refusals), the
 evaluation in both modes with per-severity bookkeeping and re-evaluation on mismatch, wins over 13 and 14, and the
 per-view hook (noise sigma kept, every crop corrupted about its own centre, deterministic by (seed, video, view))."""

@@ -1,5 +1,5 @@
-"""Pre-training batches rendered on the training device (issue 3 "batched, on CUDA", issue 5 "within 5% of the
-compute-only rate"): `PretrainConfig.render_device = "device"`.
+"""Pre-training batches rendered on the training device (target: batched on CUDA, within 5% of the compute-only
+rate): `PretrainConfig.render_device = "device"`.
 
 The work of one sample is split in two. The CPU half (`ClipPlans`, a Dataset run by DataLoader workers so it
 overlaps the previous step) draws exactly what SyntheticClips + PretrainDataset draw for the same StepSampler key

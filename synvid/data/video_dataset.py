@@ -136,7 +136,7 @@ def check_cache_size(items: list[tuple[str, int]], limit: int | None = None) -> 
 class TestViews(_Videos):
     """Item i -> (uint8 [S*C,T,size,size,3] views in (segment, crop) order, label, i) or Failed. The views stay
     bytes until they reach the device (evaluate.to_model_input normalises there): at the paper profile an item is
-    15 x 16 x 224^2 x 3 B = 36 MB instead of 145 MB of float32 (issue 13 §3).
+    15 x 16 x 224^2 x 3 B = 36 MB instead of 145 MB of float32.
 
     `corrupt` (UCF101-P): with corrupt_per="view" it runs on each uint8 view after the resize and crop,
     before normalisation (YU, PROTOCOLS §4.3); with "video" once on the whole decoded video (codecs). It is given

@@ -89,8 +89,8 @@ class AugmentedClipTraining(loop.TrainLoop):
 
     def loss(self, clips: torch.Tensor, labels: torch.Tensor, step: int, weight: float = 1.0) -> torch.Tensor:
         """clips [B,R,3,T,S,S] (R repeated augmentations of each video). MixUp/CutMix, dropout and drop path draw
-        from the global generator seeded by (seed, step, rank) (issue 13 §1). `weight` (agree) scales this rank's
-        mean loss so that DDP's gradient average weighs every video the same."""
+        from the global generator seeded by (seed, step, rank), so a resumed run draws the same. `weight` (agree)
+        scales this rank's mean loss so that DDP's gradient average weighs every video the same."""
         common.seed_step(self.cfg.seed, step)
         videos, labels = flatten_repeats(clips, labels)
         videos, labels = videos.to(self.device, non_blocking=True), labels.to(self.device)

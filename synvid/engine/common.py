@@ -6,7 +6,7 @@
 - `StepTimer`: clips/s and the fraction of wall time spent waiting for data;
 - `StopSignal`: SIGTERM/SIGUSR1 (SLURM's warning before a time limit or preemption) stop the run at the next
   step boundary with last.pth saved and exit code `PREEMPTED_EXIT`; rerunning the command resumes exactly;
-- `seed_rank` / `seed_step`: per-rank and per-step randomness (issue 13 §1);
+- `seed_rank` / `seed_step`: per-rank and per-step randomness (exact resume);
 - `autocast`, `per_rank_batch` helpers.
 """
 from __future__ import annotations

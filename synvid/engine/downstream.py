@@ -44,7 +44,7 @@ class DownstreamRun:
         if self.test.classes != self.train.classes:
             raise BadInput(f"{dataset}: train and test splits list different classes")
         self.settings = dict(dataset=dataset, data_root=str(data_root), init=str(init), num_classes=len(
-            self.train.classes), objective=self.source.objective)   # issue 16: carried from the pre-training
+            self.train.classes), objective=self.source.objective)   # carried from the pre-training
 
     def end(self, run_dir: RunDir, model, cfg: FinetuneConfig, results: dict, failures: FailureLog, *,
             batch_size: int, **record) -> dict:

@@ -20,7 +20,7 @@ from synvid.errors import BadInput, VideoReadError
 from synvid.transforms import normalize
 
 
-# Issue 13 §3: a rank's loader (its workers' queues plus the items being decoded) stays under this many bytes
+# A rank's loader (its workers' queues plus the items being decoded) stays under this many bytes
 LOADER_BYTES = 2 * 2**30
 PREFETCH = 1              # batches queued per worker (DataLoader default 2; decoding, not the model, is the bound)
 

@@ -1,4 +1,4 @@
-"""The one training loop of every run (issue 15); the run directory around it is synvid.runs.RunDir.
+"""The one training loop of every run; the run directory around it is synvid.runs.RunDir.
 
 - `TrainLoop`: per-rank batch, steps per epoch, AdamW, resume, the DDP/compile wrap, the one step body
   (`train_step`) and `fit` around it (logger, timer, finite-loss check, save cadence, stop signal). Pre-training

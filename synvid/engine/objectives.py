@@ -1,4 +1,4 @@
-"""Pre-training objectives: the pluggable part of the pre-training engine (issue 16).
+"""Pre-training objectives: the pluggable part of the pre-training engine.
 
 An objective owns the model, its AdamW groups and betas, its per-step schedules, the loss of one batch, gradient
 clipping and what happens after the optimiser step. The engine (synvid/engine/pretrain.py over loop.TrainLoop, whose
@@ -27,7 +27,7 @@ from synvid.optim import param_groups, scaled_lr
 
 
 class VideoMAE:
-    """VideoMAE pixel reconstruction (the paper's objective); unchanged behaviour of the engine before issue 16."""
+    """VideoMAE pixel reconstruction (the paper's objective); the engine's original behaviour, unchanged."""
     name = "videomae"
 
     def __init__(self, cfg: PretrainConfig, vjepa: VjepaConfig | None = None):
@@ -94,7 +94,7 @@ MASK_STREAM = 6  # V-JEPA mask keys (seed, step, group, 6): apart from the data 
 
 
 class VJEPA:
-    """V-JEPA feature prediction (issue 16); the recipe is VjepaConfig, the run PretrainConfig."""
+    """V-JEPA feature prediction; the recipe is VjepaConfig, the run PretrainConfig."""
     name = "vjepa"
 
     def __init__(self, cfg: PretrainConfig, vjepa: VjepaConfig | None = None):

@@ -1,6 +1,6 @@
 """Pre-training (Section 3.2, Table 5, PROTOCOLS §2.2; VM `run_mae_pretraining.py`, `engine_for_pretraining.py`),
 one DDP code path from 1 process to N nodes under torchrun; the loop is synvid/engine/loop.py's. The objective
-(VideoMAE, the paper's, or V-JEPA, issue 16) is a pluggable piece: synvid/engine/objectives.py.
+(VideoMAE, the paper's, or V-JEPA) is a pluggable piece: synvid/engine/objectives.py.
 
 A run directory holds config.json (first), log.jsonl, last.pth (every `save_every` steps, atomic) and DONE (last).
 Rerunning the same command resumes from last.pth with the same data order, schedule and losses.

@@ -1,4 +1,4 @@
-"""Materialise a synthetic set as H.264 .mp4 + official list file + manifest.json (issue 3), and draw the Figure 1
+"""Materialise a synthetic set as H.264 .mp4 + official list file + manifest.json, and draw the Figure 1
 grid. Resumable: a rerun keeps the videos already written if, and only if, they were written with the same settings
 (settings.json), and first removes the temporary files a killed run left behind."""
 import dataclasses
