@@ -10,8 +10,9 @@ path 0.2), AdamW 1e-2, wd 0 (Table 7); authors profile: the released LP.sh (Adam
 dropout 0.5). The fine-tuning settings are 4_1_finetune.py's for the same profile and --dataset (its recipe
 included), with the same flags; LinprobeConfig's flags replace lr, min lr, weight and layer decay.
 `--cache-features true` is the fast mode (head on cached features of unaugmented views), recorded as probe_mode
-"cached"; `--feature-cache DIR` shares those features between probes of one encoder (run_all passes it). `--stop-after N` stops after N steps; rerunning the same command resumes from <out>/last.pth at that
-step. See docs/finetuning.md.
+"cached"; `--feature-cache DIR` shares those features between probes of one encoder (run_all passes it).
+`--stop-after N` stops after N steps; rerunning the same command resumes from <out>/last.pth at that step. See
+docs/finetuning.md.
 """
 import argparse
 

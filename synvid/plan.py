@@ -275,18 +275,18 @@ class Plan:
             if isinstance(init, tuple):                # its own seed's pre-training with --seed-pretraining
                 folder, name = init
                 init = f"{self.runs}/{folder}/{name}{_seed_suffix(seed) * self.s.seed_pretraining}/last.pth"
-            folder = f"{self.runs}/{run.task}{run.series}/{run.dataset}"
+            task_dir = f"{self.runs}/{run.task}{run.series}/{run.dataset}"
             lines.append(_join(self.launch, SCRIPTS[run.task], self.p, f"--dataset {run.dataset}",
                                f"--data-root {run.root}", f"--init {init}", *run.extra, _seed_flag(seed),
-                               f"--out {folder}/{run.key}{_seed_suffix(seed)}", self.quiet,
-                               *self._feature_cache(run, folder)))
+                               f"--out {task_dir}/{run.key}{_seed_suffix(seed)}", self.quiet,
+                               *self._feature_cache(run, task_dir)))
         return lines
 
-    def _feature_cache(self, run: Downstream, folder: str) -> list[str]:
+    def _feature_cache(self, run: Downstream, task_dir: str) -> list[str]:
         """A cached-mode probe reads its training features from one folder per dataset, so the seeds of an
         encoder extract them once (their features are the same: the probe's seed only draws the head's batches)."""
         if run.task == "linprobe" and resolve(LinprobeConfig, self.profile).cache_features:
-            return [f"--feature-cache {folder}/features"]
+            return [f"--feature-cache {task_dir}/features"]
         return []
 
     def _finetune(self) -> list[str]:

@@ -139,14 +139,13 @@ def fit(trainer: loop.TrainLoop, stop_after: int | None = None, progress: bool =
             "total_steps": trainer.total_steps}
 
 
-def weights_digest(model: nn.Module) -> str:
-    """sha256 of the frozen encoder's tensors (every state entry outside the head): what a shared feature cache is
-    keyed by, so that a pre-training redone under the same path never reuses the old run's features."""
+def weights_digest(encoder: dict[str, torch.Tensor]) -> str:
+    """sha256 of the frozen encoder's tensors (name -> tensor): what a shared feature cache is keyed by, so that a
+    pre-training redone under the same path never reuses the old run's features."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        if not name.startswith("head."):
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    for name, tensor in sorted(encoder.items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -156,13 +155,15 @@ def feature_settings(cfg: FinetuneConfig, segments: int, source: dict) -> str:
     return json.dumps({**{k: getattr(cfg, k) for k in FEATURE_KEYS}, "segments": segments, **source}, sort_keys=True)
 
 
-def feature_cache_file(run_dir: Path, shared: str | Path | None, model: nn.Module, settings: str) -> Path:
+def feature_cache_file(run_dir: Path, shared: str | Path | None, encoder: dict[str, torch.Tensor],
+                       settings: str) -> Path:
     """Where the cached features live: the run's own features.pt, or with `shared` (--feature-cache) a file of that
-    folder named by the settings and the encoder's weights, which every probe of the same encoder and settings
-    reads (the seeds of a run_all plan: the features do not depend on the probe's seed)."""
+    folder named by the settings and the encoder's weights (`encoder`: every state entry outside the head), which
+    every probe of the same encoder and settings reads (the seeds of a run_all plan: the features do not depend on
+    the probe's seed)."""
     if shared is None:
         return run_dir / "features.pt"
-    name = hashlib.sha256(f"{settings}|{weights_digest(model)}".encode()).hexdigest()[:24]
+    name = hashlib.sha256(f"{settings}|{weights_digest(encoder)}".encode()).hexdigest()[:24]
     return Path(shared) / f"features_{name}.pt"
 
 
@@ -212,7 +213,7 @@ def run(cfg: LinprobeConfig, tune: FinetuneConfig, out: str | Path, *, dataset: 
             failures = FailureLog()
             settings = feature_settings(fcfg, inputs.segments,
                                         {k: config[k] for k in ("dataset", "data_root", "init")})
-            cache = feature_cache_file(run_dir.path, feature_cache, model, settings)
+            cache = feature_cache_file(run_dir.path, feature_cache, frozen, settings)
             x, y = cached_features(model, fcfg, train.items, segments=inputs.segments, cache=cache,
                                    settings=settings, device=device, failures=failures)
             trainer = CachedHead(model.head.cpu(), x.float(), y, fcfg, run_dir.path, config)
